@@ -1,0 +1,192 @@
+package collector
+
+import (
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/connectivity-exporter/connectivity_exporter/prober"
+)
+
+// StateSource gives the latest state of every probed path.
+type StateSource interface {
+	Snapshot() []prober.PathState
+}
+
+// Metrics owns every connectivity_* metric of one exporter. It is a
+// prober.Observer and a healthep.Reporter.
+type Metrics struct {
+	opts Options
+
+	peerRTT    *prometheus.HistogramVec
+	peerProbes *prometheus.CounterVec
+	rtt        *prometheus.HistogramVec
+	probes     *prometheus.CounterVec
+	cycle      prometheus.Gauge
+	nodes      prometheus.Gauge
+	discErrors prometheus.Counter
+	hepUp      prometheus.Gauge
+	hepRestart prometheus.Counter
+
+	mu sync.Mutex
+	// perPeer is the set of targets that currently have per-peer series, so
+	// that "failing" mode can delete them when a path recovers.
+	perPeer   map[prober.Target]struct{}
+	nodeCount int
+}
+
+// New registers every metric on reg. states feeds the reachability gauges at
+// scrape time; build fills connectivity_build_info.
+func New(reg prometheus.Registerer, opts Options, states StateSource, build BuildInfo) (*Metrics, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	src := prometheus.Labels{"source": opts.Source}
+	peerLabels := []string{"peer", "path", "protocol"}
+	aggLabels := []string{"path", "protocol"}
+	m := &Metrics{
+		opts:    opts,
+		perPeer: map[prober.Target]struct{}{},
+		peerRTT: prometheus.NewHistogramVec(rttHistogramOpts("peer_rtt_seconds",
+			"Round-trip time of successful probes to one peer's path.", src, opts.ClassicBuckets), peerLabels),
+		peerProbes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "peer_probes_total", ConstLabels: src,
+			Help: "Probes sent to one peer's path, by result.",
+		}, append(peerLabels, "result")),
+		rtt: prometheus.NewHistogramVec(rttHistogramOpts("rtt_seconds",
+			"Round-trip time of successful probes to all peers.", src, opts.ClassicBuckets), aggLabels),
+		probes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "probes_total", ConstLabels: src,
+			Help: "Probes sent to all peers, by result.",
+		}, append(aggLabels, "result")),
+		cycle: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "probe_cycle_duration_seconds", ConstLabels: src,
+			Help: "How long the last full sweep took, from its start to the end of its last probe.",
+		}),
+		nodes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "nodes", ConstLabels: src,
+			Help: "Nodes currently known, this one included.",
+		}),
+		discErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "discovery_errors_total", ConstLabels: src,
+			Help: "Node lists that could not be loaded; the last good list stayed in force.",
+		}),
+		hepUp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "health_endpoint_up", ConstLabels: src,
+			Help: "1 if this node's health endpoint answered its latest check.",
+		}),
+		hepRestart: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "health_endpoint_restarts_total", ConstLabels: src,
+			Help: "Times the health endpoint was rebuilt after a failed check.",
+		}),
+	}
+	// Pre-create the aggregate series so that rates start from zero.
+	for _, path := range []prober.Path{prober.PathHost, prober.PathEndpoint} {
+		for _, proto := range []prober.Protocol{prober.ProtocolICMP, prober.ProtocolHTTP} {
+			for _, r := range prober.Results {
+				m.probes.WithLabelValues(string(path), string(proto), string(r))
+			}
+		}
+	}
+	collectors := []prometheus.Collector{
+		m.peerRTT, m.peerProbes, m.rtt, m.probes, m.cycle, m.nodes, m.discErrors, m.hepUp, m.hepRestart,
+		newStateCollector(src, states, m.perPeerMode),
+		newConfigCollector(src, opts),
+		newBuildInfoCollector(src, build),
+	}
+	for _, c := range collectors {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// ProbeDone records one probe (prober.Observer).
+func (m *Metrics) ProbeDone(st prober.PathState, o prober.Outcome) {
+	path, proto := string(st.Path), string(st.Protocol)
+	m.probes.WithLabelValues(path, proto, string(o.Result)).Inc()
+	if o.Result == prober.ResultSuccess {
+		m.rtt.WithLabelValues(path, proto).Observe(o.RTT.Seconds())
+	}
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.wantPerPeerLocked(st) {
+		if _, ok := m.perPeer[st.Target]; ok {
+			m.deletePerPeerLocked(st.Target)
+		}
+		return
+	}
+	m.perPeer[st.Target] = struct{}{}
+	if o.Result == prober.ResultSuccess {
+		m.peerRTT.WithLabelValues(st.Peer, path, proto).Observe(o.RTT.Seconds())
+	}
+	for _, r := range prober.Results { // all results present: rate() of each starts at 0
+		c := m.peerProbes.WithLabelValues(st.Peer, path, proto, string(r))
+		if r == o.Result {
+			c.Inc()
+		}
+	}
+}
+
+// CycleDone records a finished sweep (prober.Observer).
+func (m *Metrics) CycleDone(d time.Duration) { m.cycle.Set(d.Seconds()) }
+
+// TargetsRemoved deletes the per-peer series of paths no longer probed
+// (prober.Observer): a peer that leaves the node list leaves /metrics too.
+func (m *Metrics) TargetsRemoved(ts []prober.Target) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, t := range ts {
+		m.deletePerPeerLocked(t)
+	}
+}
+
+// SetNodes records how many nodes are known.
+func (m *Metrics) SetNodes(n int) {
+	m.nodes.Set(float64(n))
+	m.mu.Lock()
+	m.nodeCount = n
+	m.mu.Unlock()
+}
+
+// DiscoveryError counts a node list that could not be loaded.
+func (m *Metrics) DiscoveryError() { m.discErrors.Inc() }
+
+// SetHealthEndpointUp records the latest health endpoint check (healthep.Reporter).
+func (m *Metrics) SetHealthEndpointUp(up bool) {
+	v := 0.0
+	if up {
+		v = 1
+	}
+	m.hepUp.Set(v)
+}
+
+// HealthEndpointRestarted counts a rebuild of the health endpoint (healthep.Reporter).
+func (m *Metrics) HealthEndpointRestarted() { m.hepRestart.Inc() }
+
+func (m *Metrics) perPeerMode() PerPeerMode {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.opts.effective(m.nodeCount)
+}
+
+func (m *Metrics) wantPerPeerLocked(st prober.PathState) bool {
+	switch m.opts.effective(m.nodeCount) {
+	case PerPeerAll:
+		return true
+	case PerPeerFailing:
+		return st.Failing()
+	default:
+		return false
+	}
+}
+
+func (m *Metrics) deletePerPeerLocked(t prober.Target) {
+	delete(m.perPeer, t)
+	l := prometheus.Labels{"peer": t.Peer, "path": string(t.Path), "protocol": string(t.Protocol)}
+	m.peerRTT.Delete(l)
+	m.peerProbes.DeletePartialMatch(l)
+}

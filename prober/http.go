@@ -1,0 +1,82 @@
+package prober
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// maxHelloBody bounds what is read of a /hello answer: a peer that streams
+// an endless body must not hold the probe or the memory.
+const maxHelloBody = 4 << 10
+
+// HTTPConfig sets where /hello is asked for.
+type HTTPConfig struct {
+	Port int
+	Path string
+}
+
+// NewHTTPProbe returns a ProbeFunc that GETs http://ip:port/path over a fresh
+// TCP connection (no keep-alive, so every probe tests the path) and classifies
+// the result. RTT runs from dialling to the end of the body.
+func NewHTTPProbe(cfg HTTPConfig) ProbeFunc {
+	client := &http.Client{
+		Transport: &http.Transport{
+			DisableKeepAlives:      true,
+			DisableCompression:     true,
+			Proxy:                  nil, // probes go to the peer, never through a proxy
+			DialContext:            (&net.Dialer{}).DialContext,
+			MaxResponseHeaderBytes: 16 << 10,
+		},
+		// A redirect is not a /hello answer: report it, do not follow it.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	return func(ctx context.Context, ip netip.Addr) Outcome {
+		url := "http://" + net.JoinHostPort(ip.String(), strconv.Itoa(cfg.Port)) + cfg.Path
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return Outcome{Result: ResultError, Err: err}
+		}
+		start := time.Now()
+		resp, err := client.Do(req)
+		if err != nil {
+			return classifyHTTPError(err)
+		}
+		n, err := io.Copy(io.Discard, io.LimitReader(resp.Body, maxHelloBody+1))
+		resp.Body.Close()
+		rtt := time.Since(start)
+		if err != nil {
+			return classifyHTTPError(err)
+		}
+		if n > maxHelloBody {
+			return Outcome{Result: ResultError, Err: fmt.Errorf("answer body over %d bytes", maxHelloBody)}
+		}
+		if resp.StatusCode != http.StatusOK {
+			return Outcome{Result: ResultError, Err: fmt.Errorf("HTTP status %d", resp.StatusCode)}
+		}
+		return Outcome{Result: ResultSuccess, RTT: rtt}
+	}
+}
+
+func classifyHTTPError(err error) Outcome {
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return Outcome{Result: ResultRefused, Err: errors.New("connection refused")}
+	case errors.Is(err, context.DeadlineExceeded), isTimeout(err):
+		return Outcome{Result: ResultTimeout, Err: errors.New("connection timed out")}
+	default:
+		return Outcome{Result: ResultError, Err: err}
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}

@@ -1,0 +1,231 @@
+package prober
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+)
+
+// Observer is told about every probe, every finished cycle and every target
+// that stops being probed. Calls for one target never overlap with its removal.
+type Observer interface {
+	ProbeDone(st PathState, o Outcome)
+	CycleDone(d time.Duration)
+	TargetsRemoved(ts []Target)
+}
+
+// Config sets the pace of probing.
+type Config struct {
+	// Interval is how often each target is probed; probes are spread evenly
+	// over it so that there are no bursts.
+	Interval time.Duration
+	// Timeout bounds one probe.
+	Timeout time.Duration
+	// MaxInFlight bounds the probes running at once.
+	MaxInFlight int
+}
+
+// Validate says what is wrong with a Config.
+func (c Config) Validate() error {
+	switch {
+	case c.Interval <= 0:
+		return fmt.Errorf("probe interval must be positive, got %s", c.Interval)
+	case c.Timeout <= 0:
+		return fmt.Errorf("probe timeout must be positive, got %s", c.Timeout)
+	case c.MaxInFlight < 1:
+		return fmt.Errorf("max probes in flight must be at least 1, got %d", c.MaxInFlight)
+	}
+	return nil
+}
+
+// Scheduler probes every target once per interval.
+type Scheduler struct {
+	cfg    Config
+	probes map[Protocol]ProbeFunc
+	store  *Store
+	obs    Observer
+	logger log.Logger
+	slots  chan struct{}
+
+	// applyMu orders recording outcomes against removing targets, so that a
+	// probe that ends after its peer left does not bring its series back.
+	applyMu sync.Mutex
+
+	targetsMu sync.Mutex
+	targets   []Target
+}
+
+// NewScheduler returns a scheduler that runs probes[t.Protocol] for each target.
+func NewScheduler(cfg Config, probes map[Protocol]ProbeFunc, store *Store, obs Observer, logger log.Logger) (*Scheduler, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	for _, p := range []Protocol{ProtocolICMP, ProtocolHTTP} {
+		if probes[p] == nil {
+			return nil, fmt.Errorf("no prober for protocol %q", p)
+		}
+	}
+	return &Scheduler{
+		cfg:    cfg,
+		probes: probes,
+		store:  store,
+		obs:    obs,
+		logger: logger,
+		slots:  make(chan struct{}, cfg.MaxInFlight),
+	}, nil
+}
+
+// SetTargets replaces what is probed. Removed targets are dropped at once (their
+// state and metrics go); new targets are probed from the next cycle on.
+func (s *Scheduler) SetTargets(ts []Target) {
+	ts = append([]Target(nil), ts...)
+	s.targetsMu.Lock()
+	s.targets = ts
+	s.targetsMu.Unlock()
+
+	s.applyMu.Lock()
+	removed := s.store.Retain(ts)
+	if len(removed) > 0 {
+		s.obs.TargetsRemoved(removed)
+	}
+	s.applyMu.Unlock()
+}
+
+func (s *Scheduler) currentTargets() []Target {
+	s.targetsMu.Lock()
+	defer s.targetsMu.Unlock()
+	return s.targets
+}
+
+// Run probes in cycles of one interval until ctx ends, then waits for the
+// probes in flight (each ends by the timeout).
+func (s *Scheduler) Run(ctx context.Context) {
+	var inFlight sync.WaitGroup
+	defer inFlight.Wait()
+	// One timer for the whole run: nothing is allocated per probe slot.
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+
+	next := time.Now()
+	for ctx.Err() == nil {
+		start := next
+		s.runCycle(ctx, start, s.currentTargets(), timer, &inFlight)
+		next = start.Add(s.cfg.Interval)
+		if now := time.Now(); next.Before(now) {
+			// Dispatch fell behind (too many slow probes for MaxInFlight):
+			// start the next cycle now rather than bursting to catch up.
+			next = now
+		}
+		if !sleepUntil(ctx, timer, next) {
+			return
+		}
+	}
+}
+
+// runCycle launches one probe per target at start + i*interval/n and reports
+// the cycle's duration once the last of them has ended.
+func (s *Scheduler) runCycle(ctx context.Context, start time.Time, targets []Target, timer *time.Timer, inFlight *sync.WaitGroup) {
+	if len(targets) == 0 {
+		return
+	}
+	spacing := s.cfg.Interval / time.Duration(len(targets))
+	var cycle sync.WaitGroup
+	for i, t := range targets {
+		if !sleepUntil(ctx, timer, start.Add(time.Duration(i)*spacing)) {
+			break
+		}
+		if !s.acquire(ctx) {
+			break
+		}
+		cycle.Add(1)
+		inFlight.Add(1)
+		go func() {
+			defer inFlight.Done()
+			defer cycle.Done()
+			defer s.release()
+			s.probeOne(ctx, t)
+		}()
+	}
+	inFlight.Add(1)
+	go func() {
+		defer inFlight.Done()
+		cycle.Wait()
+		if ctx.Err() == nil {
+			s.obs.CycleDone(time.Since(start))
+		}
+	}()
+}
+
+// ProbeAll probes every current target at once (bounded by MaxInFlight) and
+// returns the resulting states. It returns by about the probe timeout per
+// MaxInFlight targets, however many peers are down.
+func (s *Scheduler) ProbeAll(ctx context.Context) []PathState {
+	var wg sync.WaitGroup
+	for _, t := range s.currentTargets() {
+		if !s.acquire(ctx) {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer s.release()
+			s.probeOne(ctx, t)
+		}()
+	}
+	wg.Wait()
+	return s.store.Snapshot()
+}
+
+func (s *Scheduler) acquire(ctx context.Context) bool {
+	select {
+	case s.slots <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (s *Scheduler) release() { <-s.slots }
+
+func (s *Scheduler) probeOne(ctx context.Context, t Target) {
+	pctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	o := s.probes[t.Protocol](pctx, t.IP)
+	cancel()
+	if ctx.Err() != nil {
+		return // shutting down: the outcome says nothing about the peer
+	}
+	if o.Result != ResultSuccess && errors.Is(pctx.Err(), context.DeadlineExceeded) {
+		o.Result = ResultTimeout
+	}
+	s.applyMu.Lock()
+	st, ok := s.store.Record(t, o, time.Now())
+	if ok {
+		s.obs.ProbeDone(st, o)
+	}
+	s.applyMu.Unlock()
+	if ok && o.Result != ResultSuccess {
+		level.Debug(s.logger).Log("msg", "probe failed", "peer", t.Peer, "path", t.Path, "protocol", t.Protocol, "ip", t.IP, "result", o.Result, "err", o.Err)
+	}
+}
+
+// sleepUntil waits for deadline on timer; false means ctx ended first.
+func sleepUntil(ctx context.Context, timer *time.Timer, deadline time.Time) bool {
+	d := time.Until(deadline)
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	timer.Reset(d)
+	select {
+	case <-timer.C:
+		return true
+	case <-ctx.Done():
+		timer.Stop() // since Go 1.23 a stopped timer delivers no stale tick
+		return false
+	}
+}

@@ -1,0 +1,134 @@
+package prober
+
+import (
+	"sort"
+	"sync"
+	"time"
+)
+
+// PathState is what is known about one target after its latest probe.
+type PathState struct {
+	Target
+	Status Status
+	// LastResult is the classification of the latest probe.
+	LastResult Result
+	// LastRTT is the round-trip time of the latest probe if it succeeded.
+	LastRTT time.Duration
+	// LastError says why the latest probe failed; empty on success.
+	LastError string
+	// LastProbed is when the latest probe ended; zero before the first.
+	LastProbed time.Time
+	// ConsecutiveFailures counts failed probes since the last success.
+	ConsecutiveFailures int
+}
+
+// Failing reports whether the path is unreachable or its latest probe failed.
+func (s PathState) Failing() bool {
+	return s.Status == StatusUnreachable || s.ConsecutiveFailures > 0
+}
+
+// Store keeps the latest state of every target. It is safe for concurrent use.
+type Store struct {
+	failureThreshold int
+
+	mu     sync.RWMutex
+	states map[Target]*PathState
+}
+
+// NewStore returns an empty store in which a path turns unreachable after
+// failureThreshold consecutive failures, so one lost packet does not flap it.
+func NewStore(failureThreshold int) *Store {
+	if failureThreshold < 1 {
+		failureThreshold = 1
+	}
+	return &Store{failureThreshold: failureThreshold, states: map[Target]*PathState{}}
+}
+
+// Record folds one outcome into the target's state and returns the new state.
+// Outcomes of targets that are no longer retained are dropped (a probe may end
+// after its peer left the node list); ok is false then.
+func (s *Store) Record(t Target, o Outcome, at time.Time) (st PathState, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur, ok := s.states[t]
+	if !ok {
+		return PathState{}, false
+	}
+	cur.LastResult = o.Result
+	cur.LastProbed = at
+	if o.Result == ResultSuccess {
+		cur.Status = StatusReachable
+		cur.ConsecutiveFailures = 0
+		cur.LastRTT = o.RTT
+		cur.LastError = ""
+	} else {
+		cur.ConsecutiveFailures++
+		cur.LastRTT = 0
+		cur.LastError = string(o.Result)
+		if o.Err != nil {
+			cur.LastError = o.Err.Error()
+		}
+		if cur.ConsecutiveFailures >= s.failureThreshold {
+			cur.Status = StatusUnreachable
+		}
+	}
+	return *cur, true
+}
+
+// Retain makes targets the tracked set: new ones start unknown, existing ones
+// keep their state, and the ones not listed are dropped and returned.
+func (s *Store) Retain(targets []Target) (removed []Target) {
+	keep := make(map[Target]struct{}, len(targets))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, t := range targets {
+		keep[t] = struct{}{}
+		if _, ok := s.states[t]; !ok {
+			s.states[t] = &PathState{Target: t, Status: StatusUnknown}
+		}
+	}
+	for t := range s.states {
+		if _, ok := keep[t]; !ok {
+			delete(s.states, t)
+			removed = append(removed, t)
+		}
+	}
+	sortTargets(removed)
+	return removed
+}
+
+// Snapshot returns a copy of every state, ordered by peer, path and protocol.
+func (s *Store) Snapshot() []PathState {
+	s.mu.RLock()
+	out := make([]PathState, 0, len(s.states))
+	for _, st := range s.states {
+		out = append(out, *st)
+	}
+	s.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool { return targetLess(out[i].Target, out[j].Target) })
+	return out
+}
+
+// Len is the number of tracked targets.
+func (s *Store) Len() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.states)
+}
+
+func sortTargets(ts []Target) {
+	sort.Slice(ts, func(i, j int) bool { return targetLess(ts[i], ts[j]) })
+}
+
+func targetLess(a, b Target) bool {
+	if a.Peer != b.Peer {
+		return a.Peer < b.Peer
+	}
+	if a.Path != b.Path {
+		return a.Path > b.Path // host before endpoint
+	}
+	if a.Protocol != b.Protocol {
+		return a.Protocol > b.Protocol // icmp before http
+	}
+	return a.IP.Less(b.IP)
+}
