@@ -58,6 +58,16 @@ type Scheduler struct {
 
 	targetsMu sync.Mutex
 	targets   []Target
+
+	cycleMu   sync.Mutex
+	lastCycle Cycle
+}
+
+// Cycle describes the latest finished sweep.
+type Cycle struct {
+	Start    time.Time
+	Duration time.Duration
+	Targets  int
 }
 
 // NewScheduler returns a scheduler that runs probes[t.Protocol] for each target.
@@ -157,10 +167,24 @@ func (s *Scheduler) runCycle(ctx context.Context, start time.Time, targets []Tar
 		defer inFlight.Done()
 		cycle.Wait()
 		if ctx.Err() == nil {
-			s.obs.CycleDone(time.Since(start))
+			d := time.Since(start)
+			s.cycleMu.Lock()
+			s.lastCycle = Cycle{Start: start, Duration: d, Targets: len(targets)}
+			s.cycleMu.Unlock()
+			s.obs.CycleDone(d)
 		}
 	}()
 }
+
+// LastCycle returns the latest finished sweep; zero before the first.
+func (s *Scheduler) LastCycle() Cycle {
+	s.cycleMu.Lock()
+	defer s.cycleMu.Unlock()
+	return s.lastCycle
+}
+
+// Interval is the configured probe interval.
+func (s *Scheduler) Interval() time.Duration { return s.cfg.Interval }
 
 // ProbeAll probes every current target at once (bounded by MaxInFlight) and
 // returns the resulting states. It returns by about the probe timeout per
