@@ -1,0 +1,284 @@
+package prober
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-kit/log"
+)
+
+// recordingObserver keeps what the scheduler reports.
+type recordingObserver struct {
+	mu      sync.Mutex
+	probes  []PathState
+	cycles  []time.Duration
+	removed []Target
+	done    chan struct{} // gets a value per probe, if not nil
+}
+
+func (r *recordingObserver) ProbeDone(st PathState, _ Outcome) {
+	r.mu.Lock()
+	r.probes = append(r.probes, st)
+	r.mu.Unlock()
+	if r.done != nil {
+		r.done <- struct{}{}
+	}
+}
+
+func (r *recordingObserver) CycleDone(d time.Duration) {
+	r.mu.Lock()
+	r.cycles = append(r.cycles, d)
+	r.mu.Unlock()
+}
+
+func (r *recordingObserver) TargetsRemoved(ts []Target) {
+	r.mu.Lock()
+	r.removed = append(r.removed, ts...)
+	r.mu.Unlock()
+}
+
+func peers(n int) []Target {
+	out := make([]Target, n)
+	for i := range out {
+		out[i] = Target{Peer: fmt.Sprintf("node-%03d", i), Path: PathHost, Protocol: ProtocolHTTP,
+			IP: netip.AddrFrom4([4]byte{198, 18, 0, byte(i + 1)})}
+	}
+	return out
+}
+
+func newTestScheduler(t *testing.T, cfg Config, probe ProbeFunc, obs Observer) (*Scheduler, *Store) {
+	t.Helper()
+	store := NewStore(3)
+	s, err := NewScheduler(cfg, map[Protocol]ProbeFunc{ProtocolICMP: probe, ProtocolHTTP: probe}, store, obs, log.NewNopLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, store
+}
+
+func waitFor(t *testing.T, what string, ch <-chan struct{}, n int) {
+	t.Helper()
+	for i := 0; i < n; i++ {
+		select {
+		case <-ch:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("timed out waiting for %s (%d of %d)", what, i, n)
+		}
+	}
+}
+
+func TestSchedulerSpreadsProbesOverTheInterval(t *testing.T) {
+	const n = 8
+	interval := 400 * time.Millisecond
+	var mu sync.Mutex
+	var starts []time.Time
+	probe := func(ctx context.Context, ip netip.Addr) Outcome {
+		mu.Lock()
+		starts = append(starts, time.Now())
+		mu.Unlock()
+		return Outcome{Result: ResultSuccess, RTT: time.Microsecond}
+	}
+	obs := &recordingObserver{done: make(chan struct{}, 4*n)}
+	s, _ := newTestScheduler(t, Config{Interval: interval, Timeout: time.Second, MaxInFlight: 4}, probe, obs)
+	s.SetTargets(peers(n))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	waitFor(t, "one cycle of probes", obs.done, n)
+	cancel()
+	<-done
+
+	mu.Lock()
+	defer mu.Unlock()
+	sort.Slice(starts, func(i, j int) bool { return starts[i].Before(starts[j]) })
+	// Sleeps never end early, so lower bounds on the gaps are exact: no burst.
+	spacing := interval / n
+	for i := 1; i < n; i++ {
+		if gap := starts[i].Sub(starts[i-1]); gap < spacing*9/10 {
+			t.Errorf("probe %d started %s after probe %d, want about %s", i, gap, i-1, spacing)
+		}
+	}
+}
+
+func TestSchedulerBoundsProbesInFlight(t *testing.T) {
+	const maxInFlight, n = 3, 12
+	var cur, peak atomic.Int32
+	probe := func(ctx context.Context, ip netip.Addr) Outcome {
+		c := cur.Add(1)
+		for {
+			p := peak.Load()
+			if c <= p || peak.CompareAndSwap(p, c) {
+				break
+			}
+		}
+		<-ctx.Done() // every peer is dead: each probe runs to its timeout
+		cur.Add(-1)
+		return Outcome{Result: ResultError}
+	}
+	obs := &recordingObserver{done: make(chan struct{}, 4*n)}
+	s, _ := newTestScheduler(t, Config{Interval: 10 * time.Millisecond, Timeout: 50 * time.Millisecond, MaxInFlight: maxInFlight}, probe, obs)
+	s.SetTargets(peers(n))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	waitFor(t, "probes", obs.done, n)
+	cancel()
+	<-done
+	if got := peak.Load(); got != maxInFlight {
+		t.Fatalf("peak probes in flight %d, want %d", got, maxInFlight)
+	}
+	for _, st := range obs.probes {
+		if st.LastResult != ResultTimeout {
+			t.Fatalf("a probe that hit its deadline was classified %s, want timeout", st.LastResult)
+		}
+	}
+}
+
+func TestSchedulerDeadPeerDoesNotDelayOthers(t *testing.T) {
+	targets := peers(3)
+	dead := targets[0].IP
+	probe := func(ctx context.Context, ip netip.Addr) Outcome {
+		if ip == dead {
+			<-ctx.Done()
+			return Outcome{Result: ResultError, Err: ctx.Err()}
+		}
+		return Outcome{Result: ResultSuccess, RTT: time.Millisecond}
+	}
+	obs := &recordingObserver{done: make(chan struct{}, 16)}
+	// The timeout is much longer than the interval: the live peers must
+	// still be probed on schedule while the dead one hangs.
+	s, _ := newTestScheduler(t, Config{Interval: 30 * time.Millisecond, Timeout: 5 * time.Second, MaxInFlight: 8}, probe, obs)
+	s.SetTargets(targets)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	waitFor(t, "the live peers' probes", obs.done, 4)
+	cancel()
+	<-done
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	for _, st := range obs.probes[:4] {
+		if st.IP == dead {
+			t.Fatalf("the dead peer's probe ended before the live ones: %+v", st)
+		}
+	}
+}
+
+func TestSchedulerCycleDurationAndTimeoutClassification(t *testing.T) {
+	probe := func(ctx context.Context, ip netip.Addr) Outcome {
+		<-ctx.Done()
+		return Outcome{Result: ResultError, Err: ctx.Err()}
+	}
+	obs := &recordingObserver{done: make(chan struct{}, 64)}
+	timeout := 20 * time.Millisecond
+	s, store := newTestScheduler(t, Config{Interval: 40 * time.Millisecond, Timeout: timeout, MaxInFlight: 8}, probe, obs)
+	s.SetTargets(peers(2))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	waitFor(t, "three cycles of probes", obs.done, 6)
+	cancel()
+	<-done
+	for _, st := range store.Snapshot() {
+		if st.Status != StatusUnreachable || st.LastResult != ResultTimeout {
+			t.Errorf("after 3 timeouts: %+v", st)
+		}
+	}
+	c := s.LastCycle()
+	if c.Targets != 2 || c.Duration < timeout || c.Start.IsZero() {
+		t.Errorf("last cycle %+v: want 2 targets and at least the timeout", c)
+	}
+	if len(obs.cycles) == 0 {
+		t.Error("no cycle reported to the observer")
+	}
+}
+
+func TestSchedulerSetTargetsRemovesAtOnceAndAddsNextCycle(t *testing.T) {
+	var probed sync.Map
+	probe := func(ctx context.Context, ip netip.Addr) Outcome {
+		probed.Store(ip, true)
+		return Outcome{Result: ResultSuccess, RTT: time.Microsecond}
+	}
+	obs := &recordingObserver{done: make(chan struct{}, 256)}
+	s, store := newTestScheduler(t, Config{Interval: 20 * time.Millisecond, Timeout: time.Second, MaxInFlight: 4}, probe, obs)
+	all := peers(3)
+	s.SetTargets(all[:2])
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	waitFor(t, "first cycle", obs.done, 2)
+
+	s.SetTargets([]Target{all[0], all[2]})
+	obs.mu.Lock()
+	removed := append([]Target(nil), obs.removed...)
+	obs.mu.Unlock()
+	if len(removed) != 1 || removed[0] != all[1] {
+		t.Fatalf("removed %v, want [%v]", removed, all[1])
+	}
+	deadline := time.After(10 * time.Second)
+	for {
+		if _, ok := probed.Load(all[2].IP); ok {
+			break
+		}
+		select {
+		case <-obs.done:
+		case <-deadline:
+			t.Fatal("the added peer was never probed")
+		}
+	}
+	cancel()
+	<-done
+	for _, st := range store.Snapshot() {
+		if st.Target == all[1] {
+			t.Fatal("the removed peer is still in the store")
+		}
+	}
+}
+
+func TestProbeAllReturnsWhenPeersHang(t *testing.T) {
+	probe := func(ctx context.Context, ip netip.Addr) Outcome {
+		<-ctx.Done()
+		return Outcome{Result: ResultError, Err: ctx.Err()}
+	}
+	s, _ := newTestScheduler(t, Config{Interval: time.Hour, Timeout: 50 * time.Millisecond, MaxInFlight: 64}, probe, &recordingObserver{})
+	s.SetTargets(peers(20))
+	states := s.ProbeAll(context.Background())
+	if len(states) != 20 {
+		t.Fatalf("got %d states, want 20", len(states))
+	}
+	for _, st := range states {
+		if st.LastResult != ResultTimeout || st.ConsecutiveFailures != 1 {
+			t.Fatalf("state %+v, want one timeout", st)
+		}
+	}
+}
+
+func TestNewSchedulerRejectsBadConfig(t *testing.T) {
+	ok := func(context.Context, netip.Addr) Outcome { return Outcome{} }
+	both := map[Protocol]ProbeFunc{ProtocolICMP: ok, ProtocolHTTP: ok}
+	tests := []struct {
+		name   string
+		cfg    Config
+		probes map[Protocol]ProbeFunc
+		want   string
+	}{
+		{"zero interval", Config{Timeout: time.Second, MaxInFlight: 1}, both, "probe interval must be positive, got 0s"},
+		{"negative timeout", Config{Interval: time.Second, Timeout: -1, MaxInFlight: 1}, both, "probe timeout must be positive, got -1ns"},
+		{"no slots", Config{Interval: time.Second, Timeout: time.Second}, both, "max probes in flight must be at least 1, got 0"},
+		{"missing http", Config{Interval: time.Second, Timeout: time.Second, MaxInFlight: 1}, map[Protocol]ProbeFunc{ProtocolICMP: ok}, `no prober for protocol "http"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := NewScheduler(tc.cfg, tc.probes, NewStore(3), &recordingObserver{}, log.NewNopLogger())
+			if err == nil || err.Error() != tc.want {
+				t.Fatalf("error %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
