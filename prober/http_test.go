@@ -73,7 +73,9 @@ func TestHTTPProbeClassifies(t *testing.T) {
 			return serveHTTP(t, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(500) })
 		}, ResultError, "HTTP status 500"},
 		{"redirect is not followed", func(t *testing.T) int {
-			return serveHTTP(t, func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "http://127.0.0.1:1/x", http.StatusFound) })
+			return serveHTTP(t, func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, "http://127.0.0.1:1/x", http.StatusFound)
+			})
 		}, ResultError, "HTTP status 302"},
 		{"accepts and never answers", func(t *testing.T) int {
 			return serveRaw(t, func(c net.Conn) { time.Sleep(2 * time.Second) })
