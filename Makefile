@@ -1,0 +1,38 @@
+GO       ?= go
+BINARY   := connectivity_exporter
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+VPKG     := github.com/prometheus/common/version
+LDFLAGS  := -X $(VPKG).Version=$(VERSION) -X $(VPKG).Revision=$(REVISION) \
+            -X $(VPKG).Branch=main -X $(VPKG).BuildUser=make
+# The same static build the Dockerfile makes.
+BUILD    := CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)"
+
+.PHONY: all build test unit lint fuzz demo deps clean
+
+all: lint build test
+
+build:
+	$(BUILD) -o $(BINARY) .
+
+# Every test: unit, and as root the network ones (namespaces, real Prometheus).
+test: build
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+# Unit tests only (no root needed; the network tests skip themselves).
+unit:
+	$(GO) test -race -count=1 -short ./...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$out" ] || { echo "gofmt needed:"; echo "$$out"; exit 1; }
+	$(GO) vet ./...
+
+demo: deps build
+	scripts/demo.sh
+
+deps:
+	scripts/install-deps.sh
+
+clean:
+	rm -f $(BINARY)

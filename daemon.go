@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/common/version"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/connectivity-exporter/connectivity_exporter/collector"
+	"github.com/connectivity-exporter/connectivity_exporter/healthep"
+	"github.com/connectivity-exporter/connectivity_exporter/nodes"
+	"github.com/connectivity-exporter/connectivity_exporter/prober"
+)
+
+// shutdownGrace bounds how long servers may take to finish on SIGTERM.
+const shutdownGrace = 5 * time.Second
+
+func (d *daemonCommand) run(logger log.Logger) int {
+	f := &d.flags
+	if err := f.validate(); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: error: %v\n", appName, err)
+		return exitUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := d.serve(ctx, logger); err != nil {
+		level.Error(logger).Log("msg", "exporter failed", "err", err)
+		return exitFailure
+	}
+	level.Info(logger).Log("msg", "stopped")
+	return exitOK
+}
+
+// serve starts every part of the daemon and returns when ctx ends or a part fails.
+func (d *daemonCommand) serve(ctx context.Context, logger log.Logger) error {
+	f := &d.flags
+	level.Info(logger).Log("msg", "starting "+appName, "version", version.Info(), "node", f.nodeName)
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	store := prober.NewStore(f.failureThreshold)
+	metrics, err := collector.New(reg, f.collectorOptions(), store, collector.BuildInfo{
+		Version: version.Version, Revision: version.GetRevision(), GoVersion: version.GoVersion,
+	})
+	if err != nil {
+		return err
+	}
+
+	var list []nodes.Node
+	var source nodes.Source
+	if f.nodesFile != "" {
+		source = nodes.NewFileSource(f.nodesFile, f.nodesFilePoll)
+		if list, err = source.Load(ctx); err != nil {
+			return err
+		}
+		if err := checkLocal(list, f.nodeName); err != nil {
+			return err
+		}
+	}
+	healthIP, err := d.healthEndpointIP(list)
+	if err != nil {
+		return err
+	}
+	helloPort, _ := f.helloPort() // validated
+
+	// Listen before anything runs, so that a busy port is a clear start error.
+	helloLn, err := net.Listen("tcp", f.helloAddress)
+	if err != nil {
+		return fmt.Errorf("--hello.listen-address: %w", err)
+	}
+
+	g, ctx := errgroup.WithContext(ctx)
+	hello := healthep.NewHelloServer()
+	g.Go(func() error { return healthep.ServeHello(hello, helloLn) })
+	g.Go(func() error { return shutdownOnDone(ctx, hello) })
+
+	webSrv := newWebServer(reg, f, logger)
+	g.Go(func() error { return serveWeb(webSrv, f, logger) })
+	g.Go(func() error { return shutdownOnDone(ctx, webSrv) })
+
+	if healthIP.IsValid() {
+		ctrl, err := healthep.NewController(healthep.Config{
+			IP: healthIP, Netns: f.healthNetns, HostInterface: f.healthInterface,
+			HelloPort: helloPort, CheckInterval: f.healthCheck, CheckTimeout: f.probeTimeout,
+		}, metrics, log.With(logger, "component", "healthep"))
+		if err != nil {
+			return err
+		}
+		g.Go(func() error { return ctrl.Run(ctx) })
+	}
+
+	if !f.passive && source != nil {
+		sched, err := prober.NewScheduler(prober.Config{
+			Interval: f.probeInterval, Timeout: f.probeTimeout, MaxInFlight: f.maxInFlight,
+		}, map[prober.Protocol]prober.ProbeFunc{
+			prober.ProtocolICMP: prober.NewICMPProbe(prober.ICMPConfig{Privileged: f.icmpPrivileged}),
+			prober.ProtocolHTTP: prober.NewHTTPProbe(prober.HTTPConfig{Port: helloPort, Path: healthep.HelloPath}),
+		}, store, metrics, log.With(logger, "component", "prober"))
+		if err != nil {
+			return err
+		}
+		var current atomic.Pointer[[]nodes.Node]
+		apply := func(l []nodes.Node) {
+			current.Store(&l)
+			metrics.SetNodes(len(l))
+			sched.SetTargets(prober.TargetsFor(l))
+		}
+		apply(list)
+		discLogger := log.With(logger, "component", "discovery")
+		g.Go(func() error {
+			source.Watch(ctx, func(l []nodes.Node) {
+				if err := checkLocal(l, f.nodeName); err != nil {
+					metrics.DiscoveryError()
+					level.Error(discLogger).Log("msg", "new node list rejected, keeping the last good one", "err", err)
+					return
+				}
+				level.Info(discLogger).Log("msg", "node list changed", "nodes", len(l))
+				apply(l)
+			}, func(err error) {
+				metrics.DiscoveryError()
+				level.Error(discLogger).Log("msg", "node list could not be loaded, keeping the last good one", "err", err)
+			})
+			return nil
+		})
+		g.Go(func() error { sched.Run(ctx); return nil })
+	}
+
+	level.Info(logger).Log("msg", "running", "hello", f.helloAddress, "nodes", len(list), "health_ip", healthIP, "passive", f.passive)
+	err = g.Wait()
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
+}
+
+// checkLocal makes sure this node is in the list: it is probed like any peer,
+// and a list without it is most likely the wrong file.
+func checkLocal(list []nodes.Node, name string) error {
+	if _, ok := nodes.Find(list, name); !ok {
+		return fmt.Errorf("this node %q (--node.name) is not in the node list", name)
+	}
+	return nil
+}
+
+// healthEndpointIP is --healthep.ip, else the local node's health_ip, else none.
+func (d *daemonCommand) healthEndpointIP(list []nodes.Node) (netip.Addr, error) {
+	if d.flags.healthIP != "" {
+		return netip.ParseAddr(d.flags.healthIP)
+	}
+	if n, ok := nodes.Find(list, d.flags.nodeName); ok {
+		return n.HealthIP, nil
+	}
+	return netip.Addr{}, nil
+}
+
+// shutdownOnDone stops srv gracefully once ctx ends.
+func shutdownOnDone(ctx context.Context, srv *http.Server) error {
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	_ = srv.Shutdown(sctx)
+	return nil
+}

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+
+	"github.com/connectivity-exporter/connectivity_exporter/collector"
+)
+
+// daemonFlags are the daemon's settings, as DESIGN.md names them.
+type daemonFlags struct {
+	nodeName         string
+	nodesFile        string
+	nodesFilePoll    time.Duration
+	probeInterval    time.Duration
+	probeTimeout     time.Duration
+	failureThreshold int
+	maxInFlight      int
+	icmpPrivileged   bool
+	helloAddress     string
+	healthIP         string
+	healthNetns      string
+	healthInterface  string
+	healthCheck      time.Duration
+	adminSocket      string
+	passive          bool
+	perPeer          string
+	perPeerAutoMax   int
+	classicBuckets   bool
+	telemetryPath    string
+	web              *web.FlagConfig
+}
+
+type daemonCommand struct {
+	cmd   *kingpin.CmdClause
+	flags daemonFlags
+}
+
+func addDaemonCommand(app *kingpin.Application) *daemonCommand {
+	d := &daemonCommand{}
+	f := &d.flags
+	c := app.Command("daemon", "Run the exporter: probe every node and serve /metrics and /hello (the default command).").Default()
+	d.cmd = c
+	hostname, _ := os.Hostname()
+	c.Flag("node.name", "This node's name; must match an entry of the node list.").Default(hostname).StringVar(&f.nodeName)
+	c.Flag("nodes.file", "YAML node list, reloaded when it changes.").PlaceHolder("FILE").StringVar(&f.nodesFile)
+	c.Flag("nodes.file.poll-interval", "How often the node list file is checked for changes.").Default("5s").DurationVar(&f.nodesFilePoll)
+	c.Flag("probe.interval", "Each path of each peer is probed once per interval, spread evenly over it.").Default("15s").DurationVar(&f.probeInterval)
+	c.Flag("probe.timeout", "One probe's deadline.").Default("2s").DurationVar(&f.probeTimeout)
+	c.Flag("probe.failure-threshold", "Consecutive failures before a path is reported unreachable.").Default("3").IntVar(&f.failureThreshold)
+	c.Flag("probe.max-in-flight", "Most probes running at once.").Default("1024").IntVar(&f.maxInFlight)
+	c.Flag("probe.icmp.privileged", "Send ICMP through raw sockets (needs CAP_NET_RAW); --no-probe.icmp.privileged uses unprivileged ICMP sockets (needs net.ipv4.ping_group_range).").Default("true").BoolVar(&f.icmpPrivileged)
+	c.Flag("hello.listen-address", "Address of the host /hello responder; its port is also the port probed on peers.").Default(":4240").StringVar(&f.helloAddress)
+	c.Flag("healthep.ip", "Create the health endpoint with this IP (default: the local node's health_ip; none without either).").PlaceHolder("IP").StringVar(&f.healthIP)
+	c.Flag("healthep.netns", "Name of the health network namespace (as in ip netns list).").Default("connectivity-health").StringVar(&f.healthNetns)
+	c.Flag("healthep.interface", "Host-side name of the veth pair to the health namespace.").Default("cx_health").StringVar(&f.healthInterface)
+	c.Flag("healthep.check-interval", "How often the health endpoint is checked and rebuilt if broken.").Default("5s").DurationVar(&f.healthCheck)
+	c.Flag("admin.socket", "Unix socket of the admin API used by the status, ping and get commands.").Default(defaultAdminSocket).StringVar(&f.adminSocket)
+	c.Flag("passive", "Only answer /hello (and keep the health endpoint); do not probe.").BoolVar(&f.passive)
+	c.Flag("metrics.per-peer", "Which peers get per-peer series: all, failing, none, or auto (all up to --metrics.per-peer.auto-max-nodes nodes, failing above).").Default("auto").EnumVar(&f.perPeer, "auto", "all", "failing", "none")
+	c.Flag("metrics.per-peer.auto-max-nodes", "Largest node count for which auto keeps per-peer series of every peer.").Default("100").IntVar(&f.perPeerAutoMax)
+	c.Flag("metrics.classic-buckets", "Export classic histogram buckets next to the native ones (--no-metrics.classic-buckets for native only).").Default("true").BoolVar(&f.classicBuckets)
+	c.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&f.telemetryPath)
+	f.web = kingpinflag.AddFlags(c, ":9240")
+	return d
+}
+
+// validate checks what kingpin cannot, with errors that name the flag.
+func (f *daemonFlags) validate() error {
+	switch {
+	case f.nodeName == "":
+		return fmt.Errorf("--node.name is empty and the hostname is unknown")
+	case f.nodesFile == "" && !f.passive:
+		return fmt.Errorf("--nodes.file is required (or --passive to only answer /hello)")
+	case f.nodesFilePoll <= 0:
+		return fmt.Errorf("--nodes.file.poll-interval must be positive, got %s", f.nodesFilePoll)
+	case f.probeInterval <= 0:
+		return fmt.Errorf("--probe.interval must be positive, got %s", f.probeInterval)
+	case f.probeTimeout <= 0:
+		return fmt.Errorf("--probe.timeout must be positive, got %s", f.probeTimeout)
+	case f.failureThreshold < 1:
+		return fmt.Errorf("--probe.failure-threshold must be at least 1, got %d", f.failureThreshold)
+	case f.maxInFlight < 1:
+		return fmt.Errorf("--probe.max-in-flight must be at least 1, got %d", f.maxInFlight)
+	case f.healthCheck <= 0:
+		return fmt.Errorf("--healthep.check-interval must be positive, got %s", f.healthCheck)
+	case f.perPeerAutoMax < 0:
+		return fmt.Errorf("--metrics.per-peer.auto-max-nodes must not be negative, got %d", f.perPeerAutoMax)
+	case f.telemetryPath == "" || f.telemetryPath[0] != '/':
+		return fmt.Errorf("--web.telemetry-path must start with /, got %q", f.telemetryPath)
+	case f.adminSocket == "":
+		return fmt.Errorf("--admin.socket is empty")
+	}
+	if _, err := f.helloPort(); err != nil {
+		return err
+	}
+	if f.healthIP != "" {
+		if _, err := netip.ParseAddr(f.healthIP); err != nil {
+			return fmt.Errorf("--healthep.ip %q is not an IP address", f.healthIP)
+		}
+	}
+	return nil
+}
+
+// helloPort is the port of --hello.listen-address, which peers are probed on.
+func (f *daemonFlags) helloPort() (int, error) {
+	_, port, err := net.SplitHostPort(f.helloAddress)
+	if err != nil {
+		return 0, fmt.Errorf("--hello.listen-address %q: %v", f.helloAddress, err)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p < 1 || p > 65535 {
+		return 0, fmt.Errorf("--hello.listen-address %q: port must be 1-65535", f.helloAddress)
+	}
+	return p, nil
+}
+
+func (f *daemonFlags) collectorOptions() collector.Options {
+	return collector.Options{
+		Source:         f.nodeName,
+		PerPeer:        collector.PerPeerMode(f.perPeer),
+		AutoMaxNodes:   f.perPeerAutoMax,
+		ClassicBuckets: f.classicBuckets,
+		Interval:       f.probeInterval,
+		Timeout:        f.probeTimeout,
+	}
+}

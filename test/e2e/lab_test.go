@@ -1,0 +1,248 @@
+// Package e2e runs the real connectivity_exporter binary in a lab of network
+// namespaces (test/lab/lab.sh) and checks what it reports through the real
+// /metrics of other nodes. It needs root; without it every test skips.
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// Fast probing so that faults show within seconds: unreachable after 2
+// failed probes at 1 probe per second.
+const labArgs = "--probe.interval=1s --probe.timeout=500ms --probe.failure-threshold=2 --healthep.check-interval=1s --log.level=debug"
+
+var binary string // built once by TestMain
+
+func TestMain(m *testing.M) {
+	if os.Geteuid() != 0 {
+		fmt.Println("e2e: skipping the lab tests: they need root (network namespaces, veth, nft)")
+		os.Exit(m.Run()) // every test skips itself with the same reason
+	}
+	dir, err := os.MkdirTemp("", "cx-e2e-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "connectivity_exporter")
+	build := exec.Command("go", "build", "-o", binary, ".")
+	build.Dir = repoRoot()
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building the exporter: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func repoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// lab is one running lab; tests do not share labs.
+type lab struct {
+	t      *testing.T
+	prefix string
+	dir    string
+	size   int
+}
+
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: builds network namespaces, veth pairs and nft rules")
+	}
+	if testing.Short() {
+		t.Skip("lab test skipped in -short mode")
+	}
+}
+
+// startLab brings up k nodes and tears them down when the test ends, also
+// when it fails.
+func startLab(t *testing.T, k int) *lab {
+	requireRoot(t)
+	l := &lab{t: t, prefix: "cxe2e", dir: t.TempDir(), size: k}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for i := 1; i <= k; i++ {
+				if b, err := os.ReadFile(filepath.Join(l.dir, fmt.Sprintf("node-%d", i), "log")); err == nil {
+					t.Logf("node-%d log (tail):\n%s", i, tail(string(b), 40))
+				}
+			}
+		}
+		l.run("down")
+	})
+	l.mustRun("up", fmt.Sprint(k))
+	return l
+}
+
+func (l *lab) env() []string {
+	return append(os.Environ(), "LAB_PREFIX="+l.prefix, "LAB_DIR="+l.dir, "LAB_BIN="+binary, "LAB_ARGS="+labArgs)
+}
+
+func (l *lab) run(args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", append([]string{filepath.Join(repoRoot(), "test", "lab", "lab.sh")}, args...)...)
+	cmd.Env = l.env()
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func (l *lab) mustRun(args ...string) string {
+	l.t.Helper()
+	out, err := l.run(args...)
+	if err != nil {
+		l.t.Fatalf("lab.sh %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+func hostIP(i int) string { return fmt.Sprintf("198.18.0.%d", i) }
+
+// metrics scrapes node i's /metrics.
+func (l *lab) metrics(i int) (map[string]*dto.MetricFamily, string, error) {
+	c := http.Client{Timeout: 3 * time.Second}
+	resp, err := c.Get("http://" + hostIP(i) + ":9240/metrics")
+	if err != nil {
+		return nil, "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, "", err
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := p.TextToMetricFamilies(strings.NewReader(string(body)))
+	return mfs, string(body), err
+}
+
+// series is one sample's labels and value.
+type series struct {
+	labels map[string]string
+	value  float64
+}
+
+func find(mfs map[string]*dto.MetricFamily, name string, match map[string]string) []series {
+	mf := mfs[name]
+	if mf == nil {
+		return nil
+	}
+	var out []series
+next:
+	for _, m := range mf.GetMetric() {
+		labels := map[string]string{}
+		for _, lp := range m.GetLabel() {
+			labels[lp.GetName()] = lp.GetValue()
+		}
+		for k, v := range match {
+			if labels[k] != v {
+				continue next
+			}
+		}
+		var v float64
+		switch {
+		case m.Gauge != nil:
+			v = m.GetGauge().GetValue()
+		case m.Counter != nil:
+			v = m.GetCounter().GetValue()
+		case m.Histogram != nil:
+			v = float64(m.GetHistogram().GetSampleCount())
+		}
+		out = append(out, series{labels, v})
+	}
+	return out
+}
+
+// value returns the single matching sample, or false.
+func value(mfs map[string]*dto.MetricFamily, name string, match map[string]string) (float64, bool) {
+	s := find(mfs, name, match)
+	if len(s) != 1 {
+		return 0, false
+	}
+	return s[0].value, true
+}
+
+// eventually polls cond until it holds or the deadline passes; cond says
+// what it saw so that a failure is readable.
+func eventually(t *testing.T, within time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	var last string
+	for {
+		ok, seen := cond()
+		if ok {
+			return
+		}
+		last = seen
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s, still not %s; last seen: %s", within, what, last)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+type path struct{ path, protocol string }
+
+var allPaths = []path{{"host", "icmp"}, {"host", "http"}, {"endpoint", "icmp"}, {"endpoint", "http"}}
+
+// reachability returns what node src reports for peer on p: 1, 0 or -1 (absent).
+func (l *lab) reachability(src int, peer string, p path) (float64, error) {
+	mfs, _, err := l.metrics(src)
+	if err != nil {
+		return -1, err
+	}
+	v, ok := value(mfs, "connectivity_peer_reachable", map[string]string{"peer": peer, "path": p.path, "protocol": p.protocol})
+	if !ok {
+		return -1, nil
+	}
+	return v, nil
+}
+
+// expectPaths waits until every source other than the peer itself reports
+// want (1 or 0) for each of the given paths to peer.
+func (l *lab) expectPaths(peer int, paths []path, want float64, within time.Duration) {
+	l.t.Helper()
+	name := fmt.Sprintf("node-%d", peer)
+	eventually(l.t, within, fmt.Sprintf("%v of %s = %v from every other node", paths, name, want), func() (bool, string) {
+		var seen []string
+		ok := true
+		for src := 1; src <= l.size; src++ {
+			if src == peer {
+				continue
+			}
+			for _, p := range paths {
+				v, err := l.reachability(src, name, p)
+				seen = append(seen, fmt.Sprintf("node-%d:%s/%s=%v", src, p.path, p.protocol, v))
+				if err != nil || v != want {
+					ok = false
+				}
+			}
+		}
+		return ok, strings.Join(seen, " ")
+	})
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

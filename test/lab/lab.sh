@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# A cluster of K nodes on one machine: each node is a network namespace on a
+# bridge, running the real connectivity_exporter with its own health endpoint.
+# Addresses come from 198.18.0.0/15 only: hosts 198.18.0.N, health IPs
+# 198.19.0.N. Used by `make demo` and by the end-to-end tests.
+#
+#   lab.sh up [K]            build the lab and start K exporters (default 3)
+#   lab.sh down              stop the exporters and remove everything
+#   lab.sh fault NAME [N]    inject: forward-drop N | icmp-drop | cut N | stop N
+#   lab.sh clear NAME [N]    undo:   forward-drop N | icmp-drop | cut N | start N
+#   lab.sh metrics N         print node N's /metrics
+#   lab.sh exec N CMD...     run CMD in node N's namespace
+#
+# Environment: LAB_PREFIX (default cxlab; keep it short, it names links),
+# LAB_DIR (state: node list, logs, sockets; default /tmp/$LAB_PREFIX),
+# LAB_BIN (the exporter binary; default ./connectivity_exporter),
+# LAB_ARGS (extra exporter flags for every node), LAB_NO_HEALTH=1 (no health endpoints).
+set -euo pipefail
+
+P=${LAB_PREFIX:-cxlab}
+DIR=${LAB_DIR:-/tmp/$P}
+BIN=${LAB_BIN:-./connectivity_exporter}
+BR="$P-br"
+METRICS_PORT=9240
+
+die() { echo "lab: $*" >&2; exit 1; }
+ns() { echo "$P-n$1"; }
+host_ip() { echo "198.18.0.$1"; }
+health_ip() { echo "198.19.0.$1"; }
+nodes_up() { cat "$DIR/size" 2>/dev/null || echo 0; }
+
+need_root() { [ "$(id -u)" = 0 ] || die "needs root: it creates network namespaces (try: sudo $0 $*)"; }
+need_tools() {
+	for t in ip nft curl; do command -v "$t" >/dev/null || die "missing '$t' (Debian: apt-get install -y iproute2 nftables curl)"; done
+}
+
+write_nodes() {
+	local k=$1 f=$DIR/nodes.yaml i
+	{
+		echo "nodes:"
+		for i in $(seq 1 "$k"); do
+			echo "  - name: node-$i"
+			echo "    host_ip: $(host_ip "$i")"
+			[ -n "${LAB_NO_HEALTH:-}" ] || echo "    health_ip: $(health_ip "$i")"
+		done
+	} >"$f.tmp"
+	mv "$f.tmp" "$f"
+}
+
+start_node() {
+	local i=$1
+	[ -x "$BIN" ] || die "exporter binary $BIN not found (make build)"
+	mkdir -p "$DIR/node-$i"
+	# shellcheck disable=SC2086
+	ip netns exec "$(ns "$i")" "$BIN" \
+		--node.name="node-$i" --nodes.file="$DIR/nodes.yaml" --nodes.file.poll-interval=500ms \
+		--web.listen-address=":$METRICS_PORT" --admin.socket="$DIR/node-$i/admin.sock" \
+		--healthep.netns="$P-h$i" --healthep.interface=cx_health \
+		${LAB_ARGS:-} >"$DIR/node-$i/log" 2>&1 &
+	echo $! >"$DIR/node-$i/pid"
+}
+
+stop_node() {
+	local i=$1 pid
+	pid=$(cat "$DIR/node-$i/pid" 2>/dev/null) || return 0
+	rm -f "$DIR/node-$i/pid"
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+	echo "lab: node-$i did not stop within 10s of SIGTERM, killing it" >&2
+	kill -KILL "$pid" 2>/dev/null || true
+}
+
+wait_metrics() {
+	local i=$1
+	for _ in $(seq 1 100); do
+		curl -fsS -o /dev/null --max-time 1 "http://$(host_ip "$i"):$METRICS_PORT/metrics" && return 0
+		kill -0 "$(cat "$DIR/node-$i/pid")" 2>/dev/null || { cat "$DIR/node-$i/log" >&2; die "node-$i exited"; }
+		sleep 0.1
+	done
+	cat "$DIR/node-$i/log" >&2
+	die "node-$i serves no /metrics after 10s"
+}
+
+up() {
+	local k=${1:-3} i j
+	[[ $k =~ ^[0-9]+$ ]] && [ "$k" -ge 1 ] && [ "$k" -le 50 ] || die "node count must be 1-50, got '$k'"
+	[ ! -e "$DIR/size" ] || die "a lab is already up in $DIR (lab.sh down first)"
+	mkdir -p "$DIR"
+	echo "$k" >"$DIR/size"
+	ip link add "$BR" type bridge
+	ip addr add 198.18.0.254/24 dev "$BR"
+	ip link set "$BR" up
+	for i in $(seq 1 "$k"); do
+		ip netns add "$(ns "$i")"
+		ip link add "$P-v$i" type veth peer name eth0 netns "$(ns "$i")"
+		ip link set "$P-v$i" master "$BR" up
+		ip -n "$(ns "$i")" link set lo up
+		ip -n "$(ns "$i")" addr add "$(host_ip "$i")/24" dev eth0
+		ip -n "$(ns "$i")" link set eth0 up
+	done
+	if [ -z "${LAB_NO_HEALTH:-}" ]; then
+		# Peers reach node X's health IP through node X's host IP, as a CNI would.
+		for i in $(seq 1 "$k"); do
+			ip route add "$(health_ip "$i")/32" via "$(host_ip "$i")"
+			for j in $(seq 1 "$k"); do
+				[ "$i" = "$j" ] || ip -n "$(ns "$j")" route add "$(health_ip "$i")/32" via "$(host_ip "$i")"
+			done
+		done
+	fi
+	write_nodes "$k"
+	for i in $(seq 1 "$k"); do start_node "$i"; done
+	for i in $(seq 1 "$k"); do wait_metrics "$i"; done
+	echo "lab: $k nodes up; metrics at http://198.18.0.N:$METRICS_PORT/metrics, state in $DIR"
+}
+
+down() {
+	local k i
+	k=$(nodes_up)
+	for i in $(seq 1 "$k"); do stop_node "$i"; done
+	nft delete table bridge "${P}_fabric" 2>/dev/null || true
+	for i in $(seq 1 "$k"); do
+		ip route del "$(health_ip "$i")/32" 2>/dev/null || true
+		ip netns delete "$(ns "$i")" 2>/dev/null || true
+		# The exporter removes its health netns on SIGTERM; this only
+		# catches a node that had to be killed.
+		ip netns delete "$P-h$i" 2>/dev/null || true
+	done
+	ip link del "$BR" 2>/dev/null || true
+	rm -rf "$DIR"
+}
+
+fault() {
+	local name=$1 i=${2:-}
+	case $name in
+	forward-drop) # the node forwards nothing: its endpoints are cut off, its host is not
+		ip netns exec "$(ns "$i")" nft -f - <<-NFT
+			table inet lab_fault {
+				chain forward { type filter hook forward priority 0; policy drop; }
+			}
+		NFT
+		;;
+	icmp-drop) # the fabric drops ICMP between nodes
+		nft -f - <<-NFT
+			table bridge ${P}_fabric {
+				chain forward { type filter hook forward priority 0; policy accept; meta l4proto icmp drop; }
+			}
+		NFT
+		;;
+	cut) ip link set "$P-v$i" down ;;
+	stop) stop_node "$i" ;;
+	*) die "unknown fault '$name'" ;;
+	esac
+}
+
+clear_fault() {
+	local name=$1 i=${2:-}
+	case $name in
+	forward-drop) ip netns exec "$(ns "$i")" nft delete table inet lab_fault ;;
+	icmp-drop) nft delete table bridge "${P}_fabric" ;;
+	cut) ip link set "$P-v$i" up ;;
+	start) start_node "$i" && wait_metrics "$i" ;;
+	*) die "unknown fault '$name'" ;;
+	esac
+}
+
+cmd=${1:-}
+shift || true
+case $cmd in
+up) need_root up; need_tools; up "$@" ;;
+down) need_root down; down ;;
+fault) need_root fault; fault "$@" ;;
+clear) need_root clear; clear_fault "$@" ;;
+metrics) curl -fsS --max-time 5 "http://$(host_ip "$1"):$METRICS_PORT/metrics" ;;
+exec) need_root exec; n=$1; shift; ip netns exec "$(ns "$n")" "$@" ;;
+*) sed -n '2,20p' "$0" >&2; exit 2 ;;
+esac

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+	sloggokit "github.com/tjhop/slog-gokit"
+	"log/slog"
+)
+
+// newWebServer serves the metrics and a landing page that links to them.
+func newWebServer(reg *prometheus.Registry, f *daemonFlags, logger log.Logger) *http.Server {
+	mux := http.NewServeMux()
+	mux.Handle(f.telemetryPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		EnableOpenMetrics: true,
+		Registry:          reg, // counts scrape errors in promhttp_metric_handler_errors_total
+		Timeout:           10 * time.Second,
+	}))
+	if f.telemetryPath != "/" {
+		landing, err := web.NewLandingPage(web.LandingConfig{
+			Name:        appName,
+			Description: "Full-mesh connectivity probes: host and health endpoint, ICMP and HTTP",
+			Version:     version.Info(),
+			Links:       []web.LandingLinks{{Address: f.telemetryPath, Text: "Metrics"}},
+		})
+		if err == nil {
+			mux.Handle("/", landing)
+		}
+	}
+	return &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 5 * time.Second,
+		IdleTimeout:       time.Minute,
+	}
+}
+
+func serveWeb(srv *http.Server, f *daemonFlags, logger log.Logger) error {
+	err := web.ListenAndServe(srv, f.web, slogFrom(logger))
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// slogFrom bridges go-kit to the *slog.Logger that exporter-toolkit takes.
+func slogFrom(logger log.Logger) *slog.Logger {
+	return slog.New(sloggokit.NewGoKitHandler(log.With(logger, "component", "web"), slog.LevelDebug))
+}
