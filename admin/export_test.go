@@ -1,0 +1,4 @@
+package admin
+
+// DialErrorForTest exposes dialError to the external tests.
+var DialErrorForTest = dialError

@@ -1,0 +1,83 @@
+package admin
+
+import "time"
+
+// Report is the answer to GET /v1/status and POST /v1/status/probe: what this
+// node knows about every path of every node.
+type Report struct {
+	// ProbeTime is when the newest result in the report was taken; zero
+	// when nothing has been probed yet.
+	ProbeTime time.Time `json:"probe_time,omitzero"`
+	// Interval is the daemon's probe interval: results are at most about
+	// this old.
+	Interval  Duration     `json:"interval"`
+	LocalNode string       `json:"local_node"`
+	Nodes     []NodeReport `json:"nodes"`
+}
+
+// NodeReport is one node's paths as seen from the local node.
+type NodeReport struct {
+	Name  string `json:"name"`
+	Local bool   `json:"local"`
+	// Host is nil only in reports that were not built by BuildReport.
+	Host *PathReport `json:"host,omitempty"`
+	// Endpoint is nil when the node has no health IP.
+	Endpoint *PathReport `json:"endpoint,omitempty"`
+	// Diagnosis is a one-line reading of the node's paths; the daemon
+	// leaves it empty and the CLI fills it (status.WithDiagnosis).
+	Diagnosis string `json:"diagnosis,omitempty"`
+}
+
+// PathReport is one address of a node, probed with ICMP and HTTP.
+type PathReport struct {
+	IP   string      `json:"ip"`
+	ICMP ProbeReport `json:"icmp"`
+	HTTP ProbeReport `json:"http"`
+}
+
+// ProbeReport is the latest state of one path and protocol.
+type ProbeReport struct {
+	// Status is reachable, unreachable or unknown (after the failure
+	// threshold, like the connectivity_peer_reachable metric).
+	Status string `json:"status"`
+	// Result classifies the latest probe: success, timeout, refused or
+	// error; empty before the first probe.
+	Result string `json:"result,omitempty"`
+	// Latency is the round-trip time of the latest probe if it succeeded.
+	Latency             Duration  `json:"latency"`
+	LastProbed          time.Time `json:"last_probed,omitzero"`
+	Error               string    `json:"error,omitempty"`
+	ConsecutiveFailures int       `json:"consecutive_failures"`
+}
+
+// Info is the answer to GET /v1/info.
+type Info struct {
+	Version  string    `json:"version"`
+	Revision string    `json:"revision"`
+	Started  time.Time `json:"started"`
+	// Uptime is set by the server from Started when it answers.
+	Uptime         Duration           `json:"uptime"`
+	Nodes          int                `json:"nodes"`
+	LocalNode      string             `json:"local_node"`
+	HealthEndpoint HealthEndpointInfo `json:"health_endpoint"`
+	LastCycle      CycleInfo          `json:"last_cycle"`
+}
+
+// HealthEndpointInfo describes this node's health endpoint.
+type HealthEndpointInfo struct {
+	Enabled  bool   `json:"enabled"`
+	IP       string `json:"ip,omitempty"`
+	Netns    string `json:"netns,omitempty"`
+	Up       bool   `json:"up"`
+	Restarts int    `json:"restarts"`
+	// LastError says why the latest check or build failed; empty when it
+	// succeeded.
+	LastError string `json:"last_error,omitempty"`
+}
+
+// CycleInfo describes the latest finished probe sweep; zero before the first.
+type CycleInfo struct {
+	Start    time.Time `json:"start,omitzero"`
+	Duration Duration  `json:"duration"`
+	Targets  int       `json:"targets"`
+}

@@ -1,0 +1,23 @@
+package status
+
+import "github.com/connectivity-exporter/connectivity_exporter/admin"
+
+// Exit codes of the status, ping and get commands; see the package doc.
+const (
+	ExitOK          = 0
+	ExitUnhealthy   = 1
+	ExitUsage       = 2
+	ExitUnreachable = 3
+)
+
+// ExitCode is ExitOK when every node is reachable on all its paths (also
+// when no node is known) and ExitUnhealthy otherwise, including paths not
+// probed yet.
+func ExitCode(r admin.Report) int {
+	for _, n := range r.Nodes {
+		if !nodeReachable(n) {
+			return ExitUnhealthy
+		}
+	}
+	return ExitOK
+}

@@ -1,0 +1,133 @@
+package status
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/connectivity-exporter/connectivity_exporter/admin"
+	"github.com/connectivity-exporter/connectivity_exporter/prober"
+)
+
+// TextOptions changes the text output.
+type TextOptions struct {
+	// Verbose shows every node in detail, not only the unhealthy ones.
+	Verbose bool
+}
+
+// RenderText writes r in the layout operators know from cilium-health status,
+// with a diagnosis under every node that has one. Nodes that are reachable,
+// whose latest probes all succeeded and that have no diagnosis are only
+// counted unless opts.Verbose is set.
+func RenderText(w io.Writer, r admin.Report, opts TextOptions) error {
+	r = WithDiagnosis(r)
+	bw := bufio.NewWriter(w)
+	fmt.Fprintf(bw, "Probe time:   %s\n", probeTime(r.ProbeTime))
+	fmt.Fprintln(bw, "Nodes:")
+	if len(r.Nodes) == 0 {
+		fmt.Fprintln(bw, "  none known")
+	}
+	omitted, healthy := 0, 0
+	for _, n := range r.Nodes {
+		ok := nodeReachable(n)
+		if ok {
+			healthy++
+		}
+		if !opts.Verbose && ok && !nodeFailing(n) && n.Diagnosis == "" {
+			omitted++
+			continue
+		}
+		writeNode(bw, isLocal(r, n), n)
+	}
+	if omitted > 0 {
+		fmt.Fprintf(bw, "  %s omitted; --verbose shows all nodes\n", plural(omitted, "healthy node"))
+	}
+	fmt.Fprintf(bw, "Cluster health:   %d/%d reachable\n", healthy, len(r.Nodes))
+	return bw.Flush()
+}
+
+func writeNode(w io.Writer, local bool, n admin.NodeReport) {
+	suffix := ""
+	if local {
+		suffix = " (localhost)"
+	}
+	fmt.Fprintf(w, "  %s%s:\n", clean(n.Name), suffix)
+	if n.Diagnosis != "" {
+		fmt.Fprintf(w, "    Diagnosis: %s\n", clean(n.Diagnosis))
+	}
+	writePath(w, "Host", n.Host)
+	if n.Endpoint == nil {
+		fmt.Fprintln(w, "    Endpoint connectivity: none (no health IP)")
+		return
+	}
+	writePath(w, "Endpoint", n.Endpoint)
+}
+
+func writePath(w io.Writer, kind string, p *admin.PathReport) {
+	if p == nil {
+		return
+	}
+	fmt.Fprintf(w, "    %s connectivity to %s:\n", kind, clean(p.IP))
+	fmt.Fprintf(w, "      %-17s%s\n", "ICMP to stack:", probeText(p.ICMP))
+	fmt.Fprintf(w, "      %-17s%s\n", "HTTP to agent:", probeText(p.HTTP))
+}
+
+// probeText says how the latest probe went, in cilium-health's words.
+func probeText(p admin.ProbeReport) string {
+	var s string
+	switch prober.Result(p.Result) {
+	case "":
+		return "Not probed yet"
+	case prober.ResultSuccess:
+		return "OK, RTT=" + p.Latency.String()
+	case prober.ResultTimeout:
+		s = "Connection timed out"
+	case prober.ResultRefused:
+		s = "Connection refused"
+	case prober.ResultError:
+		msg := p.Error
+		if msg == "" {
+			msg = "unknown"
+		}
+		s = "Error: " + clean(msg)
+	default:
+		s = fmt.Sprintf("Error: unknown result %q", p.Result)
+	}
+	if p.Status != unreachable && p.ConsecutiveFailures > 0 {
+		// Below the failure threshold: one lost packet is not an outage.
+		s += fmt.Sprintf(" (%s in a row, below the failure threshold)", plural(p.ConsecutiveFailures, "failure"))
+	}
+	return s
+}
+
+func probeTime(t time.Time) string { return timeText(t, "never (no probe has finished yet)") }
+
+// timeText formats t in UTC, as cilium-health does, or says what zero means.
+func timeText(t time.Time, zero string) string {
+	if t.IsZero() {
+		return zero
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, word)
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// clean keeps text that came from the network or the node list (error
+// messages, names) from moving the cursor, reordering text or faking lines
+// on a terminal.
+func clean(s string) string {
+	return strings.Map(func(r rune) rune {
+		if !unicode.IsPrint(r) {
+			return '?'
+		}
+		return r
+	}, s)
+}
