@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/common/version"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/connectivity-exporter/connectivity_exporter/admin"
 	"github.com/connectivity-exporter/connectivity_exporter/collector"
 	"github.com/connectivity-exporter/connectivity_exporter/healthep"
 	"github.com/connectivity-exporter/connectivity_exporter/nodes"
@@ -80,11 +81,19 @@ func (d *daemonCommand) serve(ctx context.Context, logger log.Logger) error {
 	}
 	helloPort, _ := f.helloPort() // validated
 
-	// Listen before anything runs, so that a busy port is a clear start error.
+	// Listen before anything runs, so that a busy port or a live admin
+	// socket of another daemon is a clear start error.
 	helloLn, err := net.Listen("tcp", f.helloAddress)
 	if err != nil {
 		return fmt.Errorf("--hello.listen-address: %w", err)
 	}
+	adminLn, err := admin.Listen(f.adminSocket)
+	if err != nil {
+		helloLn.Close()
+		return fmt.Errorf("--admin.socket: %w", err)
+	}
+	var current atomic.Pointer[[]nodes.Node]
+	current.Store(&list)
 
 	g, ctx := errgroup.WithContext(ctx)
 	hello := healthep.NewHelloServer()
@@ -95,8 +104,9 @@ func (d *daemonCommand) serve(ctx context.Context, logger log.Logger) error {
 	g.Go(func() error { return serveWeb(webSrv, f, logger) })
 	g.Go(func() error { return shutdownOnDone(ctx, webSrv) })
 
+	var ctrl *healthep.Controller
 	if healthIP.IsValid() {
-		ctrl, err := healthep.NewController(healthep.Config{
+		ctrl, err = healthep.NewController(healthep.Config{
 			IP: healthIP, Netns: f.healthNetns, HostInterface: f.healthInterface,
 			HelloPort: helloPort, CheckInterval: f.healthCheck, CheckTimeout: f.probeTimeout,
 		}, metrics, log.With(logger, "component", "healthep"))
@@ -106,8 +116,9 @@ func (d *daemonCommand) serve(ctx context.Context, logger log.Logger) error {
 		g.Go(func() error { return ctrl.Run(ctx) })
 	}
 
+	var sched *prober.Scheduler
 	if !f.passive && source != nil {
-		sched, err := prober.NewScheduler(prober.Config{
+		sched, err = prober.NewScheduler(prober.Config{
 			Interval: f.probeInterval, Timeout: f.probeTimeout, MaxInFlight: f.maxInFlight,
 		}, map[prober.Protocol]prober.ProbeFunc{
 			prober.ProtocolICMP: prober.NewICMPProbe(prober.ICMPConfig{Privileged: f.icmpPrivileged}),
@@ -116,7 +127,6 @@ func (d *daemonCommand) serve(ctx context.Context, logger log.Logger) error {
 		if err != nil {
 			return err
 		}
-		var current atomic.Pointer[[]nodes.Node]
 		apply := func(l []nodes.Node) {
 			current.Store(&l)
 			metrics.SetNodes(len(l))
@@ -141,6 +151,16 @@ func (d *daemonCommand) serve(ctx context.Context, logger log.Logger) error {
 		})
 		g.Go(func() error { sched.Run(ctx); return nil })
 	}
+
+	adminSrv := admin.NewServer(newAdminBackend(f, &current, store, sched, ctrl), log.With(logger, "component", "admin"))
+	adminSrv.BaseContext = func(net.Listener) context.Context { return ctx } // SIGTERM also ends a running --probe
+	g.Go(func() error {
+		if err := adminSrv.Serve(adminLn); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	g.Go(func() error { return shutdownOnDone(ctx, adminSrv) })
 
 	level.Info(logger).Log("msg", "running", "hello", f.helloAddress, "nodes", len(list), "health_ip", healthIP, "passive", f.passive)
 	err = g.Wait()

@@ -8,6 +8,4 @@ const (
 	exitFailure = 1
 	// exitUsage: invalid flags or arguments.
 	exitUsage = 2
-	// exitNoDaemon: a CLI command could not reach the daemon.
-	exitNoDaemon = 3
 )

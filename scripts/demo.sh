@@ -15,15 +15,18 @@ trap '$lab down' EXIT
 trap 'exit 130' INT TERM
 
 show() {
+	local title=$1
+	shift
 	echo
-	echo "=== $1"
-	./connectivity_exporter status --verbose --admin.socket="$LAB_DIR/node-1/admin.sock" || true
+	echo "=== $title"
+	echo "\$ connectivity_exporter status $*"
+	./connectivity_exporter status "$@" --admin.socket="$LAB_DIR/node-1/admin.sock" || true
 }
 
 "$lab" up 3
 echo "waiting two probe cycles..."
 sleep 5
-show "what node-1 sees: every path of every node reachable"
+show "what node-1 sees: every path of every node reachable" --verbose
 echo
 echo "=== node-1's /metrics (connectivity_peer_reachable):"
 "$lab" metrics 1 | grep '^connectivity_peer_reachable' | sed 's/^/  /'
@@ -32,7 +35,7 @@ echo
 echo "=== breaking node-3: nft FORWARD chain with policy drop inside it"
 "$lab" fault forward-drop 3
 sleep 9
-show "what node-1 sees now: node-3's host answers, its endpoint does not"
+show "what node-1 sees now: node-3's host answers, its endpoint does not (healthy nodes omitted)"
 
 if [ -n "${DEMO_HOLD:-}" ]; then
 	echo

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -78,6 +79,7 @@ func requireRoot(t *testing.T) {
 func startLab(t *testing.T, k int) *lab {
 	requireRoot(t)
 	l := &lab{t: t, prefix: "cxe2e", dir: t.TempDir(), size: k}
+	lockLabs(t)
 	t.Cleanup(func() {
 		if t.Failed() {
 			for i := 1; i <= k; i++ {
@@ -86,9 +88,15 @@ func startLab(t *testing.T, k int) *lab {
 				}
 			}
 		}
-		l.run("down")
+		if out, err := l.run("down"); err != nil {
+			t.Errorf("lab.sh down: %v\n%s", err, out)
+		}
 	})
-	l.mustRun("up", fmt.Sprint(k))
+	if out, err := l.run("up", fmt.Sprint(k)); err != nil {
+		ns, _ := exec.Command("ip", "netns", "list").CombinedOutput()
+		links, _ := exec.Command("ip", "-br", "link").CombinedOutput()
+		t.Fatalf("lab.sh up %d: %v\n%s\nnetns:\n%s\nlinks:\n%s", k, err, out, ns, links)
+	}
 	return l
 }
 
@@ -112,6 +120,24 @@ func (l *lab) mustRun(args ...string) string {
 		l.t.Fatalf("lab.sh %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	return out
+}
+
+// lockLabs waits until no other test process runs a lab: all labs use the
+// same addresses. The lock is released when the test ends.
+func lockLabs(t *testing.T) {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(os.TempDir(), "connectivity-exporter-lab.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Minute)
+	for syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("another test process has held the lab lock for 10 minutes")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Cleanup(func() { f.Close() }) // closing releases the lock
 }
 
 func hostIP(i int) string { return fmt.Sprintf("198.18.0.%d", i) }

@@ -85,6 +85,9 @@ up() {
 	local k=${1:-3} i j
 	[[ $k =~ ^[0-9]+$ ]] && [ "$k" -ge 1 ] && [ "$k" -le 50 ] || die "node count must be 1-50, got '$k'"
 	[ ! -e "$DIR/size" ] || die "a lab is already up in $DIR (lab.sh down first)"
+	# Every lab uses the same addresses: two at once would collide.
+	other=$(ip -o addr show to 198.18.0.254/32 | awk '{print $2}')
+	[ -z "$other" ] || die "another lab is up (its bridge is $other): LAB_PREFIX=${other%-br} $0 down"
 	mkdir -p "$DIR"
 	echo "$k" >"$DIR/size"
 	ip link add "$BR" type bridge
@@ -120,6 +123,9 @@ down() {
 	nft delete table bridge "${P}_fabric" 2>/dev/null || true
 	for i in $(seq 1 "$k"); do
 		ip route del "$(health_ip "$i")/32" 2>/dev/null || true
+		# Delete the veth now: a deleted namespace is freed asynchronously,
+		# and its veth would linger long enough to break the next lab.
+		ip link del "$P-v$i" 2>/dev/null || true
 		ip netns delete "$(ns "$i")" 2>/dev/null || true
 		# The exporter removes its health netns on SIGTERM; this only
 		# catches a node that had to be killed.
