@@ -1,0 +1,285 @@
+package alerts
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+type ruleFile struct {
+	Groups []struct {
+		Name  string `yaml:"name"`
+		Rules []rule `yaml:"rules"`
+	} `yaml:"groups"`
+}
+
+type rule struct {
+	Alert       string            `yaml:"alert"`
+	Record      string            `yaml:"record"`
+	Expr        string            `yaml:"expr"`
+	For         string            `yaml:"for"`
+	Labels      map[string]string `yaml:"labels"`
+	Annotations map[string]string `yaml:"annotations"`
+}
+
+type testFile struct {
+	RuleFiles []string `yaml:"rule_files"`
+	Tests     []struct {
+		Name          string `yaml:"name"`
+		AlertRuleTest []struct {
+			EvalTime  string `yaml:"eval_time"`
+			Alertname string `yaml:"alertname"`
+			ExpAlerts []struct {
+				ExpLabels      map[string]string `yaml:"exp_labels"`
+				ExpAnnotations map[string]string `yaml:"exp_annotations"`
+			} `yaml:"exp_alerts"`
+		} `yaml:"alert_rule_test"`
+	} `yaml:"tests"`
+}
+
+func loadRules(t *testing.T, name string) []rule {
+	t.Helper()
+	b, err := Files.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f ruleFile
+	if err := yaml.Unmarshal(b, &f); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	var rules []rule
+	for _, g := range f.Groups {
+		rules = append(rules, g.Rules...)
+	}
+	if len(rules) == 0 {
+		t.Fatalf("%s: no rules", name)
+	}
+	return rules
+}
+
+func testFiles(t *testing.T) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("tests", "*.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatal("no promtool test files in tests/")
+	}
+	sort.Strings(files)
+	return files
+}
+
+func promtool(t *testing.T) string {
+	t.Helper()
+	p, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Skip("promtool is not on PATH: install it (Debian: apt-get install prometheus) to check the rules and run their unit tests")
+	}
+	return p
+}
+
+func runPromtool(t *testing.T, args ...string) {
+	t.Helper()
+	cmd := exec.Command(promtool(t), args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("promtool %s: %v\n%s", strings.Join(args, " "), err, out.String())
+	}
+}
+
+func TestPromtoolCheckRules(t *testing.T) {
+	runPromtool(t, "check", "rules", RulesFile, AlertsFile)
+}
+
+// examples/prometheus.yml loads these rules by relative path: keep it valid.
+func TestExamplePrometheusConfig(t *testing.T) {
+	runPromtool(t, "check", "config", filepath.Join("..", "examples", "prometheus.yml"))
+}
+
+func TestExampleAlertmanagerConfig(t *testing.T) {
+	amtool, err := exec.LookPath("amtool")
+	if err != nil {
+		t.Skip("amtool is not on PATH: install it (Debian: apt-get install prometheus-alertmanager) to check examples/alertmanager.yml")
+	}
+	cmd := exec.Command(amtool, "check-config", filepath.Join("..", "examples", "alertmanager.yml"))
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("amtool check-config: %v\n%s", err, out.String())
+	}
+}
+
+// The alert names examples/alertmanager.yml refers to exist.
+func TestExampleAlertmanagerNamesAlerts(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "examples", "alertmanager.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, r := range loadRules(t, AlertsFile) {
+		names[r.Alert] = true
+	}
+	for _, n := range regexp.MustCompile(`Connectivity[A-Za-z0-9]+`).FindAllString(string(b), -1) {
+		if !names[n] {
+			t.Errorf("examples/alertmanager.yml names %q, which is not an alert of %s", n, AlertsFile)
+		}
+	}
+}
+
+func TestPromtoolTestRules(t *testing.T) {
+	runPromtool(t, append([]string{"test", "rules"}, testFiles(t)...)...)
+}
+
+// The files on disk are the ones embedded: Files must not go stale.
+func TestEmbeddedFilesMatchDisk(t *testing.T) {
+	for _, name := range []string{AlertsFile, RulesFile} {
+		disk, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		emb, _ := Files.ReadFile(name)
+		if !bytes.Equal(disk, emb) {
+			t.Errorf("%s: embedded copy differs from the file", name)
+		}
+	}
+}
+
+var (
+	alertName  = regexp.MustCompile(`^Connectivity[A-Z][A-Za-z0-9]*$`)
+	recordName = regexp.MustCompile(`^[a-z][a-z0-9_]*:[a-z][a-z0-9_]*:[a-z][a-z0-9_]*$`)
+	// Every selector of a connectivity_* metric or of up names the job.
+	selector = regexp.MustCompile(`\b(connectivity_[a-z_]+|up|source_path_protocol:[a-z0-9_:]+)(\{[^}]*\})?`)
+)
+
+func checkSelectors(t *testing.T, name, expr string) {
+	t.Helper()
+	for _, m := range selector.FindAllStringSubmatch(expr, -1) {
+		if !strings.Contains(m[2], `job="`+Job+`"`) {
+			t.Errorf("%s: selector %s lacks job=%q", name, m[0], Job)
+		}
+	}
+}
+
+func TestAlertConventions(t *testing.T) {
+	seen := map[string]bool{}
+	for _, r := range loadRules(t, AlertsFile) {
+		if r.Alert == "" {
+			t.Errorf("%s has a recording rule %q: recording rules belong in %s", AlertsFile, r.Record, RulesFile)
+			continue
+		}
+		if !alertName.MatchString(r.Alert) {
+			t.Errorf("alert %q: name must be CamelCase and start with Connectivity", r.Alert)
+		}
+		if seen[r.Alert] {
+			t.Errorf("alert %q is defined twice", r.Alert)
+		}
+		seen[r.Alert] = true
+		switch r.Labels["severity"] {
+		case "warning", "critical":
+		default:
+			t.Errorf("alert %q: severity label is %q, want warning or critical", r.Alert, r.Labels["severity"])
+		}
+		if r.For == "" {
+			t.Errorf("alert %q has no for: one bad sample would fire it", r.Alert)
+		}
+		summary, desc := r.Annotations["summary"], r.Annotations["description"]
+		if summary == "" {
+			t.Errorf("alert %q has no summary annotation", r.Alert)
+		}
+		if strings.Contains(summary, "{{") {
+			t.Errorf("alert %q: summary must be plain text, got %q", r.Alert, summary)
+		}
+		if desc == "" {
+			t.Errorf("alert %q has no description annotation", r.Alert)
+		} else if !strings.Contains(desc, "$labels.") {
+			t.Errorf("alert %q: description must be templated with the alert's labels", r.Alert)
+		}
+		// Name the node the alert is about: the source, and the peer for
+		// alerts built from per-peer series.
+		if r.Alert != "ConnectivityExporterAbsent" && !strings.Contains(desc, "$labels.source") {
+			t.Errorf("alert %q: description does not name the source node", r.Alert)
+		}
+		if strings.Contains(r.Expr, "connectivity_peer_") && !strings.Contains(desc, "$labels.peer") {
+			t.Errorf("alert %q is about a peer but its description does not name it", r.Alert)
+		}
+		checkSelectors(t, r.Alert, r.Expr)
+	}
+}
+
+func TestRecordingRuleConventions(t *testing.T) {
+	for _, r := range loadRules(t, RulesFile) {
+		if r.Record == "" {
+			t.Errorf("%s has an alert %q: alerts belong in %s", RulesFile, r.Alert, AlertsFile)
+			continue
+		}
+		if !recordName.MatchString(r.Record) {
+			t.Errorf("recording rule %q: name must be level:metric:operations", r.Record)
+		}
+		checkSelectors(t, r.Record, r.Expr)
+	}
+}
+
+// Every alert has unit tests where it fires and where it stays silent, and
+// every firing case checks the severity and both annotations.
+func TestEveryAlertIsUnitTested(t *testing.T) {
+	fires, silent := map[string]int{}, map[string]int{}
+	for _, name := range testFiles(t) {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var f testFile
+		if err := yaml.Unmarshal(b, &f); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		want := []string{"../" + RulesFile, "../" + AlertsFile}
+		if strings.Join(f.RuleFiles, ",") != strings.Join(want, ",") {
+			t.Errorf("%s: rule_files is %v, want %v", name, f.RuleFiles, want)
+		}
+		for _, tc := range f.Tests {
+			for _, at := range tc.AlertRuleTest {
+				if len(at.ExpAlerts) == 0 {
+					silent[at.Alertname]++
+					continue
+				}
+				fires[at.Alertname]++
+				for _, a := range at.ExpAlerts {
+					if a.ExpLabels["severity"] == "" || a.ExpAnnotations["summary"] == "" || a.ExpAnnotations["description"] == "" {
+						t.Errorf("%s: %q at %s: an expected alert must check severity, summary and description", name, tc.Name, at.EvalTime)
+					}
+				}
+			}
+		}
+	}
+	for _, r := range loadRules(t, AlertsFile) {
+		if fires[r.Alert] == 0 {
+			t.Errorf("alert %q has no unit test where it fires", r.Alert)
+		}
+		if silent[r.Alert] == 0 {
+			t.Errorf("alert %q has no unit test where it stays silent", r.Alert)
+		}
+	}
+	for name := range fires {
+		if !isAlert(t, name) {
+			t.Errorf("tests expect alert %q, which does not exist", name)
+		}
+	}
+}
+
+func isAlert(t *testing.T, name string) bool {
+	for _, r := range loadRules(t, AlertsFile) {
+		if r.Alert == name {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,334 @@
+package dashboards
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/connectivity-exporter/connectivity_exporter/alerts"
+)
+
+const (
+	minSchemaVersion = 39
+	datasourceVar    = "${datasource}"
+)
+
+// Every dashboard lets the user pick these.
+var requiredVariables = []string{"datasource", "source", "peer", "path", "protocol"}
+
+// The metrics of the design brief (DESIGN.md), plus up and ALERTS.
+var contractMetrics = map[string]bool{
+	"connectivity_peer_reachable":                 true,
+	"connectivity_peer_rtt_seconds":               true,
+	"connectivity_peer_rtt_seconds_bucket":        true,
+	"connectivity_peer_probes_total":              true,
+	"connectivity_peers":                          true,
+	"connectivity_rtt_seconds":                    true,
+	"connectivity_rtt_seconds_bucket":             true,
+	"connectivity_probes_total":                   true,
+	"connectivity_probe_cycle_duration_seconds":   true,
+	"connectivity_probe_interval_seconds":         true,
+	"connectivity_probe_timeout_seconds":          true,
+	"connectivity_nodes":                          true,
+	"connectivity_discovery_errors_total":         true,
+	"connectivity_health_endpoint_up":             true,
+	"connectivity_health_endpoint_restarts_total": true,
+	"connectivity_build_info":                     true,
+	"up":                                          true,
+	"ALERTS":                                      true,
+}
+
+func dashboards(t *testing.T) []dashboardFile {
+	t.Helper()
+	ds, err := loadDashboards(FS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ds) < 2 {
+		t.Fatalf("found %d dashboards, want the overview and the node-pair one", len(ds))
+	}
+	return ds
+}
+
+func TestDashboardsAreValid(t *testing.T) {
+	uids := map[string]string{}
+	for _, d := range dashboards(t) {
+		// Whole-file checks on the raw JSON: nothing unknown to the model is lost.
+		b, _ := FS.ReadFile(d.name)
+		var raw map[string]any
+		if err := json.Unmarshal(b, &raw); err != nil {
+			t.Fatalf("%s: %v", d.name, err)
+		}
+		if _, ok := raw["id"]; ok {
+			t.Errorf("%s: has an id: dashboards to import must leave it out", d.name)
+		}
+		if d.SchemaVersion < minSchemaVersion {
+			t.Errorf("%s: schemaVersion %d, want %d or later", d.name, d.SchemaVersion, minSchemaVersion)
+		}
+		if d.Title == "" || d.UID == "" {
+			t.Errorf("%s: title %q, uid %q: both are needed", d.name, d.Title, d.UID)
+		}
+		if other, ok := uids[d.UID]; ok {
+			t.Errorf("%s and %s share the uid %q", d.name, other, d.UID)
+		}
+		uids[d.UID] = d.name
+	}
+}
+
+func TestPanelDatasources(t *testing.T) {
+	for _, d := range dashboards(t) {
+		walkPanels(d.Panels, func(p panelJSON) {
+			if p.Type == "row" {
+				if p.Datasource != nil && p.Datasource.UID != datasourceVar {
+					t.Errorf("%s: row %q: datasource uid %q, want %q", d.name, p.Title, p.Datasource.UID, datasourceVar)
+				}
+				return
+			}
+			if p.Datasource == nil || p.Datasource.UID != datasourceVar || p.Datasource.Type != "prometheus" {
+				t.Errorf("%s: panel %d %q: datasource %+v, want prometheus %q", d.name, p.ID, p.Title, p.Datasource, datasourceVar)
+			}
+			if len(p.Targets) == 0 {
+				t.Errorf("%s: panel %d %q has no query", d.name, p.ID, p.Title)
+			}
+			for _, tg := range p.Targets {
+				if tg.Datasource == nil || tg.Datasource.UID != datasourceVar {
+					t.Errorf("%s: panel %d %q target %s: datasource %+v, want %q", d.name, p.ID, p.Title, tg.RefID, tg.Datasource, datasourceVar)
+				}
+			}
+		})
+		for _, a := range d.Annotations.List {
+			if a.Expr != "" && (a.Datasource == nil || a.Datasource.UID != datasourceVar) {
+				t.Errorf("%s: annotation %q: datasource %+v, want %q", d.name, a.Name, a.Datasource, datasourceVar)
+			}
+		}
+	}
+}
+
+func TestPanelIDsAreUnique(t *testing.T) {
+	for _, d := range dashboards(t) {
+		seen := map[int]string{}
+		walkPanels(d.Panels, func(p panelJSON) {
+			if p.ID <= 0 {
+				t.Errorf("%s: panel %q has no id", d.name, p.Title)
+			}
+			if other, ok := seen[p.ID]; ok {
+				t.Errorf("%s: panels %q and %q share the id %d", d.name, other, p.Title, p.ID)
+			}
+			seen[p.ID] = p.Title
+		})
+	}
+}
+
+func TestVariables(t *testing.T) {
+	for _, d := range dashboards(t) {
+		defined := map[string]variableJSON{}
+		for _, v := range d.Templating.List {
+			defined[v.Name] = v
+		}
+		for _, name := range requiredVariables {
+			if _, ok := defined[name]; !ok {
+				t.Errorf("%s: variable %q is not defined", d.name, name)
+			}
+		}
+		if ds := defined["datasource"]; ds.Type != "datasource" || ds.queryString() != "prometheus" {
+			t.Errorf("%s: variable datasource must be of type datasource for prometheus, got type %q query %q", d.name, ds.Type, ds.queryString())
+		}
+		check := func(where, s string) {
+			for _, name := range VariableRefs(s) {
+				if strings.HasPrefix(name, "__") {
+					if _, ok := Builtin[name]; !ok {
+						t.Errorf("%s: %s uses the global variable $%s, which Expand does not know", d.name, where, name)
+					}
+					continue
+				}
+				if _, ok := defined[name]; !ok {
+					t.Errorf("%s: %s uses $%s, which is not defined", d.name, where, name)
+				}
+			}
+		}
+		for _, v := range d.Templating.List {
+			if v.Type == "query" {
+				if v.Datasource == nil || v.Datasource.UID != datasourceVar {
+					t.Errorf("%s: variable %q: datasource %+v, want %q", d.name, v.Name, v.Datasource, datasourceVar)
+				}
+				q := v.queryString()
+				if !strings.HasPrefix(q, "label_values(") {
+					t.Errorf("%s: variable %q: query %q, want a label_values() query", d.name, v.Name, q)
+				}
+				check(fmt.Sprintf("variable %q", v.Name), q)
+			}
+		}
+		walkPanels(d.Panels, func(p panelJSON) {
+			for _, tg := range p.Targets {
+				check(fmt.Sprintf("panel %d %q target %s", p.ID, p.Title, tg.RefID), tg.Expr)
+			}
+			check(fmt.Sprintf("title of panel %d", p.ID), p.Title)
+			if p.Repeat != "" {
+				v, ok := defined[p.Repeat]
+				if !ok || !(v.Multi || v.IncludeAll) {
+					t.Errorf("%s: panel %d %q repeats over %q, which is not a multi-value variable", d.name, p.ID, p.Title, p.Repeat)
+				}
+			}
+		})
+		for _, a := range d.Annotations.List {
+			check(fmt.Sprintf("annotation %q", a.Name), a.Expr)
+		}
+	}
+}
+
+func allValues(t *testing.T) map[string]string {
+	t.Helper()
+	values := map[string]string{}
+	for _, d := range dashboards(t) {
+		for _, v := range d.Templating.List {
+			values[v.Name] = ".*"
+		}
+	}
+	return values
+}
+
+func TestQueries(t *testing.T) {
+	qs, err := Queries(FS, allValues(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recorded := recordedNames(t)
+	perFile := map[string]int{}
+	var classicHeatmap, nativeHeatmap bool
+	for _, q := range qs {
+		perFile[q.File]++
+		if strings.Contains(q.Expr, "$") || strings.Contains(q.Expr, "[[") {
+			t.Errorf("%s %q: variable left in %q", q.File, q.Panel, q.Expr)
+		}
+		for _, n := range MetricNames(q.Expr) {
+			if !contractMetrics[n] && !recorded[n] {
+				t.Errorf("%s %q: %s is neither a metric of the design brief nor recorded by alerts/%s", q.File, q.Panel, n, alerts.RulesFile)
+			}
+			if strings.HasPrefix(n, "connectivity_") && !strings.Contains(q.Raw, `job="connectivity"`) {
+				t.Errorf("%s %q: selects %s without job=\"connectivity\"", q.File, q.Panel, n)
+			}
+		}
+		if q.Format == "heatmap" && strings.Contains(q.Expr, "_bucket") && strings.Contains(q.Expr, "by (le)") {
+			classicHeatmap = true
+		}
+		if q.Native && strings.HasPrefix(q.Expr, "sum(rate(") {
+			nativeHeatmap = true
+		}
+	}
+	for _, d := range dashboards(t) {
+		if perFile[d.name] == 0 {
+			t.Errorf("%s: no query listed", d.name)
+		}
+	}
+	if !classicHeatmap || !nativeHeatmap {
+		t.Errorf("want heatmaps from classic buckets (%v) and from native histograms (%v)", classicHeatmap, nativeHeatmap)
+	}
+
+	// A variable without a value is an error, not a silent pass-through.
+	if _, err := Queries(FS, map[string]string{"source": "node-1"}); err == nil {
+		t.Error("Queries with values missing: no error")
+	}
+}
+
+func TestExpand(t *testing.T) {
+	got, err := Expand(`rate(x{a=~"$source", b="${peer}", c="[[path]]", d="${protocol:regex}"}[$__rate_interval]) or label_replace(y, "d", "$1", "s", "(.*)")`,
+		map[string]string{"source": "n1|n2", "peer": "n3", "path": "host", "protocol": "icmp", "__rate_interval": "2m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `rate(x{a=~"n1|n2", b="n3", c="host", d="icmp"}[2m]) or label_replace(y, "d", "$1", "s", "(.*)")`
+	if got != want {
+		t.Errorf("Expand:\n got %s\nwant %s", got, want)
+	}
+}
+
+func recordedNames(t *testing.T) map[string]bool {
+	t.Helper()
+	b, err := alerts.Files.ReadFile(alerts.RulesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Groups []struct {
+			Rules []struct {
+				Record string `yaml:"record"`
+			} `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	if err := yaml.Unmarshal(b, &f); err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, g := range f.Groups {
+		for _, r := range g.Rules {
+			if r.Record != "" {
+				names[r.Record] = true
+			}
+		}
+	}
+	return names
+}
+
+var ruleName = regexp.MustCompile(`[^a-z0-9_]+`)
+
+// Every query parses as PromQL: promtool checks them as recording rules.
+func TestQueriesParse(t *testing.T) {
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Skip("promtool is not on PATH: install it (Debian: apt-get install prometheus) to check that the dashboards' queries parse")
+	}
+	qs, err := Queries(FS, allValues(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type rule struct {
+		Record string `yaml:"record"`
+		Expr   string `yaml:"expr"`
+	}
+	type group struct {
+		Name  string `yaml:"name"`
+		Rules []rule `yaml:"rules"`
+	}
+	var groups []group
+	where := map[string]string{}
+	for _, d := range dashboards(t) {
+		g := group{Name: d.name}
+		for i, q := range qs {
+			if q.File != d.name {
+				continue
+			}
+			name := fmt.Sprintf("dashboard_query_%d_%s", i, strings.Trim(ruleName.ReplaceAllString(strings.ToLower(q.Panel+"_"+q.RefID), "_"), "_"))
+			where[name] = fmt.Sprintf("%s panel %q %s: %s", q.File, q.Panel, q.RefID, q.Expr)
+			g.Rules = append(g.Rules, rule{Record: name, Expr: q.Expr})
+		}
+		groups = append(groups, g)
+	}
+	b, err := yaml.Marshal(map[string]any{"groups": groups})
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "dashboard-queries.yml")
+	if err := os.WriteFile(file, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(promtool, "check", "rules", file)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		msg := out.String()
+		for name, w := range where {
+			if strings.Contains(msg, name) {
+				msg += "\n" + name + " = " + w
+			}
+		}
+		t.Fatalf("promtool check rules on the dashboards' queries: %v\n%s", err, msg)
+	}
+}
