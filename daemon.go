@@ -56,16 +56,11 @@ func (d *daemonCommand) serve(ctx context.Context, logger log.Logger) error {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
-	store := prober.NewStore(f.failureThreshold)
-	metrics, err := collector.New(reg, f.collectorOptions(), store, collector.BuildInfo{
-		Version: version.Version, Revision: version.GetRevision(), GoVersion: version.GoVersion,
-	})
-	if err != nil {
-		return err
-	}
-
-	var list []nodes.Node
-	var source nodes.Source
+	var (
+		list   []nodes.Node
+		source nodes.Source
+		err    error
+	)
 	if f.nodesFile != "" {
 		source = nodes.NewFileSource(f.nodesFile, f.nodesFilePoll)
 		if list, err = source.Load(ctx); err != nil {
@@ -76,6 +71,13 @@ func (d *daemonCommand) serve(ctx context.Context, logger log.Logger) error {
 		}
 	}
 	healthIP, err := d.healthEndpointIP(list)
+	if err != nil {
+		return err
+	}
+	store := prober.NewStore(f.failureThreshold)
+	metrics, err := collector.New(reg, f.collectorOptions(healthIP.IsValid()), store, collector.BuildInfo{
+		Version: version.Version, Revision: version.GetRevision(), GoVersion: version.GoVersion,
+	})
 	if err != nil {
 		return err
 	}

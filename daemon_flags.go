@@ -123,8 +123,9 @@ func (f *daemonFlags) helloPort() (int, error) {
 	return p, nil
 }
 
-func (f *daemonFlags) collectorOptions() collector.Options {
+func (f *daemonFlags) collectorOptions(healthEndpoint bool) collector.Options {
 	return collector.Options{
+		HealthEndpoint: healthEndpoint,
 		Source:         f.nodeName,
 		PerPeer:        collector.PerPeerMode(f.perPeer),
 		AutoMaxNodes:   f.perPeerAutoMax,

@@ -90,10 +90,15 @@ func New(reg prometheus.Registerer, opts Options, states StateSource, build Buil
 		}
 	}
 	collectors := []prometheus.Collector{
-		m.peerRTT, m.peerProbes, m.rtt, m.probes, m.cycle, m.nodes, m.discErrors, m.hepUp, m.hepRestart,
+		m.peerRTT, m.peerProbes, m.rtt, m.probes, m.cycle, m.nodes, m.discErrors,
 		newStateCollector(src, states, m.perPeerMode),
 		newConfigCollector(src, opts),
 		newBuildInfoCollector(src, build),
+	}
+	if opts.HealthEndpoint {
+		// Only nodes with a health endpoint export its state: a 0 would
+		// read as "down" where there is nothing to be up.
+		collectors = append(collectors, m.hepUp, m.hepRestart)
 	}
 	for _, c := range collectors {
 		if err := reg.Register(c); err != nil {

@@ -116,7 +116,7 @@ func compareGolden(t *testing.T, name string, got []byte) {
 }
 
 func baseOptions(mode PerPeerMode) Options {
-	return Options{Source: "node-1", PerPeer: mode, AutoMaxNodes: 100, ClassicBuckets: true, Interval: 15 * time.Second, Timeout: 2 * time.Second}
+	return Options{Source: "node-1", PerPeer: mode, AutoMaxNodes: 100, ClassicBuckets: true, HealthEndpoint: true, Interval: 15 * time.Second, Timeout: 2 * time.Second}
 }
 
 func TestMetricsGolden(t *testing.T) {
@@ -129,6 +129,7 @@ func TestMetricsGolden(t *testing.T) {
 		{"per-peer-none.prom", baseOptions(PerPeerNone)},
 		{"per-peer-auto-small.prom", baseOptions(PerPeerAuto)}, // 2 nodes <= 100: all
 		{"native-only.prom", func() Options { o := baseOptions(PerPeerAll); o.ClassicBuckets = false; return o }()},
+		{"no-health-endpoint.prom", func() Options { o := baseOptions(PerPeerNone); o.HealthEndpoint = false; return o }()},
 	}
 	for _, tc := range tests {
 		t.Run(tc.golden, func(t *testing.T) {

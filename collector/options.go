@@ -34,6 +34,9 @@ type Options struct {
 	AutoMaxNodes int
 	// ClassicBuckets adds classic buckets to the native histograms.
 	ClassicBuckets bool
+	// HealthEndpoint says this node has a health endpoint, whose state is
+	// then exported.
+	HealthEndpoint bool
 	// Interval and Timeout are exported so that rules can compare the
 	// probe cycle duration with them.
 	Interval, Timeout time.Duration
