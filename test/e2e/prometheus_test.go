@@ -1,0 +1,427 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/connectivity-exporter/connectivity_exporter/dashboards"
+)
+
+// A real Prometheus (Debian's, 2.42) scrapes the lab twice over: one server
+// ingests native histograms, one classic buckets, because Prometheus 2.42
+// with native histograms enabled drops the classic buckets of a histogram
+// that has both. Every dashboard panel must have data on both; then a
+// FORWARD drop must take ConnectivityEndpointUnreachable through pending and
+// firing to a real Alertmanager.
+func TestPrometheusDashboardsAndAlerts(t *testing.T) {
+	requireRoot(t)
+	for _, bin := range []string{"prometheus", "prometheus-alertmanager"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Fatalf("%s not installed (Debian packages prometheus and prometheus-alertmanager; scripts/install-deps.sh installs them)", bin)
+		}
+	}
+	l := startLab(t, 3)
+	dir := t.TempDir()
+	hooks := startWebhook(t)
+	am := startAlertmanager(t, dir, hooks.url)
+	rules := writeTestRules(t, dir)
+	native := startPrometheus(t, dir, "native", rules, am, true)
+	classic := startPrometheus(t, dir, "classic", rules, am, false)
+
+	for peer := 1; peer <= 3; peer++ {
+		l.expectPaths(peer, allPaths, 1, converge)
+	}
+	for _, p := range []*promServer{native, classic} {
+		eventually(t, converge, p.name+" scraping all three exporters", func() (bool, string) {
+			v, err := p.query(`count(up{job="connectivity"} == 1)`)
+			return err == nil && len(v) == 1 && v[0].Value[1] == "3", fmt.Sprint(v, err)
+		})
+	}
+
+	l.mustRun("fault", "forward-drop", "2")
+	states := map[string]bool{}
+	eventually(t, 90*time.Second, "ConnectivityEndpointUnreachable firing for node-2", func() (bool, string) {
+		alerts, err := native.alerts()
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, a := range alerts {
+			if a.Labels["alertname"] == "ConnectivityEndpointUnreachable" && a.Labels["peer"] == "node-2" {
+				states[a.State] = true
+			}
+		}
+		return states["firing"], fmt.Sprintf("states seen %v; alerts %v", states, alerts)
+	})
+	if !states["pending"] {
+		t.Error("the alert was never seen pending before firing (for: must hold it back)")
+	}
+	eventually(t, converge, "the alert in Alertmanager", func() (bool, string) {
+		got, err := alertmanagerAlerts(am)
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, a := range got {
+			if a.Labels["alertname"] == "ConnectivityEndpointUnreachable" && a.Labels["peer"] == "node-2" && a.Labels["severity"] == "critical" {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprint(got)
+	})
+	eventually(t, converge, "Alertmanager's webhook notification", func() (bool, string) {
+		return hooks.received("/critical", "ConnectivityEndpointUnreachable"), hooks.summary()
+	})
+
+	// With data of every kind present (an alert firing included), every
+	// panel of every dashboard must evaluate and show data.
+	values := map[string]string{"datasource": "prometheus", "source": "node-1", "peer": "node-2", "path": "endpoint", "protocol": "icmp"}
+	queries, err := dashboards.Queries(dashboards.FS, values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(queries) < 20 {
+		t.Fatalf("only %d dashboard queries found", len(queries))
+	}
+	for _, p := range []*promServer{native, classic} {
+		panelHasData := map[string]bool{}
+		var panels []string
+		for _, q := range queries {
+			key := q.File + ": " + q.Panel
+			if _, ok := panelHasData[key]; !ok {
+				panels = append(panels, key)
+				panelHasData[key] = false
+			}
+			v, err := p.query(q.Expr)
+			if err != nil {
+				t.Errorf("%s Prometheus: %s [%s]: %v\n%s", p.name, key, q.RefID, err, q.Expr)
+				continue
+			}
+			if len(v) > 0 {
+				panelHasData[key] = true
+			}
+		}
+		withData, otherKind := 0, 0
+		for _, key := range panels {
+			if panelHasData[key] {
+				withData++
+			}
+			// A panel that reads only one histogram kind is empty on the
+			// other server by design; it must have data on its own kind.
+			kind := panelKind(queries, key)
+			if kind != "" && kind != p.name {
+				otherKind++
+				continue
+			}
+			if !panelHasData[key] {
+				t.Errorf("%s Prometheus: panel %q shows no data on a live lab", p.name, key)
+			}
+		}
+		t.Logf("%s Prometheus: %d queries evaluated, %d of %d panels show data, %d panels read only the other histogram kind",
+			p.name, len(queries), withData, len(panels), otherKind)
+	}
+}
+
+// panelKind is "native" or "classic" when every query of the panel reads
+// only that kind of histogram, else "".
+func panelKind(queries []dashboards.Query, key string) string {
+	kind := ""
+	for _, q := range queries {
+		if q.File+": "+q.Panel != key {
+			continue
+		}
+		k := ""
+		switch {
+		case q.Native && !strings.Contains(q.Expr, "_bucket"):
+			k = "native"
+		case strings.Contains(q.Expr, "_bucket") && !q.Native:
+			k = "classic"
+		default:
+			return ""
+		}
+		if kind != "" && kind != k {
+			return ""
+		}
+		kind = k
+	}
+	return kind
+}
+
+type promServer struct {
+	name string
+	url  string
+}
+
+type promSample struct {
+	Metric map[string]string `json:"metric"`
+	Value  [2]any            `json:"value"`
+}
+
+// query evaluates expr at now (a range query's last point is what an
+// instant query returns, so one kind suffices to prove it evaluates).
+func (p *promServer) query(expr string) ([]promSample, error) {
+	var out struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+		Data   struct {
+			ResultType string          `json:"resultType"`
+			Result     json.RawMessage `json:"result"`
+		} `json:"data"`
+	}
+	if err := getJSON(p.url+"/api/v1/query?query="+url.QueryEscape(expr), &out); err != nil {
+		return nil, err
+	}
+	if out.Status != "success" {
+		return nil, fmt.Errorf("query failed: %s", out.Error)
+	}
+	var samples []promSample
+	if out.Data.ResultType == "vector" {
+		if err := json.Unmarshal(out.Data.Result, &samples); err != nil {
+			return nil, err
+		}
+		for i := range samples {
+			samples[i].Value[1] = fmt.Sprint(samples[i].Value[1])
+		}
+	}
+	return samples, nil
+}
+
+type promAlert struct {
+	Labels map[string]string `json:"labels"`
+	State  string            `json:"state"`
+}
+
+func (p *promServer) alerts() ([]promAlert, error) {
+	var out struct {
+		Data struct {
+			Alerts []promAlert `json:"alerts"`
+		} `json:"data"`
+	}
+	err := getJSON(p.url+"/api/v1/alerts", &out)
+	return out.Data.Alerts, err
+}
+
+func alertmanagerAlerts(amURL string) ([]promAlert, error) {
+	var out []promAlert
+	err := getJSON(amURL+"/api/v2/alerts", &out)
+	return out, err
+}
+
+func getJSON(u string, v any) error {
+	c := http.Client{Timeout: 10 * time.Second}
+	resp, err := c.Get(u)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s: %s", u, resp.Status, body)
+	}
+	return json.Unmarshal(body, v)
+}
+
+func freeLoopbackPort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// startDaemon runs a server process until the test ends, and waits until
+// readyURL answers 200.
+func startDaemon(t *testing.T, logFile, readyURL string, name string, args ...string) {
+	t.Helper()
+	log, err := os.Create(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(name, args...)
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+		log.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(logFile)
+			t.Logf("%s log (tail):\n%s", name, tail(string(b), 30))
+		}
+	})
+	eventually(t, 30*time.Second, name+" ready", func() (bool, string) {
+		select {
+		case <-done:
+			b, _ := os.ReadFile(logFile)
+			t.Fatalf("%s exited:\n%s", name, tail(string(b), 30))
+		default:
+		}
+		resp, err := (&http.Client{Timeout: time.Second}).Get(readyURL)
+		if err != nil {
+			return false, err.Error()
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200, resp.Status
+	})
+}
+
+// startAlertmanager runs Alertmanager with examples/alertmanager.yml, its
+// webhooks pointed at the test and its group wait shortened.
+func startAlertmanager(t *testing.T, dir, hookURL string) string {
+	t.Helper()
+	cfg, err := os.ReadFile(filepath.Join(repoRoot(), "examples", "alertmanager.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.ReplaceAll(string(cfg), "http://127.0.0.1:5001", hookURL)
+	text = regexp.MustCompile(`group_wait: \S+`).ReplaceAllString(text, "group_wait: 1s")
+	path := filepath.Join(dir, "alertmanager.yml")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	port := freeLoopbackPort(t)
+	u := fmt.Sprintf("http://127.0.0.1:%d", port)
+	startDaemon(t, filepath.Join(dir, "alertmanager.log"), u+"/-/ready", "prometheus-alertmanager",
+		"--config.file="+path, "--storage.path="+filepath.Join(dir, "am-data"),
+		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", port), "--cluster.listen-address=")
+	return u
+}
+
+// writeTestRules copies the rules with every for: shortened to 10s, so that
+// pending and firing happen within the test.
+func writeTestRules(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	for _, name := range []string{"connectivity-rules.yml", "connectivity-alerts.yml"} {
+		b, err := os.ReadFile(filepath.Join(repoRoot(), "alerts", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b = regexp.MustCompile(`(?m)^(\s+for:) \S+`).ReplaceAll(b, []byte("$1 10s"))
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, path)
+	}
+	return out
+}
+
+// startPrometheus runs Prometheus with examples/prometheus.yml, faster
+// intervals, the test's rule copies and Alertmanager.
+func startPrometheus(t *testing.T, dir, name string, rules []string, amURL string, native bool) *promServer {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(repoRoot(), "examples", "prometheus.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg map[string]any
+	if err := yaml.Unmarshal(b, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	global := cfg["global"].(map[string]any)
+	global["scrape_interval"], global["evaluation_interval"], global["scrape_timeout"] = "2s", "2s", "2s"
+	cfg["rule_files"] = rules
+	cfg["alerting"] = map[string]any{"alertmanagers": []any{map[string]any{
+		"static_configs": []any{map[string]any{"targets": []string{strings.TrimPrefix(amURL, "http://")}}},
+	}}}
+	out, err := yaml.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "prometheus-"+name+".yml")
+	if err := os.WriteFile(path, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	port := freeLoopbackPort(t)
+	u := fmt.Sprintf("http://127.0.0.1:%d", port)
+	args := []string{"--config.file=" + path, "--storage.tsdb.path=" + filepath.Join(dir, "tsdb-"+name),
+		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", port)}
+	if native {
+		args = append(args, "--enable-feature=native-histograms")
+	}
+	startDaemon(t, filepath.Join(dir, "prometheus-"+name+".log"), u+"/-/ready", "prometheus", args...)
+	return &promServer{name: name, url: u}
+}
+
+// webhook records Alertmanager's notifications.
+type webhook struct {
+	url  string
+	mu   sync.Mutex
+	seen map[string][]string // path -> alertnames
+}
+
+func startWebhook(t *testing.T) *webhook {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &webhook{url: "http://" + ln.Addr().String(), seen: map[string][]string{}}
+	srv := &http.Server{Handler: http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		var msg struct {
+			Alerts []struct {
+				Labels map[string]string `json:"labels"`
+			} `json:"alerts"`
+		}
+		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&msg); err == nil {
+			w.mu.Lock()
+			for _, a := range msg.Alerts {
+				w.seen[r.URL.Path] = append(w.seen[r.URL.Path], a.Labels["alertname"])
+			}
+			w.mu.Unlock()
+		}
+	}), ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+	return w
+}
+
+func (w *webhook) received(path, alertname string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, a := range w.seen[path] {
+		if a == alertname {
+			return true
+		}
+	}
+	return false
+}
+
+func (w *webhook) summary() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return fmt.Sprint(w.seen)
+}
