@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -70,7 +71,7 @@ func lockSocket(path string) (*os.File, error) {
 // listenUnix listens on path, removing what is there only if it is a socket
 // nobody answers on.
 func listenUnix(path string) (net.Listener, error) {
-	ln, err := net.Listen("unix", path)
+	ln, err := listenRestricted(path)
 	if err == nil || !errors.Is(err, syscall.EADDRINUSE) {
 		if err != nil {
 			return nil, fmt.Errorf("admin socket: %w", err)
@@ -95,11 +96,27 @@ func listenUnix(path string) (net.Listener, error) {
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("removing stale admin socket: %w", err)
 	}
-	ln, err = net.Listen("unix", path)
+	ln, err = listenRestricted(path)
 	if err != nil {
 		return nil, fmt.Errorf("admin socket: %w", err)
 	}
 	return ln, nil
+}
+
+// listenRestricted creates the socket file with socketMode from the start.
+// bind(2) gives it the mode of the socket's inode minus the umask, 0777 by
+// default: under umask 0 anyone could connect in the moment before the
+// Chmod in Listen, and keep that connection. On Linux, fchmod on the
+// socket before bind sets that mode.
+func listenRestricted(path string) (net.Listener, error) {
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var err error
+		if cerr := c.Control(func(fd uintptr) { err = syscall.Fchmod(int(fd), socketMode) }); cerr != nil {
+			return cerr
+		}
+		return err
+	}}
+	return lc.Listen(context.Background(), "unix", path)
 }
 
 func inUseError(path string) error {
