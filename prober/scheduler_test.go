@@ -89,6 +89,7 @@ func TestSchedulerSpreadsProbesOverTheInterval(t *testing.T) {
 	s.SetTargets(peers(n))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
+	runStart := time.Now()
 	go func() { s.Run(ctx); close(done) }()
 	waitFor(t, "one cycle of probes", obs.done, n)
 	cancel()
@@ -97,11 +98,14 @@ func TestSchedulerSpreadsProbesOverTheInterval(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	sort.Slice(starts, func(i, j int) bool { return starts[i].Before(starts[j]) })
-	// Sleeps never end early, so lower bounds on the gaps are exact: no burst.
+	// Probe i is dispatched no earlier than i spacings after the cycle
+	// starts, and sleeps never end early, so this lower bound is exact: no
+	// burst. (Gaps between neighbours are not: a goroutine may start late
+	// on a loaded machine, which shortens the next gap.)
 	spacing := interval / n
 	for i := 1; i < n; i++ {
-		if gap := starts[i].Sub(starts[i-1]); gap < spacing*9/10 {
-			t.Errorf("probe %d started %s after probe %d, want about %s", i, gap, i-1, spacing)
+		if since := starts[i].Sub(runStart); since < time.Duration(i)*spacing {
+			t.Errorf("probe %d started %s after the run began, want at least %s", i, since, time.Duration(i)*spacing)
 		}
 	}
 }

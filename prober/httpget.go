@@ -1,0 +1,365 @@
+package prober
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// maxHelloHeader bounds the status line and headers of a /hello answer.
+const maxHelloHeader = 8 << 10
+
+var (
+	errHTTPClosedEarly = errors.New("connection closed before the answer ended")
+	errHTTPBodyTooLong = fmt.Errorf("answer body over %d bytes", maxHelloBody)
+	errHTTPHeaderLong  = fmt.Errorf("malformed HTTP response: header over %d bytes", maxHelloHeader)
+	errHTTPRefused     = errors.New("connection refused")
+	errHTTPTimeout     = errors.New("connection timed out")
+)
+
+// httpGetter is a minimal HTTP/1.1 client for one thing: GET a small answer
+// over a fresh TCP connection and check that it is a 200. net/http's client
+// costs a transport connection with two goroutines, bufio buffers and a
+// parsed header map per probe; this costs a connection and a pooled buffer.
+type httpGetter struct {
+	port   uint16
+	path   string
+	dialer net.Dialer
+	bufs   sync.Pool // *httpBuf
+}
+
+type httpBuf struct {
+	b   [maxHelloHeader]byte
+	req []byte
+}
+
+func newHTTPGetter(cfg HTTPConfig) *httpGetter {
+	g := &httpGetter{port: uint16(cfg.Port), path: cfg.Path}
+	if g.path == "" {
+		g.path = "/"
+	}
+	g.bufs.New = func() any { return &httpBuf{req: make([]byte, 0, 128)} }
+	return g
+}
+
+func (g *httpGetter) probe(ctx context.Context, ip netip.Addr) Outcome {
+	ip = ip.Unmap()
+	buf := g.bufs.Get().(*httpBuf)
+	defer g.bufs.Put(buf)
+	buf.req = appendHelloRequest(buf.req[:0], ip, g.port, g.path)
+
+	start := time.Now()
+	conn, err := g.dialer.DialTCP(ctx, "tcp", netip.AddrPort{}, netip.AddrPortFrom(ip, g.port))
+	if err != nil {
+		return classifyGetError(ctx, err)
+	}
+	defer conn.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(dl)
+	}
+	// A cancelled probe (shutdown) must not wait for the deadline.
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+
+	if _, err := conn.Write(buf.req); err != nil {
+		return classifyGetError(ctx, err)
+	}
+	if err := readHelloAnswer(conn, buf.b[:]); err != nil {
+		return classifyGetError(ctx, err)
+	}
+	return Outcome{Result: ResultSuccess, RTT: time.Since(start)}
+}
+
+func appendHelloRequest(b []byte, ip netip.Addr, port uint16, path string) []byte {
+	b = append(b, "GET "...)
+	b = append(b, path...)
+	b = append(b, " HTTP/1.1\r\nHost: "...)
+	b = netip.AddrPortFrom(ip, port).AppendTo(b)
+	b = append(b, "\r\nUser-Agent: connectivity_exporter\r\nAccept: */*\r\nConnection: close\r\n\r\n"...)
+	return b
+}
+
+// statusError is a well-formed answer that is not a 200.
+type statusError int
+
+func (e statusError) Error() string { return "HTTP status " + strconv.Itoa(int(e)) }
+
+type malformedError string
+
+func (e malformedError) Error() string { return "malformed HTTP response: " + string(e) }
+
+// readHelloAnswer reads one HTTP/1.x answer strictly: a status line, headers
+// within buf, and a body of at most maxHelloBody bytes framed by
+// Content-Length, chunked encoding or the end of the connection. Only a 200
+// is nil.
+func readHelloAnswer(r io.Reader, buf []byte) error {
+	n, end := 0, -1
+	for end < 0 {
+		if n == len(buf) {
+			return errHTTPHeaderLong
+		}
+		m, err := r.Read(buf[n:])
+		n += m
+		// The header may end in the last read's bytes: look back 3.
+		if i := bytes.Index(buf[max(0, n-m-3):n], []byte("\r\n\r\n")); i >= 0 {
+			end = max(0, n-m-3) + i + 4
+			break
+		}
+		if err != nil {
+			if err == io.EOF {
+				if n == 0 {
+					return errHTTPClosedEarly
+				}
+				return malformed(buf[:n])
+			}
+			return err
+		}
+	}
+	head := buf[:end-2] // each line ends in \r\n
+	line, rest, _ := bytes.Cut(head, []byte("\r\n"))
+	status, err := parseStatusLine(line)
+	if err != nil {
+		return err
+	}
+	length, chunked := int64(-1), false
+	for len(rest) > 0 {
+		var h []byte
+		h, rest, _ = bytes.Cut(rest, []byte("\r\n"))
+		name, value, ok := bytes.Cut(h, []byte(":"))
+		if !ok || len(name) == 0 || name[0] == ' ' || name[0] == '\t' || bytes.ContainsAny(name, " \t") {
+			return malformedError("bad header line")
+		}
+		value = bytes.TrimSpace(value)
+		switch {
+		case asciiEqualFold(name, "Content-Length"):
+			v, err := strconv.ParseInt(string(value), 10, 64)
+			if err != nil || v < 0 || (length >= 0 && v != length) {
+				return malformedError("bad Content-Length")
+			}
+			length = v
+		case asciiEqualFold(name, "Transfer-Encoding"):
+			if !asciiEqualFold(value, "chunked") {
+				return malformedError("unsupported Transfer-Encoding")
+			}
+			chunked = true
+		}
+	}
+	if status != 200 {
+		return statusError(status)
+	}
+	b := &bodyReader{r: r, buf: buf, pending: buf[end:n]}
+	switch {
+	case chunked:
+		return b.chunked()
+	case length > maxHelloBody:
+		return errHTTPBodyTooLong
+	case length >= 0:
+		return b.exactly(int(length))
+	default:
+		return b.untilEOF()
+	}
+}
+
+func malformed(b []byte) error {
+	line, _, _ := bytes.Cut(b, []byte("\r\n"))
+	if len(line) > 40 {
+		line = line[:40]
+	}
+	return malformedError(strconv.Quote(string(line)))
+}
+
+// parseStatusLine accepts "HTTP/1.0 200 OK", "HTTP/1.1 404 Not Found" and
+// the like.
+func parseStatusLine(line []byte) (int, error) {
+	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) ||
+		(line[7] != '0' && line[7] != '1') || line[8] != ' ' ||
+		(len(line) > 12 && line[12] != ' ') {
+		return 0, malformed(line)
+	}
+	code := 0
+	for _, c := range line[9:12] {
+		if c < '0' || c > '9' {
+			return 0, malformed(line)
+		}
+		code = code*10 + int(c-'0')
+	}
+	if code < 100 {
+		return 0, malformed(line)
+	}
+	return code, nil
+}
+
+func asciiEqualFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range len(b) {
+		x, y := b[i], s[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// bodyReader reads a body within maxHelloBody bytes, through buf.
+type bodyReader struct {
+	r       io.Reader
+	buf     []byte
+	pending []byte // read but not yet consumed
+	total   int    // body bytes seen
+	eof     bool
+}
+
+// fill makes pending non-empty, or reports the end of the connection.
+func (b *bodyReader) fill() error {
+	if len(b.pending) > 0 {
+		return nil
+	}
+	if b.eof {
+		return io.EOF
+	}
+	n, err := b.r.Read(b.buf)
+	b.pending = b.buf[:n]
+	if err == io.EOF {
+		b.eof = true
+		if n > 0 {
+			return nil
+		}
+	}
+	if n > 0 {
+		return nil
+	}
+	return err
+}
+
+func (b *bodyReader) count(n int) error {
+	b.total += n
+	if b.total > maxHelloBody {
+		return errHTTPBodyTooLong
+	}
+	return nil
+}
+
+func (b *bodyReader) exactly(n int) error {
+	for n > 0 {
+		if err := b.fill(); err != nil {
+			return eofIsEarly(err)
+		}
+		m := min(n, len(b.pending))
+		b.pending = b.pending[m:]
+		n -= m
+	}
+	return nil
+}
+
+func (b *bodyReader) untilEOF() error {
+	for {
+		if err := b.fill(); err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+		if err := b.count(len(b.pending)); err != nil {
+			return err
+		}
+		b.pending = nil
+	}
+}
+
+// line returns the next CRLF-terminated line (without it), of at most 64 bytes.
+func (b *bodyReader) line(scratch *[64]byte) ([]byte, error) {
+	n := 0
+	for {
+		if err := b.fill(); err != nil {
+			return nil, eofIsEarly(err)
+		}
+		i := bytes.IndexByte(b.pending, '\n')
+		take := len(b.pending)
+		if i >= 0 {
+			take = i + 1
+		}
+		if n+take > len(scratch) {
+			return nil, malformedError("chunk line too long")
+		}
+		n += copy(scratch[n:], b.pending[:take])
+		b.pending = b.pending[take:]
+		if i >= 0 {
+			if n < 2 || scratch[n-2] != '\r' {
+				return nil, malformedError("bad chunk line ending")
+			}
+			return scratch[:n-2], nil
+		}
+	}
+}
+
+func (b *bodyReader) chunked() error {
+	var scratch [64]byte
+	for {
+		l, err := b.line(&scratch)
+		if err != nil {
+			return err
+		}
+		l, _, _ = bytes.Cut(l, []byte(";")) // chunk extensions
+		size, err := strconv.ParseUint(string(bytes.TrimSpace(l)), 16, 32)
+		if err != nil {
+			return malformedError("bad chunk size")
+		}
+		if size == 0 {
+			// Trailers, then an empty line.
+			for {
+				t, err := b.line(&scratch)
+				if err != nil {
+					return err
+				}
+				if len(t) == 0 {
+					return nil
+				}
+			}
+		}
+		if err := b.count(int(size)); err != nil {
+			return err
+		}
+		if err := b.exactly(int(size)); err != nil {
+			return err
+		}
+		if crlf, err := b.line(&scratch); err != nil {
+			return err
+		} else if len(crlf) != 0 {
+			return malformedError("chunk longer than its size")
+		}
+	}
+}
+
+func eofIsEarly(err error) error {
+	if err == io.EOF {
+		return errHTTPClosedEarly
+	}
+	return err
+}
+
+func classifyGetError(ctx context.Context, err error) Outcome {
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return Outcome{Result: ResultRefused, Err: errHTTPRefused}
+	case ctx.Err() != nil, errors.Is(err, context.DeadlineExceeded), isTimeout(err):
+		return Outcome{Result: ResultTimeout, Err: errHTTPTimeout}
+	default:
+		return Outcome{Result: ResultError, Err: err}
+	}
+}

@@ -1,0 +1,153 @@
+package prober
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+)
+
+// ICMPEngine sends the echo requests of all probes through one socket per
+// address family, and one goroutine per socket hands each reply to the probe
+// waiting for it. A socket per probe (pro-bing's design) costs a socket, a
+// goroutine and timers per probe, and with raw sockets every socket sees
+// every reply of the host; here the cost grows with probes sent only.
+//
+// Probe is a ProbeFunc. Close the engine when done.
+type ICMPEngine struct {
+	cfg   ICMPConfig
+	id    uint16 // echo identifier of this engine, fixed for its life
+	key   uint64 // random base of the tokens: another process's replies never match
+	token atomic.Uint64
+	demux *icmpDemux
+	pool  sync.Pool
+
+	v4 *icmpSocket
+
+	mu     sync.Mutex // guards v6, v6err and closed
+	v6     *icmpSocket
+	v6err  error
+	closed bool
+	recv   sync.WaitGroup
+}
+
+// NewICMPEngine opens the IPv4 socket at once, so that a missing privilege
+// is an error at start; the IPv6 one is opened on the first IPv6 probe, so
+// that hosts without IPv6 work.
+func NewICMPEngine(cfg ICMPConfig) (*ICMPEngine, error) {
+	var r [10]byte
+	if _, err := rand.Read(r[:]); err != nil {
+		return nil, err
+	}
+	e := &ICMPEngine{
+		cfg:   cfg,
+		id:    binary.BigEndian.Uint16(r[0:2]),
+		key:   binary.BigEndian.Uint64(r[2:10]),
+		demux: newICMPDemux(),
+	}
+	e.pool.New = func() any { return newICMPWaiter() }
+	s, err := e.open(false)
+	if err != nil {
+		return nil, err
+	}
+	e.v4 = s
+	return e, nil
+}
+
+func (e *ICMPEngine) open(v6 bool) (*icmpSocket, error) {
+	s, err := openICMPSocket(v6, e.cfg.Privileged, e.id, e.demux)
+	if err != nil {
+		return nil, err
+	}
+	e.recv.Add(1)
+	go func() {
+		defer e.recv.Done()
+		s.receive()
+	}()
+	return s, nil
+}
+
+func (e *ICMPEngine) socketFor(ip netip.Addr) (*icmpSocket, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil, errICMPClosed
+	}
+	if ip.Is4() {
+		return e.v4, nil
+	}
+	if e.v6 == nil && e.v6err == nil {
+		e.v6, e.v6err = e.open(true)
+	}
+	return e.v6, e.v6err
+}
+
+// Probe sends one echo request to ip and waits for its reply until ctx's
+// deadline. It is a ProbeFunc.
+func (e *ICMPEngine) Probe(ctx context.Context, ip netip.Addr) Outcome {
+	if _, ok := ctx.Deadline(); !ok {
+		return Outcome{Result: ResultError, Err: errICMPNoDeadline}
+	}
+	ip = ip.Unmap()
+	s, err := e.socketFor(ip)
+	if err != nil {
+		return Outcome{Result: ResultError, Err: err}
+	}
+	w := e.pool.Get().(*icmpWaiter)
+	defer e.pool.Put(w) // only once w is out of the table and w.ch is empty
+	if !e.demux.register(w, e.key+e.token.Add(1), ip.WithZone("")) {
+		return Outcome{Result: ResultError, Err: errICMPBusy}
+	}
+	if err := s.send(w, ip); err != nil {
+		if rtt, ok := e.demux.cancel(w); ok {
+			return Outcome{Result: ResultSuccess, RTT: rtt} // cannot happen, but never lose a reply
+		}
+		return Outcome{Result: ResultError, Err: err}
+	}
+	select {
+	case rtt := <-w.ch:
+		return Outcome{Result: ResultSuccess, RTT: rtt}
+	case <-ctx.Done():
+		if rtt, ok := e.demux.cancel(w); ok {
+			return Outcome{Result: ResultSuccess, RTT: rtt} // the reply won the race with the deadline
+		}
+		return Outcome{Result: ResultTimeout, Err: errICMPNoReply}
+	}
+}
+
+// Close closes the sockets and waits for their receive goroutines. Probes
+// still waiting end by their deadline; later probes fail.
+func (e *ICMPEngine) Close() error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil
+	}
+	e.closed = true
+	err := e.v4.close()
+	if e.v6 != nil {
+		if err6 := e.v6.close(); err == nil {
+			err = err6
+		}
+	}
+	e.mu.Unlock()
+	e.recv.Wait()
+	return err
+}
+
+// icmpStats counts replies that matched no probe; for tests.
+type icmpStats struct {
+	Matched, Stale, WrongSource, KernelTimestamps uint64
+}
+
+func (e *ICMPEngine) stats() icmpStats {
+	return icmpStats{
+		Matched:     e.demux.matched.Load(),
+		Stale:       e.demux.stale.Load(),
+		WrongSource: e.demux.wrongSource.Load(),
+
+		KernelTimestamps: e.demux.kernelTS.Load(),
+	}
+}

@@ -1,0 +1,271 @@
+//go:build linux
+
+package prober
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/net/bpf"
+	"golang.org/x/net/icmp"
+	"golang.org/x/net/ipv6"
+	"golang.org/x/sys/unix"
+)
+
+// icmpSocket is one ICMP socket shared by every probe of an address family.
+type icmpSocket struct {
+	// oob comes first and is made of words: the kernel's control messages
+	// are read in place and need word alignment.
+	oob [16]uint64
+
+	v6    bool
+	raw   bool   // raw sockets get the IPv4 header and every echo reply of the host
+	id    uint16 // the echo identifier; only checked on raw sockets
+	demux *icmpDemux
+	conn  *icmp.PacketConn
+	rc    syscall.RawConn
+
+	// Receive state, used by the receive goroutine only. recvmsg is called
+	// directly because syscall and x/sys/unix allocate a Sockaddr per call.
+	buf    [1500]byte
+	name   unix.RawSockaddrInet6 // large enough for an IPv4 address too
+	iov    unix.Iovec
+	msg    unix.Msghdr
+	readFn func(fd uintptr) bool
+	err    syscall.Errno
+}
+
+// icmpWaiterSys is the per-waiter send state; pooled with the waiter.
+type icmpWaiterSys struct {
+	sock    *icmpSocket
+	sa4     unix.SockaddrInet4
+	sa6     unix.SockaddrInet6
+	sa      unix.Sockaddr
+	err     error
+	writeFn func(fd uintptr) bool
+}
+
+func newICMPWaiter() *icmpWaiter {
+	w := &icmpWaiter{ch: make(chan time.Duration, 1)}
+	w.sys.writeFn = w.write // bound once: no closure per probe
+	return w
+}
+
+func openICMPSocket(v6, privileged bool, id uint16, d *icmpDemux) (*icmpSocket, error) {
+	network, addr := "udp4", "0.0.0.0"
+	switch {
+	case v6 && privileged:
+		network, addr = "ip6:ipv6-icmp", "::"
+	case v6:
+		network, addr = "udp6", "::"
+	case privileged:
+		network = "ip4:icmp"
+	}
+	c, err := icmp.ListenPacket(network, addr)
+	if err != nil {
+		if privileged {
+			return nil, fmt.Errorf("raw ICMP socket (needs CAP_NET_RAW): %w", err)
+		}
+		return nil, fmt.Errorf("unprivileged ICMP socket (needs a group in net.ipv4.ping_group_range): %w", err)
+	}
+	s := &icmpSocket{v6: v6, raw: privileged, id: id, demux: d, conn: c}
+	var pc net.PacketConn
+	if v6 {
+		p := c.IPv6PacketConn()
+		pc = p.PacketConn
+		if privileged {
+			// Only echo replies reach this socket, not every ICMPv6 message.
+			var f ipv6.ICMPFilter
+			f.SetAll(true)
+			f.Accept(ipv6.ICMPTypeEchoReply)
+			err = p.SetICMPFilter(&f)
+		}
+	} else {
+		p := c.IPv4PacketConn()
+		pc = p.PacketConn
+		if privileged {
+			// A raw socket sees every ICMP packet of the host: let the
+			// kernel drop all but our own echo replies.
+			err = p.SetBPF(echoReplyFilter(id))
+		}
+	}
+	if err == nil {
+		s.rc, err = pc.(syscall.Conn).SyscallConn()
+	}
+	if err == nil {
+		var serr error
+		err = s.rc.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
+			// Best effort: replies come in bursts when many probes start together.
+			_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, 1<<20)
+		})
+		if err == nil && serr != nil {
+			err = os.NewSyscallError("setsockopt SO_TIMESTAMPNS", serr)
+		}
+	}
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	s.iov.Base = &s.buf[0]
+	s.iov.SetLen(len(s.buf))
+	s.msg.Name = (*byte)(unsafe.Pointer(&s.name))
+	s.msg.Iov = &s.iov
+	s.msg.SetIovlen(1)
+	s.msg.Control = (*byte)(unsafe.Pointer(&s.oob[0]))
+	s.readFn = s.readAll
+	return s, nil
+}
+
+// echoReplyFilter accepts IPv4 packets that carry an ICMP echo reply with
+// identifier id.
+func echoReplyFilter(id uint16) []bpf.RawInstruction {
+	prog, err := bpf.Assemble([]bpf.Instruction{
+		bpf.LoadMemShift{Off: 0},                              // X = IP header length
+		bpf.LoadIndirect{Off: 0, Size: 1},                     // ICMP type
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0, SkipFalse: 3}, // echo reply
+		bpf.LoadIndirect{Off: 4, Size: 2},                     // identifier
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(id), SkipFalse: 1},
+		bpf.RetConstant{Val: 0xffff},
+		bpf.RetConstant{Val: 0},
+	})
+	if err != nil {
+		panic(err) // a fixed program: cannot fail
+	}
+	return prog
+}
+
+func (s *icmpSocket) close() error { return s.conn.Close() }
+
+// receive reads replies until the socket is closed.
+func (s *icmpSocket) receive() {
+	for {
+		if err := s.rc.Read(s.readFn); err != nil {
+			return // closed
+		}
+		if s.err == unix.EBADF {
+			return
+		}
+		s.err = 0 // a transient error (ENOMEM, an ICMP error queued on the socket): go on
+	}
+}
+
+// readAll reads every reply queued, then asks the poller to wait for more.
+func (s *icmpSocket) readAll(fd uintptr) bool {
+	for {
+		s.msg.Namelen = uint32(unsafe.Sizeof(s.name))
+		s.msg.SetControllen(int(unsafe.Sizeof(s.oob)))
+		s.msg.Flags = 0
+		n, _, errno := unix.Syscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&s.msg)), unix.MSG_DONTWAIT)
+		switch errno {
+		case 0:
+		case unix.EAGAIN:
+			return false
+		case unix.EINTR:
+			continue
+		default:
+			s.err = errno
+			return true
+		}
+		now := s.demux.monoNow()
+		s.handle(s.buf[:n], s.controlMessages(), now)
+	}
+}
+
+func (s *icmpSocket) controlMessages() []byte {
+	n := int(s.msg.Controllen)
+	if n > int(unsafe.Sizeof(s.oob)) {
+		n = int(unsafe.Sizeof(s.oob))
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(&s.oob[0])), n)
+}
+
+func (s *icmpSocket) handle(pkt, oob []byte, nowMono int64) {
+	msg := pkt
+	if s.raw && !s.v6 {
+		var ok bool
+		if msg, ok = stripIPv4Header(pkt); !ok {
+			return
+		}
+	}
+	seq, token, ok := parseEchoReply(msg, s.v6, s.id, s.raw)
+	if !ok {
+		return
+	}
+	var src netip.Addr
+	if s.v6 {
+		src = netip.AddrFrom16(s.name.Addr)
+	} else {
+		src = netip.AddrFrom4((*unix.RawSockaddrInet4)(unsafe.Pointer(&s.name)).Addr)
+	}
+	s.demux.deliver(src, seq, token, kernelTimestamp(oob), nowMono)
+}
+
+// kernelTimestamp finds SCM_TIMESTAMPNS among the control messages: when
+// the reply reached the host, in Unix ns; 0 if absent.
+func kernelTimestamp(oob []byte) int64 {
+	for len(oob) >= unix.SizeofCmsghdr {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		l := int(h.Len)
+		if l < unix.SizeofCmsghdr || l > len(oob) {
+			return 0
+		}
+		if h.Level == unix.SOL_SOCKET && h.Type == unix.SCM_TIMESTAMPNS {
+			data := oob[unix.CmsgLen(0):l]
+			if len(data) < int(unsafe.Sizeof(unix.Timespec{})) {
+				return 0
+			}
+			return (*unix.Timespec)(unsafe.Pointer(&data[0])).Nano()
+		}
+		next := unix.CmsgSpace(l - unix.CmsgLen(0))
+		if next > len(oob) {
+			return 0
+		}
+		oob = oob[next:]
+	}
+	return 0
+}
+
+// send writes w's echo request to ip.
+func (s *icmpSocket) send(w *icmpWaiter, ip netip.Addr) error {
+	buildEchoRequest(&w.pkt, s.v6, s.id, w.seq, w.token)
+	if s.v6 {
+		w.sys.sa6.Addr = ip.As16()
+		w.sys.sa6.ZoneId = 0
+		if z := ip.Zone(); z != "" {
+			if ifi, err := net.InterfaceByName(z); err == nil {
+				w.sys.sa6.ZoneId = uint32(ifi.Index)
+			}
+		}
+		w.sys.sa = &w.sys.sa6
+	} else {
+		w.sys.sa4.Addr = ip.As4()
+		w.sys.sa = &w.sys.sa4
+	}
+	w.sys.sock = s
+	w.sys.err = nil
+	if err := s.rc.Write(w.sys.writeFn); err != nil {
+		return err
+	}
+	if w.sys.err != nil {
+		return os.NewSyscallError("sendto", w.sys.err)
+	}
+	return nil
+}
+
+func (w *icmpWaiter) write(fd uintptr) bool {
+	// The send time is taken as close to the send as possible.
+	w.sentWall.Store(time.Now().UnixNano())
+	w.sentMono.Store(w.sys.sock.demux.monoNow())
+	err := unix.Sendto(int(fd), w.pkt[:], 0, w.sys.sa)
+	if err == unix.EAGAIN {
+		return false
+	}
+	w.sys.err = err
+	return true
+}
