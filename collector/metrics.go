@@ -29,11 +29,45 @@ type Metrics struct {
 	hepUp      prometheus.Gauge
 	hepRestart prometheus.Counter
 
+	// agg holds the aggregate series of each path and protocol, resolved
+	// once: a label lookup per probe costs more than the rest of ProbeDone.
+	agg [2][2]seriesSet
+
 	mu sync.Mutex
-	// perPeer is the set of targets that currently have per-peer series, so
-	// that "failing" mode can delete them when a path recovers.
-	perPeer   map[prober.Target]struct{}
+	// perPeer holds the targets that currently have per-peer series, so
+	// that "failing" mode can delete them when a path recovers, with their
+	// series resolved on first use.
+	perPeer   map[prober.Target]*seriesSet
 	nodeCount int
+}
+
+// seriesSet is the RTT histogram and the probe counters of one path.
+type seriesSet struct {
+	rtt    prometheus.Observer // nil until the first success: no empty histograms
+	probes [len(prober.Results)]prometheus.Counter
+}
+
+func pathIndex(p prober.Path) int {
+	if p == prober.PathEndpoint {
+		return 1
+	}
+	return 0
+}
+
+func protocolIndex(p prober.Protocol) int {
+	if p == prober.ProtocolHTTP {
+		return 1
+	}
+	return 0
+}
+
+func resultIndex(r prober.Result) int {
+	for i, x := range prober.Results {
+		if x == r {
+			return i
+		}
+	}
+	return len(prober.Results) - 1 // unknown results count as errors
 }
 
 // New registers every metric on reg. states feeds the reachability gauges at
@@ -47,7 +81,7 @@ func New(reg prometheus.Registerer, opts Options, states StateSource, build Buil
 	aggLabels := []string{"path", "protocol"}
 	m := &Metrics{
 		opts:    opts,
-		perPeer: map[prober.Target]struct{}{},
+		perPeer: map[prober.Target]*seriesSet{},
 		peerRTT: prometheus.NewHistogramVec(rttHistogramOpts("peer_rtt_seconds",
 			"Round-trip time of successful probes to one peer's path.", src, opts.ClassicBuckets), peerLabels),
 		peerProbes: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -84,8 +118,9 @@ func New(reg prometheus.Registerer, opts Options, states StateSource, build Buil
 	// Pre-create the aggregate series so that rates start from zero.
 	for _, path := range []prober.Path{prober.PathHost, prober.PathEndpoint} {
 		for _, proto := range []prober.Protocol{prober.ProtocolICMP, prober.ProtocolHTTP} {
-			for _, r := range prober.Results {
-				m.probes.WithLabelValues(string(path), string(proto), string(r))
+			a := &m.agg[pathIndex(path)][protocolIndex(proto)]
+			for i, r := range prober.Results {
+				a.probes[i] = m.probes.WithLabelValues(string(path), string(proto), string(r))
 			}
 		}
 	}
@@ -111,11 +146,17 @@ func New(reg prometheus.Registerer, opts Options, states StateSource, build Buil
 // ProbeDone records one probe (prober.Observer).
 func (m *Metrics) ProbeDone(st prober.PathState, o prober.Outcome) {
 	path, proto := string(st.Path), string(st.Protocol)
-	m.probes.WithLabelValues(path, proto, string(o.Result)).Inc()
+	ri := resultIndex(o.Result)
+	a := &m.agg[pathIndex(st.Path)][protocolIndex(st.Protocol)]
+	a.probes[ri].Inc()
 	if o.Result == prober.ResultSuccess {
-		m.rtt.WithLabelValues(path, proto).Observe(o.RTT.Seconds())
+		m.mu.Lock()
+		if a.rtt == nil {
+			a.rtt = m.rtt.WithLabelValues(path, proto)
+		}
+		m.mu.Unlock()
+		a.rtt.Observe(o.RTT.Seconds())
 	}
-
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if !m.wantPerPeerLocked(st) {
@@ -124,16 +165,21 @@ func (m *Metrics) ProbeDone(st prober.PathState, o prober.Outcome) {
 		}
 		return
 	}
-	m.perPeer[st.Target] = struct{}{}
-	if o.Result == prober.ResultSuccess {
-		m.peerRTT.WithLabelValues(st.Peer, path, proto).Observe(o.RTT.Seconds())
-	}
-	for _, r := range prober.Results { // all results present: rate() of each starts at 0
-		c := m.peerProbes.WithLabelValues(st.Peer, path, proto, string(r))
-		if r == o.Result {
-			c.Inc()
+	ps := m.perPeer[st.Target]
+	if ps == nil {
+		ps = &seriesSet{}
+		for i, r := range prober.Results { // all results present: rate() of each starts at 0
+			ps.probes[i] = m.peerProbes.WithLabelValues(st.Peer, path, proto, string(r))
 		}
+		m.perPeer[st.Target] = ps
 	}
+	if o.Result == prober.ResultSuccess {
+		if ps.rtt == nil {
+			ps.rtt = m.peerRTT.WithLabelValues(st.Peer, path, proto)
+		}
+		ps.rtt.Observe(o.RTT.Seconds())
+	}
+	ps.probes[ri].Inc()
 }
 
 // CycleDone records a finished sweep (prober.Observer).

@@ -257,6 +257,8 @@ func TestEchoRequestChecksum(t *testing.T) {
 	}
 }
 
+func isRoot() bool { return os.Geteuid() == 0 }
+
 func needRoot(t *testing.T) {
 	t.Helper()
 	if os.Geteuid() != 0 {
