@@ -1,0 +1,233 @@
+package nodes
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// maxProblems caps how many problems one error lists: a garbage file can
+// have thousands, and the first few are what an operator needs.
+const maxProblems = 20
+
+// Validate checks a node list that did not come from a file (for example
+// from the Kubernetes API): the list is not empty, every name is valid and
+// unique, every node has a host IP, every IP is a unicast address without a
+// zone, and no IP is used twice (as host_ip or health_ip, across all nodes).
+//
+// Like ParseFile it reports every problem, one per line of the error, but
+// places them by index ("nodes[2]: ...") since there is no line.
+func Validate(nodes []Node) error {
+	if len(nodes) == 0 {
+		return errors.New("node list is empty")
+	}
+	v := newValidator(func(i int, _ field) place { return place{index: i} })
+	for i, n := range nodes {
+		v.name(i, n.Name)
+		if n.HostIP.IsValid() {
+			v.addr(i, n.Name, fieldHostIP, n.HostIP, n.HostIP.String())
+		} else {
+			v.add(i, fieldNode, "%shost_ip is required", subject(n.Name))
+		}
+		if n.HealthIP.IsValid() {
+			v.addr(i, n.Name, fieldHealthIP, n.HealthIP, n.HealthIP.String())
+		}
+	}
+	return joinProblems(v.problems)
+}
+
+// Find returns the node called name.
+func Find(nodes []Node, name string) (Node, bool) {
+	for _, n := range nodes {
+		if n.Name == name {
+			return n, true
+		}
+	}
+	return Node{}, false
+}
+
+// field is a part of a node, so that a problem can point at its line.
+type field int
+
+const (
+	fieldNode field = iota // the node as a whole
+	fieldName
+	fieldHostIP
+	fieldHealthIP
+)
+
+func (f field) String() string {
+	switch f {
+	case fieldName:
+		return "name"
+	case fieldHostIP:
+		return "host_ip"
+	case fieldHealthIP:
+		return "health_ip"
+	}
+	return "node"
+}
+
+// place is where a problem is: a 1-based line of a file, or when line is 0
+// an index into a list; index -1 means the list as a whole.
+type place struct {
+	line  int
+	index int
+}
+
+func (p place) String() string {
+	if p.line > 0 {
+		return fmt.Sprintf("line %d", p.line)
+	}
+	return fmt.Sprintf("nodes[%d]", p.index)
+}
+
+// problem is one thing wrong with the input, and where.
+type problem struct {
+	at  place
+	msg string
+}
+
+func (p problem) Error() string {
+	if p.at.line == 0 && p.at.index < 0 {
+		return p.msg
+	}
+	return p.at.String() + ": " + p.msg
+}
+
+// joinProblems returns nil for no problems, else one error that lists them
+// in input order, one per line (errors.Join), at most maxProblems of them.
+func joinProblems(ps []problem) error {
+	if len(ps) == 0 {
+		return nil
+	}
+	slices.SortStableFunc(ps, func(a, b problem) int {
+		if a.at.line != b.at.line {
+			return a.at.line - b.at.line
+		}
+		return a.at.index - b.at.index
+	})
+	errs := make([]error, 0, min(len(ps), maxProblems)+1)
+	for _, p := range ps[:min(len(ps), maxProblems)] {
+		errs = append(errs, p)
+	}
+	if more := len(ps) - maxProblems; more > 0 {
+		errs = append(errs, problem{at: place{index: -1}, msg: fmt.Sprintf("(%d more problems not shown)", more)})
+	}
+	return errors.Join(errs...)
+}
+
+// validator holds the checks that do not depend on YAML, shared by Validate
+// and ParseFile so that both accept exactly the same lists; where tells how
+// to place a problem (by line for a file, by index otherwise).
+type validator struct {
+	where    func(i int, f field) place
+	names    map[string]int       // name -> index of the node that has it first
+	addrs    map[netip.Addr]owner // IP -> the first node and field that use it
+	problems []problem
+}
+
+// owner is the node and field an IP address was first seen in.
+type owner struct {
+	index int
+	field field
+	name  string
+}
+
+func newValidator(where func(i int, f field) place) *validator {
+	return &validator{
+		where: where,
+		names: map[string]int{},
+		addrs: map[netip.Addr]owner{},
+	}
+}
+
+func (v *validator) add(i int, f field, format string, args ...any) {
+	v.problems = append(v.problems, problem{at: v.where(i, f), msg: fmt.Sprintf(format, args...)})
+}
+
+// name checks node i's name against the rules and the names seen so far.
+func (v *validator) name(i int, name string) {
+	if reason := nameProblem(name); reason != "" {
+		v.add(i, fieldName, "%s", reason)
+		return
+	}
+	if first, dup := v.names[name]; dup {
+		v.add(i, fieldName, "duplicate node name %q (first at %s)", name, v.where(first, fieldName))
+		return
+	}
+	v.names[name] = i
+}
+
+// nameProblem says what is wrong with a node name, or "" if nothing. Names
+// end up in label values, log lines and the status table, so they must be
+// printable and free of spaces; "cluster/name" is the multi-cluster form.
+func nameProblem(name string) string {
+	if strings.TrimSpace(name) == "" {
+		return "node name is empty"
+	}
+	if !utf8.ValidString(name) {
+		return fmt.Sprintf("invalid node name %q: not valid UTF-8", name)
+	}
+	for _, r := range name {
+		if unicode.IsSpace(r) {
+			return fmt.Sprintf("invalid node name %q: contains whitespace", name)
+		}
+		if !unicode.IsPrint(r) {
+			return fmt.Sprintf("invalid node name %q: contains a non-printable character", name)
+		}
+	}
+	if cluster, node, multi := strings.Cut(name, "/"); multi && (cluster == "" || node == "" || strings.Contains(node, "/")) {
+		return fmt.Sprintf("invalid node name %q: want \"name\" or \"cluster/name\"", name)
+	}
+	return ""
+}
+
+// addr checks one IP of node i (host_ip or health_ip) and that no node
+// used it before. ip must be valid (IsValid); shown is how the input spelt
+// it, for the error.
+func (v *validator) addr(i int, name string, f field, ip netip.Addr, shown string) {
+	if reason := addrProblem(ip); reason != "" {
+		v.add(i, f, "%sinvalid %s %q: %s", subject(name), f, shown, reason)
+		return
+	}
+	ip = ip.Unmap() // ::ffff:10.0.0.1 and 10.0.0.1 are the same peer
+	if first, dup := v.addrs[ip]; dup {
+		v.add(i, f, "%s%s %s duplicates %s of node %q (first at %s)",
+			subject(name), f, ip, first.field, first.name, v.where(first.index, first.field))
+		return
+	}
+	v.addrs[ip] = owner{index: i, field: f, name: name}
+}
+
+// addrProblem says why ip cannot be a probe target, or "" if it can.
+// Zones are refused because the list is shared by all nodes and an
+// interface name means something different on each.
+func addrProblem(ip netip.Addr) string {
+	if ip.Zone() != "" {
+		return "zone not allowed"
+	}
+	ip = ip.Unmap() // Is* do not look inside ::ffff:0.0.0.0
+	switch {
+	case ip.IsUnspecified():
+		return "unspecified address"
+	case ip.IsMulticast():
+		return "multicast address"
+	case ip == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		return "broadcast address"
+	}
+	return ""
+}
+
+// subject starts a message about a node: `node "x": `, or nothing when the
+// node has no usable name (that has its own error).
+func subject(name string) string {
+	if strings.TrimSpace(name) == "" {
+		return ""
+	}
+	return fmt.Sprintf("node %q: ", name)
+}
