@@ -6,15 +6,18 @@
 #
 #   lab.sh up [K]            build the lab and start K exporters (default 3)
 #   lab.sh down              stop the exporters and remove everything
-#   lab.sh fault NAME [N]    inject: forward-drop N | icmp-drop | cut N | stop N
+#   lab.sh fault NAME [N]    inject: forward-drop N | icmp-drop | cut N | stop N | kill N
 #   lab.sh clear NAME [N]    undo:   forward-drop N | icmp-drop | cut N | start N
+#                            (stop is SIGTERM; kill is SIGKILL, leaving the
+#                            health endpoint and admin socket behind, as a crash does)
 #   lab.sh metrics N         print node N's /metrics
 #   lab.sh exec N CMD...     run CMD in node N's namespace
 #
 # Environment: LAB_PREFIX (default cxlab; keep it short, it names links),
 # LAB_DIR (state: node list, logs, sockets; default /tmp/$LAB_PREFIX),
 # LAB_BIN (the exporter binary; default ./connectivity_exporter),
-# LAB_ARGS (extra exporter flags for every node), LAB_NO_HEALTH=1 (no health endpoints).
+# LAB_ARGS (extra exporter flags for every node), LAB_NO_HEALTH=1 (no health endpoints),
+# LAB_POLL (--nodes.file.poll-interval, default 500ms).
 set -euo pipefail
 
 P=${LAB_PREFIX:-cxlab}
@@ -53,7 +56,7 @@ start_node() {
 	mkdir -p "$DIR/node-$i"
 	# shellcheck disable=SC2086
 	ip netns exec "$(ns "$i")" "$BIN" \
-		--node.name="node-$i" --nodes.file="$DIR/nodes.yaml" --nodes.file.poll-interval=500ms \
+		--node.name="node-$i" --nodes.file="$DIR/nodes.yaml" --nodes.file.poll-interval="${LAB_POLL:-500ms}" \
 		--web.listen-address=":$METRICS_PORT" --admin.socket="$DIR/node-$i/admin.sock" \
 		--healthep.netns="$P-h$i" --healthep.interface=cx_health \
 		${LAB_ARGS:-} >"$DIR/node-$i/log" 2>&1 &
@@ -68,6 +71,20 @@ stop_node() {
 	for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
 	echo "lab: node-$i did not stop within 10s of SIGTERM, killing it" >&2
 	kill -KILL "$pid" 2>/dev/null || true
+}
+
+# kill_node: SIGKILL, as a crash or the OOM killer would; nothing is cleaned up.
+kill_node() {
+	local i=$1 pid
+	pid=$(cat "$DIR/node-$i/pid" 2>/dev/null) || return 0
+	rm -f "$DIR/node-$i/pid"
+	kill -KILL "$pid" 2>/dev/null || return 0
+	for _ in $(seq 1 100); do
+		# Gone, or a zombie not yet reaped by whoever adopted it.
+		[ -e "/proc/$pid" ] && [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ] || return 0
+		sleep 0.1
+	done
+	die "node-$i did not die within 10s of SIGKILL"
 }
 
 wait_metrics() {
@@ -154,6 +171,7 @@ fault() {
 		;;
 	cut) ip link set "$P-v$i" down ;;
 	stop) stop_node "$i" ;;
+	kill) kill_node "$i" ;;
 	*) die "unknown fault '$name'" ;;
 	esac
 }
