@@ -339,7 +339,9 @@ func TestNodeFileChurnLeavesNoTrace(t *testing.T) {
 		time.Sleep(2500 * time.Millisecond)
 		if s, err := take(); err == nil {
 			peak = max(peak, len(s.series))
-			if slices.ContainsFunc(s.series, func(id string) bool { return strings.Contains(id, `peer="churn-`) || strings.Contains(id, "peer=churn-") }) {
+			if slices.ContainsFunc(s.series, func(id string) bool {
+				return strings.Contains(id, `peer="churn-`) || strings.Contains(id, "peer=churn-")
+			}) {
 				withChurnSeries++
 			}
 		}
