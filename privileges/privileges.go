@@ -11,7 +11,9 @@ package privileges
 import (
 	"errors"
 	"fmt"
+	"net"
 	"slices"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -178,4 +180,21 @@ func dropBounding(before *cap.Set, keep []cap.Value) error {
 		}
 	}
 	return nil
+}
+
+// AnyLowPort tells whether any of the listen addresses ("host:port") has a
+// port below 1024, which needs CAP_NET_BIND_SERVICE to bind. An address that
+// does not parse counts as low: keeping a capability is the safe mistake.
+func AnyLowPort(addrs ...string) bool {
+	for _, a := range addrs {
+		_, port, err := net.SplitHostPort(a)
+		if err != nil {
+			return true
+		}
+		p, err := strconv.Atoi(port)
+		if err != nil || (p > 0 && p < 1024) {
+			return true
+		}
+	}
+	return false
 }

@@ -46,6 +46,25 @@ func TestNeedsCaps(t *testing.T) {
 	}
 }
 
+func TestAnyLowPort(t *testing.T) {
+	tests := []struct {
+		addrs []string
+		want  bool
+	}{
+		{[]string{":4240", ":9240"}, false},
+		{[]string{":4240", "127.0.0.1:80"}, true},
+		{[]string{"[::1]:443"}, true},
+		{[]string{":0"}, false}, // any free port: never a low one
+		{[]string{"no-port"}, true},
+		{nil, false},
+	}
+	for _, tc := range tests {
+		if got := AnyLowPort(tc.addrs...); got != tc.want {
+			t.Errorf("AnyLowPort(%q) = %v, want %v", tc.addrs, got, tc.want)
+		}
+	}
+}
+
 // The dropping itself is irreversible, so it runs in a child: the test
 // binary re-executed inside a node network namespace (cxh-priv-*), as the
 // daemon runs inside a lab node.
