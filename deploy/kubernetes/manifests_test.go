@@ -1,0 +1,737 @@
+// Package manifests holds no code: its tests check the Kubernetes manifests
+// beside them, which no cluster here can apply. Every manifest is decoded
+// strictly into the API's Go types (an unknown or misspelt field fails, as
+// `kubectl apply --validate=strict` would), and the properties the
+// exporter relies on are asserted: ports, flags, privileges, RBAC.
+package manifests
+
+import (
+	"bytes"
+	"fmt"
+	"maps"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	admissionv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/yaml"
+
+	"github.com/connectivity-exporter/connectivity_exporter/nodes"
+)
+
+const appLabel = "app.kubernetes.io/name"
+
+// manifests is every object in the *.yaml files here, by kind.
+type manifests struct {
+	serviceAccount     corev1.ServiceAccount
+	clusterRole        rbacv1.ClusterRole
+	clusterRoleBinding rbacv1.ClusterRoleBinding
+	daemonSet          appsv1.DaemonSet
+	service            corev1.Service
+	podMonitor         podMonitor
+	policy             admissionv1.ValidatingAdmissionPolicy
+	policyBinding      admissionv1.ValidatingAdmissionPolicyBinding
+	files              map[string][]string // file -> kinds in it
+}
+
+// podMonitor is the part of prometheus-operator's PodMonitor (a CRD, with
+// no Go types in this module) that the manifest uses. Decoding is strict,
+// so a field outside it is an error here: add it to the struct only after
+// checking its name in the CRD.
+type podMonitor struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Metadata   struct {
+		Name   string            `json:"name"`
+		Labels map[string]string `json:"labels"`
+	} `json:"metadata"`
+	Spec struct {
+		Selector struct {
+			MatchLabels map[string]string `json:"matchLabels"`
+		} `json:"selector"`
+		PodMetricsEndpoints []struct {
+			Port        string `json:"port"`
+			Path        string `json:"path"`
+			Interval    string `json:"interval"`
+			Relabelings []struct {
+				SourceLabels []string `json:"sourceLabels"`
+				TargetLabel  string   `json:"targetLabel"`
+				Replacement  *string  `json:"replacement"`
+				Regex        string   `json:"regex"`
+				Action       string   `json:"action"`
+			} `json:"relabelings"`
+		} `json:"podMetricsEndpoints"`
+	} `json:"spec"`
+}
+
+// scrapeConfig is the part of Prometheus's configuration that
+// prometheus-scrape.yml uses, decoded strictly for the same reason.
+type scrapeConfig struct {
+	ScrapeConfigs []struct {
+		JobName             string `json:"job_name"`
+		ScrapeInterval      string `json:"scrape_interval"`
+		KubernetesSDConfigs []struct {
+			Role      string `json:"role"`
+			Selectors []struct {
+				Role  string `json:"role"`
+				Label string `json:"label"`
+				Field string `json:"field"`
+			} `json:"selectors"`
+		} `json:"kubernetes_sd_configs"`
+		RelabelConfigs []relabel `json:"relabel_configs"`
+	} `json:"scrape_configs"`
+}
+
+type relabel struct {
+	SourceLabels []string `json:"source_labels"`
+	Regex        string   `json:"regex"`
+	Action       string   `json:"action"`
+	TargetLabel  string   `json:"target_label"`
+	Replacement  *string  `json:"replacement"`
+}
+
+// kustomization is the part of kustomize's Kustomization used here.
+type kustomization struct {
+	APIVersion string   `json:"apiVersion"`
+	Kind       string   `json:"kind"`
+	Namespace  string   `json:"namespace"`
+	Resources  []string `json:"resources"`
+	Images     []struct {
+		Name    string `json:"name"`
+		NewName string `json:"newName"`
+		NewTag  string `json:"newTag"`
+	} `json:"images"`
+}
+
+// documents splits a YAML stream at its "---" lines.
+func documents(data []byte) [][]byte {
+	var docs [][]byte
+	for _, d := range regexp.MustCompile(`(?m)^---[ \t]*$`).Split(string(data), -1) {
+		if strings.TrimSpace(stripComments(d)) != "" {
+			docs = append(docs, []byte(d))
+		}
+	}
+	return docs
+}
+
+func stripComments(s string) string {
+	return regexp.MustCompile(`(?m)^\s*#.*$`).ReplaceAllString(s, "")
+}
+
+func strict(t *testing.T, where string, doc []byte, into any) {
+	t.Helper()
+	if err := yaml.UnmarshalStrict(doc, into); err != nil {
+		t.Fatalf("%s: %v", where, err)
+	}
+}
+
+func loadManifests(t *testing.T) *manifests {
+	t.Helper()
+	files, err := filepath.Glob("*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &manifests{files: map[string][]string{}}
+	seen := map[string]bool{}
+	for _, f := range files {
+		if f == "kustomization.yaml" {
+			continue
+		}
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, doc := range documents(data) {
+			where := fmt.Sprintf("%s document %d", f, i+1)
+			var head struct {
+				APIVersion string `json:"apiVersion"`
+				Kind       string `json:"kind"`
+				Metadata   struct {
+					Namespace string `json:"namespace"`
+				} `json:"metadata"`
+			}
+			if err := yaml.Unmarshal(doc, &head); err != nil {
+				t.Fatalf("%s: %v", where, err)
+			}
+			if head.Metadata.Namespace != "" {
+				t.Errorf("%s: metadata.namespace %q: the manifests are namespace-agnostic (kustomization.yaml sets it)", where, head.Metadata.Namespace)
+			}
+			key := head.APIVersion + " " + head.Kind
+			if seen[key] {
+				t.Errorf("%s: a second %s; the tests expect one of each", where, key)
+			}
+			seen[key] = true
+			m.files[f] = append(m.files[f], head.Kind)
+			var into any
+			switch key {
+			case "v1 ServiceAccount":
+				into = &m.serviceAccount
+			case "rbac.authorization.k8s.io/v1 ClusterRole":
+				into = &m.clusterRole
+			case "rbac.authorization.k8s.io/v1 ClusterRoleBinding":
+				into = &m.clusterRoleBinding
+			case "apps/v1 DaemonSet":
+				into = &m.daemonSet
+			case "v1 Service":
+				into = &m.service
+			case "monitoring.coreos.com/v1 PodMonitor":
+				into = &m.podMonitor
+			case "admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy":
+				into = &m.policy
+			case "admissionregistration.k8s.io/v1 ValidatingAdmissionPolicyBinding":
+				into = &m.policyBinding
+			default:
+				t.Fatalf("%s: %s has no test; add it to loadManifests and check it", where, key)
+			}
+			strict(t, where, doc, into)
+		}
+	}
+	for _, want := range []string{
+		"v1 ServiceAccount", "rbac.authorization.k8s.io/v1 ClusterRole", "rbac.authorization.k8s.io/v1 ClusterRoleBinding",
+		"apps/v1 DaemonSet", "v1 Service", "monitoring.coreos.com/v1 PodMonitor",
+		"admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy", "admissionregistration.k8s.io/v1 ValidatingAdmissionPolicyBinding",
+	} {
+		if !seen[want] {
+			t.Errorf("no %s in the manifests", want)
+		}
+	}
+	return m
+}
+
+// container is the DaemonSet's one container.
+func (m *manifests) container(t *testing.T) corev1.Container {
+	t.Helper()
+	cs := m.daemonSet.Spec.Template.Spec.Containers
+	if len(cs) != 1 {
+		t.Fatalf("DaemonSet has %d containers, want 1", len(cs))
+	}
+	return cs[0]
+}
+
+// args returns the DaemonSet's --flag=value arguments by flag name.
+func (m *manifests) args(t *testing.T) map[string]string {
+	t.Helper()
+	c := m.container(t)
+	if len(c.Command) != 0 {
+		t.Errorf("command %q overrides the image's entrypoint; use args", c.Command)
+	}
+	out := map[string]string{}
+	for _, a := range c.Args {
+		name, value, _ := strings.Cut(a, "=")
+		if !strings.HasPrefix(name, "--") {
+			t.Errorf("argument %q is not a --flag", a)
+			continue
+		}
+		out[strings.TrimPrefix(name, "--")] = value
+	}
+	return out
+}
+
+// containerPort resolves a probe's or Service's port (number or name) to
+// the DaemonSet's container port number.
+func (m *manifests) containerPort(t *testing.T, p intstr.IntOrString) int32 {
+	t.Helper()
+	for _, cp := range m.container(t).Ports {
+		if (p.Type == intstr.String && cp.Name == p.StrVal) || (p.Type == intstr.Int && cp.ContainerPort == p.IntVal) {
+			return cp.ContainerPort
+		}
+	}
+	t.Fatalf("port %s is not a container port of the DaemonSet", p.String())
+	return 0
+}
+
+func (m *manifests) namedPort(t *testing.T, name string) int32 {
+	return m.containerPort(t, intstr.FromString(name))
+}
+
+func listenPort(t *testing.T, flag, addr string) int32 {
+	t.Helper()
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatalf("--%s=%s: %v", flag, addr, err)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		t.Fatalf("--%s=%s: %v", flag, addr, err)
+	}
+	return int32(p)
+}
+
+func TestManifestsDecodeStrictly(t *testing.T) {
+	loadManifests(t)
+}
+
+func TestDaemonSet(t *testing.T) {
+	m := loadManifests(t)
+	ds := m.daemonSet
+	pod := ds.Spec.Template.Spec
+	c := m.container(t)
+
+	if !pod.HostNetwork {
+		t.Error("hostNetwork must be true: the host paths are probed from and to the node's own addresses")
+	}
+	if pod.DNSPolicy != corev1.DNSClusterFirstWithHostNet {
+		t.Errorf("dnsPolicy = %q, want %s", pod.DNSPolicy, corev1.DNSClusterFirstWithHostNet)
+	}
+	if !slices.ContainsFunc(pod.Tolerations, func(tol corev1.Toleration) bool {
+		return tol.Operator == corev1.TolerationOpExists && tol.Key == "" && tol.Effect == ""
+	}) {
+		t.Errorf("tolerations %+v: want {operator: Exists} to run on every node, tainted or not", pod.Tolerations)
+	}
+	if pod.ServiceAccountName != m.serviceAccount.Name {
+		t.Errorf("serviceAccountName = %q, want the ServiceAccount %q", pod.ServiceAccountName, m.serviceAccount.Name)
+	}
+	labels := ds.Spec.Template.Labels
+	if ds.Spec.Selector == nil || !isSubset(ds.Spec.Selector.MatchLabels, labels) || len(ds.Spec.Selector.MatchLabels) == 0 {
+		t.Errorf("selector %v does not select the pod labels %v", ds.Spec.Selector, labels)
+	}
+	if labels[appLabel] != "connectivity-exporter" {
+		t.Errorf("pod label %s = %q; examples/prometheus.yml and the scrape configs keep on connectivity-exporter", appLabel, labels[appLabel])
+	}
+
+	// NODE_NAME comes from the pod's node, and every $(VAR) is defined.
+	env := map[string]corev1.EnvVar{}
+	for _, e := range c.Env {
+		env[e.Name] = e
+	}
+	if e, ok := env["NODE_NAME"]; !ok || e.ValueFrom == nil || e.ValueFrom.FieldRef == nil || e.ValueFrom.FieldRef.FieldPath != "spec.nodeName" {
+		t.Errorf("env NODE_NAME = %+v, want valueFrom.fieldRef.fieldPath spec.nodeName", e)
+	}
+	for _, a := range c.Args {
+		for _, ref := range regexp.MustCompile(`\$\(([A-Za-z_][A-Za-z0-9_]*)\)`).FindAllStringSubmatch(a, -1) {
+			if _, ok := env[ref[1]]; !ok {
+				t.Errorf("argument %q refers to $(%s), which is not in env: Kubernetes would pass it literally", a, ref[1])
+			}
+		}
+	}
+	args := m.args(t)
+	if args["node.name"] != "$(NODE_NAME)" {
+		t.Errorf("--node.name=%q, want $(NODE_NAME)", args["node.name"])
+	}
+	if _, ok := args["nodes.kubernetes"]; !ok {
+		t.Error("--nodes.kubernetes missing: the DaemonSet discovers nodes from the API")
+	}
+
+	// Ports: the flags, the container ports and the probes agree.
+	metrics := listenPort(t, "web.listen-address", args["web.listen-address"])
+	hello := listenPort(t, "hello.listen-address", args["hello.listen-address"])
+	if got := m.namedPort(t, "metrics"); got != metrics {
+		t.Errorf("container port metrics = %d, want %d (--web.listen-address)", got, metrics)
+	}
+	if got := m.namedPort(t, "hello"); got != hello {
+		t.Errorf("container port hello = %d, want %d (--hello.listen-address)", got, hello)
+	}
+	if p := c.LivenessProbe; p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/hello" || m.containerPort(t, p.HTTPGet.Port) != hello {
+		t.Errorf("livenessProbe %+v: want httpGet /hello on %d", p, hello)
+	}
+	if p := c.ReadinessProbe; p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/metrics" || m.containerPort(t, p.HTTPGet.Port) != metrics {
+		t.Errorf("readinessProbe %+v: want httpGet /metrics on %d", p, metrics)
+	}
+
+	// Resources: requests for scheduling, a memory limit against leaks.
+	req, lim := c.Resources.Requests, c.Resources.Limits
+	if req.Cpu().IsZero() || req.Memory().IsZero() || lim.Memory().IsZero() {
+		t.Errorf("resources %+v: want cpu and memory requests and a memory limit", c.Resources)
+	} else if lim.Memory().Cmp(*req.Memory()) < 0 {
+		t.Errorf("memory limit %s below the request %s", lim.Memory(), req.Memory())
+	}
+}
+
+func TestDaemonSetPrivileges(t *testing.T) {
+	m := loadManifests(t)
+	c := m.container(t)
+	sc := c.SecurityContext
+	if sc == nil {
+		t.Fatal("no securityContext")
+	}
+	privileged := sc.Privileged != nil && *sc.Privileged
+	if privileged {
+		// Allowed only with the reason written next to it.
+		data, _ := os.ReadFile("daemonset.yaml")
+		if !regexp.MustCompile(`(?s)#[^\n]*[Pp]rivileged[^\n]*\n\s*privileged: true`).Match(data) {
+			t.Error("privileged: true without a comment right above it saying why")
+		}
+	} else {
+		add := map[corev1.Capability]bool{}
+		if sc.Capabilities != nil {
+			for _, capability := range sc.Capabilities.Add {
+				add[capability] = true
+			}
+		}
+		want := map[corev1.Capability]bool{"NET_RAW": true, "NET_ADMIN": true, "SYS_ADMIN": true}
+		if sc.Capabilities == nil || !maps.Equal(add, want) || len(sc.Capabilities.Add) != len(want) {
+			t.Errorf("capabilities.add = %v, want exactly NET_RAW, NET_ADMIN, SYS_ADMIN", sc.Capabilities)
+		}
+		if sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) {
+			t.Errorf("capabilities.drop = %v, want [ALL]", sc.Capabilities)
+		}
+		if sc.AllowPrivilegeEscalation != nil && !*sc.AllowPrivilegeEscalation {
+			t.Error("allowPrivilegeEscalation: false is refused by the API server together with CAP_SYS_ADMIN")
+		}
+		if sc.AppArmorProfile == nil || sc.AppArmorProfile.Type != corev1.AppArmorProfileTypeUnconfined {
+			t.Error("appArmorProfile must be Unconfined: the runtime's default profile denies mount(2), which naming the health namespace needs")
+		}
+	}
+	if sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
+		t.Error("readOnlyRootFilesystem must be true")
+	}
+	if sc.RunAsUser == nil || *sc.RunAsUser != 0 {
+		t.Error("runAsUser must be 0: network namespaces need real root")
+	}
+	if sc.RunAsNonRoot != nil && *sc.RunAsNonRoot {
+		t.Error("runAsNonRoot: true contradicts runAsUser: 0")
+	}
+
+	// The netns directory, with a propagation Kubernetes accepts.
+	volumes := map[string]corev1.Volume{}
+	for _, v := range m.daemonSet.Spec.Template.Spec.Volumes {
+		volumes[v.Name] = v
+	}
+	mounts := map[string]corev1.VolumeMount{}
+	for _, vm := range c.VolumeMounts {
+		mounts[vm.MountPath] = vm
+		if _, ok := volumes[vm.Name]; !ok {
+			t.Errorf("volumeMount %s: no volume %q", vm.MountPath, vm.Name)
+		}
+	}
+	netns, ok := mounts["/run/netns"] // healthep names namespaces there, as iproute2 does
+	if !ok {
+		t.Fatal("no volumeMount at /run/netns")
+	}
+	if hp := volumes[netns.Name].HostPath; hp == nil || (hp.Path != "/run/netns" && hp.Path != "/var/run/netns") {
+		t.Errorf("/run/netns must be the host's netns directory, got %+v", volumes[netns.Name])
+	}
+	switch prop := netns.MountPropagation; {
+	case prop == nil:
+		t.Error("/run/netns: set mountPropagation (HostToContainer, or Bidirectional when privileged)")
+	case *prop == corev1.MountPropagationBidirectional && !privileged:
+		t.Error("/run/netns: Bidirectional propagation is allowed only in privileged containers")
+	}
+
+	// The admin socket's directory is writable (the root filesystem is not).
+	sock := helpDefault(t, "admin.socket")
+	dir := filepath.Dir(sock)
+	if vm, ok := mounts[dir]; !ok || vm.ReadOnly {
+		t.Errorf("no writable volumeMount at %s for the admin socket %s", dir, sock)
+	}
+}
+
+func TestDaemonSetFlagsExist(t *testing.T) {
+	m := loadManifests(t)
+	flags := helpFlags(t)
+	for name := range m.args(t) {
+		if flags[name] {
+			continue
+		}
+		if strings.HasPrefix(name, "nodes.kubernetes") || name == "kubeconfig" {
+			t.Errorf("--%s is not a flag of `connectivity_exporter daemon` yet: the Kubernetes node source (nodes.NewKubernetesSource) must be wired into daemon_flags.go/daemon.go before this DaemonSet can start", name)
+			continue
+		}
+		t.Errorf("--%s is not a flag of `connectivity_exporter daemon` (see its --help)", name)
+	}
+}
+
+func TestRBAC(t *testing.T) {
+	m := loadManifests(t)
+	rules := m.clusterRole.Rules
+	if len(rules) != 1 {
+		t.Fatalf("ClusterRole has %d rules, want 1 (nodes only): %+v", len(rules), rules)
+	}
+	r := rules[0]
+	verbs := slices.Sorted(slices.Values(r.Verbs))
+	if !slices.Equal(r.APIGroups, []string{""}) || !slices.Equal(r.Resources, []string{"nodes"}) ||
+		!slices.Equal(verbs, []string{"get", "list", "patch", "watch"}) ||
+		len(r.ResourceNames) != 0 || len(r.NonResourceURLs) != 0 {
+		t.Errorf("rule %+v: want exactly get, list, watch, patch on core nodes", r)
+	}
+	if m.clusterRole.AggregationRule != nil {
+		t.Error("the ClusterRole must not aggregate other roles")
+	}
+	b := m.clusterRoleBinding
+	if b.RoleRef != (rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: m.clusterRole.Name}) {
+		t.Errorf("roleRef %+v does not name the ClusterRole %q", b.RoleRef, m.clusterRole.Name)
+	}
+	if len(b.Subjects) != 1 || b.Subjects[0].Kind != "ServiceAccount" || b.Subjects[0].Name != m.serviceAccount.Name {
+		t.Errorf("subjects %+v: want the ServiceAccount %q only", b.Subjects, m.serviceAccount.Name)
+	}
+	if b.Subjects[0].Namespace != "" {
+		t.Errorf("subject namespace %q: leave it to kustomize, which sets the namespace it deploys to", b.Subjects[0].Namespace)
+	}
+}
+
+func TestAdmissionPolicy(t *testing.T) {
+	m := loadManifests(t)
+	p, b := m.policy, m.policyBinding
+	if b.Spec.PolicyName != p.Name || !slices.Equal(b.Spec.ValidationActions, []admissionv1.ValidationAction{admissionv1.Deny}) {
+		t.Errorf("binding %+v: want policyName %q and validationActions [Deny]", b.Spec, p.Name)
+	}
+	if p.Spec.FailurePolicy == nil || *p.Spec.FailurePolicy != admissionv1.Fail {
+		t.Error("failurePolicy must be Fail: an expression error must not let the patch through")
+	}
+	rules := p.Spec.MatchConstraints.ResourceRules
+	if len(rules) != 1 || !slices.Equal(rules[0].Resources, []string{"nodes"}) || !slices.Equal(rules[0].Operations, []admissionv1.OperationType{admissionv1.Update}) {
+		t.Errorf("resourceRules %+v: want UPDATE (and so PATCH) of nodes", rules)
+	}
+	var all strings.Builder
+	for _, c := range p.Spec.MatchConditions {
+		all.WriteString(c.Expression + "\n")
+	}
+	if !strings.Contains(all.String(), "':"+m.serviceAccount.Name+"'") {
+		t.Errorf("matchConditions %q do not name the service account %q", all.String(), m.serviceAccount.Name)
+	}
+	for _, v := range p.Spec.Variables {
+		all.WriteString(v.Expression + "\n")
+		if v.Name == "key" && v.Expression != "'"+nodes.DefaultHealthIPAnnotation+"'" {
+			t.Errorf("variable key = %s, want '%s' (nodes.DefaultHealthIPAnnotation)", v.Expression, nodes.DefaultHealthIPAnnotation)
+		}
+	}
+	if !strings.Contains(all.String(), "'authentication.kubernetes.io/node-name'") {
+		t.Error("the policy must compare the node with the token's authentication.kubernetes.io/node-name")
+	}
+	if len(p.Spec.Validations) == 0 {
+		t.Error("no validations")
+	}
+}
+
+func TestServiceAndMonitoring(t *testing.T) {
+	m := loadManifests(t)
+	labels := m.daemonSet.Spec.Template.Labels
+	metrics := listenPort(t, "web.listen-address", m.args(t)["web.listen-address"])
+
+	s := m.service.Spec
+	if s.ClusterIP != corev1.ClusterIPNone {
+		t.Errorf("Service clusterIP = %q, want None (headless)", s.ClusterIP)
+	}
+	if len(s.Selector) == 0 || !isSubset(s.Selector, labels) {
+		t.Errorf("Service selector %v does not select the pods %v", s.Selector, labels)
+	}
+	if len(s.Ports) != 1 || s.Ports[0].Name != "metrics" || s.Ports[0].Port != metrics || m.containerPort(t, s.Ports[0].TargetPort) != metrics {
+		t.Errorf("Service ports %+v: want one named metrics, %d, to the container's %d", s.Ports, metrics, metrics)
+	}
+
+	pm := m.podMonitor
+	if !isSubset(pm.Spec.Selector.MatchLabels, labels) || len(pm.Spec.Selector.MatchLabels) == 0 {
+		t.Errorf("PodMonitor selector %v does not select the pods %v", pm.Spec.Selector.MatchLabels, labels)
+	}
+	if len(pm.Spec.PodMetricsEndpoints) != 1 {
+		t.Fatalf("PodMonitor has %d endpoints, want 1", len(pm.Spec.PodMetricsEndpoints))
+	}
+	ep := pm.Spec.PodMetricsEndpoints[0]
+	if m.namedPort(t, ep.Port) != metrics || (ep.Path != "" && ep.Path != "/metrics") {
+		t.Errorf("PodMonitor endpoint %s%s: want the metrics port %d, /metrics", ep.Port, ep.Path, metrics)
+	}
+	var rl []relabel
+	for _, r := range ep.Relabelings {
+		rl = append(rl, relabel{SourceLabels: r.SourceLabels, Regex: r.Regex, Action: r.Action, TargetLabel: r.TargetLabel, Replacement: r.Replacement})
+	}
+	checkLabels(t, "PodMonitor", rl)
+
+	data, err := os.ReadFile("prometheus-scrape.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sc scrapeConfig
+	strict(t, "prometheus-scrape.yml", data, &sc)
+	if len(sc.ScrapeConfigs) != 1 {
+		t.Fatalf("prometheus-scrape.yml has %d jobs, want 1", len(sc.ScrapeConfigs))
+	}
+	job := sc.ScrapeConfigs[0]
+	if job.JobName != "connectivity" {
+		t.Errorf("job_name %q: alerts/ and dashboards/ select job=\"connectivity\"", job.JobName)
+	}
+	if len(job.KubernetesSDConfigs) != 1 || job.KubernetesSDConfigs[0].Role != "pod" {
+		t.Errorf("kubernetes_sd_configs %+v: want role: pod", job.KubernetesSDConfigs)
+	}
+	keeps := map[string]string{}
+	for _, r := range job.RelabelConfigs {
+		if r.Action == "keep" && len(r.SourceLabels) == 1 {
+			keeps[r.SourceLabels[0]] = r.Regex
+		}
+	}
+	if got := keeps["__meta_kubernetes_pod_label_"+promLabel(appLabel)]; got != labels[appLabel] {
+		t.Errorf("scrape config keeps %s=%q, want the pod label %q", appLabel, got, labels[appLabel])
+	}
+	if port := keeps["__meta_kubernetes_pod_container_port_name"]; port == "" || m.namedPort(t, port) != metrics {
+		t.Errorf("scrape config keeps container port %q, want the name of the metrics port %d", port, metrics)
+	}
+	checkLabels(t, "prometheus-scrape.yml", job.RelabelConfigs)
+}
+
+// checkLabels makes sure the node name becomes the `node` label, and that
+// the job is "connectivity" where it is set by relabeling.
+func checkLabels(t *testing.T, where string, rl []relabel) {
+	t.Helper()
+	node := false
+	for _, r := range rl {
+		if r.TargetLabel == "node" && slices.Equal(r.SourceLabels, []string{"__meta_kubernetes_pod_node_name"}) &&
+			(r.Action == "" || r.Action == "replace") && r.Replacement == nil {
+			node = true
+		}
+		if r.TargetLabel == "job" && (r.Replacement == nil || *r.Replacement != "connectivity") {
+			t.Errorf("%s: job set to %v; alerts/ and dashboards/ select job=\"connectivity\"", where, r.Replacement)
+		}
+	}
+	if !node {
+		t.Errorf("%s: no relabeling of __meta_kubernetes_pod_node_name to node", where)
+	}
+}
+
+// promLabel is how Prometheus's Kubernetes discovery spells a label name.
+func promLabel(s string) string {
+	return regexp.MustCompile(`[^a-zA-Z0-9_]`).ReplaceAllString(s, "_")
+}
+
+func isSubset(sub, of map[string]string) bool {
+	for k, v := range sub {
+		if of[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func TestKustomization(t *testing.T) {
+	m := loadManifests(t)
+	data, err := os.ReadFile("kustomization.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var k kustomization
+	strict(t, "kustomization.yaml", data, &k)
+	if k.Namespace == "" {
+		t.Error("kustomization.yaml must set the namespace: the manifests do not")
+	}
+	listed := map[string]bool{}
+	for _, r := range k.Resources {
+		listed[r] = true
+		if _, ok := m.files[r]; !ok {
+			t.Errorf("resource %s: no such manifest", r)
+		}
+	}
+	// Optional manifests are listed commented out, with what they need.
+	optional := regexp.MustCompile(`(?m)^\s*#\s*-\s*(\S+\.yaml)\s+#`).FindAllSubmatch(data, -1)
+	for _, o := range optional {
+		listed[string(o[1])] = true
+	}
+	for f := range m.files {
+		if !listed[f] {
+			t.Errorf("%s is neither a resource of kustomization.yaml nor listed there as optional", f)
+		}
+	}
+	image := m.container(t).Image
+	name, _, _ := strings.Cut(image, ":")
+	if len(k.Images) != 1 || k.Images[0].Name != name {
+		t.Errorf("images %+v: want one entry for the DaemonSet's image %q", k.Images, image)
+	}
+}
+
+// TestKustomizeBuild renders the kustomization with kubectl, when there is
+// one, and checks that the namespace reaches every namespaced object and
+// the binding's subject.
+func TestKustomizeBuild(t *testing.T) {
+	kubectl, err := exec.LookPath("kubectl")
+	if err != nil {
+		t.Skip("kubectl not found; TestKustomization checks the file itself")
+	}
+	out, err := exec.Command(kubectl, "kustomize", ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("kubectl kustomize: %v\n%s", err, out)
+	}
+	var k kustomization
+	data, _ := os.ReadFile("kustomization.yaml")
+	strict(t, "kustomization.yaml", data, &k)
+	for i, doc := range documents(out) {
+		var obj struct {
+			Kind     string `json:"kind"`
+			Metadata struct {
+				Name      string `json:"name"`
+				Namespace string `json:"namespace"`
+			} `json:"metadata"`
+			Subjects []rbacv1.Subject `json:"subjects"`
+		}
+		if err := yaml.Unmarshal(doc, &obj); err != nil {
+			t.Fatalf("document %d: %v", i, err)
+		}
+		clusterScoped := obj.Kind == "ClusterRole" || obj.Kind == "ClusterRoleBinding" || strings.HasPrefix(obj.Kind, "ValidatingAdmissionPolicy")
+		if !clusterScoped && obj.Metadata.Namespace != k.Namespace {
+			t.Errorf("%s %s: namespace %q, want %q", obj.Kind, obj.Metadata.Name, obj.Metadata.Namespace, k.Namespace)
+		}
+		for _, s := range obj.Subjects {
+			if s.Namespace != k.Namespace {
+				t.Errorf("%s %s: subject %s in namespace %q, want %q", obj.Kind, obj.Metadata.Name, s.Name, s.Namespace, k.Namespace)
+			}
+		}
+	}
+}
+
+// The daemon's --help, from a binary built once for all tests.
+var help = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "connectivity-exporter-help")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "connectivity_exporter")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = filepath.Join("..", "..")
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	var out bytes.Buffer
+	cmd := exec.Command(bin, "daemon", "--help")
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("connectivity_exporter daemon --help: %v\n%s", err, out.String())
+	}
+	return out.String(), nil
+})
+
+func helpText(t *testing.T) string {
+	t.Helper()
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("no go command to build the binary with")
+	}
+	h, err := help()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// helpFlags is the set of the daemon's flag names (both spellings of a
+// --[no-]flag), as kingpin lists them at the start of a help line.
+func helpFlags(t *testing.T) map[string]bool {
+	t.Helper()
+	flags := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^ {2,6}(?:-\w, )?--(\[no-\])?([a-z0-9][a-z0-9._-]*)`).FindAllStringSubmatch(helpText(t), -1) {
+		flags[m[2]] = true
+		if m[1] != "" {
+			flags["no-"+m[2]] = true
+		}
+	}
+	if !flags["node.name"] || !flags["web.listen-address"] {
+		t.Fatalf("could not read the flags from --help; got %v", slices.Sorted(maps.Keys(flags)))
+	}
+	return flags
+}
+
+// helpDefault is a flag's default as --help shows it.
+func helpDefault(t *testing.T, flag string) string {
+	t.Helper()
+	m := regexp.MustCompile(`(?m)^ {2,6}--` + regexp.QuoteMeta(flag) + `="?([^"\s]+)"?`).FindStringSubmatch(helpText(t))
+	if m == nil {
+		t.Fatalf("--%s has no default in --help", flag)
+	}
+	return m[1]
+}

@@ -1,0 +1,334 @@
+package nodes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	coreinformers "k8s.io/client-go/informers/core/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+)
+
+// DefaultKubernetesDebounce is how long a KubernetesSource collects Node
+// events before it derives the list again: a rollout or a node pool
+// scaling up changes many nodes at once, and that should make one new
+// list, not one per node.
+const DefaultKubernetesDebounce = 200 * time.Millisecond
+
+// errKubernetesClosed is returned by Load after Close or a finished Watch.
+var errKubernetesClosed = errors.New("kubernetes node source is closed")
+
+// KubernetesSource is a Source that derives the node list from the
+// cluster's Node objects (see KubernetesConfig for how), through a shared
+// informer: one LIST, then a WATCH that the informer keeps alive, so the
+// API server sends changes instead of being polled.
+//
+// The informer starts with the first Load or Watch and stops when Watch
+// returns or Close is called; the source cannot be started again after
+// that.
+type KubernetesSource struct {
+	cfg      KubernetesConfig
+	logger   log.Logger
+	informer cache.SharedIndexInformer
+	synced   cache.DoneChecker
+	initErr  error // setting up the informer failed (cannot happen before it runs)
+	debounce time.Duration
+
+	// afterEvaluate, when set (by tests), is called after Watch derived
+	// the list and decided whether to report it, with the number of Node
+	// events the informer had delivered when it started, so that tests
+	// can wait for the evaluation that follows an event instead of
+	// sleeping.
+	afterEvaluate func(events uint64)
+	events        atomic.Uint64 // Node events delivered so far
+
+	changed chan struct{} // the cache changed since the last evaluation; capacity 1
+	errs    chan error    // a watch error to report; capacity 1, later ones are coalesced
+
+	life    sync.Mutex
+	started bool
+	closed  bool
+	cancel  context.CancelFunc
+	stopped chan struct{} // closed when the informer has stopped
+
+	mu          sync.Mutex
+	lastWatch   error               // the latest watch error, for Load's timeout
+	reported    []Node              // the last list handed out by Load or update
+	reportedErr string              // the last list error handed to fail, "" after a good list
+	notes       map[string]kubeNote // what was last logged per node
+}
+
+// NewKubernetesSource returns a source that watches the Node objects of
+// the cluster client talks to. cfg is assumed valid (see Validate); empty
+// fields take their defaults.
+func NewKubernetesSource(client kubernetes.Interface, cfg KubernetesConfig, logger log.Logger) *KubernetesSource {
+	if logger == nil {
+		logger = log.NewNopLogger()
+	}
+	cfg = cfg.withDefaults()
+	s := &KubernetesSource{
+		cfg:      cfg,
+		logger:   logger,
+		informer: coreinformers.NewNodeInformer(client, cfg.Resync, cache.Indexers{}),
+		debounce: DefaultKubernetesDebounce,
+		changed:  make(chan struct{}, 1),
+		errs:     make(chan error, 1),
+		stopped:  make(chan struct{}),
+		notes:    map[string]kubeNote{},
+	}
+	signal := func() {
+		s.events.Add(1)
+		select {
+		case s.changed <- struct{}{}:
+		default: // a signal is pending already; one evaluation sees both
+		}
+	}
+	reg, err := s.informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { signal() },
+		UpdateFunc: func(any, any) { signal() },
+		DeleteFunc: func(any) { signal() },
+	})
+	s.initErr = errors.Join(err,
+		s.informer.SetTransform(cfg.kubeStrip),
+		s.informer.SetWatchErrorHandlerWithContext(s.watchError))
+	if reg != nil {
+		s.synced = reg.HasSyncedChecker()
+	}
+	return s
+}
+
+// watchError is the informer's watch error handler. The informer retries
+// by itself with a backoff, keeping its cache (so the last list stays);
+// this only makes the error visible.
+func (s *KubernetesSource) watchError(ctx context.Context, _ *cache.Reflector, err error) {
+	switch {
+	case ctx.Err() != nil, errors.Is(err, context.Canceled):
+		return // stopping
+	case apierrors.IsResourceExpired(err), apierrors.IsGone(err), errors.Is(err, io.EOF):
+		return // routine: the informer lists again or reconnects
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		level.Debug(s.logger).Log("msg", "Kubernetes node watch closed, reconnecting", "err", err)
+		return
+	}
+	err = fmt.Errorf("watching Kubernetes nodes: %w", err)
+	s.mu.Lock()
+	s.lastWatch = err
+	s.mu.Unlock()
+	select {
+	case s.errs <- err:
+	default: // one is pending; the informer's backoff paces the rest
+	}
+}
+
+// start runs the informer unless it runs already.
+func (s *KubernetesSource) start() error {
+	if s.initErr != nil {
+		return fmt.Errorf("kubernetes node source: %w", s.initErr)
+	}
+	s.life.Lock()
+	defer s.life.Unlock()
+	if s.closed {
+		return errKubernetesClosed
+	}
+	if !s.started {
+		s.started = true
+		ctx, cancel := context.WithCancel(context.Background())
+		s.cancel = cancel
+		go func() {
+			defer close(s.stopped)
+			s.informer.RunWithContext(ctx)
+		}()
+	}
+	return nil
+}
+
+// Close stops the informer and waits until it has stopped. It is safe to
+// call more than once, and needed only when Watch was never run.
+func (s *KubernetesSource) Close() {
+	s.life.Lock()
+	started := s.started
+	s.closed = true
+	if s.cancel != nil {
+		s.cancel()
+	}
+	s.life.Unlock()
+	if started {
+		<-s.stopped
+	}
+}
+
+// Load waits until the informer has listed every node (bounded by ctx)
+// and returns the validated list. If ctx ends first, the error says so
+// and includes the latest error from the API server, if any.
+func (s *KubernetesSource) Load(ctx context.Context) ([]Node, error) {
+	if err := s.start(); err != nil {
+		return nil, err
+	}
+	select {
+	case <-s.synced.Done():
+	case <-s.stopped:
+		return nil, errKubernetesClosed
+	case <-ctx.Done():
+		s.mu.Lock()
+		last := s.lastWatch
+		s.mu.Unlock()
+		if last != nil {
+			return nil, fmt.Errorf("waiting for the Kubernetes node list: %w (last error: %v)", ctx.Err(), last)
+		}
+		return nil, fmt.Errorf("waiting for the Kubernetes node list: %w", ctx.Err())
+	}
+	// Errors before the sync are superseded by it; Watch should not
+	// report them afterwards.
+	select {
+	case <-s.errs:
+	default:
+	}
+	list, err := s.current()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		s.reported, s.reportedErr = nil, err.Error()
+		return nil, err
+	}
+	s.reported, s.reportedErr = list, ""
+	return slices.Clone(list), nil
+}
+
+// Watch follows the informer until ctx ends, then stops it. It calls
+// update with the new list when the list derived from the Node objects
+// changed (so a heartbeat or any change to a field the list does not use
+// calls nothing), at most once per debounce interval; and fail with watch
+// errors and with lists that do not validate (each distinct one once).
+// After an error the informer keeps retrying with its cached nodes, so
+// the last list stays in force. Changes are relative to what the last
+// Load or update handed out, so Load followed by Watch reports nothing
+// until the nodes change. The callbacks run on Watch's goroutine; run one
+// Watch at a time per source.
+func (s *KubernetesSource) Watch(ctx context.Context, update func([]Node), fail func(error)) {
+	if update == nil {
+		update = func([]Node) {}
+	}
+	if fail == nil {
+		fail = func(error) {}
+	}
+	if err := s.start(); err != nil {
+		fail(err)
+		return
+	}
+	defer s.Close()
+
+	synced := s.synced.Done()
+	var debounce *time.Timer
+	var due <-chan time.Time // non-nil while changes wait for the debounce
+	defer func() {
+		if debounce != nil {
+			debounce.Stop()
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.stopped:
+			return
+		case err := <-s.errs:
+			fail(err)
+		case <-synced:
+			// Changes seen before the sync are held back (a partial list
+			// is not the cluster); look now that the list is complete.
+			synced = nil
+			s.evaluate(update, fail)
+		case <-s.changed:
+			if due == nil {
+				// A fixed window from the first change, not reset by
+				// later ones, so a steady stream of changes still
+				// yields a list every debounce interval.
+				if debounce == nil {
+					debounce = time.NewTimer(s.debounce)
+				} else {
+					debounce.Reset(s.debounce)
+				}
+				due = debounce.C
+			}
+		case <-due:
+			due = nil
+			if synced == nil {
+				s.evaluate(update, fail)
+			}
+		}
+	}
+}
+
+// evaluate derives the list and reports it if it differs from the last
+// one reported.
+func (s *KubernetesSource) evaluate(update func([]Node), fail func(error)) {
+	if s.afterEvaluate != nil {
+		seen := s.events.Load()
+		defer s.afterEvaluate(seen)
+	}
+	list, err := s.current()
+	s.mu.Lock()
+	if err != nil {
+		if err.Error() == s.reportedErr {
+			s.mu.Unlock()
+			return
+		}
+		s.reported, s.reportedErr = nil, err.Error()
+		s.mu.Unlock()
+		fail(err)
+		return
+	}
+	if s.reportedErr == "" && s.reported != nil && slices.Equal(list, s.reported) {
+		s.mu.Unlock()
+		return
+	}
+	s.reported, s.reportedErr = list, ""
+	s.mu.Unlock()
+	update(slices.Clone(list))
+}
+
+// current derives the list from the informer's cache, validates it and
+// logs what changed about excluded or unusable nodes.
+func (s *KubernetesSource) current() ([]Node, error) {
+	items := s.informer.GetStore().List()
+	objs := make([]*corev1.Node, 0, len(items))
+	for _, it := range items {
+		if o, ok := it.(*corev1.Node); ok {
+			objs = append(objs, o)
+		}
+	}
+	list, notes := s.cfg.kubeNodes(objs)
+	s.logNotes(notes)
+	if err := Validate(list); err != nil {
+		return nil, fmt.Errorf("node list from Kubernetes: %w", err)
+	}
+	return list, nil
+}
+
+// logNotes logs each node's note when it is new or changed, so that a
+// node that stays unusable is logged once, not on every evaluation.
+func (s *KubernetesSource) logNotes(notes map[string]kubeNote) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for name, n := range notes {
+		if s.notes[name] == n {
+			continue
+		}
+		l := level.Info(s.logger)
+		if n.warn {
+			l = level.Warn(s.logger)
+		}
+		l.Log("msg", "Kubernetes node "+n.msg, "node", name)
+	}
+	s.notes = notes
+}

@@ -1,0 +1,220 @@
+package nodes
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+func TestNewKubernetesClientFromKubeconfig(t *testing.T) {
+	// A local stand-in for the API server that answers one node list and
+	// records what the client asked for.
+	var mu sync.Mutex
+	var req *http.Request
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		req = r.Clone(context.Background())
+		mu.Unlock()
+		if r.URL.Path != "/api/v1/nodes" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(corev1.NodeList{
+			TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "NodeList"},
+			Items:    []corev1.Node{*kubeIP4("node-1", "198.18.0.1")},
+		})
+	}))
+	defer srv.Close()
+
+	client, err := NewKubernetesClient(kubeconfigFor(t, srv.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := client.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Items) != 1 || list.Items[0].Name != "node-1" {
+		t.Errorf("list = %+v", list.Items)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if got := req.Header.Get("Authorization"); got != "Bearer test-token" {
+		t.Errorf("Authorization = %q, want the kubeconfig's token", got)
+	}
+	if got := req.Header.Get("User-Agent"); got != "connectivity-exporter" {
+		t.Errorf("User-Agent = %q", got)
+	}
+	if got := req.Header.Get("Accept"); !strings.HasPrefix(got, "application/vnd.kubernetes.protobuf") || !strings.Contains(got, "application/json") {
+		t.Errorf("Accept = %q, want protobuf first and JSON as fallback", got)
+	}
+}
+
+func TestNewKubernetesClientErrors(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "missing")
+	if _, err := NewKubernetesClient(missing); err == nil || !strings.Contains(err.Error(), "kubeconfig "+missing+": ") {
+		t.Errorf("missing kubeconfig: err = %v", err)
+	}
+	// Outside a pod (no KUBERNETES_SERVICE_HOST), in-cluster must say so.
+	t.Setenv("KUBERNETES_SERVICE_HOST", "")
+	t.Setenv("KUBERNETES_SERVICE_PORT", "")
+	if _, err := NewKubernetesClient(""); err == nil || !strings.Contains(err.Error(), "in-cluster Kubernetes configuration") {
+		t.Errorf("in-cluster outside a pod: err = %v", err)
+	}
+}
+
+// kubeAPIServer is a minimal stand-in for the API server's Node endpoints,
+// enough for an informer over real HTTP and JSON: LIST, WATCH (streamed,
+// with or without the initial events), and PATCH recorded as received.
+type kubeAPIServer struct {
+	t      *testing.T
+	mu     sync.Mutex
+	nodes  []corev1.Node
+	events chan string // watch events to stream, as JSON lines
+	paths  []string
+}
+
+func (a *kubeAPIServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	a.mu.Lock()
+	a.paths = append(a.paths, r.Method+" "+r.URL.RequestURI())
+	nodes := slices.Clone(a.nodes)
+	a.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	switch {
+	case r.Method == http.MethodGet && r.URL.Path == "/api/v1/nodes" && r.URL.Query().Get("watch") == "":
+		_ = json.NewEncoder(w).Encode(corev1.NodeList{
+			TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "NodeList"},
+			ListMeta: metav1.ListMeta{ResourceVersion: "10"},
+			Items:    nodes,
+		})
+	case r.Method == http.MethodGet && r.URL.Path == "/api/v1/nodes":
+		flusher := w.(http.Flusher)
+		w.WriteHeader(http.StatusOK)
+		if r.URL.Query().Get("sendInitialEvents") == "true" {
+			for _, n := range nodes {
+				a.writeEvent(w, "ADDED", n)
+			}
+			a.writeEvent(w, "BOOKMARK", corev1.Node{ObjectMeta: metav1.ObjectMeta{
+				ResourceVersion: "10", Annotations: map[string]string{metav1.InitialEventsAnnotationKey: "true"}}})
+		}
+		flusher.Flush()
+		for {
+			select {
+			case <-r.Context().Done():
+				return
+			case ev := <-a.events:
+				_, _ = io.WriteString(w, ev+"\n")
+				flusher.Flush()
+			}
+		}
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func (a *kubeAPIServer) writeEvent(w io.Writer, typ string, n corev1.Node) {
+	n.APIVersion, n.Kind = "v1", "Node"
+	data, err := json.Marshal(map[string]any{"type": typ, "object": n})
+	if err != nil {
+		a.t.Error(err)
+	}
+	_, _ = w.Write(append(data, '\n'))
+}
+
+func (a *kubeAPIServer) send(typ string, n *corev1.Node) {
+	var buf bytes.Buffer
+	a.writeEvent(&buf, typ, *n)
+	a.events <- strings.TrimSpace(buf.String())
+}
+
+// TestKubernetesSourceOverHTTP runs the source with a real client against
+// a local HTTP server: the request paths, JSON decoding of lists and of a
+// streamed watch, which the fake clientset skips.
+func TestKubernetesSourceOverHTTP(t *testing.T) {
+	n1 := kubeIP4("node-1", "198.18.0.1", kubeHealth("198.19.0.1"))
+	n1.ResourceVersion = "9"
+	api := &kubeAPIServer{t: t, nodes: []corev1.Node{*n1}, events: make(chan string, 10)}
+	srv := httptest.NewTLSServer(api)
+	defer srv.Close()
+	client, err := NewKubernetesClient(kubeconfigFor(t, srv.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := NewKubernetesSource(client, KubernetesConfig{}, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), kubeWait)
+	defer cancel()
+	list, err := src.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Node{{Name: "node-1", HostIP: kubeAddr("198.18.0.1"), HealthIP: kubeAddr("198.19.0.1")}}
+	if !reflect.DeepEqual(list, want) {
+		t.Fatalf("Load = %v, want %v", list, want)
+	}
+
+	updates := make(chan []Node, 10)
+	done := make(chan struct{})
+	wctx, stop := context.WithCancel(context.Background())
+	go func() {
+		defer close(done)
+		src.Watch(wctx, func(l []Node) { updates <- l }, func(err error) { t.Errorf("fail(%v)", err) })
+	}()
+	n2 := kubeIP4("node-2", "198.18.0.2")
+	n2.ResourceVersion = "11"
+	api.send("ADDED", n2)
+	select {
+	case got := <-updates:
+		want = append(want, Node{Name: "node-2", HostIP: kubeAddr("198.18.0.2")})
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("update %v, want %v", got, want)
+		}
+	case <-time.After(kubeWait):
+		t.Fatal("no update after a watch event")
+	}
+	stop()
+	<-done
+
+	api.mu.Lock()
+	defer api.mu.Unlock()
+	// A WATCH of all nodes (client-go streams the initial list over it,
+	// sendInitialEvents, where the server can; else it LISTs first), and
+	// nothing else: no polling, no other resource.
+	watched := false
+	for _, p := range api.paths {
+		if !strings.HasPrefix(p, "GET /api/v1/nodes") {
+			t.Errorf("unexpected request %s", p)
+		}
+		watched = watched || strings.Contains(p, "watch=true")
+	}
+	if !watched {
+		t.Errorf("requests %v: no WATCH of /api/v1/nodes", api.paths)
+	}
+}
+
+func kubeconfigFor(t *testing.T, server string) string {
+	t.Helper()
+	tmpl, err := os.ReadFile(filepath.Join("testdata", "kubernetes", "kubeconfig.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(path, []byte(strings.ReplaceAll(string(tmpl), "SERVER", server)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}

@@ -1,0 +1,112 @@
+package nodes
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/validate/content"
+)
+
+// DefaultHealthIPAnnotation is the Node annotation that holds a node's
+// health IP when KubernetesConfig.HealthIPAnnotation is empty.
+const DefaultHealthIPAnnotation = "connectivity-exporter.io/health-ip"
+
+// Values of KubernetesConfig.NotReady and KubernetesConfig.Cordoned.
+const (
+	KubernetesInclude = "include"
+	KubernetesExclude = "exclude"
+)
+
+// Values of KubernetesConfig.IPFamily.
+const (
+	IPFamilyIPv4 = "ipv4"
+	IPFamilyIPv6 = "ipv6"
+)
+
+// KubernetesConfig says how Node objects become the node list. The zero
+// value is valid and means the defaults documented on each field.
+type KubernetesConfig struct {
+	// Kubeconfig is the kubeconfig file for NewKubernetesClient; empty
+	// means the in-cluster configuration (the pod's service account).
+	Kubeconfig string
+	// AddressType is the node address probed on host paths: "InternalIP"
+	// (default) or "ExternalIP".
+	AddressType string
+	// IPFamily is "ipv4" (default) or "ipv6". On a dual-stack node the
+	// address of AddressType in this family is used; a node without one
+	// is skipped. The health IP must be of this family too.
+	IPFamily string
+	// HealthIPAnnotation is the Node annotation holding the node's health
+	// IP (DefaultHealthIPAnnotation when empty).
+	HealthIPAnnotation string
+	// NotReady is what happens to nodes whose Ready condition is not True:
+	// "include" (default: a node that went NotReady because it is cut off
+	// is exactly what the probes are for) or "exclude".
+	NotReady string
+	// Cordoned is what happens to nodes with spec.unschedulable set:
+	// "exclude" (default: cordoning is how a drain before maintenance or
+	// a scale-down starts, and that must not page anyone) or "include".
+	Cordoned string
+	// Resync is the informer's resync period; 0 (default) means none. The
+	// list is derived afresh on each resync and reported only if it
+	// changed, so resyncs only help against a missed event.
+	Resync time.Duration
+	// LocalNode, when set, is this daemon's own node: it is kept whatever
+	// NotReady and Cordoned say, because the daemon probes itself and a
+	// list without it would be rejected (a cordoned node keeps running
+	// its DaemonSet pods).
+	LocalNode string
+}
+
+// withDefaults fills in the defaults of empty fields.
+func (c KubernetesConfig) withDefaults() KubernetesConfig {
+	if c.AddressType == "" {
+		c.AddressType = string(corev1.NodeInternalIP)
+	}
+	if c.IPFamily == "" {
+		c.IPFamily = IPFamilyIPv4
+	}
+	if c.HealthIPAnnotation == "" {
+		c.HealthIPAnnotation = DefaultHealthIPAnnotation
+	}
+	if c.NotReady == "" {
+		c.NotReady = KubernetesInclude
+	}
+	if c.Cordoned == "" {
+		c.Cordoned = KubernetesExclude
+	}
+	return c
+}
+
+// Validate reports every field that is set to something unknown; empty
+// fields mean their default and are fine.
+func (c KubernetesConfig) Validate() error {
+	c = c.withDefaults()
+	var errs []error
+	switch corev1.NodeAddressType(c.AddressType) {
+	case corev1.NodeInternalIP, corev1.NodeExternalIP:
+	default:
+		errs = append(errs, fmt.Errorf("address type %q: want %s or %s", c.AddressType, corev1.NodeInternalIP, corev1.NodeExternalIP))
+	}
+	switch c.IPFamily {
+	case IPFamilyIPv4, IPFamilyIPv6:
+	default:
+		errs = append(errs, fmt.Errorf("IP family %q: want %s or %s", c.IPFamily, IPFamilyIPv4, IPFamilyIPv6))
+	}
+	// The API server's rule for annotation keys: a qualified name, any case.
+	if msgs := content.IsQualifiedName(strings.ToLower(c.HealthIPAnnotation)); len(msgs) > 0 {
+		errs = append(errs, fmt.Errorf("health IP annotation %q is not a valid annotation key: %s", c.HealthIPAnnotation, strings.Join(msgs, "; ")))
+	}
+	for _, f := range []struct{ name, value string }{{"not-ready", c.NotReady}, {"cordoned", c.Cordoned}} {
+		if f.value != KubernetesInclude && f.value != KubernetesExclude {
+			errs = append(errs, fmt.Errorf("%s %q: want %s or %s", f.name, f.value, KubernetesInclude, KubernetesExclude))
+		}
+	}
+	if c.Resync < 0 {
+		errs = append(errs, fmt.Errorf("resync period must not be negative, got %s", c.Resync))
+	}
+	return errors.Join(errs...)
+}

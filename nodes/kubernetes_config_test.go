@@ -1,0 +1,59 @@
+package nodes
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestKubernetesConfigDefaults(t *testing.T) {
+	got := KubernetesConfig{}.withDefaults()
+	want := KubernetesConfig{
+		AddressType:        "InternalIP",
+		IPFamily:           IPFamilyIPv4,
+		HealthIPAnnotation: DefaultHealthIPAnnotation,
+		NotReady:           KubernetesInclude,
+		Cordoned:           KubernetesExclude,
+	}
+	if got != want {
+		t.Errorf("defaults = %+v, want %+v", got, want)
+	}
+	if err := (KubernetesConfig{}).Validate(); err != nil {
+		t.Errorf("zero config: %v", err)
+	}
+}
+
+func TestKubernetesConfigValidate(t *testing.T) {
+	good := KubernetesConfig{
+		Kubeconfig: "/etc/kubeconfig", AddressType: "ExternalIP", IPFamily: "ipv6",
+		HealthIPAnnotation: "Example.com/Health-IP", NotReady: "exclude", Cordoned: "include",
+		Resync: time.Hour, LocalNode: "node-1",
+	}
+	if err := good.Validate(); err != nil {
+		t.Errorf("good config: %v", err)
+	}
+	bad := KubernetesConfig{
+		AddressType: "Hostname", IPFamily: "dual", HealthIPAnnotation: "a b/c",
+		NotReady: "ignore", Cordoned: "yes", Resync: -time.Second,
+	}
+	err := bad.Validate()
+	if err == nil {
+		t.Fatal("bad config accepted")
+	}
+	// Every problem, one per line.
+	for _, want := range []string{
+		`address type "Hostname": want InternalIP or ExternalIP`,
+		`IP family "dual": want ipv4 or ipv6`,
+		`health IP annotation "a b/c" is not a valid annotation key`,
+		`not-ready "ignore": want include or exclude`,
+		`cordoned "yes": want include or exclude`,
+		`resync period must not be negative, got -1s`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	if n := strings.Count(err.Error(), "\n") + 1; n != 6 {
+		t.Errorf("%d lines, want 6:\n%v", n, err)
+	}
+}
