@@ -153,10 +153,10 @@ func (h *kubeHarness) wantQuiet() {
 	}
 }
 
-func (h *kubeHarness) nodes() NodeInterfaceForTest { return h.client.CoreV1().Nodes() }
+func (h *kubeHarness) nodes() kubeNodeClient { return h.client.CoreV1().Nodes() }
 
-// NodeInterfaceForTest is the part of the typed Nodes client the tests use.
-type NodeInterfaceForTest interface {
+// kubeNodeClient is the part of the typed Nodes client the tests use.
+type kubeNodeClient interface {
 	Create(context.Context, *corev1.Node, metav1.CreateOptions) (*corev1.Node, error)
 	Update(context.Context, *corev1.Node, metav1.UpdateOptions) (*corev1.Node, error)
 	Delete(context.Context, string, metav1.DeleteOptions) error
