@@ -27,8 +27,14 @@ import (
 	"github.com/connectivity-exporter/connectivity_exporter/prober"
 )
 
-// shutdownGrace bounds how long servers may take to finish on SIGTERM.
-const shutdownGrace = 5 * time.Second
+const (
+	// shutdownGrace bounds how long servers may take to finish on SIGTERM.
+	shutdownGrace = 5 * time.Second
+	// nodesLoadTimeout bounds the first node list (the API server may be away).
+	nodesLoadTimeout = time.Minute
+	// kubeAnnotateTimeout bounds publishing this node's health IP.
+	kubeAnnotateTimeout = 30 * time.Second
+)
 
 func (d *daemonCommand) run(logger log.Logger) int {
 	f := &d.flags
@@ -61,9 +67,24 @@ func (d *daemonCommand) serve(ctx context.Context, logger log.Logger) error {
 		source nodes.Source
 		err    error
 	)
-	if f.nodesFile != "" {
+	switch {
+	case f.nodesFile != "":
 		source = nodes.NewFileSource(f.nodesFile, f.nodesFilePoll)
-		if list, err = source.Load(ctx); err != nil {
+	case f.nodesKubernetes:
+		ks, err := d.kubernetesSource(ctx, logger)
+		if err != nil {
+			return err
+		}
+		defer ks.Close() // Watch closes it too; this covers an early return
+		source = ks
+	}
+	if source != nil {
+		// Bounded, so that an unreachable API server is a start error
+		// (exit 1, restarted by the kubelet) rather than a silent hang.
+		loadCtx, cancel := context.WithTimeout(ctx, nodesLoadTimeout)
+		list, err = source.Load(loadCtx)
+		cancel()
+		if err != nil {
 			return err
 		}
 		if err := checkLocal(list, f.nodeName); err != nil {

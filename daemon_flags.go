@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/connectivity-exporter/connectivity_exporter/collector"
+	"github.com/connectivity-exporter/connectivity_exporter/nodes"
 )
 
 // daemonFlags are the daemon's settings, as DESIGN.md names them.
@@ -20,6 +21,8 @@ type daemonFlags struct {
 	nodeName         string
 	nodesFile        string
 	nodesFilePoll    time.Duration
+	nodesKubernetes  bool
+	kube             nodes.KubernetesConfig
 	probeInterval    time.Duration
 	probeTimeout     time.Duration
 	failureThreshold int
@@ -53,6 +56,13 @@ func addDaemonCommand(app *kingpin.Application) *daemonCommand {
 	c.Flag("node.name", "This node's name; must match an entry of the node list.").Default(hostname).StringVar(&f.nodeName)
 	c.Flag("nodes.file", "YAML node list, reloaded when it changes.").PlaceHolder("FILE").StringVar(&f.nodesFile)
 	c.Flag("nodes.file.poll-interval", "How often the node list file is checked for changes.").Default("5s").DurationVar(&f.nodesFilePoll)
+	c.Flag("nodes.kubernetes", "Discover nodes from the Kubernetes API (the cluster's Node objects, watched for changes).").BoolVar(&f.nodesKubernetes)
+	c.Flag("kubeconfig", "Kubeconfig file for --nodes.kubernetes (default: the pod's service account, in-cluster).").PlaceHolder("FILE").StringVar(&f.kube.Kubeconfig)
+	c.Flag("nodes.kubernetes.address-type", "Node address probed on the host paths: InternalIP or ExternalIP.").Default("InternalIP").EnumVar(&f.kube.AddressType, "InternalIP", "ExternalIP")
+	c.Flag("nodes.kubernetes.ip-family", "Address family probed: ipv4 or ipv6 (on dual-stack nodes, the node's address of that family).").Default(nodes.IPFamilyIPv4).EnumVar(&f.kube.IPFamily, nodes.IPFamilyIPv4, nodes.IPFamilyIPv6)
+	c.Flag("nodes.kubernetes.health-ip-annotation", "Node annotation that holds each node's health IP.").Default(nodes.DefaultHealthIPAnnotation).StringVar(&f.kube.HealthIPAnnotation)
+	c.Flag("nodes.kubernetes.not-ready", "Nodes whose Ready condition is not True: include (probe them) or exclude.").Default(nodes.KubernetesInclude).EnumVar(&f.kube.NotReady, nodes.KubernetesInclude, nodes.KubernetesExclude)
+	c.Flag("nodes.kubernetes.cordoned", "Cordoned (unschedulable) nodes: exclude (drains and scale-downs page no one) or include. This node is always kept.").Default(nodes.KubernetesExclude).EnumVar(&f.kube.Cordoned, nodes.KubernetesInclude, nodes.KubernetesExclude)
 	c.Flag("probe.interval", "Each path of each peer is probed once per interval, spread evenly over it.").Default("15s").DurationVar(&f.probeInterval)
 	c.Flag("probe.timeout", "One probe's deadline.").Default("2s").DurationVar(&f.probeTimeout)
 	c.Flag("probe.failure-threshold", "Consecutive failures before a path is reported unreachable.").Default("3").IntVar(&f.failureThreshold)
@@ -78,8 +88,10 @@ func (f *daemonFlags) validate() error {
 	switch {
 	case f.nodeName == "":
 		return fmt.Errorf("--node.name is empty and the hostname is unknown")
-	case f.nodesFile == "" && !f.passive:
-		return fmt.Errorf("--nodes.file is required (or --passive to only answer /hello)")
+	case f.nodesFile == "" && !f.nodesKubernetes && !f.passive:
+		return fmt.Errorf("--nodes.file or --nodes.kubernetes is required (or --passive to only answer /hello)")
+	case f.nodesFile != "" && f.nodesKubernetes:
+		return fmt.Errorf("--nodes.file and --nodes.kubernetes exclude each other")
 	case f.nodesFilePoll <= 0:
 		return fmt.Errorf("--nodes.file.poll-interval must be positive, got %s", f.nodesFilePoll)
 	case f.probeInterval <= 0:
@@ -101,6 +113,11 @@ func (f *daemonFlags) validate() error {
 	}
 	if _, err := f.helloPort(); err != nil {
 		return err
+	}
+	if f.nodesKubernetes {
+		if err := f.kube.Validate(); err != nil {
+			return fmt.Errorf("--nodes.kubernetes: %w", err)
+		}
 	}
 	if f.healthIP != "" {
 		if _, err := netip.ParseAddr(f.healthIP); err != nil {
