@@ -19,10 +19,15 @@ build:
 test: build
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 20m ./...
+	scripts/fuzz.sh
 
 # Unit tests only (no root needed; the network tests skip themselves).
 unit:
 	$(GO) test -race -count=1 -short ./...
+
+# Every fuzz target briefly (FUZZTIME, default 10s each).
+fuzz:
+	scripts/fuzz.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$out" ] || { echo "gofmt needed:"; echo "$$out"; exit 1; }

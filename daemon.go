@@ -24,6 +24,7 @@ import (
 	"github.com/connectivity-exporter/connectivity_exporter/collector"
 	"github.com/connectivity-exporter/connectivity_exporter/healthep"
 	"github.com/connectivity-exporter/connectivity_exporter/nodes"
+	"github.com/connectivity-exporter/connectivity_exporter/privileges"
 	"github.com/connectivity-exporter/connectivity_exporter/prober"
 )
 
@@ -117,6 +118,24 @@ func (d *daemonCommand) serve(ctx context.Context, logger log.Logger) error {
 	}
 	var current atomic.Pointer[[]nodes.Node]
 	current.Store(&list)
+
+	// What needed root at start is done; keep only what running needs.
+	dropped, err := privileges.Drop(privileges.Needs{
+		HealthEndpoint: healthIP.IsValid(),
+		RawICMP:        !f.passive && source != nil && f.icmpPrivileged,
+		// exporter-toolkit binds the web listener in its goroutine, and the
+		// health endpoint's /hello is bound again at every rebuild.
+		LowPort: privileges.AnyLowPort(append([]string{f.helloAddress}, *f.web.WebListenAddresses...)...),
+	}.Caps()...)
+	if err != nil {
+		helloLn.Close()
+		adminLn.Close()
+		return fmt.Errorf("dropping capabilities: %w", err)
+	}
+	level.Info(logger).Log("msg", "capabilities dropped", "result", dropped)
+	if len(dropped.Missing) > 0 {
+		level.Warn(logger).Log("msg", "capabilities this daemon needs are missing; what needs them will fail", "missing", fmt.Sprint(dropped.Missing))
+	}
 
 	g, ctx := errgroup.WithContext(ctx)
 	hello := healthep.NewHelloServer()

@@ -2,10 +2,12 @@ package main
 
 import (
 	"errors"
+	stdlog "log"
 	"net/http"
 	"time"
 
 	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/version"
@@ -34,6 +36,9 @@ func newWebServer(reg *prometheus.Registry, f *daemonFlags, logger log.Logger) *
 		}
 	}
 	return &http.Server{
+		// net/http's own errors (TLS handshakes of scanners...) at debug
+		// level, through our logger, not unthrottled on stderr.
+		ErrorLog:          stdlog.New(log.NewStdlibAdapter(level.Debug(logger)), "", 0),
 		Handler:           mux,
 		ReadHeaderTimeout: 5 * time.Second,
 		IdleTimeout:       time.Minute,

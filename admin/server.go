@@ -72,7 +72,10 @@ func NewServer(b Backend, logger log.Logger) *http.Server {
 		rep := b.Probe(ctx)
 		level.Debug(logger).Log("msg", "synchronous probe done", "duration", time.Since(start), "cancelled", ctx.Err() != nil)
 		if r.Context().Err() != nil {
-			return // the client has gone: nobody to answer
+			// The client has gone, or the daemon is shutting down: say so
+			// rather than send an empty 200 the CLI cannot decode.
+			http.Error(w, "the daemon is shutting down, or the request was cancelled", http.StatusServiceUnavailable)
+			return
 		}
 		writeJSON(w, logger, rep)
 	})

@@ -78,7 +78,7 @@ func buildEndpoint(ctx context.Context, cfg Config, logger log.Logger) (_ *endpo
 	if err = waitInnerUp(waitCtx, e.ns); err != nil {
 		return nil, fmt.Errorf("wait for %s in health netns: %w", innerInterface, err)
 	}
-	if e.server, err = startHelloServer(e.ns, cfg.IP, cfg.HelloPort); err != nil {
+	if e.server, err = startHelloServer(e.ns, cfg.IP, cfg.HelloPort, logger); err != nil {
 		return nil, err
 	}
 	return e, nil

@@ -3,12 +3,15 @@ package healthep
 import (
 	"context"
 	"fmt"
+	stdlog "log"
 	"net"
 	"net/http"
 	"net/netip"
 	"strconv"
 	"time"
 
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
 	"github.com/vishvananda/netns"
 )
 
@@ -39,12 +42,15 @@ func listenInNetns(ns netns.NsHandle, ip netip.Addr, port int) (net.Listener, er
 }
 
 // startHelloServer serves /hello on ip:port inside ns from a goroutine.
-func startHelloServer(ns netns.NsHandle, ip netip.Addr, port int) (*helloServer, error) {
+// net/http's own errors go to logger at debug level: one line per scanner
+// connection must not flood the log.
+func startHelloServer(ns netns.NsHandle, ip netip.Addr, port int, logger log.Logger) (*helloServer, error) {
 	ln, err := listenInNetns(ns, ip, port)
 	if err != nil {
 		return nil, err
 	}
-	s := &helloServer{srv: NewHelloServer(), done: make(chan error, 1)}
+	errLog := stdlog.New(log.NewStdlibAdapter(level.Debug(logger)), "", 0)
+	s := &helloServer{srv: NewHelloServerWith(HelloOptions{ErrorLog: errLog}), done: make(chan error, 1)}
 	go func() { s.done <- ServeHello(s.srv, ln) }()
 	return s, nil
 }
