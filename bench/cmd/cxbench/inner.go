@@ -127,7 +127,9 @@ func innerMain(args []string) error {
 	return writeReport(in.out, &in.results)
 }
 
-func peerIP(i int) netip.Addr { return netip.AddrFrom4([4]byte{198, 18, 128 + byte(i>>8), byte(i)}).Next() }
+func peerIP(i int) netip.Addr {
+	return netip.AddrFrom4([4]byte{198, 18, 128 + byte(i>>8), byte(i)}).Next()
+}
 
 func healthIP(i int) netip.Addr {
 	return netip.AddrFrom4([4]byte{198, 18, 192 + byte(i>>8), byte(i)}).Next()

@@ -327,4 +327,3 @@ func onOff(v bool) string {
 	}
 	return "off"
 }
-
