@@ -33,8 +33,10 @@ type Config struct {
 	// the process costs far more CPU than sending a probe (tens to a
 	// hundred µs on a VM), so fewer wake-ups is what makes probing cheap;
 	// the load stays spread at the scale of the slice. A probe starts late
-	// by less than a quantum, never early. 0 picks one from the pace:
-	// about batchSize probes per slice, within [minQuantum, maxQuantum].
+	// by less than a quantum, never early, and never after the cycle's last
+	// probe was due. 0 picks one from the pace: above 100 probes a second,
+	// about batchSize probes per slice, and at least minQuantum (so under
+	// 80 ms).
 	// Negative: none, one wake-up per probe.
 	Quantum time.Duration
 }
@@ -42,7 +44,6 @@ type Config struct {
 const (
 	batchSize  = 8
 	minQuantum = 10 * time.Millisecond // fping's default gap between packets
-	maxQuantum = 100 * time.Millisecond
 )
 
 // quantum is the slice length for probes spacing apart; 0 for none.
@@ -52,8 +53,10 @@ func (c Config) quantum(spacing time.Duration) time.Duration {
 		return 0
 	case c.Quantum > 0:
 		return c.Quantum
+	case spacing >= minQuantum:
+		return 0 // a slow pace: one wake-up per probe is cheap enough
 	}
-	return min(max(batchSize*spacing, minQuantum), maxQuantum)
+	return min(max(batchSize*spacing, minQuantum), c.Interval/batchSize)
 }
 
 // Validate says what is wrong with a Config.
@@ -174,11 +177,7 @@ func (s *Scheduler) runCycle(ctx context.Context, start time.Time, targets []Tar
 	q := s.cfg.quantum(spacing)
 	var cycle sync.WaitGroup
 	for i, t := range targets {
-		due := time.Duration(i) * spacing
-		if q > spacing {
-			due = (due + q - 1) / q * q // the end of its quantum
-		}
-		if !sleepUntil(ctx, timer, start.Add(due)) {
+		if !sleepUntil(ctx, timer, start.Add(startOffset(i, len(targets), spacing, q))) {
 			break
 		}
 		if !s.acquire(ctx) {
@@ -205,6 +204,17 @@ func (s *Scheduler) runCycle(ctx context.Context, start time.Time, targets []Tar
 			s.obs.CycleDone(d)
 		}
 	}()
+}
+
+// startOffset is when, after the cycle's start, the i-th of n probes
+// starts: its even share of the interval, moved to the end of its quantum
+// but not past the last probe's share.
+func startOffset(i, n int, spacing, q time.Duration) time.Duration {
+	due := time.Duration(i) * spacing
+	if q > spacing {
+		due = min((due+q-1)/q*q, time.Duration(n-1)*spacing)
+	}
+	return due
 }
 
 // LastCycle returns the latest finished sweep; zero before the first.

@@ -286,3 +286,53 @@ func TestNewSchedulerRejectsBadConfig(t *testing.T) {
 		})
 	}
 }
+
+func TestQuantum(t *testing.T) {
+	ms := time.Millisecond
+	minute := Config{Interval: time.Minute}
+	tests := []struct {
+		cfg     Config
+		spacing time.Duration
+		want    time.Duration
+	}{
+		{minute, 750 * time.Microsecond, minQuantum}, // 1,333 probes/s: 10 ms slices
+		{minute, 6 * ms, 48 * ms},                    // 167 probes/s: 8 probes a slice
+		{minute, 12 * ms, 0},                         // a slow pace: no slices
+		{minute, 100 * time.Microsecond, minQuantum},
+		{minute, 9 * ms, 72 * ms},
+		{Config{Interval: 40 * ms}, 100 * time.Microsecond, 5 * ms}, // never more than an eighth of the interval
+		{Config{Interval: time.Minute, Quantum: 3 * ms}, 6 * ms, 3 * ms},
+		{Config{Interval: time.Minute, Quantum: -1}, 6 * ms, 0},
+	}
+	for _, tc := range tests {
+		if got := tc.cfg.quantum(tc.spacing); got != tc.want {
+			t.Errorf("quantum(%+v, %s) = %s, want %s", tc.cfg, tc.spacing, got, tc.want)
+		}
+	}
+}
+
+func TestStartOffsetBatchesWithoutStartingEarly(t *testing.T) {
+	const n = 100
+	spacing, q := 3*time.Millisecond, 10*time.Millisecond
+	last := (n - 1) * spacing
+	starts := map[time.Duration]int{}
+	for i := range n {
+		due := time.Duration(i) * spacing
+		got := startOffset(i, n, spacing, q)
+		if got < due || got >= due+q || (got%q != 0 && got != last) || got > last {
+			t.Fatalf("probe %d due at %s starts at %s: want the end of its %s slice, at most %s", i, due, got, q, last)
+		}
+		starts[got]++
+	}
+	// The first probe at once, then one wake-up per slice up to the last
+	// probe's time (297 ms).
+	if len(starts) != 31 {
+		t.Fatalf("%d wake-ups for %d probes, want 31", len(starts), n)
+	}
+	// No quantum: every probe at its own time.
+	for i := range 10 {
+		if got := startOffset(i, 10, 20*time.Millisecond, 0); got != time.Duration(i)*20*time.Millisecond {
+			t.Fatalf("probe %d moved to %s without a quantum", i, got)
+		}
+	}
+}

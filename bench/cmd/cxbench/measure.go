@@ -71,13 +71,11 @@ func memory(pid int) (rss, peak int64) {
 	return rss, peak
 }
 
-var scrapeClient = &http.Client{Timeout: 10 * time.Second}
-
 // scrapeProto fetches /metrics as protobuf, which carries native histograms.
 func scrapeProto(ctx context.Context, url string) (map[string]*dto.MetricFamily, error) {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	req.Header.Set("Accept", `application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited`)
-	resp, err := scrapeClient.Do(req)
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
 	if err != nil {
 		return nil, err
 	}
