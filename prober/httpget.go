@@ -39,6 +39,7 @@ type httpGetter struct {
 type httpBuf struct {
 	b   [maxHelloHeader]byte
 	req []byte
+	r   *answerReader
 }
 
 func newHTTPGetter(cfg HTTPConfig) *httpGetter {
@@ -49,7 +50,7 @@ func newHTTPGetter(cfg HTTPConfig) *httpGetter {
 	if g.path == "" {
 		g.path = "/"
 	}
-	g.bufs.New = func() any { return &httpBuf{req: make([]byte, 0, 128)} }
+	g.bufs.New = func() any { return &httpBuf{req: make([]byte, 0, 128), r: newAnswerReader()} }
 	return g
 }
 
@@ -75,13 +76,14 @@ func (g *httpGetter) probe(ctx context.Context, ip netip.Addr) Outcome {
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 
+	r := buf.r.reset(conn)
 	if _, err := conn.Write(buf.req); err != nil {
 		return classifyGetError(ctx, err)
 	}
-	if err := readHelloAnswer(conn, buf.b[:]); err != nil {
+	if err := readHelloAnswer(r, buf.b[:]); err != nil {
 		return classifyGetError(ctx, err)
 	}
-	rtt := time.Since(start)
+	rtt := buf.r.rtt(start)
 	// The whole answer is in: reset the connection rather than close it.
 	// That spares the FIN exchange and leaves no TIME_WAIT socket behind,
 	// of which a prober making hundreds of connections a second would keep

@@ -39,13 +39,16 @@ type inner struct {
 
 // results is everything the report needs.
 type results struct {
-	Started     time.Time
-	ICMP, HTTP  []row
-	Scale       []row
-	PingRTT     []time.Duration // iputils ping, during the engine's ICMP run
-	EngineRTT50 time.Duration
-	EngineWired bool
-	Notes       []string
+	Started    time.Time
+	ICMP, HTTP []row
+	Scale      []row
+	// RTT accuracy: iputils ping next to the engine, at a fast pace (during
+	// the engine's 1,000 probes/s run, ping every 2 ms) and at a slow one
+	// (one peer probed 4 times a second, ping every 250 ms).
+	PingHot, PingCold     []time.Duration
+	EngineHot, EngineCold time.Duration
+	EngineWired           bool
+	Notes                 []string
 }
 
 // row is one tool in one scenario.
@@ -78,7 +81,7 @@ func innerMain(args []string) error {
 	fs.StringVar(&in.only, "only", "", "run only the tools whose name contains this")
 	fs.Parse(args)
 	in.self, _ = os.Executable()
-	in.warm, in.window, in.windows = 5*time.Second, 7*time.Second, 3
+	in.warm, in.window, in.windows = 5*time.Second, 6*time.Second, 3
 	in.scaleWarm, in.scaleWindow = 17*time.Second, 15*time.Second
 	if in.quick {
 		in.warm, in.window, in.windows = 2*time.Second, 3*time.Second, 2
@@ -158,6 +161,10 @@ func (in *inner) writeNodeFiles() error {
 		return err
 	}
 	if err := write("nodes-5000-health.yaml", 5000, true); err != nil {
+		return err
+	}
+	one := fmt.Sprintf("nodes:\n  - name: peer-0500\n    host_ip: %s\n", peerIP(500))
+	if err := os.WriteFile(in.file("nodes-1.yaml"), []byte(one), 0o644); err != nil {
 		return err
 	}
 	var ips strings.Builder
@@ -326,30 +333,34 @@ func (in *inner) icmpTools(ctx context.Context) error {
 		}
 	}
 	// iputils ping on one of the same peers, during the engine's run.
-	var pingRTT []time.Duration
 	var pingWG sync.WaitGroup
 	pingWG.Add(1)
 	go func() {
 		defer pingWG.Done()
-		if !sleepCtx(ctx, in.warm) {
-			return
-		}
-		n := int((time.Duration(in.windows) * in.window).Seconds() * 4)
-		out, err := exec.CommandContext(ctx, "ping", "-n", "-c", strconv.Itoa(n), "-i", "0.25", peerIP(500).String()).Output()
-		if err != nil {
-			in.results.Notes = append(in.results.Notes, "iputils ping: "+err.Error())
-		}
-		for _, m := range regexp.MustCompile(`time=([0-9.]+) ms`).FindAllStringSubmatch(string(out), -1) {
-			ms, _ := strconv.ParseFloat(m[1], 64)
-			pingRTT = append(pingRTT, time.Duration(ms*float64(time.Millisecond)))
+		if sleepCtx(ctx, in.warm) {
+			in.results.PingHot = in.ping(ctx, 1500, "0.002")
 		}
 	}()
 	r, err := in.runProber(ctx, "connectivity_exporter, shared socket, raw", scenario,
 		in.probeArgv("nodes-1000.yaml", "1s", "127.0.0.1:9250", "-protocols", "icmp"), "127.0.0.1:9250", false, in.warm, in.window, in.windows, in.window)
 	add(r, err)
 	pingWG.Wait()
-	in.results.PingRTT = pingRTT
-	in.results.EngineRTT50 = r.RTT50ICMP
+	in.results.EngineHot = r.RTT50ICMP
+
+	// The same at a slow pace, where every packet finds the machine idle.
+	pingWG.Add(1)
+	go func() {
+		defer pingWG.Done()
+		if sleepCtx(ctx, 2*time.Second) {
+			in.results.PingCold = in.ping(ctx, 40, "0.25")
+		}
+	}()
+	cold, err := in.runProber(ctx, "connectivity_exporter, shared socket, raw, one peer 4×/s", "RTT check",
+		in.probeArgv("nodes-1.yaml", "250ms", "127.0.0.1:9250", "-protocols", "icmp"), "127.0.0.1:9250", false, 2*time.Second, 10*time.Second, 1, 10*time.Second)
+	pingWG.Wait()
+	if err == nil {
+		in.results.EngineCold = cold.RTT50ICMP
+	}
 
 	add(in.runProber(ctx, "connectivity_exporter, shared socket, unprivileged", scenario,
 		in.probeArgv("nodes-1000.yaml", "1s", "127.0.0.1:9250", "-protocols", "icmp", "-privileged=false"), "127.0.0.1:9250", false, in.warm, in.window, in.windows, in.window))
@@ -386,6 +397,20 @@ func (in *inner) icmpTools(ctx context.Context) error {
 		add(in.runProber(ctx, tool, sc, argv, "127.0.0.1:9374", true, in.warm+3*time.Second, in.window, in.windows, in.window))
 	}
 	return nil
+}
+
+// ping runs iputils ping on peer 500 and returns its RTTs.
+func (in *inner) ping(ctx context.Context, count int, interval string) []time.Duration {
+	out, err := exec.CommandContext(ctx, "ping", "-n", "-c", strconv.Itoa(count), "-i", interval, peerIP(500).String()).Output()
+	if err != nil {
+		in.results.Notes = append(in.results.Notes, "iputils ping: "+err.Error())
+	}
+	var rtts []time.Duration
+	for _, m := range regexp.MustCompile(`time=([0-9.]+) ms`).FindAllStringSubmatch(string(out), -1) {
+		ms, _ := strconv.ParseFloat(m[1], 64)
+		rtts = append(rtts, time.Duration(ms*float64(time.Millisecond)))
+	}
+	return rtts
 }
 
 // fping runs fping -c in count mode, once per window: each run is a repeat.
@@ -580,12 +605,16 @@ func (in *inner) scale(ctx context.Context) error {
 	core := variant{"probing core (cxbench probe: shared socket, minimal GET)", func(nodes, interval string) []string {
 		return in.probeArgv(nodes, interval, "127.0.0.1:9250")
 	}}
+	core1 := variant{"probing core, GOMAXPROCS=1", func(nodes, interval string) []string {
+		return append([]string{"env", "GOMAXPROCS=1"}, in.probeArgv(nodes, interval, "127.0.0.1:9250")...)
+	}}
 	variants := []variant{exporter}
 	if !in.results.EngineWired {
 		// The binary still uses pro-bing: measure what it will be once the
 		// engine is wired too.
 		variants = append(variants, core)
 	}
+	variants = append(variants, core1)
 	for _, v := range variants {
 		for _, sc := range []struct {
 			name, nodes, interval string
@@ -593,7 +622,7 @@ func (in *inner) scale(ctx context.Context) error {
 			warm, window          time.Duration
 			windows               int
 		}{
-			{"5,000 peers, host paths, 60 s (idle cost)", "nodes-5000.yaml", "60s", false, 10 * time.Second, 12 * time.Second, 3},
+			{"5,000 peers, host paths, 60 s (idle cost)", "nodes-5000.yaml", "60s", false, 10 * time.Second, 10 * time.Second, 3},
 			{"5,000 peers × 4 paths, 15 s", "nodes-5000-health.yaml", "15s", false, in.scaleWarm, in.scaleWindow, 3},
 			{"5,000 peers × 4 paths, 15 s, 10% dead", "nodes-5000-health.yaml", "15s", true, in.scaleWarm, in.scaleWindow, 3},
 		} {
@@ -601,6 +630,12 @@ func (in *inner) scale(ctx context.Context) error {
 				sc.windows = 1
 			}
 			if in.skip(v.tool) {
+				continue
+			}
+			// Time is short: GOMAXPROCS=1 only where it matters most (the
+			// idle cost), and the pro-bing binary not with dead peers.
+			if (v.tool == core1.tool && !strings.Contains(sc.name, "idle")) ||
+				(v.tool == exporter.tool && !in.results.EngineWired && sc.dead) {
 				continue
 			}
 			if sc.dead {
