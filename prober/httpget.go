@@ -51,6 +51,7 @@ func newHTTPGetter(cfg HTTPConfig) *httpGetter {
 		g.path = "/"
 	}
 	g.bufs.New = func() any { return &httpBuf{req: make([]byte, 0, 128), r: newAnswerReader()} }
+	holdTimestamps(g)
 	return g
 }
 
