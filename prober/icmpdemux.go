@@ -16,6 +16,7 @@ var (
 	errICMPNoReply    = errors.New("no echo reply before the timeout")
 	errICMPBusy       = errors.New("too many icmp probes in flight: every sequence number is taken")
 	errICMPClosed     = errors.New("icmp engine closed")
+	errICMPNoAddress  = errors.New("icmp probe of an invalid address")
 )
 
 const (

@@ -90,6 +90,9 @@ func (e *ICMPEngine) Probe(ctx context.Context, ip netip.Addr) Outcome {
 	if _, ok := ctx.Deadline(); !ok {
 		return Outcome{Result: ResultError, Err: errICMPNoDeadline}
 	}
+	if !ip.IsValid() {
+		return Outcome{Result: ResultError, Err: errICMPNoAddress}
+	}
 	ip = ip.Unmap()
 	s, err := e.socketFor(ip)
 	if err != nil {

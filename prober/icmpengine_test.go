@@ -380,6 +380,15 @@ func TestICMPEngineClosed(t *testing.T) {
 	}
 }
 
+func TestICMPEngineInvalidAddress(t *testing.T) {
+	e := &ICMPEngine{}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if o := e.Probe(ctx, netip.Addr{}); o.Result != ResultError || o.Err != errICMPNoAddress {
+		t.Fatalf("%+v", o)
+	}
+}
+
 func TestICMPEngineNeedsADeadline(t *testing.T) {
 	e := &ICMPEngine{} // the check comes before any socket is used
 	if o := e.Probe(context.Background(), peerA); o.Result != ResultError || o.Err != errICMPNoDeadline {

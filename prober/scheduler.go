@@ -35,15 +35,16 @@ type Config struct {
 	// the load stays spread at the scale of the slice. A probe starts late
 	// by less than a quantum, never early, and never after the cycle's last
 	// probe was due. 0 picks one from the pace: above 100 probes a second,
-	// about batchSize probes per slice, and at least minQuantum (so under
-	// 80 ms).
+	// about batchSize probes per slice, within [minQuantum, maxQuantum] and
+	// at most an eighth of the interval.
 	// Negative: none, one wake-up per probe.
 	Quantum time.Duration
 }
 
 const (
-	batchSize  = 8
+	batchSize  = 16
 	minQuantum = 10 * time.Millisecond // fping's default gap between packets
+	maxQuantum = 100 * time.Millisecond
 )
 
 // quantum is the slice length for probes spacing apart; 0 for none.
@@ -56,7 +57,7 @@ func (c Config) quantum(spacing time.Duration) time.Duration {
 	case spacing >= minQuantum:
 		return 0 // a slow pace: one wake-up per probe is cheap enough
 	}
-	return min(max(batchSize*spacing, minQuantum), c.Interval/batchSize)
+	return min(max(batchSize*spacing, minQuantum), maxQuantum, c.Interval/8)
 }
 
 // Validate says what is wrong with a Config.

@@ -295,11 +295,11 @@ func TestQuantum(t *testing.T) {
 		spacing time.Duration
 		want    time.Duration
 	}{
-		{minute, 750 * time.Microsecond, minQuantum}, // 1,333 probes/s: 10 ms slices
-		{minute, 6 * ms, 48 * ms},                    // 167 probes/s: 8 probes a slice
-		{minute, 12 * ms, 0},                         // a slow pace: no slices
+		{minute, 750 * time.Microsecond, 12 * ms}, // 1,333 probes/s: 16 probes a slice
+		{minute, 6 * ms, 96 * ms},                 // 167 probes/s
+		{minute, 9 * ms, maxQuantum},
+		{minute, 12 * ms, 0}, // a slow pace: no slices
 		{minute, 100 * time.Microsecond, minQuantum},
-		{minute, 9 * ms, 72 * ms},
 		{Config{Interval: 40 * ms}, 100 * time.Microsecond, 5 * ms}, // never more than an eighth of the interval
 		{Config{Interval: time.Minute, Quantum: 3 * ms}, 6 * ms, 3 * ms},
 		{Config{Interval: time.Minute, Quantum: -1}, 6 * ms, 0},

@@ -75,7 +75,8 @@ func memory(pid int) (rss, peak int64) {
 func scrapeProto(ctx context.Context, url string) (map[string]*dto.MetricFamily, error) {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	req.Header.Set("Accept", `application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited`)
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	// Generous: an overloaded smokeping_prober answers slowly.
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
 	if err != nil {
 		return nil, err
 	}

@@ -43,6 +43,7 @@ func probeMain(args []string) error {
 	hello := fs.String("hello", ":4240", "hello address (empty: none)")
 	perPeer := fs.String("per-peer", "auto", "per-peer mode")
 	k := fs.Int("peers", 0, "probe only this many peers (SelectPeers); 0: all")
+	quantum := fs.Duration("quantum", 0, "prober.Config.Quantum (0: automatic, negative: none)")
 	maxRun := fs.Duration("max-run", 10*time.Minute, "stop after this long whatever happens")
 	stats := fs.Bool("stats", false, "print CPU per probe at the end (for trying variants by hand)")
 	fs.Parse(args)
@@ -89,7 +90,7 @@ func probeMain(args []string) error {
 	}
 	httpProbe := prober.NewHTTPProbe(prober.HTTPConfig{Port: 4240, Path: healthep.HelloPath, NetHTTP: *httpClient == "net-http"})
 
-	sched, err := prober.NewScheduler(prober.Config{Interval: *interval, Timeout: *timeout, MaxInFlight: 1024},
+	sched, err := prober.NewScheduler(prober.Config{Interval: *interval, Timeout: *timeout, MaxInFlight: 1024, Quantum: *quantum},
 		map[prober.Protocol]prober.ProbeFunc{prober.ProtocolICMP: icmpProbe, prober.ProtocolHTTP: httpProbe},
 		store, metrics, log.NewNopLogger())
 	if err != nil {

@@ -144,6 +144,9 @@ func dur(d time.Duration) string {
 
 // durFine shows µs with one decimal: veth RTTs are a few µs.
 func durFine(d time.Duration) string {
+	if d == 0 {
+		return "–"
+	}
 	if d < time.Millisecond {
 		return fmt.Sprintf("%.1f µs", float64(d)/1e3)
 	}
@@ -169,7 +172,11 @@ func writeToolTable(b *bytes.Buffer, title string, rows []row, icmp bool) {
 			fmt.Fprintf(b, "| %s | %s | failed: %s | | | | | |\n", r.Tool, r.Scenario, oneLine(r.Err))
 			continue
 		}
-		fmt.Fprintf(b, "| %s | %s | %.0f | %s | %s | %s | %s | %s |\n", r.Tool, r.Scenario, r.ProbesPerSec,
+		tool := r.Tool
+		if r.Err != "" {
+			tool += " (incomplete: " + oneLine(r.Err) + ")"
+		}
+		fmt.Fprintf(b, "| %s | %s | %.0f | %s | %s | %s | %s | %s |\n", tool, r.Scenario, r.ProbesPerSec,
 			rng(r.CPUPerProbe, us), rng(r.Core, pct), loss(r), durFine(rtt), mib(r.PeakRSS))
 	}
 	b.WriteString("\n")
@@ -186,7 +193,7 @@ func oneLine(s string) string {
 
 func writeScale(b *bytes.Buffer, res *results) {
 	b.WriteString("### The exporter at scale\n\n")
-	b.WriteString("Peers have a host IP and, in the 4-path runs, a health IP (the local node has none, so no health endpoint is built); /hello is answered by a `--passive` exporter in cxb-peers. Default per-peer mode (`auto`: `failing` above 100 nodes), timeout 2 s. /metrics was read every 5 s during the windows (that cost is included).\n\n")
+	b.WriteString("Peers have a host IP and, in the 4-path runs, a health IP (the local node has none, so no health endpoint is built); /hello is answered by a `--passive` exporter in cxb-peers. Default per-peer mode (`auto`: `failing` above 100 nodes), timeout 2 s. /metrics was read every 5 s during the windows of the 15 s runs, every 10 s in the idle ones (that cost is included).\n\n")
 	b.WriteString("| exporter | scenario | probes/s | share of one core | CPU µs per probe | RSS (peak) | not answered | paths unreachable | longest sweep | ICMP p50 | HTTP p50 | scrape | /metrics size (gzip) |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range res.Scale {
 		if r.Err != "" && len(r.Core) == 0 {
