@@ -160,10 +160,15 @@ func (d *daemonCommand) serve(ctx context.Context, logger log.Logger) error {
 
 	var sched *prober.Scheduler
 	if !f.passive && source != nil {
+		icmpProbe, closeICMP, err := f.icmpProbe()
+		if err != nil {
+			return err
+		}
+		defer closeICMP()
 		sched, err = prober.NewScheduler(prober.Config{
 			Interval: f.probeInterval, Timeout: f.probeTimeout, MaxInFlight: f.maxInFlight,
 		}, map[prober.Protocol]prober.ProbeFunc{
-			prober.ProtocolICMP: prober.NewICMPProbe(prober.ICMPConfig{Privileged: f.icmpPrivileged}),
+			prober.ProtocolICMP: icmpProbe,
 			prober.ProtocolHTTP: prober.NewHTTPProbe(prober.HTTPConfig{Port: helloPort, Path: healthep.HelloPath}),
 		}, store, metrics, log.With(logger, "component", "prober"))
 		if err != nil {
@@ -172,7 +177,7 @@ func (d *daemonCommand) serve(ctx context.Context, logger log.Logger) error {
 		apply := func(l []nodes.Node) {
 			current.Store(&l)
 			metrics.SetNodes(len(l))
-			sched.SetTargets(prober.TargetsFor(l))
+			sched.SetTargets(prober.TargetsFor(prober.SelectPeers(f.nodeName, l, f.probePeers)))
 		}
 		apply(list)
 		discLogger := log.With(logger, "component", "discovery")

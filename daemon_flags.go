@@ -14,6 +14,7 @@ import (
 
 	"github.com/connectivity-exporter/connectivity_exporter/collector"
 	"github.com/connectivity-exporter/connectivity_exporter/nodes"
+	"github.com/connectivity-exporter/connectivity_exporter/prober"
 )
 
 // daemonFlags are the daemon's settings, as DESIGN.md names them.
@@ -28,6 +29,8 @@ type daemonFlags struct {
 	failureThreshold int
 	maxInFlight      int
 	icmpPrivileged   bool
+	icmpEngine       string
+	probePeers       int
 	helloAddress     string
 	healthIP         string
 	healthNetns      string
@@ -68,6 +71,8 @@ func addDaemonCommand(app *kingpin.Application) *daemonCommand {
 	c.Flag("probe.failure-threshold", "Consecutive failures before a path is reported unreachable.").Default("3").IntVar(&f.failureThreshold)
 	c.Flag("probe.max-in-flight", "Most probes running at once.").Default("1024").IntVar(&f.maxInFlight)
 	c.Flag("probe.icmp.privileged", "Send ICMP through raw sockets (needs CAP_NET_RAW); --no-probe.icmp.privileged uses unprivileged ICMP sockets (needs net.ipv4.ping_group_range).").Default("true").BoolVar(&f.icmpPrivileged)
+	c.Flag("probe.icmp.engine", "How ICMP echoes are sent: shared (one socket per address family for all probes) or pro-bing (a socket per probe; costs about three times the CPU, see BENCHMARKS.md).").Default("shared").EnumVar(&f.icmpEngine, "shared", "pro-bing")
+	c.Flag("probe.peers", "Probe only this many peers (plus this node), chosen by consistent hashing so that every node is probed by about as many others; 0 probes every node. For very large clusters.").Default("0").IntVar(&f.probePeers)
 	c.Flag("hello.listen-address", "Address of the host /hello responder; its port is also the port probed on peers.").Default(":4240").StringVar(&f.helloAddress)
 	c.Flag("healthep.ip", "Create the health endpoint with this IP (default: the local node's health_ip; none without either).").PlaceHolder("IP").StringVar(&f.healthIP)
 	c.Flag("healthep.netns", "Name of the health network namespace (as in ip netns list).").Default("connectivity-health").StringVar(&f.healthNetns)
@@ -100,6 +105,8 @@ func (f *daemonFlags) validate() error {
 		return fmt.Errorf("--probe.timeout must be positive, got %s", f.probeTimeout)
 	case f.failureThreshold < 1:
 		return fmt.Errorf("--probe.failure-threshold must be at least 1, got %d", f.failureThreshold)
+	case f.probePeers < 0:
+		return fmt.Errorf("--probe.peers must not be negative, got %d", f.probePeers)
 	case f.maxInFlight < 1:
 		return fmt.Errorf("--probe.max-in-flight must be at least 1, got %d", f.maxInFlight)
 	case f.healthCheck <= 0:
@@ -150,4 +157,19 @@ func (f *daemonFlags) collectorOptions(healthEndpoint bool) collector.Options {
 		Interval:       f.probeInterval,
 		Timeout:        f.probeTimeout,
 	}
+}
+
+// icmpProbe builds the ICMP prober --probe.icmp.engine asks for, and what
+// closes it. The shared engine opens its socket now, so that a missing
+// CAP_NET_RAW is a clear start error.
+func (f *daemonFlags) icmpProbe() (prober.ProbeFunc, func(), error) {
+	cfg := prober.ICMPConfig{Privileged: f.icmpPrivileged}
+	if f.icmpEngine == "pro-bing" {
+		return prober.NewICMPProbe(cfg), func() {}, nil
+	}
+	e, err := prober.NewICMPEngine(cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("ICMP engine: %w", err)
+	}
+	return e.Probe, func() { e.Close() }, nil
 }
