@@ -90,7 +90,7 @@ kill_node() {
 wait_metrics() {
 	local i=$1
 	for _ in $(seq 1 100); do
-		curl -fsS -o /dev/null --max-time 1 "http://$(host_ip "$i"):$METRICS_PORT/metrics" && return 0
+		curl -fs -o /dev/null --max-time 1 "http://$(host_ip "$i"):$METRICS_PORT/metrics" && return 0
 		kill -0 "$(cat "$DIR/node-$i/pid")" 2>/dev/null || { cat "$DIR/node-$i/log" >&2; die "node-$i exited"; }
 		sleep 0.1
 	done
