@@ -8,7 +8,7 @@ LDFLAGS  := -s -w -X $(VPKG).Version=$(VERSION) -X $(VPKG).Revision=$(REVISION) 
 # The same static build the Dockerfile makes.
 BUILD    := CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)"
 
-.PHONY: all build test unit lint fuzz demo deps clean
+.PHONY: all build test unit lint fuzz demo deps bench clean
 
 all: lint build test
 
@@ -35,6 +35,11 @@ lint:
 
 demo: deps build
 	scripts/demo.sh
+
+# Probing cost next to fping, smokeping_prober and blackbox_exporter, up to 5,000
+# simulated peers (root, about 10 minutes); rewrites the figures in BENCHMARKS.md.
+bench:
+	GO=$(GO) bench/run.sh
 
 deps:
 	scripts/install-deps.sh

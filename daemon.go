@@ -169,7 +169,7 @@ func (d *daemonCommand) serve(ctx context.Context, logger log.Logger) error {
 			Interval: f.probeInterval, Timeout: f.probeTimeout, MaxInFlight: f.maxInFlight,
 		}, map[prober.Protocol]prober.ProbeFunc{
 			prober.ProtocolICMP: icmpProbe,
-			prober.ProtocolHTTP: prober.NewHTTPProbe(prober.HTTPConfig{Port: helloPort, Path: healthep.HelloPath}),
+			prober.ProtocolHTTP: prober.NewHTTPProbe(prober.HTTPConfig{Port: helloPort, Path: healthep.HelloPath, NetHTTP: f.httpClient == "net-http"}),
 		}, store, metrics, log.With(logger, "component", "prober"))
 		if err != nil {
 			return err
