@@ -139,6 +139,11 @@ func readHelloAnswer(r io.Reader, buf []byte) error {
 		}
 	}
 	head := buf[:end-2] // each line ends in \r\n
+	if hasBareLineBreak(head) {
+		// RFC 9112 forbids a lone CR or LF inside a line; readers that
+		// end lines there would frame this answer differently.
+		return malformedError("bare CR or LF in the response head")
+	}
 	line, rest, _ := bytes.Cut(head, []byte("\r\n"))
 	status, err := parseStatusLine(line)
 	if err != nil {
@@ -193,6 +198,19 @@ func malformed(b []byte) error {
 
 // parseStatusLine accepts "HTTP/1.0 200 OK", "HTTP/1.1 404 Not Found" and
 // the like.
+// hasBareLineBreak reports a CR not followed by LF, or an LF not preceded by CR.
+func hasBareLineBreak(head []byte) bool {
+	for i, c := range head {
+		switch {
+		case c == '\r' && (i+1 == len(head) || head[i+1] != '\n'):
+			return true
+		case c == '\n' && (i == 0 || head[i-1] != '\r'):
+			return true
+		}
+	}
+	return false
+}
+
 func parseStatusLine(line []byte) (int, error) {
 	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) ||
 		(line[7] != '0' && line[7] != '1') || line[8] != ' ' ||

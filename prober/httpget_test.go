@@ -172,3 +172,21 @@ func TestAnswerReaderKeepsTheKernelTimestamp(t *testing.T) {
 		t.Fatalf("RTT %s (kernel timestamp %d): want it to end when the answer arrived", rtt, ar.lastTS)
 	}
 }
+
+func TestHasBareLineBreak(t *testing.T) {
+	tests := []struct {
+		head string
+		want bool
+	}{
+		{"HTTP/1.1 200 OK\r\nContent-Length: 6", false},
+		{"HTTP/1.1 200 \nTransfer-Encoding: chunked", true},
+		{"HTTP/1.1 200 OK\rX: y", true},
+		{"HTTP/1.1 200 OK\r", true},
+		{"\nHTTP/1.1 200 OK", true},
+	}
+	for _, tc := range tests {
+		if got := hasBareLineBreak([]byte(tc.head)); got != tc.want {
+			t.Errorf("hasBareLineBreak(%q) = %v, want %v", tc.head, got, tc.want)
+		}
+	}
+}

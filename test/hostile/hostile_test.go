@@ -25,7 +25,7 @@ import (
 )
 
 const (
-	probeTimeout = 300 * time.Millisecond
+	probeTimeout = time.Second // long enough that a streaming peer hits a size limit first, even under -race on a busy machine
 	// lateness allows for scheduling on 2 shared cores under -race.
 	lateness = 250 * time.Millisecond
 )
