@@ -106,7 +106,7 @@ func innerMain(args []string) error {
 	if err := waitTCP(ctx, peers, "198.18.128.1:4240", 15*time.Second); err != nil {
 		return err
 	}
-	help, _ := exec.Command(in.exporter, "--help").CombinedOutput()
+	help, _ := exec.Command(in.exporter, "daemon", "--help").CombinedOutput() // the daemon's flags are on its command
 	in.results.EngineWired = strings.Contains(string(help), "probe.icmp.engine")
 
 	steps := []struct {
