@@ -372,9 +372,16 @@ func TestNodeFileChurnLeavesNoTrace(t *testing.T) {
 		// New counter series (e.g. discovery errors, probe results seen
 		// for the first time) may appear; nothing of the churned peers may.
 		leaked := slices.ContainsFunc(extra, func(id string) bool { return strings.Contains(id, "churn-") })
-		ok := !leaked && len(missing) == 0 && s.fds <= base.fds+1 && s.goroutines <= base.goroutines+5
-		return ok, fmt.Sprintf("series %d (base %d) extra %q missing %q; fds %d (base %d); goroutines %v (base %v)",
-			len(s.series), len(base.series), extra, missing, s.fds, base.fds, s.goroutines, base.goroutines)
+		// The final list must have been applied too: series of churned
+		// peers that were never probed would not show a stale list.
+		mfs, _, err := l.metrics(1)
+		if err != nil {
+			return false, err.Error()
+		}
+		known, _ := value(mfs, "connectivity_nodes", nil)
+		ok := known == 3 && !leaked && len(missing) == 0 && s.fds <= base.fds+1 && s.goroutines <= base.goroutines+5
+		return ok, fmt.Sprintf("nodes %v; series %d (base %d) extra %q missing %q; fds %d (base %d); goroutines %v (base %v)",
+			known, len(s.series), len(base.series), extra, missing, s.fds, base.fds, s.goroutines, base.goroutines)
 	})
 	mfs, _, err := l.metrics(1)
 	if err != nil {
