@@ -28,6 +28,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/connectivity-exporter/connectivity_exporter/nodes"
+
+	"github.com/connectivity-exporter/connectivity_exporter/test/testbin"
 )
 
 const appLabel = "app.kubernetes.io/name"
@@ -683,10 +685,8 @@ var help = sync.OnceValues(func() (string, error) {
 	}
 	defer os.RemoveAll(dir)
 	bin := filepath.Join(dir, "connectivity_exporter")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir = filepath.Join("..", "..")
-	if out, err := build.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	if err := testbin.Build(bin); err != nil {
+		return "", err
 	}
 	var out bytes.Buffer
 	cmd := exec.Command(bin, "daemon", "--help")

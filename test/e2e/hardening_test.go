@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"github.com/connectivity-exporter/connectivity_exporter/test/testbin"
+
 	"bytes"
 	"context"
 	"fmt"
@@ -41,7 +43,7 @@ func (l *lab) runWithArgs(exporterArgs string, args ...string) string {
 	l.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "bash", append([]string{filepath.Join(repoRoot(), "test", "lab", "lab.sh")}, args...)...)
+	cmd := exec.CommandContext(ctx, "bash", append([]string{filepath.Join(testbin.RepoRoot(), "test", "lab", "lab.sh")}, args...)...)
 	cmd.Env = append(l.env(), "LAB_ARGS="+exporterArgs) // the last one wins
 	out, err := cmd.CombinedOutput()
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/connectivity-exporter/connectivity_exporter/dashboards"
+	"github.com/connectivity-exporter/connectivity_exporter/test/testbin"
 )
 
 // A real Prometheus (Debian's, 2.42) scrapes the lab twice over: one server
@@ -238,16 +239,6 @@ func getJSON(u string, v any) error {
 	return json.Unmarshal(body, v)
 }
 
-func freeLoopbackPort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // startDaemon runs a server process until the test ends, and waits until
 // readyURL answers 200.
 func startDaemon(t *testing.T, logFile, readyURL string, name string, args ...string) {
@@ -297,7 +288,7 @@ func startDaemon(t *testing.T, logFile, readyURL string, name string, args ...st
 // webhooks pointed at the test and its group wait shortened.
 func startAlertmanager(t *testing.T, dir, hookURL string) string {
 	t.Helper()
-	cfg, err := os.ReadFile(filepath.Join(repoRoot(), "examples", "alertmanager.yml"))
+	cfg, err := os.ReadFile(filepath.Join(testbin.RepoRoot(), "examples", "alertmanager.yml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,7 +298,7 @@ func startAlertmanager(t *testing.T, dir, hookURL string) string {
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	port := freeLoopbackPort(t)
+	port := testbin.FreeLoopbackPort(t)
 	u := fmt.Sprintf("http://127.0.0.1:%d", port)
 	startDaemon(t, filepath.Join(dir, "alertmanager.log"), u+"/-/ready", "prometheus-alertmanager",
 		"--config.file="+path, "--storage.path="+filepath.Join(dir, "am-data"),
@@ -321,7 +312,7 @@ func writeTestRules(t *testing.T, dir string) []string {
 	t.Helper()
 	var out []string
 	for _, name := range []string{"connectivity-rules.yml", "connectivity-alerts.yml"} {
-		b, err := os.ReadFile(filepath.Join(repoRoot(), "alerts", name))
+		b, err := os.ReadFile(filepath.Join(testbin.RepoRoot(), "alerts", name))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -339,7 +330,7 @@ func writeTestRules(t *testing.T, dir string) []string {
 // intervals, the test's rule copies and Alertmanager.
 func startPrometheus(t *testing.T, dir, name string, rules []string, amURL string, native bool) *promServer {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(repoRoot(), "examples", "prometheus.yml"))
+	b, err := os.ReadFile(filepath.Join(testbin.RepoRoot(), "examples", "prometheus.yml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -361,7 +352,7 @@ func startPrometheus(t *testing.T, dir, name string, rules []string, amURL strin
 	if err := os.WriteFile(path, out, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	port := freeLoopbackPort(t)
+	port := testbin.FreeLoopbackPort(t)
 	u := fmt.Sprintf("http://127.0.0.1:%d", port)
 	args := []string{"--config.file=" + path, "--storage.tsdb.path=" + filepath.Join(dir, "tsdb-"+name),
 		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", port)}

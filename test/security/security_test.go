@@ -24,13 +24,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/connectivity-exporter/connectivity_exporter/test/testbin"
 )
 
 // world is a directory every user may enter: the binary and the sockets
@@ -51,12 +52,8 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(world, "connectivity_exporter")
-	_, file, _, _ := runtime.Caller(0)
-	build := exec.Command("go", "build", "-o", binary, ".")
-	build.Dir = filepath.Join(filepath.Dir(file), "..", "..")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building the exporter: %v\n%s", err, out)
+	if err := testbin.Build(binary); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.RemoveAll(world)
 		os.Exit(1)
 	}
@@ -70,16 +67,6 @@ func requireRoot(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: runs commands as other users against a root-owned admin socket")
 	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // daemon is a passive exporter on loopback ports.
@@ -102,7 +89,7 @@ func startDaemon(t *testing.T, extra ...string) *daemon {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	d := &daemon{dir: dir, socket: filepath.Join(dir, "run", "admin.sock"), helloPort: freePort(t), webPort: freePort(t)}
+	d := &daemon{dir: dir, socket: filepath.Join(dir, "run", "admin.sock"), helloPort: testbin.FreeLoopbackPort(t), webPort: testbin.FreeLoopbackPort(t)}
 	args := append([]string{
 		"--passive", "--node.name=sec-1",
 		fmt.Sprintf("--hello.listen-address=127.0.0.1:%d", d.helloPort),
