@@ -78,6 +78,7 @@ func (g *httpGetter) probe(ctx context.Context, ip netip.Addr) Outcome {
 	defer stop()
 
 	r := buf.r.reset(conn)
+	buf.r.requestSent()
 	if _, err := conn.Write(buf.req); err != nil {
 		return classifyGetError(ctx, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -25,6 +26,12 @@ type answerReader struct {
 	oob    [64]byte
 	lastTS int64 // Unix ns; 0 if the kernel gave none
 	readFn func(fd uintptr) bool
+	// handshake is the kernel's measure of the connection's SYN to
+	// SYN-ACK time; 0 if unknown or if a SYN had to be sent again (then
+	// the connection took the whole time since start to be made).
+	handshake time.Duration
+	sent      time.Time // just before the request was written
+	info      unix.TCPInfo
 }
 
 func newAnswerReader() *answerReader {
@@ -33,23 +40,43 @@ func newAnswerReader() *answerReader {
 	return r
 }
 
-// reset prepares r for conn; if the kernel will not timestamp, conn is read
-// as usual and the RTT falls back to the process's clock.
+// reset prepares r for conn, just connected; if the kernel will not
+// timestamp, conn is read as usual and the RTT falls back to the process's
+// clock.
 func (r *answerReader) reset(conn *net.TCPConn) io.Reader {
-	r.lastTS, r.rc = 0, nil
+	r.lastTS, r.rc, r.handshake, r.sent = 0, nil, 0, time.Time{}
 	rc, err := conn.SyscallConn()
 	if err != nil {
 		return conn
 	}
 	var serr error
 	if err := rc.Control(func(fd uintptr) {
-		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
+		if serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1); serr == nil {
+			r.handshake = r.handshakeRTT(fd)
+		}
 	}); err != nil || serr != nil {
 		return conn
 	}
 	r.rc = rc
 	return r
 }
+
+// handshakeRTT reads the connection's RTT as the kernel measured it from
+// the SYN-ACK; 0 if a segment (the SYN) was sent again, since the RTT then
+// comes from the retransmission and would hide the loss.
+func (r *answerReader) handshakeRTT(fd uintptr) time.Duration {
+	// Into r.info, not unix.GetsockoptTCPInfo's fresh one: no allocation.
+	size := uint32(unix.SizeofTCPInfo)
+	_, _, errno := unix.Syscall6(unix.SYS_GETSOCKOPT, fd, unix.IPPROTO_TCP, unix.TCP_INFO,
+		uintptr(unsafe.Pointer(&r.info)), uintptr(unsafe.Pointer(&size)), 0)
+	if errno != 0 || r.info.Total_retrans != 0 || r.info.Retransmits != 0 {
+		return 0
+	}
+	return time.Duration(r.info.Rtt) * time.Microsecond
+}
+
+// requestSent marks the moment the request is written.
+func (r *answerReader) requestSent() { r.sent = time.Now() }
 
 func (r *answerReader) Read(p []byte) (int, error) {
 	if len(p) == 0 {
@@ -88,16 +115,33 @@ func (r *answerReader) read(fd uintptr) bool {
 	return true
 }
 
-// rtt is from start to the kernel's timestamp of the answer's last bytes,
-// unless that is missing or the wall clock jumped; then to now.
+// rtt is the time from start until the kernel's timestamp of the
+// answer's last bytes, less the prober's own delay between the connection
+// being made and the request being written: a probe started in a batch
+// waits its turn for a CPU there, which says nothing about the path. So:
+// the kernel's handshake RTT plus the time from request to answer. Without
+// a handshake RTT, all from start; without the timestamp, or if the wall
+// clock jumped, until now.
 func (r *answerReader) rtt(start time.Time) time.Duration {
-	mono := time.Since(start)
-	if r.lastTS != 0 {
-		if k := time.Duration(r.lastTS - start.UnixNano()); k > 0 && k <= mono {
-			return k
+	return answerRTT(time.Since(start), start, r.sent, r.lastTS, r.handshake)
+}
+
+// answerRTT: elapsed is the monotonic time since start; lastTS the
+// answer's kernel timestamp in Unix ns or 0; handshake 0 if unknown.
+func answerRTT(elapsed time.Duration, start, sent time.Time, lastTS int64, handshake time.Duration) time.Duration {
+	if lastTS == 0 {
+		return elapsed
+	}
+	whole := time.Duration(lastTS - start.UnixNano())
+	if whole <= 0 || whole > elapsed {
+		return elapsed // the wall clock jumped
+	}
+	if handshake > 0 && !sent.IsZero() {
+		if answer := time.Duration(lastTS - sent.UnixNano()); answer > 0 && handshake+answer < whole {
+			return handshake + answer
 		}
 	}
-	return mono
+	return whole
 }
 
 // holdTimestamps keeps the kernel's receive timestamps switched on while g

@@ -15,5 +15,6 @@ type answerReader struct{}
 func newAnswerReader() *answerReader                    { return &answerReader{} }
 func (*answerReader) reset(conn *net.TCPConn) io.Reader { return conn }
 func (*answerReader) rtt(start time.Time) time.Duration { return time.Since(start) }
+func (*answerReader) requestSent()                      {}
 
 func holdTimestamps(*httpGetter) {}

@@ -5,7 +5,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -147,31 +146,6 @@ func TestHTTPProbeEndsWhenCancelled(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
-
-func TestAnswerReaderKeepsTheKernelTimestamp(t *testing.T) {
-	port := serveRaw(t, func(c net.Conn) {
-		c.Read(make([]byte, 64))
-		c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nhello\n"))
-	})
-	start := time.Now()
-	conn, err := net.DialTCP("tcp", nil, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ar := newAnswerReader()
-	r := ar.reset(conn)
-	conn.Write([]byte("GET / HTTP/1.1\r\n\r\n"))
-	var buf [maxHelloHeader]byte
-	if err := readHelloAnswer(r, buf[:]); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(20 * time.Millisecond) // the process is late to notice: the RTT must not grow
-	rtt := ar.rtt(start)
-	if runtime.GOOS == "linux" && (ar.lastTS == 0 || rtt <= 0 || rtt >= time.Since(start)-10*time.Millisecond) {
-		t.Fatalf("RTT %s (kernel timestamp %d): want it to end when the answer arrived", rtt, ar.lastTS)
-	}
-}
 
 func TestHasBareLineBreak(t *testing.T) {
 	tests := []struct {
