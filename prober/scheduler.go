@@ -34,9 +34,10 @@ type Config struct {
 	// hundred µs on a VM), so fewer wake-ups is what makes probing cheap;
 	// the load stays spread at the scale of the slice. A probe starts late
 	// by less than a quantum, never early, and never after the cycle's last
-	// probe was due. 0 picks one from the pace: above 100 probes a second,
+	// probe was due. 0 picks one from the pace: above 256 probes a second,
 	// about batchSize probes per slice, within [minQuantum, maxQuantum] and
-	// at most an eighth of the interval.
+	// at most an eighth of the interval; at a lower pace idleQuantum, but
+	// at most 1/240 of the interval (so at most idleBatch probes a slice).
 	// Negative: none, one wake-up per probe.
 	Quantum time.Duration
 }
@@ -45,6 +46,12 @@ const (
 	batchSize  = 16
 	minQuantum = 10 * time.Millisecond // fping's default gap between packets
 	maxQuantum = 100 * time.Millisecond
+	// At a low pace the process sleeps between slices, and waking it from
+	// sleep (timer, netpoller, a second thread) costs about half a
+	// millisecond of CPU per slice on a VM, more than its probes: so few
+	// long slices, each of at most idleBatch probes.
+	idleQuantum = 250 * time.Millisecond
+	idleBatch   = 64
 )
 
 // quantum is the slice length for probes spacing apart; 0 for none.
@@ -54,8 +61,10 @@ func (c Config) quantum(spacing time.Duration) time.Duration {
 		return 0
 	case c.Quantum > 0:
 		return c.Quantum
-	case spacing >= minQuantum:
-		return 0 // a slow pace: one wake-up per probe is cheap enough
+	case spacing*idleBatch >= idleQuantum:
+		// Where this is no longer than spacing, no two probes share a
+		// slice: a slow pace, one wake-up per probe.
+		return min(idleQuantum, c.Interval/240)
 	}
 	return min(max(batchSize*spacing, minQuantum), maxQuantum, c.Interval/8)
 }

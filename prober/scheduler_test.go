@@ -295,10 +295,12 @@ func TestQuantum(t *testing.T) {
 		spacing time.Duration
 		want    time.Duration
 	}{
-		{minute, 750 * time.Microsecond, 12 * ms}, // 1,333 probes/s: 16 probes a slice
-		{minute, 6 * ms, 96 * ms},                 // 167 probes/s
-		{minute, 9 * ms, maxQuantum},
-		{minute, 12 * ms, 0}, // a slow pace: no slices
+		{minute, 750 * time.Microsecond, 12 * ms},                   // 1,333 probes/s: 16 probes a slice
+		{minute, 3900 * time.Microsecond, 62400 * time.Microsecond}, // 256.4 probes/s: still 16 a slice
+		{minute, 6 * ms, idleQuantum},                               // 167 probes/s: 42 a slice, 4 wake-ups a second
+		{minute, 12 * ms, idleQuantum},
+		{minute, idleQuantum, idleQuantum},                                     // a slow pace: one probe a slice
+		{Config{Interval: 15 * time.Second}, 6 * ms, 62500 * time.Microsecond}, // never later than 1/240 of the interval
 		{minute, 100 * time.Microsecond, minQuantum},
 		{Config{Interval: 40 * ms}, 100 * time.Microsecond, 5 * ms}, // never more than an eighth of the interval
 		{Config{Interval: time.Minute, Quantum: 3 * ms}, 6 * ms, 3 * ms},
@@ -333,6 +335,40 @@ func TestStartOffsetBatchesWithoutStartingEarly(t *testing.T) {
 	for i := range 10 {
 		if got := startOffset(i, 10, 20*time.Millisecond, 0); got != time.Duration(i)*20*time.Millisecond {
 			t.Fatalf("probe %d moved to %s without a quantum", i, got)
+		}
+	}
+}
+
+func TestIdlePaceWakesFourTimesASecond(t *testing.T) {
+	tests := []struct {
+		name             string
+		cfg              Config
+		targets          int
+		wakeUps, maxSize int
+	}{
+		// 5,000 peers' host paths every minute: 167 probes/s; the first
+		// probe at once, then the end of each of 240 slices.
+		{"10,000 targets a minute", Config{Interval: time.Minute}, 10000, 241, 42},
+		// Just under 256 probes/s: the longest slices.
+		{"15,300 targets a minute", Config{Interval: time.Minute}, 15300, 241, 64},
+		// A slow pace: every probe on its own.
+		{"200 targets a minute", Config{Interval: time.Minute}, 200, 200, 1},
+		// 15 s: slices of at most 62.5 ms.
+		{"2,000 targets in 15 s", Config{Interval: 15 * time.Second}, 2000, 241, 9},
+	}
+	for _, tc := range tests {
+		spacing := tc.cfg.Interval / time.Duration(tc.targets)
+		q := tc.cfg.quantum(spacing)
+		slices := map[time.Duration]int{}
+		for i := range tc.targets {
+			slices[startOffset(i, tc.targets, spacing, q)]++
+		}
+		biggest := 0
+		for _, n := range slices {
+			biggest = max(biggest, n)
+		}
+		if len(slices) != tc.wakeUps || biggest != tc.maxSize {
+			t.Errorf("%s: %d wake-ups, at most %d probes each; want %d and %d", tc.name, len(slices), biggest, tc.wakeUps, tc.maxSize)
 		}
 	}
 }
