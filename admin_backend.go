@@ -17,9 +17,14 @@ import (
 // ctrl are nil when the daemon does not probe or has no health endpoint.
 func newAdminBackend(f *daemonFlags, current *atomic.Pointer[[]nodes.Node], store *prober.Store, sched *prober.Scheduler, ctrl *healthep.Controller) admin.Backend {
 	started := time.Now()
+	helloPort, _ := f.helloPort() // validated
+	withPort := func(r admin.Report) admin.Report {
+		r.HelloPort = helloPort
+		return r
+	}
 	statusReport := func() admin.Report {
 		st := store.Snapshot()
-		return admin.BuildReport(f.nodeName, *current.Load(), st, admin.LatestProbe(st), f.probeInterval)
+		return withPort(admin.BuildReport(f.nodeName, *current.Load(), st, admin.LatestProbe(st), f.probeInterval))
 	}
 	return admin.BackendFuncs{
 		StatusFunc: statusReport,
@@ -28,7 +33,7 @@ func newAdminBackend(f *daemonFlags, current *atomic.Pointer[[]nodes.Node], stor
 				return statusReport()
 			}
 			st := sched.ProbeAll(ctx)
-			return admin.BuildReport(f.nodeName, *current.Load(), st, time.Now(), sched.Interval())
+			return withPort(admin.BuildReport(f.nodeName, *current.Load(), st, time.Now(), sched.Interval()))
 		},
 		InfoFunc: func() admin.Info {
 			info := admin.Info{

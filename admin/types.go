@@ -10,7 +10,10 @@ type Report struct {
 	ProbeTime time.Time `json:"probe_time,omitzero"`
 	// Interval is the daemon's probe interval: results are at most about
 	// this old.
-	Interval  Duration     `json:"interval"`
+	Interval Duration `json:"interval"`
+	// HelloPort is the TCP port probed for /hello on every node; 0 from a
+	// daemon that does not say, which probes the default, 4240.
+	HelloPort int          `json:"hello_port,omitempty"`
 	LocalNode string       `json:"local_node"`
 	Nodes     []NodeReport `json:"nodes"`
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/connectivity-exporter/connectivity_exporter/admin"
+	"github.com/connectivity-exporter/connectivity_exporter/healthep"
 	"github.com/connectivity-exporter/connectivity_exporter/prober"
 )
 
@@ -13,8 +14,12 @@ import (
 // no entry.
 func Diagnose(r admin.Report) map[string]string {
 	out := make(map[string]string)
+	port := r.HelloPort
+	if port == 0 {
+		port = healthep.DefaultHelloPort
+	}
 	for _, n := range r.Nodes {
-		if d := diagnoseNode(n); d != "" {
+		if d := diagnoseNode(n, port); d != "" {
 			out[n.Name] = d
 		}
 	}
@@ -65,7 +70,7 @@ func isolatedPeers(r admin.Report) (cut []string, peers int) {
 
 // diagnoseNode reads one node's paths; the cases are checked from the most
 // to the least specific, so the first that fits is the best explanation.
-func diagnoseNode(n admin.NodeReport) string {
+func diagnoseNode(n admin.NodeReport, helloPort int) string {
 	all := probesOf(n)
 	var known, down []probe
 	refused := false
@@ -102,7 +107,7 @@ func diagnoseNode(n admin.NodeReport) string {
 		}
 		return fmt.Sprintf("the exporter is not running on %s (HTTP /hello refused) and ICMP to it gets no answer", n.Name)
 	case hostHTTP == unreachable && hostICMP == reachable:
-		return fmt.Sprintf("TCP port 4240 blocked or the exporter hangs on %s", n.Name)
+		return fmt.Sprintf("TCP port %d blocked or the exporter hangs on %s", helloPort, n.Name)
 	case n.Endpoint != nil && (hostICMP == reachable || hostHTTP == reachable) && endpointDown(n.Endpoint):
 		return fmt.Sprintf("traffic is dropped inside %s before it reaches endpoints: check forwarding and firewall there (e.g. a FORWARD chain with policy DROP), and the health endpoint", n.Name)
 	case onlyICMPDown(n, down):
@@ -111,7 +116,7 @@ func diagnoseNode(n admin.NodeReport) string {
 		if down[0].Result == string(prober.ResultRefused) {
 			return fmt.Sprintf("the health endpoint on %s answers ICMP but refuses HTTP: its /hello responder is not running", n.Name)
 		}
-		return fmt.Sprintf("the health endpoint on %s answers ICMP but not HTTP: its /hello responder hangs or TCP port 4240 is filtered towards endpoints", n.Name)
+		return fmt.Sprintf("the health endpoint on %s answers ICMP but not HTTP: its /hello responder hangs or TCP port %d is filtered towards endpoints", n.Name, helloPort)
 	}
 	names := make([]string, len(down))
 	for i, p := range down {

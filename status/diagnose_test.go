@@ -102,6 +102,25 @@ func TestDiagnose(t *testing.T) {
 	}
 }
 
+// The port in a diagnosis is the one the daemon probes, not the default.
+func TestDiagnoseNamesTheProbedPort(t *testing.T) {
+	for _, tc := range []struct {
+		port int
+		rows []row
+		want string
+	}{
+		{8080, []row{{"node-1", "RRRR"}, {"node-2", "RTRT"}}, "TCP port 8080 blocked or the exporter hangs on node-2"},
+		{8080, []row{{"node-1", "RRRR"}, {"node-2", "RRRT"}}, "the health endpoint on node-2 answers ICMP but not HTTP: its /hello responder hangs or TCP port 8080 is filtered towards endpoints"},
+		{0, []row{{"node-1", "RRRR"}, {"node-2", "RTRT"}}, "TCP port 4240 blocked or the exporter hangs on node-2"}, // a daemon that does not say
+	} {
+		r := scenario(tc.rows...)
+		r.HelloPort = tc.port
+		if got := status.Diagnose(r)["node-2"]; got != tc.want {
+			t.Errorf("port %d: got %q, want %q", tc.port, got, tc.want)
+		}
+	}
+}
+
 func TestWithDiagnosis(t *testing.T) {
 	r := scenario(row{"node-1", "RRRR"}, row{"node-2", "RRTT"})
 	r.Nodes[0].Diagnosis = "stale"

@@ -25,6 +25,7 @@
 //	                        (e.g. a FORWARD chain with policy DROP)
 //	ICMP filtered           ICMP fails where HTTP to the same address works
 //	exporter not running    host ICMP answers, HTTP /hello is refused
-//	port 4240 blocked       host ICMP answers, HTTP /hello times out or fails
+//	port blocked            host ICMP answers, HTTP /hello times out or fails
+//	                        (the port is the report's hello_port, 4240 by default)
 //	not probed yet          no result for the node's paths yet
 package status

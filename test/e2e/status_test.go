@@ -55,7 +55,9 @@ func TestStatusDiagnosesEachFault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(r.Nodes) != 3 || r.LocalNode != "node-1" || !r.Nodes[0].Local {
+	// The lab's daemons serve and probe /hello on the default port; the
+	// report says so, and diagnoses name it.
+	if len(r.Nodes) != 3 || r.LocalNode != "node-1" || !r.Nodes[0].Local || r.HelloPort != 4240 {
 		t.Fatalf("healthy report: %+v", r)
 	}
 	for _, n := range r.Nodes {
