@@ -274,7 +274,9 @@ func (in *inner) measure(ctx context.Context, c *child, s sampler, warm, window 
 		prev = cur
 	}
 	r.Sent = prev.probes - first.probes
-	r.Failed = r.Sent - (prev.success - first.success)
+	// A reply in the window to a probe sent just before it counts as a
+	// success without a send: never below 0 failed.
+	r.Failed = max(r.Sent-(prev.success-first.success), 0)
 	r.ProbesPerSec = r.Sent / prev.at.Sub(first.at).Seconds()
 	r.RTT50ICMP = prev.icmp.minus(first.icmp).quantile(0.5)
 	r.RTT50HTTP = prev.http.minus(first.http).quantile(0.5)
