@@ -177,6 +177,7 @@ func (d *daemonCommand) serve(ctx context.Context, logger log.Logger) error {
 		apply := func(l []nodes.Node) {
 			current.Store(&l)
 			metrics.SetNodes(len(l))
+			metrics.SetDiscoveryRejected(false)
 			sched.SetTargets(prober.TargetsFor(prober.SelectPeers(f.nodeName, l, f.probePeers)))
 		}
 		apply(list)
@@ -185,6 +186,7 @@ func (d *daemonCommand) serve(ctx context.Context, logger log.Logger) error {
 			source.Watch(ctx, func(l []nodes.Node) {
 				if err := checkLocal(l, f.nodeName); err != nil {
 					metrics.DiscoveryError()
+					metrics.SetDiscoveryRejected(true)
 					level.Error(discLogger).Log("msg", "new node list rejected, keeping the last good one", "err", err)
 					return
 				}
@@ -192,6 +194,11 @@ func (d *daemonCommand) serve(ctx context.Context, logger log.Logger) error {
 				apply(l)
 			}, func(err error) {
 				metrics.DiscoveryError()
+				// A watch error is retried by the source, and no new list
+				// would clear the mark: only a rejected list sets it.
+				if !nodes.IsTransient(err) {
+					metrics.SetDiscoveryRejected(true)
+				}
 				level.Error(discLogger).Log("msg", "node list could not be loaded, keeping the last good one", "err", err)
 			})
 			return nil

@@ -26,6 +26,7 @@ type Metrics struct {
 	cycle      prometheus.Gauge
 	nodes      prometheus.Gauge
 	discErrors prometheus.Counter
+	discReject prometheus.Gauge
 	hepUp      prometheus.Gauge
 	hepRestart prometheus.Counter
 
@@ -106,6 +107,10 @@ func New(reg prometheus.Registerer, opts Options, states StateSource, build Buil
 			Namespace: namespace, Name: "discovery_errors_total", ConstLabels: src,
 			Help: "Node lists that could not be loaded; the last good list stayed in force.",
 		}),
+		discReject: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "discovery_rejected", ConstLabels: src,
+			Help: "1 while the latest node list was rejected (a node file that does not parse or validate, an invalid Kubernetes node list, a list without this node) and the last good list is in force; 0 once a good list is loaded.",
+		}),
 		hepUp: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "health_endpoint_up", ConstLabels: src,
 			Help: "1 if this node's health endpoint answered its latest check.",
@@ -125,7 +130,7 @@ func New(reg prometheus.Registerer, opts Options, states StateSource, build Buil
 		}
 	}
 	collectors := []prometheus.Collector{
-		m.peerRTT, m.peerProbes, m.rtt, m.probes, m.cycle, m.nodes, m.discErrors,
+		m.peerRTT, m.peerProbes, m.rtt, m.probes, m.cycle, m.nodes, m.discErrors, m.discReject,
 		newStateCollector(src, states, m.perPeerMode),
 		newConfigCollector(src, opts),
 		newBuildInfoCollector(src, build),
@@ -205,6 +210,17 @@ func (m *Metrics) SetNodes(n int) {
 
 // DiscoveryError counts a node list that could not be loaded.
 func (m *Metrics) DiscoveryError() { m.discErrors.Inc() }
+
+// SetDiscoveryRejected records whether the latest node list was rejected.
+// The error counter alone cannot say: a bad node file is counted once and
+// may stay bad for days.
+func (m *Metrics) SetDiscoveryRejected(rejected bool) {
+	v := 0.0
+	if rejected {
+		v = 1
+	}
+	m.discReject.Set(v)
+}
 
 // SetHealthEndpointUp records the latest health endpoint check (healthep.Reporter).
 func (m *Metrics) SetHealthEndpointUp(up bool) {

@@ -76,6 +76,7 @@ func gather(t *testing.T, opts Options) (*prometheus.Registry, *Metrics) {
 	m.SetHealthEndpointUp(true)
 	m.HealthEndpointRestarted()
 	m.DiscoveryError()
+	m.SetDiscoveryRejected(true)
 	for _, p := range probes {
 		m.ProbeDone(p.s, p.o)
 	}

@@ -226,6 +226,10 @@ func (w *watcher) wantFail(t *testing.T, want string) {
 			if err.Error() != want {
 				t.Fatalf("fail:\n got %v\nwant %s", err, want)
 			}
+			// A bad file lasts until it is replaced: never transient.
+			if IsTransient(err) {
+				t.Fatalf("fail(%v) reported as transient", err)
+			}
 			return
 		case <-w.parked:
 			w.resume <- struct{}{}

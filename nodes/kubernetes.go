@@ -120,7 +120,7 @@ func (s *KubernetesSource) watchError(ctx context.Context, _ *cache.Reflector, e
 		level.Debug(s.logger).Log("msg", "Kubernetes node watch closed, reconnecting", "err", err)
 		return
 	}
-	err = fmt.Errorf("watching Kubernetes nodes: %w", err)
+	err = &TransientError{fmt.Errorf("watching Kubernetes nodes: %w", err)}
 	s.mu.Lock()
 	s.lastWatch = err
 	s.mu.Unlock()

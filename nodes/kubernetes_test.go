@@ -401,7 +401,9 @@ func TestKubernetesInvalidListFailsOnceAndRecovers(t *testing.T) {
 		kubeIP4("a", "198.18.0.1", kubeHealth("198.19.0.1")), kubeIP4("b", "198.18.0.2")).start()
 	// Two nodes claiming one health IP: Validate rejects the whole list.
 	h.edit("b", kubeHealth("198.19.0.1"))
-	h.wantFail("duplicates health_ip")
+	if err := h.wantFail("duplicates health_ip"); IsTransient(err) {
+		t.Errorf("a rejected list reported as transient: %v", err)
+	}
 	h.edit("b", kubeWithAnnotation("example.com/other", "x")) // still the same bad list: not reported again
 	h.settle()
 	h.edit("b", func(n *corev1.Node) { delete(n.Annotations, DefaultHealthIPAnnotation) })
@@ -471,7 +473,10 @@ func TestKubernetesAPIErrorKeepsLastList(t *testing.T) {
 	h.settle()
 
 	api.breakWatch()
-	h.wantFail("watching Kubernetes nodes: ")
+	// The informer retries by itself, and no update will say it is over.
+	if err := h.wantFail("watching Kubernetes nodes: "); !IsTransient(err) {
+		t.Errorf("a watch error not reported as transient: %v", err)
+	}
 	// The cache, and so the list, is what it was: nothing but errors
 	// while the API is down, however often the informer retries.
 	before := h.src.events.Load()

@@ -112,6 +112,9 @@ func TestGarbageNodeFileKeepsTheLastGoodList(t *testing.T) {
 	if v, _ := value(mfs, "connectivity_nodes", nil); v != 3 {
 		t.Fatalf("connectivity_nodes = %v after a bad reload, want the last good 3", v)
 	}
+	if v, ok := value(mfs, "connectivity_discovery_rejected", nil); !ok || v != 1 {
+		t.Fatalf("connectivity_discovery_rejected = %v (present %v) with a bad node file, want 1", v, ok)
+	}
 	// Probing goes on with the last good list: the counters keep moving.
 	before, _ := value(mfs, "connectivity_peer_probes_total", map[string]string{"peer": "node-2", "path": "host", "protocol": "icmp", "result": "success"})
 	eventually(t, converge, "node-2 still probed", func() (bool, string) {
@@ -123,6 +126,17 @@ func TestGarbageNodeFileKeepsTheLastGoodList(t *testing.T) {
 		return now > before, fmt.Sprintf("successes %v -> %v", before, now)
 	})
 	l.expectPaths(2, allPaths, 1, time.Second)
+
+	// A good file again, the same list as before: the mark clears.
+	writeNodes(t, l, 3)
+	eventually(t, converge, "the rejection cleared", func() (bool, string) {
+		mfs, _, err := l.metrics(1)
+		if err != nil {
+			return false, err.Error()
+		}
+		v, ok := value(mfs, "connectivity_discovery_rejected", nil)
+		return ok && v == 0, fmt.Sprintf("connectivity_discovery_rejected=%v (present %v)", v, ok)
+	})
 }
 
 // writeNodes rewrites the lab's node list with nodes 1..k.
