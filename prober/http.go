@@ -50,8 +50,9 @@ func newNetHTTPProbe(cfg HTTPConfig) ProbeFunc {
 		// A redirect is not a /hello answer: report it, do not follow it.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
+	port := strconv.Itoa(cfg.Port)
 	return func(ctx context.Context, ip netip.Addr) Outcome {
-		url := "http://" + net.JoinHostPort(ip.String(), strconv.Itoa(cfg.Port)) + cfg.Path
+		url := "http://" + net.JoinHostPort(ip.String(), port) + cfg.Path
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {
 			return Outcome{Result: ResultError, Err: err}
@@ -59,13 +60,13 @@ func newNetHTTPProbe(cfg HTTPConfig) ProbeFunc {
 		start := time.Now()
 		resp, err := client.Do(req)
 		if err != nil {
-			return classifyHTTPError(err)
+			return classifyHTTPError(err, false)
 		}
 		n, err := io.Copy(io.Discard, io.LimitReader(resp.Body, maxHelloBody+1))
 		resp.Body.Close()
 		rtt := time.Since(start)
 		if err != nil {
-			return classifyHTTPError(err)
+			return classifyHTTPError(err, false)
 		}
 		if n > maxHelloBody {
 			return Outcome{Result: ResultError, Err: fmt.Errorf("answer body over %d bytes", maxHelloBody)}
@@ -77,12 +78,14 @@ func newNetHTTPProbe(cfg HTTPConfig) ProbeFunc {
 	}
 }
 
-func classifyHTTPError(err error) Outcome {
+// classifyHTTPError classifies a failed GET. ctxDone says the probe's
+// context has ended, which makes any other failure than a refusal a timeout.
+func classifyHTTPError(err error, ctxDone bool) Outcome {
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return Outcome{Result: ResultRefused, Err: errors.New("connection refused")}
-	case errors.Is(err, context.DeadlineExceeded), isTimeout(err):
-		return Outcome{Result: ResultTimeout, Err: errors.New("connection timed out")}
+		return Outcome{Result: ResultRefused, Err: errHTTPRefused}
+	case ctxDone, errors.Is(err, context.DeadlineExceeded), isTimeout(err):
+		return Outcome{Result: ResultTimeout, Err: errHTTPTimeout}
 	default:
 		return Outcome{Result: ResultError, Err: err}
 	}

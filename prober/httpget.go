@@ -10,7 +10,6 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -59,31 +58,30 @@ func (g *httpGetter) probe(ctx context.Context, ip netip.Addr) Outcome {
 	ip = ip.Unmap()
 	buf := g.bufs.Get().(*httpBuf)
 	defer g.bufs.Put(buf)
-	buf.req = appendHelloRequest(buf.req[:0], ip, g.port, g.path)
+	addr := netip.AddrPortFrom(ip, g.port)
+	buf.req = appendHelloRequest(buf.req[:0], addr, g.path)
 
 	start := time.Now()
 	// DialContext, not DialTCP: DialTCP binds to the zero local address,
 	// a syscall for nothing.
-	c, err := g.dialer.DialContext(ctx, "tcp", netip.AddrPortFrom(ip, g.port).String())
+	c, err := g.dialer.DialContext(ctx, "tcp", addr.String())
 	if err != nil {
-		return classifyGetError(ctx, err)
+		return classifyHTTPError(err, ctx.Err() != nil)
 	}
 	conn := c.(*net.TCPConn)
 	defer conn.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		conn.SetDeadline(dl)
-	}
-	// A cancelled probe (shutdown) must not wait for the deadline.
+	// The connection ends when ctx does, at its deadline (whose timer ctx
+	// already has: the connection needs none of its own) or at shutdown.
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 
 	r := buf.r.reset(conn)
 	buf.r.requestSent()
 	if _, err := conn.Write(buf.req); err != nil {
-		return classifyGetError(ctx, err)
+		return classifyHTTPError(err, ctx.Err() != nil)
 	}
 	if err := readHelloAnswer(r, buf.b[:]); err != nil {
-		return classifyGetError(ctx, err)
+		return classifyHTTPError(err, ctx.Err() != nil)
 	}
 	rtt := buf.r.rtt(start)
 	// The whole answer is in: reset the connection rather than close it.
@@ -94,11 +92,11 @@ func (g *httpGetter) probe(ctx context.Context, ip netip.Addr) Outcome {
 	return Outcome{Result: ResultSuccess, RTT: rtt}
 }
 
-func appendHelloRequest(b []byte, ip netip.Addr, port uint16, path string) []byte {
+func appendHelloRequest(b []byte, addr netip.AddrPort, path string) []byte {
 	b = append(b, "GET "...)
 	b = append(b, path...)
 	b = append(b, " HTTP/1.1\r\nHost: "...)
-	b = netip.AddrPortFrom(ip, port).AppendTo(b)
+	b = addr.AppendTo(b)
 	b = append(b, "\r\nUser-Agent: connectivity_exporter\r\nAccept: */*\r\nConnection: close\r\n\r\n"...)
 	return b
 }
@@ -197,8 +195,6 @@ func malformed(b []byte) error {
 	return malformedError(strconv.Quote(string(line)))
 }
 
-// parseStatusLine accepts "HTTP/1.0 200 OK", "HTTP/1.1 404 Not Found" and
-// the like.
 // hasBareLineBreak reports a CR not followed by LF, or an LF not preceded by CR.
 func hasBareLineBreak(head []byte) bool {
 	for i, c := range head {
@@ -212,6 +208,8 @@ func hasBareLineBreak(head []byte) bool {
 	return false
 }
 
+// parseStatusLine accepts "HTTP/1.0 200 OK", "HTTP/1.1 404 Not Found" and
+// the like.
 func parseStatusLine(line []byte) (int, error) {
 	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) ||
 		(line[7] != '0' && line[7] != '1') || line[8] != ' ' ||
@@ -271,9 +269,6 @@ func (b *bodyReader) fill() error {
 	b.pending = b.buf[:n]
 	if err == io.EOF {
 		b.eof = true
-		if n > 0 {
-			return nil
-		}
 	}
 	if n > 0 {
 		return nil
@@ -385,15 +380,4 @@ func eofIsEarly(err error) error {
 		return errHTTPClosedEarly
 	}
 	return err
-}
-
-func classifyGetError(ctx context.Context, err error) Outcome {
-	switch {
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return Outcome{Result: ResultRefused, Err: errHTTPRefused}
-	case ctx.Err() != nil, errors.Is(err, context.DeadlineExceeded), isTimeout(err):
-		return Outcome{Result: ResultTimeout, Err: errHTTPTimeout}
-	default:
-		return Outcome{Result: ResultError, Err: err}
-	}
 }

@@ -19,11 +19,15 @@ import (
 // them (probes started together wait for each other, and for scrapes and
 // the garbage collector).
 type answerReader struct {
-	rc     syscall.RawConn
-	p      []byte
-	n      int
-	err    error
-	oob    [64]byte
+	rc  syscall.RawConn
+	n   int
+	err error
+	// recvmsg is called directly, as in icmpSocket, because x/sys/unix's
+	// Recvmsg allocates a sockaddr per call. oob is made of words: the
+	// kernel's control messages are read in place and need word alignment.
+	oob    [8]uint64
+	iov    unix.Iovec
+	msg    unix.Msghdr
 	lastTS int64 // Unix ns; 0 if the kernel gave none
 	readFn func(fd uintptr) bool
 	// handshake is the kernel's measure of the connection's SYN to
@@ -37,6 +41,9 @@ type answerReader struct {
 func newAnswerReader() *answerReader {
 	r := &answerReader{}
 	r.readFn = r.read // bound once: the reader is pooled
+	r.msg.Iov = &r.iov
+	r.msg.SetIovlen(1)
+	r.msg.Control = (*byte)(unsafe.Pointer(&r.oob[0]))
 	return r
 }
 
@@ -82,11 +89,14 @@ func (r *answerReader) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	r.p, r.n, r.err = p, 0, nil
-	if err := r.rc.Read(r.readFn); err != nil {
+	r.iov.Base = &p[0]
+	r.iov.SetLen(len(p))
+	r.n, r.err = 0, nil
+	err := r.rc.Read(r.readFn)
+	r.iov.Base = nil // the pooled reader keeps no caller's buffer alive
+	if err != nil {
 		return 0, err // the deadline, or the connection closed
 	}
-	r.p = nil
 	if r.err != nil {
 		return 0, r.err
 	}
@@ -97,18 +107,22 @@ func (r *answerReader) Read(p []byte) (int, error) {
 }
 
 func (r *answerReader) read(fd uintptr) bool {
-	n, oobn, _, _, err := unix.Recvmsg(int(fd), r.p, r.oob[:], unix.MSG_DONTWAIT)
-	if err == unix.EAGAIN {
+	r.msg.SetControllen(int(unsafe.Sizeof(r.oob)))
+	r.msg.Flags = 0
+	n, _, errno := unix.Syscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&r.msg)), unix.MSG_DONTWAIT)
+	switch errno {
+	case 0:
+	case unix.EAGAIN:
 		return false
-	}
-	if err == unix.EINTR {
+	case unix.EINTR:
 		return r.read(fd)
+	default:
+		r.err = &net.OpError{Op: "read", Net: "tcp", Err: errno}
+		return true
 	}
-	r.n, r.err = n, err
-	if err != nil {
-		r.err = &net.OpError{Op: "read", Net: "tcp", Err: err}
-	} else if n > 0 && oobn > 0 {
-		if ts := kernelTimestamp(r.oob[:oobn]); ts != 0 {
+	r.n = int(n)
+	if r.n > 0 {
+		if ts := kernelTimestamp(controlMessages(r.oob[:], &r.msg)); ts != 0 {
 			r.lastTS = ts
 		}
 	}

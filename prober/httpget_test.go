@@ -121,7 +121,7 @@ func TestHTTPProbeSendsAProperRequest(t *testing.T) {
 	}
 	r := <-got
 	if r.Method != http.MethodGet || r.URL.Path != "/hello" || r.Proto != "HTTP/1.1" || !r.Close ||
-		r.Host != net.JoinHostPort("127.0.0.1", itoa(port)) || r.UserAgent() != "connectivity_exporter" {
+		r.Host != net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) || r.UserAgent() != "connectivity_exporter" {
 		t.Fatalf("request %s %s %s close=%v host=%s ua=%q", r.Method, r.URL, r.Proto, r.Close, r.Host, r.UserAgent())
 	}
 }
@@ -144,8 +144,6 @@ func TestHTTPProbeEndsWhenCancelled(t *testing.T) {
 		t.Fatal("a cancelled probe did not end")
 	}
 }
-
-func itoa(i int) string { return strconv.Itoa(i) }
 
 func TestHasBareLineBreak(t *testing.T) {
 	tests := []struct {

@@ -2,7 +2,6 @@ package prober
 
 import (
 	"context"
-	"errors"
 	"net"
 	"net/netip"
 	"time"
@@ -23,7 +22,7 @@ func NewICMPProbe(cfg ICMPConfig) ProbeFunc {
 	return func(ctx context.Context, ip netip.Addr) Outcome {
 		deadline, ok := ctx.Deadline()
 		if !ok {
-			return Outcome{Result: ResultError, Err: errors.New("icmp probe needs a deadline")}
+			return Outcome{Result: ResultError, Err: errICMPNoDeadline}
 		}
 		p := probing.New("")
 		p.SetIPAddr(&net.IPAddr{IP: ip.AsSlice()})
@@ -42,7 +41,7 @@ func NewICMPProbe(cfg ICMPConfig) ProbeFunc {
 			return Outcome{Result: ResultError, Err: err}
 		}
 		if p.Statistics().PacketsRecv == 0 {
-			return Outcome{Result: ResultTimeout, Err: errors.New("no echo reply before the timeout")}
+			return Outcome{Result: ResultTimeout, Err: errICMPNoReply}
 		}
 		return Outcome{Result: ResultSuccess, RTT: rtt}
 	}

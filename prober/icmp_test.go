@@ -3,15 +3,12 @@ package prober
 import (
 	"context"
 	"net/netip"
-	"os"
 	"testing"
 	"time"
 )
 
 func TestICMPProbeLoopback(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: raw ICMP sockets")
-	}
+	needRoot(t)
 	probe := NewICMPProbe(ICMPConfig{Privileged: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()

@@ -139,18 +139,3 @@ func (e *ICMPEngine) Close() error {
 	e.recv.Wait()
 	return err
 }
-
-// icmpStats counts replies that matched no probe; for tests.
-type icmpStats struct {
-	Matched, Stale, WrongSource, KernelTimestamps uint64
-}
-
-func (e *ICMPEngine) stats() icmpStats {
-	return icmpStats{
-		Matched:     e.demux.matched.Load(),
-		Stale:       e.demux.stale.Load(),
-		WrongSource: e.demux.wrongSource.Load(),
-
-		KernelTimestamps: e.demux.kernelTS.Load(),
-	}
-}

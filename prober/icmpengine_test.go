@@ -16,7 +16,19 @@ var (
 	peerB = netip.MustParseAddr("198.18.0.2")
 )
 
-func newTestWaiter() *icmpWaiter { return newICMPWaiter() }
+// icmpStats counts the replies the engine's demultiplexer saw.
+type icmpStats struct {
+	Matched, Stale, WrongSource, KernelTimestamps uint64
+}
+
+func (e *ICMPEngine) stats() icmpStats {
+	return icmpStats{
+		Matched:          e.demux.matched.Load(),
+		Stale:            e.demux.stale.Load(),
+		WrongSource:      e.demux.wrongSource.Load(),
+		KernelTimestamps: e.demux.kernelTS.Load(),
+	}
+}
 
 // received reports the RTT handed to w, if any, without waiting.
 func received(w *icmpWaiter) (time.Duration, bool) {
@@ -30,7 +42,7 @@ func received(w *icmpWaiter) (time.Duration, bool) {
 
 func TestDemuxMatchesSequenceTokenAndSource(t *testing.T) {
 	d := newICMPDemux()
-	w := newTestWaiter()
+	w := newICMPWaiter()
 	if !d.register(w, 42, peerA) {
 		t.Fatal("register failed")
 	}
@@ -60,7 +72,7 @@ func TestDemuxMatchesSequenceTokenAndSource(t *testing.T) {
 
 func TestDemuxLateReplyAfterTimeoutIsIgnored(t *testing.T) {
 	d := newICMPDemux()
-	w := newTestWaiter()
+	w := newICMPWaiter()
 	d.register(w, 7, peerA)
 	seq := w.seq
 	if _, ok := d.cancel(w); ok {
@@ -72,7 +84,7 @@ func TestDemuxLateReplyAfterTimeoutIsIgnored(t *testing.T) {
 	}
 	// The sequence number is free again, but a new probe using it has a new
 	// token: the late reply of the old probe does not match it either.
-	w2 := newTestWaiter()
+	w2 := newICMPWaiter()
 	for d.register(w2, 8, peerA); w2.seq != seq; d.register(w2, 8, peerA) {
 		d.cancel(w2)
 	}
@@ -84,7 +96,7 @@ func TestDemuxLateReplyAfterTimeoutIsIgnored(t *testing.T) {
 
 func TestDemuxCancelAfterDeliveryReturnsTheReply(t *testing.T) {
 	d := newICMPDemux()
-	w := newTestWaiter()
+	w := newICMPWaiter()
 	d.register(w, 1, peerA)
 	d.deliver(peerA, w.seq, 1, 0, 50)
 	// The deadline fires just as the reply arrives: the reply wins and the
@@ -99,10 +111,10 @@ func TestDemuxCancelAfterDeliveryReturnsTheReply(t *testing.T) {
 
 func TestDemuxSequenceNumbersWrapAndSkipBusyOnes(t *testing.T) {
 	d := newICMPDemux()
-	long := newTestWaiter()
+	long := newICMPWaiter()
 	d.register(long, 1, peerA) // still waiting when the counter comes round
 	seen := map[uint16]bool{}
-	w := newTestWaiter()
+	w := newICMPWaiter()
 	for i := 0; i < 1<<16+10; i++ {
 		if !d.register(w, uint64(i)+2, peerB) {
 			t.Fatal("register failed with free slots")
@@ -121,11 +133,11 @@ func TestDemuxSequenceNumbersWrapAndSkipBusyOnes(t *testing.T) {
 func TestDemuxFullTable(t *testing.T) {
 	d := newICMPDemux()
 	for i := 0; i < 1<<16; i++ {
-		if !d.register(newTestWaiter(), uint64(i), peerA) {
+		if !d.register(newICMPWaiter(), uint64(i), peerA) {
 			t.Fatalf("register %d failed", i)
 		}
 	}
-	if d.register(newTestWaiter(), 0, peerA) {
+	if d.register(newICMPWaiter(), 0, peerA) {
 		t.Fatal("register succeeded with every sequence number taken")
 	}
 }
@@ -138,7 +150,7 @@ func TestDemuxConcurrentProbes(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w := newTestWaiter()
+			w := newICMPWaiter()
 			addr := netip.AddrFrom4([4]byte{198, 18, 1, byte(p)})
 			for r := range rounds {
 				token := uint64(p)<<32 | uint64(r)
@@ -261,7 +273,7 @@ func isRoot() bool { return os.Geteuid() == 0 }
 
 func needRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
+	if !isRoot() {
 		t.Skip("needs root: raw ICMP sockets")
 	}
 }

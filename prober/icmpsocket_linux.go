@@ -173,16 +173,14 @@ func (s *icmpSocket) readAll(fd uintptr) bool {
 			return true
 		}
 		now := s.demux.monoNow()
-		s.handle(s.buf[:n], s.controlMessages(), now)
+		s.handle(s.buf[:n], controlMessages(s.oob[:], &s.msg), now)
 	}
 }
 
-func (s *icmpSocket) controlMessages() []byte {
-	n := int(s.msg.Controllen)
-	if n > int(unsafe.Sizeof(s.oob)) {
-		n = int(unsafe.Sizeof(s.oob))
-	}
-	return unsafe.Slice((*byte)(unsafe.Pointer(&s.oob[0])), n)
+// controlMessages is what recvmsg wrote of msg's control buffer, oob.
+func controlMessages(oob []uint64, msg *unix.Msghdr) []byte {
+	n := min(int(msg.Controllen), 8*len(oob))
+	return unsafe.Slice((*byte)(unsafe.Pointer(&oob[0])), n)
 }
 
 func (s *icmpSocket) handle(pkt, oob []byte, nowMono int64) {
@@ -259,9 +257,11 @@ func (s *icmpSocket) send(w *icmpWaiter, ip netip.Addr) error {
 }
 
 func (w *icmpWaiter) write(fd uintptr) bool {
-	// The send time is taken as close to the send as possible.
-	w.sentWall.Store(time.Now().UnixNano())
-	w.sentMono.Store(w.sys.sock.demux.monoNow())
+	// The send time is taken as close to the send as possible, once for
+	// both clocks: time.Now reads the monotonic one too.
+	now := time.Now()
+	w.sentWall.Store(now.UnixNano())
+	w.sentMono.Store(int64(now.Sub(w.sys.sock.demux.start)))
 	err := unix.Sendto(int(fd), w.pkt[:], 0, w.sys.sa)
 	if err == unix.EAGAIN {
 		return false

@@ -187,24 +187,12 @@ func (s *Scheduler) runCycle(ctx context.Context, start time.Time, targets []Tar
 	q := s.cfg.quantum(spacing)
 	var cycle sync.WaitGroup
 	for i, t := range targets {
-		if !sleepUntil(ctx, timer, start.Add(startOffset(i, len(targets), spacing, q))) {
+		if !sleepUntil(ctx, timer, start.Add(startOffset(i, len(targets), spacing, q))) || !s.launch(ctx, &cycle, t) {
 			break
 		}
-		if !s.acquire(ctx) {
-			break
-		}
-		cycle.Add(1)
-		inFlight.Add(1)
-		go func() {
-			defer inFlight.Done()
-			defer cycle.Done()
-			defer s.release()
-			s.probeOne(ctx, t)
-		}()
 	}
-	inFlight.Add(1)
-	go func() {
-		defer inFlight.Done()
+	// This ends after the cycle's probes: Run waits for it, not for each probe.
+	inFlight.Go(func() {
 		cycle.Wait()
 		if ctx.Err() == nil {
 			d := time.Since(start)
@@ -213,7 +201,7 @@ func (s *Scheduler) runCycle(ctx context.Context, start time.Time, targets []Tar
 			s.cycleMu.Unlock()
 			s.obs.CycleDone(d)
 		}
-	}()
+	})
 }
 
 // startOffset is when, after the cycle's start, the i-th of n probes
@@ -243,30 +231,28 @@ func (s *Scheduler) Interval() time.Duration { return s.cfg.Interval }
 func (s *Scheduler) ProbeAll(ctx context.Context) []PathState {
 	var wg sync.WaitGroup
 	for _, t := range s.currentTargets() {
-		if !s.acquire(ctx) {
+		if !s.launch(ctx, &wg, t) {
 			break
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer s.release()
-			s.probeOne(ctx, t)
-		}()
 	}
 	wg.Wait()
 	return s.store.Snapshot()
 }
 
-func (s *Scheduler) acquire(ctx context.Context) bool {
+// launch probes t in a goroutine of wg once one of the MaxInFlight slots is
+// free; false if ctx ended first.
+func (s *Scheduler) launch(ctx context.Context, wg *sync.WaitGroup, t Target) bool {
 	select {
 	case s.slots <- struct{}{}:
-		return true
 	case <-ctx.Done():
 		return false
 	}
+	wg.Go(func() {
+		defer func() { <-s.slots }()
+		s.probeOne(ctx, t)
+	})
+	return true
 }
-
-func (s *Scheduler) release() { <-s.slots }
 
 func (s *Scheduler) probeOne(ctx context.Context, t Target) {
 	pctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
