@@ -17,14 +17,14 @@ import (
 // ctrl are nil when the daemon does not probe or has no health endpoint.
 func newAdminBackend(f *daemonFlags, current *atomic.Pointer[[]nodes.Node], store *prober.Store, sched *prober.Scheduler, ctrl *healthep.Controller) admin.Backend {
 	started := time.Now()
-	helloPort, _ := f.helloPort() // validated
-	withPort := func(r admin.Report) admin.Report {
-		r.HelloPort = helloPort
+	report := func(st []prober.PathState, probeTime time.Time) admin.Report {
+		r := admin.BuildReport(f.nodeName, *current.Load(), st, probeTime, f.probeInterval)
+		r.HelloPort = f.helloPort
 		return r
 	}
 	statusReport := func() admin.Report {
 		st := store.Snapshot()
-		return withPort(admin.BuildReport(f.nodeName, *current.Load(), st, admin.LatestProbe(st), f.probeInterval))
+		return report(st, admin.LatestProbe(st))
 	}
 	return admin.BackendFuncs{
 		StatusFunc: statusReport,
@@ -32,8 +32,7 @@ func newAdminBackend(f *daemonFlags, current *atomic.Pointer[[]nodes.Node], stor
 			if sched == nil {
 				return statusReport()
 			}
-			st := sched.ProbeAll(ctx)
-			return withPort(admin.BuildReport(f.nodeName, *current.Load(), st, time.Now(), sched.Interval()))
+			return report(sched.ProbeAll(ctx), time.Now())
 		},
 		InfoFunc: func() admin.Info {
 			info := admin.Info{

@@ -92,10 +92,8 @@ func (d *daemonCommand) serve(ctx context.Context, logger log.Logger) error {
 			return err
 		}
 	}
-	healthIP, err := d.healthEndpointIP(list)
-	if err != nil {
-		return err
-	}
+	healthIP := d.healthEndpointIP(list)
+	probing := !f.passive && source != nil
 	store := prober.NewStore(f.failureThreshold)
 	metrics, err := collector.New(reg, f.collectorOptions(healthIP.IsValid()), store, collector.BuildInfo{
 		Version: version.Version, Revision: version.GetRevision(), GoVersion: version.GoVersion,
@@ -103,7 +101,6 @@ func (d *daemonCommand) serve(ctx context.Context, logger log.Logger) error {
 	if err != nil {
 		return err
 	}
-	helloPort, _ := f.helloPort() // validated
 
 	// Listen before anything runs, so that a busy port or a live admin
 	// socket of another daemon is a clear start error.
@@ -122,7 +119,7 @@ func (d *daemonCommand) serve(ctx context.Context, logger log.Logger) error {
 	// What needed root at start is done; keep only what running needs.
 	dropped, err := privileges.Drop(privileges.Needs{
 		HealthEndpoint: healthIP.IsValid(),
-		RawICMP:        !f.passive && source != nil && f.icmpPrivileged,
+		RawICMP:        probing && f.icmpPrivileged,
 		// exporter-toolkit binds the web listener in its goroutine, and the
 		// health endpoint's /hello is bound again at every rebuild.
 		LowPort: privileges.AnyLowPort(append([]string{f.helloAddress}, *f.web.WebListenAddresses...)...),
@@ -150,7 +147,7 @@ func (d *daemonCommand) serve(ctx context.Context, logger log.Logger) error {
 	if healthIP.IsValid() {
 		ctrl, err = healthep.NewController(healthep.Config{
 			IP: healthIP, Netns: f.healthNetns, HostInterface: f.healthInterface,
-			HelloPort: helloPort, CheckInterval: f.healthCheck, CheckTimeout: f.probeTimeout,
+			HelloPort: f.helloPort, CheckInterval: f.healthCheck, CheckTimeout: f.probeTimeout,
 		}, metrics, log.With(logger, "component", "healthep"))
 		if err != nil {
 			return err
@@ -159,7 +156,7 @@ func (d *daemonCommand) serve(ctx context.Context, logger log.Logger) error {
 	}
 
 	var sched *prober.Scheduler
-	if !f.passive && source != nil {
+	if probing {
 		icmpProbe, closeICMP, err := f.icmpProbe()
 		if err != nil {
 			return err
@@ -169,7 +166,7 @@ func (d *daemonCommand) serve(ctx context.Context, logger log.Logger) error {
 			Interval: f.probeInterval, Timeout: f.probeTimeout, MaxInFlight: f.maxInFlight,
 		}, map[prober.Protocol]prober.ProbeFunc{
 			prober.ProtocolICMP: icmpProbe,
-			prober.ProtocolHTTP: prober.NewHTTPProbe(prober.HTTPConfig{Port: helloPort, Path: healthep.HelloPath, NetHTTP: f.httpClient == "net-http"}),
+			prober.ProtocolHTTP: prober.NewHTTPProbe(prober.HTTPConfig{Port: f.helloPort, Path: healthep.HelloPath, NetHTTP: f.httpClient == "net-http"}),
 		}, store, metrics, log.With(logger, "component", "prober"))
 		if err != nil {
 			return err
@@ -234,14 +231,12 @@ func checkLocal(list []nodes.Node, name string) error {
 }
 
 // healthEndpointIP is --healthep.ip, else the local node's health_ip, else none.
-func (d *daemonCommand) healthEndpointIP(list []nodes.Node) (netip.Addr, error) {
-	if d.flags.healthIP != "" {
-		return netip.ParseAddr(d.flags.healthIP)
+func (d *daemonCommand) healthEndpointIP(list []nodes.Node) netip.Addr {
+	if d.flags.healthAddr.IsValid() {
+		return d.flags.healthAddr
 	}
-	if n, ok := nodes.Find(list, d.flags.nodeName); ok {
-		return n.HealthIP, nil
-	}
-	return netip.Addr{}, nil
+	n, _ := nodes.Find(list, d.flags.nodeName) // the zero Node, without health IP, if absent
+	return n.HealthIP
 }
 
 // shutdownOnDone stops srv gracefully once ctx ends.

@@ -44,6 +44,10 @@ type daemonFlags struct {
 	classicBuckets   bool
 	telemetryPath    string
 	web              *web.FlagConfig
+
+	// Set by validate from the flags above.
+	helloPort  int        // port of helloAddress, which peers are probed on
+	healthAddr netip.Addr // healthIP parsed; invalid without --healthep.ip
 }
 
 type daemonCommand struct {
@@ -90,7 +94,8 @@ func addDaemonCommand(app *kingpin.Application) *daemonCommand {
 	return d
 }
 
-// validate checks what kingpin cannot, with errors that name the flag.
+// validate checks what kingpin cannot, with errors that name the flag, and
+// sets helloPort and healthAddr.
 func (f *daemonFlags) validate() error {
 	switch {
 	case f.nodeName == "":
@@ -120,8 +125,13 @@ func (f *daemonFlags) validate() error {
 	case f.adminSocket == "":
 		return fmt.Errorf("--admin.socket is empty")
 	}
-	if _, err := f.helloPort(); err != nil {
-		return err
+	_, port, err := net.SplitHostPort(f.helloAddress)
+	if err != nil {
+		return fmt.Errorf("--hello.listen-address %q: %v", f.helloAddress, err)
+	}
+	f.helloPort, err = strconv.Atoi(port)
+	if err != nil || f.helloPort < 1 || f.helloPort > 65535 {
+		return fmt.Errorf("--hello.listen-address %q: port must be 1-65535", f.helloAddress)
 	}
 	if f.nodesKubernetes {
 		if err := f.kube.Validate(); err != nil {
@@ -129,24 +139,11 @@ func (f *daemonFlags) validate() error {
 		}
 	}
 	if f.healthIP != "" {
-		if _, err := netip.ParseAddr(f.healthIP); err != nil {
+		if f.healthAddr, err = netip.ParseAddr(f.healthIP); err != nil {
 			return fmt.Errorf("--healthep.ip %q is not an IP address", f.healthIP)
 		}
 	}
 	return nil
-}
-
-// helloPort is the port of --hello.listen-address, which peers are probed on.
-func (f *daemonFlags) helloPort() (int, error) {
-	_, port, err := net.SplitHostPort(f.helloAddress)
-	if err != nil {
-		return 0, fmt.Errorf("--hello.listen-address %q: %v", f.helloAddress, err)
-	}
-	p, err := strconv.Atoi(port)
-	if err != nil || p < 1 || p > 65535 {
-		return 0, fmt.Errorf("--hello.listen-address %q: port must be 1-65535", f.helloAddress)
-	}
-	return p, nil
 }
 
 func (f *daemonFlags) collectorOptions(healthEndpoint bool) collector.Options {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"net/netip"
 
 	"github.com/go-kit/log"
 
@@ -18,10 +17,9 @@ func (d *daemonCommand) kubernetesSource(ctx context.Context, logger log.Logger)
 	if err != nil {
 		return nil, err
 	}
-	if f.healthIP != "" {
-		ip, _ := netip.ParseAddr(f.healthIP) // validated
+	if f.healthAddr.IsValid() {
 		actx, cancel := context.WithTimeout(ctx, kubeAnnotateTimeout)
-		err := nodes.AnnotateHealthIP(actx, client, f.nodeName, f.kube.HealthIPAnnotation, ip)
+		err := nodes.AnnotateHealthIP(actx, client, f.nodeName, f.kube.HealthIPAnnotation, f.healthAddr)
 		cancel()
 		if err != nil {
 			return nil, err

@@ -33,24 +33,10 @@ func (f *logFlags) logger(w io.Writer) (log.Logger, error) {
 	default:
 		return nil, fmt.Errorf("unknown log format %q", f.format)
 	}
-	opt, err := levelOption(f.level)
+	v, err := level.Parse(f.level)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("unknown log level %q", f.level)
 	}
-	l = level.NewFilter(l, opt)
+	l = level.NewFilter(l, level.Allow(v))
 	return log.With(l, "ts", log.DefaultTimestampUTC, "caller", log.DefaultCaller), nil
-}
-
-func levelOption(name string) (level.Option, error) {
-	switch name {
-	case "debug":
-		return level.AllowDebug(), nil
-	case "info":
-		return level.AllowInfo(), nil
-	case "warn":
-		return level.AllowWarn(), nil
-	case "error":
-		return level.AllowError(), nil
-	}
-	return nil, fmt.Errorf("unknown log level %q", name)
 }

@@ -29,22 +29,18 @@ var errTimedOut = errors.New("admin client timeout")
 type Client struct {
 	socket       string
 	http         *http.Client
-	timeout      time.Duration
 	probeTimeout time.Duration
 }
 
 // ClientOption changes a Client's defaults.
 type ClientOption func(*Client)
 
-// WithTimeout bounds Ping, Status and Info (default DefaultTimeout).
-func WithTimeout(d time.Duration) ClientOption { return func(c *Client) { c.timeout = d } }
-
 // WithProbeTimeout bounds Probe (default DefaultProbeTimeout).
 func WithProbeTimeout(d time.Duration) ClientOption { return func(c *Client) { c.probeTimeout = d } }
 
 // NewClient returns a client of the daemon listening on socketPath.
 func NewClient(socketPath string, opts ...ClientOption) *Client {
-	c := &Client{socket: socketPath, timeout: DefaultTimeout, probeTimeout: DefaultProbeTimeout}
+	c := &Client{socket: socketPath, probeTimeout: DefaultProbeTimeout}
 	for _, o := range opts {
 		o(c)
 	}
@@ -66,7 +62,7 @@ func (c *Client) SocketPath() string { return c.socket }
 
 // Ping checks that the daemon serves the admin API.
 func (c *Client) Ping(ctx context.Context) error {
-	body, err := c.do(ctx, http.MethodGet, pathHealthz, c.timeout)
+	body, err := c.do(ctx, http.MethodGet, pathHealthz, DefaultTimeout)
 	if err != nil {
 		return err
 	}
@@ -78,41 +74,31 @@ func (c *Client) Ping(ctx context.Context) error {
 
 // Status returns the daemon's latest results.
 func (c *Client) Status(ctx context.Context) (Report, error) {
-	return c.report(ctx, http.MethodGet, pathStatus, c.timeout)
+	return call[Report](ctx, c, http.MethodGet, pathStatus, DefaultTimeout)
 }
 
 // Probe makes the daemon probe every path now and returns the results.
 func (c *Client) Probe(ctx context.Context) (Report, error) {
-	return c.report(ctx, http.MethodPost, pathProbe, c.probeTimeout)
+	return call[Report](ctx, c, http.MethodPost, pathProbe, c.probeTimeout)
 }
 
 // Info describes the daemon.
 func (c *Client) Info(ctx context.Context) (Info, error) {
-	var info Info
-	body, err := c.do(ctx, http.MethodGet, pathInfo, c.timeout)
-	if err != nil {
-		return info, err
-	}
-	if err := decodeStrict(body, &info); err != nil {
-		return Info{}, decodeError(http.MethodGet, pathInfo, err)
-	}
-	return info, nil
+	return call[Info](ctx, c, http.MethodGet, pathInfo, DefaultTimeout)
 }
 
-func (c *Client) report(ctx context.Context, method, path string, timeout time.Duration) (Report, error) {
+// call sends one request and decodes its JSON answer.
+func call[T any](ctx context.Context, c *Client, method, path string, timeout time.Duration) (T, error) {
+	var v T
 	body, err := c.do(ctx, method, path, timeout)
 	if err != nil {
-		return Report{}, err
+		return v, err
 	}
-	r, err := decodeReport(body)
-	if err != nil {
-		return Report{}, decodeError(method, path, err)
+	if err := decodeStrict(body, &v); err != nil {
+		var zero T
+		return zero, fmt.Errorf("cannot decode the daemon's answer to %s %s: %w", method, path, err)
 	}
-	return r, nil
-}
-
-func decodeError(method, path string, err error) error {
-	return fmt.Errorf("cannot decode the daemon's answer to %s %s: %w", method, path, err)
+	return v, nil
 }
 
 // do sends one request and returns the body of a 200 answer.

@@ -29,10 +29,3 @@ func decodeStrict(body []byte, v any) error {
 	}
 	return nil
 }
-
-// decodeReport is how the client reads a Report; the fuzz target calls it.
-func decodeReport(body []byte) (Report, error) {
-	var r Report
-	err := decodeStrict(body, &r)
-	return r, err
-}

@@ -36,3 +36,10 @@ func FuzzDecodeReport(f *testing.F) {
 		}
 	})
 }
+
+// decodeReport reads a Report as the client does.
+func decodeReport(body []byte) (Report, error) {
+	var r Report
+	err := decodeStrict(body, &r)
+	return r, err
+}

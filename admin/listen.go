@@ -72,7 +72,7 @@ func lockSocket(path string) (*os.File, error) {
 // nobody answers on.
 func listenUnix(path string) (net.Listener, error) {
 	ln, err := listenRestricted(path)
-	if err == nil || !errors.Is(err, syscall.EADDRINUSE) {
+	if !errors.Is(err, syscall.EADDRINUSE) {
 		if err != nil {
 			return nil, fmt.Errorf("admin socket: %w", err)
 		}

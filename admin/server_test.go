@@ -6,16 +6,14 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/go-kit/log"
-
 	"github.com/connectivity-exporter/connectivity_exporter/admin"
+	"github.com/connectivity-exporter/connectivity_exporter/admin/admintest"
 )
 
 // fakeBackend answers with fixed data; probe, when set, replaces Probe.
@@ -62,36 +60,9 @@ func sampleInfo() admin.Info {
 	}
 }
 
-// serve runs the admin server for b on a socket in a temporary directory;
-// tune may shorten the server's timeouts.
-func serve(t *testing.T, b admin.Backend, tune func(*http.Server)) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "admin.sock")
-	ln, err := admin.Listen(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := admin.NewServer(b, log.NewNopLogger())
-	if tune != nil {
-		tune(srv)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			t.Errorf("Serve: %v", err)
-		}
-	}()
-	t.Cleanup(func() {
-		srv.Close()
-		<-done
-	})
-	return path
-}
-
 func TestServerAndClient(t *testing.T) {
 	b := &fakeBackend{report: sampleReport(), info: sampleInfo()}
-	c := admin.NewClient(serve(t, b, nil))
+	c := admin.NewClient(admintest.Serve(t, b, nil))
 	ctx := context.Background()
 
 	if err := c.Ping(ctx); err != nil {
@@ -133,7 +104,7 @@ func TestServerAndClient(t *testing.T) {
 
 // The server answers only the documented methods and paths.
 func TestServerRoutes(t *testing.T) {
-	path := serve(t, &fakeBackend{report: sampleReport(), info: sampleInfo()}, nil)
+	path := admintest.Serve(t, &fakeBackend{report: sampleReport(), info: sampleInfo()}, nil)
 	hc := &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			return (&net.Dialer{}).DialContext(ctx, "unix", path)
@@ -178,7 +149,7 @@ func TestProbeOutlastsServerTimeouts(t *testing.T) {
 		}
 		return sampleReport()
 	}}
-	path := serve(t, b, func(s *http.Server) {
+	path := admintest.Serve(t, b, func(s *http.Server) {
 		s.ReadTimeout, s.WriteTimeout = 200*time.Millisecond, 200*time.Millisecond
 	})
 	got, err := admin.NewClient(path).Probe(context.Background())
@@ -199,7 +170,7 @@ func TestProbeHangsClientTimesOut(t *testing.T) {
 		close(cancelled)
 		return admin.Report{}
 	}}
-	c := admin.NewClient(serve(t, b, nil), admin.WithProbeTimeout(300*time.Millisecond))
+	c := admin.NewClient(admintest.Serve(t, b, nil), admin.WithProbeTimeout(300*time.Millisecond))
 	start := time.Now()
 	_, err := c.Probe(context.Background())
 	if err == nil {
@@ -221,7 +192,7 @@ func TestProbeHangsClientTimesOut(t *testing.T) {
 // The caller's own cancellation (Ctrl-C) is reported as such.
 func TestClientInterrupted(t *testing.T) {
 	b := &fakeBackend{probe: func(ctx context.Context) admin.Report { <-ctx.Done(); return admin.Report{} }}
-	c := admin.NewClient(serve(t, b, nil))
+	c := admin.NewClient(admintest.Serve(t, b, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(100*time.Millisecond, cancel)
 	_, err := c.Probe(ctx)
@@ -241,7 +212,7 @@ func TestProbesDoNotOverlap(t *testing.T) {
 		running.Add(-1)
 		return sampleReport()
 	}}
-	c := admin.NewClient(serve(t, b, nil))
+	c := admin.NewClient(admintest.Serve(t, b, nil))
 	errs := make(chan error, 3)
 	for range 3 {
 		go func() {

@@ -18,9 +18,9 @@ func newBuildInfoCollector(src prometheus.Labels, b BuildInfo) prometheus.Collec
 	return g
 }
 
-// newConfigCollector exports the probe interval and timeout, so that rules
-// can tell an overrunning sweep from a normal one.
-func newConfigCollector(src prometheus.Labels, o Options) prometheus.Collector {
+// configGauges export the probe interval and timeout, so that rules can
+// tell an overrunning sweep from a normal one.
+func configGauges(src prometheus.Labels, o Options) []prometheus.Collector {
 	interval := prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: namespace, Name: "probe_interval_seconds", ConstLabels: src,
 		Help: "The configured probe interval: each path of each peer is probed once per interval.",
@@ -31,19 +31,5 @@ func newConfigCollector(src prometheus.Labels, o Options) prometheus.Collector {
 		Help: "The configured deadline of one probe.",
 	})
 	timeout.Set(o.Timeout.Seconds())
-	return multiCollector{interval, timeout}
-}
-
-type multiCollector []prometheus.Collector
-
-func (mc multiCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, c := range mc {
-		c.Describe(ch)
-	}
-}
-
-func (mc multiCollector) Collect(ch chan<- prometheus.Metric) {
-	for _, c := range mc {
-		c.Collect(ch)
-	}
+	return []prometheus.Collector{interval, timeout}
 }

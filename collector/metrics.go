@@ -38,8 +38,9 @@ type Metrics struct {
 	// perPeer holds the targets that currently have per-peer series, so
 	// that "failing" mode can delete them when a path recovers, with their
 	// series resolved on first use.
-	perPeer   map[prober.Target]*seriesSet
-	nodeCount int
+	perPeer map[prober.Target]*seriesSet
+	// mode is opts.PerPeer with auto resolved for the latest node count.
+	mode PerPeerMode
 }
 
 // seriesSet is the RTT histogram and the probe counters of one path.
@@ -83,6 +84,7 @@ func New(reg prometheus.Registerer, opts Options, states StateSource, build Buil
 	m := &Metrics{
 		opts:    opts,
 		perPeer: map[prober.Target]*seriesSet{},
+		mode:    opts.effective(0),
 		peerRTT: prometheus.NewHistogramVec(rttHistogramOpts("peer_rtt_seconds",
 			"Round-trip time of successful probes to one peer's path.", src, opts.ClassicBuckets), peerLabels),
 		peerProbes: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -132,9 +134,9 @@ func New(reg prometheus.Registerer, opts Options, states StateSource, build Buil
 	collectors := []prometheus.Collector{
 		m.peerRTT, m.peerProbes, m.rtt, m.probes, m.cycle, m.nodes, m.discErrors, m.discReject,
 		newStateCollector(src, states, m.perPeerMode),
-		newConfigCollector(src, opts),
 		newBuildInfoCollector(src, build),
 	}
+	collectors = append(collectors, configGauges(src, opts)...)
 	if opts.HealthEndpoint {
 		// Only nodes with a health endpoint export its state: a 0 would
 		// read as "down" where there is nothing to be up.
@@ -154,16 +156,14 @@ func (m *Metrics) ProbeDone(st prober.PathState, o prober.Outcome) {
 	ri := resultIndex(o.Result)
 	a := &m.agg[pathIndex(st.Path)][protocolIndex(st.Protocol)]
 	a.probes[ri].Inc()
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	if o.Result == prober.ResultSuccess {
-		m.mu.Lock()
 		if a.rtt == nil {
 			a.rtt = m.rtt.WithLabelValues(path, proto)
 		}
-		m.mu.Unlock()
 		a.rtt.Observe(o.RTT.Seconds())
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	if !m.wantPerPeerLocked(st) {
 		if _, ok := m.perPeer[st.Target]; ok {
 			m.deletePerPeerLocked(st.Target)
@@ -204,7 +204,7 @@ func (m *Metrics) TargetsRemoved(ts []prober.Target) {
 func (m *Metrics) SetNodes(n int) {
 	m.nodes.Set(float64(n))
 	m.mu.Lock()
-	m.nodeCount = n
+	m.mode = m.opts.effective(n)
 	m.mu.Unlock()
 }
 
@@ -214,21 +214,18 @@ func (m *Metrics) DiscoveryError() { m.discErrors.Inc() }
 // SetDiscoveryRejected records whether the latest node list was rejected.
 // The error counter alone cannot say: a bad node file is counted once and
 // may stay bad for days.
-func (m *Metrics) SetDiscoveryRejected(rejected bool) {
-	v := 0.0
-	if rejected {
-		v = 1
-	}
-	m.discReject.Set(v)
-}
+func (m *Metrics) SetDiscoveryRejected(rejected bool) { setBool(m.discReject, rejected) }
 
 // SetHealthEndpointUp records the latest health endpoint check (healthep.Reporter).
-func (m *Metrics) SetHealthEndpointUp(up bool) {
-	v := 0.0
-	if up {
-		v = 1
+func (m *Metrics) SetHealthEndpointUp(up bool) { setBool(m.hepUp, up) }
+
+// setBool sets g to 1 for true, 0 for false.
+func setBool(g prometheus.Gauge, v bool) {
+	if v {
+		g.Set(1)
+	} else {
+		g.Set(0)
 	}
-	m.hepUp.Set(v)
 }
 
 // HealthEndpointRestarted counts a rebuild of the health endpoint (healthep.Reporter).
@@ -237,11 +234,11 @@ func (m *Metrics) HealthEndpointRestarted() { m.hepRestart.Inc() }
 func (m *Metrics) perPeerMode() PerPeerMode {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.opts.effective(m.nodeCount)
+	return m.mode
 }
 
 func (m *Metrics) wantPerPeerLocked(st prober.PathState) bool {
-	switch m.opts.effective(m.nodeCount) {
+	switch m.mode {
 	case PerPeerAll:
 		return true
 	case PerPeerFailing:

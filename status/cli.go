@@ -40,11 +40,10 @@ func Run(ctx context.Context, w, errw io.Writer, client *admin.Client, opts CLIO
 		fmt.Fprintf(errw, "Error: %v\n", err)
 		return ExitUnreachable
 	}
-	r = WithDiagnosis(r)
 	if format == OutputJSON {
-		err = RenderJSON(w, r)
+		err = RenderJSON(w, WithDiagnosis(r))
 	} else {
-		err = RenderText(w, r, TextOptions{Verbose: opts.Verbose})
+		err = RenderText(w, r, TextOptions{Verbose: opts.Verbose}) // diagnoses r itself
 	}
 	if err != nil {
 		fmt.Fprintf(errw, "Error: writing the report: %v\n", err)

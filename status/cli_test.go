@@ -4,17 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/go-kit/log"
-
 	"github.com/connectivity-exporter/connectivity_exporter/admin"
+	"github.com/connectivity-exporter/connectivity_exporter/admin/admintest"
 	"github.com/connectivity-exporter/connectivity_exporter/status"
 )
 
@@ -40,24 +37,7 @@ func sampleInfo() admin.Info {
 // daemon serves b on a unix socket, as the daemon does, and returns a client.
 func daemon(t *testing.T, b admin.Backend) *admin.Client {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "admin.sock")
-	ln, err := admin.Listen(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := admin.NewServer(b, log.NewNopLogger())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			t.Errorf("Serve: %v", err)
-		}
-	}()
-	t.Cleanup(func() {
-		srv.Close()
-		<-done
-	})
-	return admin.NewClient(path)
+	return admin.NewClient(admintest.Serve(t, b, nil))
 }
 
 func missingDaemon(t *testing.T) *admin.Client {

@@ -25,7 +25,7 @@ type TextOptions struct {
 func RenderText(w io.Writer, r admin.Report, opts TextOptions) error {
 	r = WithDiagnosis(r)
 	bw := bufio.NewWriter(w)
-	fmt.Fprintf(bw, "Probe time:   %s\n", probeTime(r.ProbeTime))
+	fmt.Fprintf(bw, "Probe time:   %s\n", timeText(r.ProbeTime, "never (no probe has finished yet)"))
 	fmt.Fprintln(bw, "Nodes:")
 	if len(r.Nodes) == 0 {
 		fmt.Fprintln(bw, "  none known")
@@ -102,8 +102,6 @@ func probeText(p admin.ProbeReport) string {
 	}
 	return s
 }
-
-func probeTime(t time.Time) string { return timeText(t, "never (no probe has finished yet)") }
 
 // timeText formats t in UTC, as cilium-health does, or says what zero means.
 func timeText(t time.Time, zero string) string {
