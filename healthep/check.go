@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -56,11 +57,11 @@ func (e *endpoint) check(ctx context.Context, client *http.Client) error {
 	if err := e.server.exited(); err != nil {
 		return err
 	}
-	return getHello(ctx, client, e.helloURL())
+	return getHello(ctx, client, helloURL(e.cfg.IP, e.cfg.HelloPort))
 }
 
-func (e *endpoint) helloURL() string {
-	return "http://" + net.JoinHostPort(e.cfg.IP.String(), strconv.Itoa(e.cfg.HelloPort)) + HelloPath
+func helloURL(ip netip.Addr, port int) string {
+	return "http://" + net.JoinHostPort(ip.String(), strconv.Itoa(port)) + HelloPath
 }
 
 func getHello(ctx context.Context, client *http.Client, url string) error {

@@ -24,9 +24,8 @@ type Reporter interface {
 type Status struct {
 	Config    Config
 	Up        bool
-	Restarts  uint64    // rebuilds after a built endpoint was found broken
-	LastCheck time.Time // zero before the first check
-	LastError string    // empty when the last check or build succeeded
+	Restarts  uint64 // rebuilds after a built endpoint was found broken
+	LastError string // empty when the last check or build succeeded
 }
 
 // Controller keeps one health endpoint alive: it builds it, checks it every
@@ -180,7 +179,6 @@ func (c *Controller) shutdown() error {
 func (c *Controller) report(up bool, err error) {
 	c.mu.Lock()
 	c.status.Up = up
-	c.status.LastCheck = time.Now()
 	c.status.LastError = ""
 	if err != nil {
 		c.status.LastError = err.Error()

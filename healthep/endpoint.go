@@ -58,7 +58,13 @@ func buildEndpoint(ctx context.Context, cfg Config, logger log.Logger) (_ *endpo
 		return nil, err
 	}
 	e.hostIndex = link.Attrs().Index
-	if err = configureInner(e.ns, cfg.IP, link.Attrs().HardwareAddr); err != nil {
+	inner, err := netlink.NewHandleAt(e.ns, unix.NETLINK_ROUTE)
+	if err != nil {
+		return nil, fmt.Errorf("netlink in health netns: %w", err)
+	}
+	defer inner.Close()
+	innerIndex, err := configureInner(inner, cfg.IP, link.Attrs().HardwareAddr)
+	if err != nil {
 		return nil, err
 	}
 	if err = enableForwarding(cfg, logger); err != nil {
@@ -75,7 +81,7 @@ func buildEndpoint(ctx context.Context, cfg Config, logger log.Logger) (_ *endpo
 	if err = waitOperUp(waitCtx, host, e.hostIndex); err != nil {
 		return nil, fmt.Errorf("wait for %s: %w", cfg.HostInterface, err)
 	}
-	if err = waitInnerUp(waitCtx, e.ns); err != nil {
+	if err = waitOperUp(waitCtx, inner, innerIndex); err != nil {
 		return nil, fmt.Errorf("wait for %s in health netns: %w", innerInterface, err)
 	}
 	if e.server, err = startHelloServer(e.ns, cfg.IP, cfg.HelloPort, logger); err != nil {

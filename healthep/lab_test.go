@@ -13,7 +13,6 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -133,8 +132,7 @@ func helloFrom(nsName string, ip netip.Addr, timeout time.Duration) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	url := "http://" + net.JoinHostPort(ip.String(), strconv.Itoa(DefaultHelloPort)) + HelloPath
-	return getHello(ctx, client, url)
+	return getHello(ctx, client, helloURL(ip, DefaultHelloPort))
 }
 
 // pingFrom sends one ICMP echo to ip from inside the named netns and waits for
@@ -196,7 +194,6 @@ func eventually(t *testing.T, what string, fn func() error) {
 // helperState is what the parent learnt from the child's Reporter calls.
 type helperState struct {
 	Up       bool // value of the last SetHealthEndpointUp
-	Ups      int  // SetHealthEndpointUp(true) calls
 	Downs    int  // SetHealthEndpointUp(false) calls
 	Restarts int  // HealthEndpointRestarted calls
 	Exited   bool
@@ -276,7 +273,6 @@ func (h *helper) apply(line string) {
 	switch {
 	case line == "up true":
 		h.state.Up = true
-		h.state.Ups++
 	case line == "up false":
 		h.state.Up = false
 		h.state.Downs++

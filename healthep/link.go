@@ -50,61 +50,52 @@ func createVeth(host *netlink.Handle, name string, ns netns.NsHandle) (netlink.L
 	return link, nil
 }
 
-// configureInner brings up lo and eth0 inside ns, gives eth0 the health IP and
-// a default route to the host veth.
-func configureInner(ns netns.NsHandle, ip netip.Addr, hostMAC net.HardwareAddr) error {
-	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
-	if err != nil {
-		return fmt.Errorf("netlink in health netns: %w", err)
-	}
-	defer h.Close()
-
+// configureInner brings up lo and eth0 in the health netns (h is a handle
+// there), gives eth0 the health IP and a default route to the host veth,
+// and returns eth0's index.
+func configureInner(h *netlink.Handle, ip netip.Addr, hostMAC net.HardwareAddr) (int, error) {
 	lo, err := h.LinkByName("lo")
 	if err != nil {
-		return fmt.Errorf("health netns lo: %w", err)
+		return 0, fmt.Errorf("health netns lo: %w", err)
 	}
 	if err := h.LinkSetUp(lo); err != nil {
-		return fmt.Errorf("health netns lo up: %w", err)
+		return 0, fmt.Errorf("health netns lo up: %w", err)
 	}
 	eth, err := h.LinkByName(innerInterface)
 	if err != nil {
-		return fmt.Errorf("health netns %s: %w", innerInterface, err)
+		return 0, fmt.Errorf("health netns %s: %w", innerInterface, err)
 	}
 	if err := h.LinkSetUp(eth); err != nil {
-		return fmt.Errorf("health netns %s up: %w", innerInterface, err)
+		return 0, fmt.Errorf("health netns %s up: %w", innerInterface, err)
 	}
 	addr := &netlink.Addr{IPNet: hostPrefix(ip)}
 	if ip.Is6() {
 		addr.Flags = unix.IFA_F_NODAD // usable at once; we own the link, no one to clash with
 	}
 	if err := h.AddrAdd(eth, addr); err != nil {
-		return fmt.Errorf("add %s to health netns %s: %w", ip, innerInterface, err)
+		return 0, fmt.Errorf("add %s to health netns %s: %w", ip, innerInterface, err)
 	}
-	gw := innerGateway(ip)
-	family := netlink.FAMILY_V4
-	if ip.Is6() {
-		family = netlink.FAMILY_V6
-	}
+	index, gw := eth.Attrs().Index, innerGateway(ip)
 	neigh := &netlink.Neigh{
-		LinkIndex:    eth.Attrs().Index,
-		Family:       family,
+		LinkIndex:    index,
+		Family:       ipFamily(ip),
 		State:        netlink.NUD_PERMANENT,
 		IP:           gw,
 		HardwareAddr: hostMAC,
 	}
 	if err := h.NeighAdd(neigh); err != nil {
-		return fmt.Errorf("add neighbour %s in health netns: %w", gw, err)
+		return 0, fmt.Errorf("add neighbour %s in health netns: %w", gw, err)
 	}
 	route := &netlink.Route{
-		LinkIndex: eth.Attrs().Index,
+		LinkIndex: index,
 		Gw:        gw,
 		Flags:     int(netlink.FLAG_ONLINK),
-		Family:    family,
+		Family:    ipFamily(ip),
 	}
 	if err := h.RouteAdd(route); err != nil {
-		return fmt.Errorf("add default route via %s in health netns: %w", gw, err)
+		return 0, fmt.Errorf("add default route via %s in health netns: %w", gw, err)
 	}
-	return nil
+	return index, nil
 }
 
 // deleteHostVeth deletes the host end by name (which removes the inner end
@@ -148,18 +139,4 @@ func waitOperUp(ctx context.Context, h *netlink.Handle, index int) error {
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-}
-
-// waitInnerUp is waitOperUp for eth0 inside ns.
-func waitInnerUp(ctx context.Context, ns netns.NsHandle) error {
-	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
-	if err != nil {
-		return fmt.Errorf("netlink in health netns: %w", err)
-	}
-	defer h.Close()
-	eth, err := h.LinkByName(innerInterface)
-	if err != nil {
-		return fmt.Errorf("health netns %s: %w", innerInterface, err)
-	}
-	return waitOperUp(ctx, h, eth.Attrs().Index)
 }

@@ -194,13 +194,9 @@ func (s *KubernetesSource) Load(ctx context.Context) ([]Node, error) {
 	default:
 	}
 	list, err := s.current()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err != nil {
-		s.reported, s.reportedErr = nil, err.Error()
+	if s.record(list, err); err != nil {
 		return nil, err
 	}
-	s.reported, s.reportedErr = list, ""
 	return slices.Clone(list), nil
 }
 
@@ -277,24 +273,29 @@ func (s *KubernetesSource) evaluate(update func([]Node), fail func(error)) {
 		defer s.afterEvaluate(seen)
 	}
 	list, err := s.current()
-	s.mu.Lock()
+	if !s.record(list, err) {
+		return
+	}
 	if err != nil {
-		if err.Error() == s.reportedErr {
-			s.mu.Unlock()
-			return
-		}
-		s.reported, s.reportedErr = nil, err.Error()
-		s.mu.Unlock()
 		fail(err)
 		return
 	}
-	if s.reportedErr == "" && s.reported != nil && slices.Equal(list, s.reported) {
-		s.mu.Unlock()
-		return
-	}
-	s.reported, s.reportedErr = list, ""
-	s.mu.Unlock()
 	update(slices.Clone(list))
+}
+
+// record makes list, or err, what was last handed out, and reports
+// whether that differs from what was handed out before.
+func (s *KubernetesSource) record(list []Node, err error) (changed bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		changed = err.Error() != s.reportedErr
+		s.reported, s.reportedErr = nil, err.Error()
+	} else {
+		changed = s.reportedErr != "" || s.reported == nil || !slices.Equal(list, s.reported)
+		s.reported, s.reportedErr = list, ""
+	}
+	return changed
 }
 
 // current derives the list from the informer's cache, validates it and

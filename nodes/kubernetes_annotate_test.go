@@ -26,20 +26,20 @@ func TestAnnotateHealthIP(t *testing.T) {
 	}{
 		{
 			name:      "set",
-			ip:        kubeAddr("198.19.0.1"),
+			ip:        addr("198.19.0.1"),
 			wantPatch: `{"metadata":{"annotations":{"connectivity-exporter.io/health-ip":"198.19.0.1"}}}`,
 			wantValue: "198.19.0.1",
 		},
 		{
 			name:      "change",
 			start:     "198.19.0.9",
-			ip:        kubeAddr("2001:db8:1::1"),
+			ip:        addr("2001:db8:1::1"),
 			wantPatch: `{"metadata":{"annotations":{"connectivity-exporter.io/health-ip":"2001:db8:1::1"}}}`,
 			wantValue: "2001:db8:1::1",
 		},
 		{
 			name:      "IPv4-mapped is written as IPv4",
-			ip:        kubeAddr("::ffff:198.19.0.1"),
+			ip:        addr("::ffff:198.19.0.1"),
 			wantPatch: `{"metadata":{"annotations":{"connectivity-exporter.io/health-ip":"198.19.0.1"}}}`,
 			wantValue: "198.19.0.1",
 		},
@@ -108,15 +108,15 @@ func TestAnnotateHealthIPErrors(t *testing.T) {
 		want                   string
 		sends                  bool
 	}{
-		{name: "unspecified", node: "node-1", annotation: DefaultHealthIPAnnotation, ip: kubeAddr("0.0.0.0"),
+		{name: "unspecified", node: "node-1", annotation: DefaultHealthIPAnnotation, ip: addr("0.0.0.0"),
 			want: `annotate node "node-1" with health IP 0.0.0.0: unspecified address`},
-		{name: "zone", node: "node-1", annotation: DefaultHealthIPAnnotation, ip: kubeAddr("fe80::1%eth0"),
+		{name: "zone", node: "node-1", annotation: DefaultHealthIPAnnotation, ip: addr("fe80::1%eth0"),
 			want: "zone not allowed"},
-		{name: "no node name", annotation: DefaultHealthIPAnnotation, ip: kubeAddr("198.19.0.1"),
+		{name: "no node name", annotation: DefaultHealthIPAnnotation, ip: addr("198.19.0.1"),
 			want: "node name is empty"},
-		{name: "no annotation", node: "node-1", ip: kubeAddr("198.19.0.1"),
+		{name: "no annotation", node: "node-1", ip: addr("198.19.0.1"),
 			want: "annotation key is empty"},
-		{name: "unknown node", node: "node-9", annotation: DefaultHealthIPAnnotation, ip: kubeAddr("198.19.0.1"), sends: true,
+		{name: "unknown node", node: "node-9", annotation: DefaultHealthIPAnnotation, ip: addr("198.19.0.1"), sends: true,
 			want: `annotate node "node-9" with connectivity-exporter.io/health-ip=198.19.0.1: nodes "node-9" not found`},
 	}
 	for _, tt := range tests {

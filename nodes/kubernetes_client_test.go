@@ -162,7 +162,7 @@ func TestKubernetesSourceOverHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Node{{Name: "node-1", HostIP: kubeAddr("198.18.0.1"), HealthIP: kubeAddr("198.19.0.1")}}
+	want := []Node{{Name: "node-1", HostIP: addr("198.18.0.1"), HealthIP: addr("198.19.0.1")}}
 	if !reflect.DeepEqual(list, want) {
 		t.Fatalf("Load = %v, want %v", list, want)
 	}
@@ -179,7 +179,7 @@ func TestKubernetesSourceOverHTTP(t *testing.T) {
 	api.send("ADDED", n2)
 	select {
 	case got := <-updates:
-		want = append(want, Node{Name: "node-2", HostIP: kubeAddr("198.18.0.2")})
+		want = append(want, Node{Name: "node-2", HostIP: addr("198.18.0.2")})
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("update %v, want %v", got, want)
 		}
@@ -208,10 +208,7 @@ func TestKubernetesSourceOverHTTP(t *testing.T) {
 
 func kubeconfigFor(t *testing.T, server string) string {
 	t.Helper()
-	tmpl, err := os.ReadFile(filepath.Join("testdata", "kubernetes", "kubeconfig.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tmpl := readTestdata(t, filepath.Join("kubernetes", "kubeconfig.yaml"))
 	path := filepath.Join(t.TempDir(), "kubeconfig")
 	if err := os.WriteFile(path, []byte(strings.ReplaceAll(string(tmpl), "SERVER", server)), 0o600); err != nil {
 		t.Fatal(err)

@@ -100,23 +100,18 @@ func (c KubernetesConfig) inFamily(ip netip.Addr) bool {
 	return ip.Unmap().Is4()
 }
 
-// kubeAddrProblem says why ip cannot be probed from other nodes, or "".
-// Validate rejects the same and more; checking here first means one bad
-// node is skipped instead of failing the whole list. Link-local addresses
-// need an interface to mean anything, so they are refused too.
+// kubeAddrProblem says why ip cannot be probed from other nodes, or "":
+// what Validate rejects (addrProblem), checked here first so that one bad
+// node is skipped instead of failing the whole list, and link-local
+// addresses, which need an interface to mean anything. Unmapping first
+// drops the zone of an IPv4-mapped address, as the list keeps the IPv4.
 func kubeAddrProblem(ip netip.Addr) string {
 	ip = ip.Unmap()
-	switch {
-	case ip.Zone() != "":
-		return "zone not allowed"
-	case ip.IsUnspecified():
-		return "unspecified address"
-	case ip.IsMulticast():
-		return "multicast address"
-	case ip.IsLinkLocalUnicast():
+	if reason := addrProblem(ip); reason != "" {
+		return reason
+	}
+	if ip.IsLinkLocalUnicast() {
 		return "link-local address"
-	case ip == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
-		return "broadcast address"
 	}
 	return ""
 }

@@ -19,10 +19,10 @@ func TestKubeNodesFromTestdata(t *testing.T) {
 		{
 			name: "defaults: InternalIP, ipv4, NotReady included, cordoned excluded",
 			want: []Node{
-				{Name: "worker-1", HostIP: kubeAddr("198.18.0.1"), HealthIP: kubeAddr("198.19.0.1")},
-				{Name: "worker-2", HostIP: kubeAddr("198.18.0.2")},
-				{Name: "worker-3", HostIP: kubeAddr("198.18.0.3")},
-				{Name: "worker-5", HostIP: kubeAddr("198.18.0.5")},
+				{Name: "worker-1", HostIP: addr("198.18.0.1"), HealthIP: addr("198.19.0.1")},
+				{Name: "worker-2", HostIP: addr("198.18.0.2")},
+				{Name: "worker-3", HostIP: addr("198.18.0.3")},
+				{Name: "worker-5", HostIP: addr("198.18.0.5")},
 			},
 			wantNotes: map[string]string{
 				"worker-2": "!probed without endpoint paths: annotation connectivity-exporter.io/health-ip=\"2001:db8:1::2\": not an ipv4 address",
@@ -36,8 +36,8 @@ func TestKubeNodesFromTestdata(t *testing.T) {
 			name: "ipv6 picks the IPv6 address of a dual-stack node and skips link-local",
 			cfg:  KubernetesConfig{IPFamily: IPFamilyIPv6},
 			want: []Node{
-				{Name: "worker-2", HostIP: kubeAddr("2001:db8::2"), HealthIP: kubeAddr("2001:db8:1::2")},
-				{Name: "worker-7", HostIP: kubeAddr("2001:db8::7")},
+				{Name: "worker-2", HostIP: addr("2001:db8::2"), HealthIP: addr("2001:db8:1::2")},
+				{Name: "worker-7", HostIP: addr("2001:db8::7")},
 			},
 			wantNotes: map[string]string{
 				"worker-1": "!skipped: no usable ipv6 InternalIP address",
@@ -51,7 +51,7 @@ func TestKubeNodesFromTestdata(t *testing.T) {
 			name: "ExternalIP, NotReady excluded, cordoned included",
 			cfg:  KubernetesConfig{AddressType: "ExternalIP", NotReady: KubernetesExclude, Cordoned: KubernetesInclude},
 			want: []Node{
-				{Name: "worker-1", HostIP: kubeAddr("198.18.1.1"), HealthIP: kubeAddr("198.19.0.1")},
+				{Name: "worker-1", HostIP: addr("198.18.1.1"), HealthIP: addr("198.19.0.1")},
 			},
 			wantNotes: map[string]string{
 				"worker-2": "!skipped: no usable ipv4 ExternalIP address",
@@ -66,10 +66,10 @@ func TestKubeNodesFromTestdata(t *testing.T) {
 			name: "the local node is kept even when NotReady or cordoned would exclude it",
 			cfg:  KubernetesConfig{NotReady: KubernetesExclude, Cordoned: KubernetesExclude, LocalNode: "worker-3"},
 			want: []Node{
-				{Name: "worker-1", HostIP: kubeAddr("198.18.0.1"), HealthIP: kubeAddr("198.19.0.1")},
-				{Name: "worker-2", HostIP: kubeAddr("198.18.0.2")},
-				{Name: "worker-3", HostIP: kubeAddr("198.18.0.3")},
-				{Name: "worker-5", HostIP: kubeAddr("198.18.0.5")},
+				{Name: "worker-1", HostIP: addr("198.18.0.1"), HealthIP: addr("198.19.0.1")},
+				{Name: "worker-2", HostIP: addr("198.18.0.2")},
+				{Name: "worker-3", HostIP: addr("198.18.0.3")},
+				{Name: "worker-5", HostIP: addr("198.18.0.5")},
 			},
 		},
 	}
@@ -161,11 +161,11 @@ func TestKubeNodeHealthIPProblems(t *testing.T) {
 		t.Run(tt.value, func(t *testing.T) {
 			o := kubeIP4("n", "198.18.0.9", kubeHealth(tt.value))
 			n, note, keep := cfg.kubeNode(o)
-			if !keep || n.HostIP != kubeAddr("198.18.0.9") {
+			if !keep || n.HostIP != addr("198.18.0.9") {
 				t.Fatalf("node must be kept with its host IP, got %v keep=%v", n, keep)
 			}
 			if tt.wantHealth != "" {
-				if n.HealthIP != kubeAddr(tt.wantHealth) || note.msg != "" {
+				if n.HealthIP != addr(tt.wantHealth) || note.msg != "" {
 					t.Errorf("got health %v note %q, want %s", n.HealthIP, note.msg, tt.wantHealth)
 				}
 				return

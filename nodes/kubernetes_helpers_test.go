@@ -2,8 +2,6 @@ package nodes
 
 import (
 	"bytes"
-	"net/netip"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -20,8 +18,6 @@ import (
 // kubeWait bounds a wait in these tests. It is generous: the tests wait on
 // events, and this only stops a broken test.
 const kubeWait = 20 * time.Second
-
-func kubeAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
 
 // kubeTestNode builds a Ready, schedulable Node with the given addresses
 // ("InternalIP=198.18.0.1", "ExternalIP=...") and options applied.
@@ -101,10 +97,7 @@ func (l *kubeLog) logger() log.Logger { return log.NewLogfmtLogger(l) }
 // a typo in a fixture must not silently drop a field.
 func kubeTestdata(t *testing.T, name string) []*corev1.Node {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("testdata", "kubernetes", name))
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := readTestdata(t, filepath.Join("kubernetes", name))
 	var list corev1.NodeList
 	if err := yaml.UnmarshalStrict(data, &list); err != nil {
 		t.Fatalf("%s: %v", name, err)

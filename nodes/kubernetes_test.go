@@ -191,9 +191,9 @@ func (h *kubeHarness) delete(name string) {
 }
 
 var (
-	kubeA = Node{Name: "a", HostIP: kubeAddr("198.18.0.1")}
-	kubeB = Node{Name: "b", HostIP: kubeAddr("198.18.0.2")}
-	kubeC = Node{Name: "c", HostIP: kubeAddr("198.18.0.3")}
+	kubeA = Node{Name: "a", HostIP: addr("198.18.0.1")}
+	kubeB = Node{Name: "b", HostIP: addr("198.18.0.2")}
+	kubeC = Node{Name: "c", HostIP: addr("198.18.0.3")}
 )
 
 func TestKubernetesLoadSortsAndFilters(t *testing.T) {
@@ -210,7 +210,7 @@ func TestKubernetesLoadSortsAndFilters(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := kubeB
-	b.HealthIP = kubeAddr("198.19.0.2")
+	b.HealthIP = addr("198.19.0.2")
 	if want := []Node{kubeA, b, kubeC}; !reflect.DeepEqual(list, want) {
 		t.Errorf("Load:\n got %v\nwant %v", list, want)
 	}
@@ -236,16 +236,16 @@ func TestKubernetesWatchAddUpdateDelete(t *testing.T) {
 	h.wantUpdate(kubeA, kubeB)
 
 	h.edit("b", func(n *corev1.Node) { n.Status.Addresses[0].Address = "198.18.0.20" })
-	h.wantUpdate(kubeA, Node{Name: "b", HostIP: kubeAddr("198.18.0.20")})
+	h.wantUpdate(kubeA, Node{Name: "b", HostIP: addr("198.18.0.20")})
 
 	h.delete("a")
-	h.wantUpdate(Node{Name: "b", HostIP: kubeAddr("198.18.0.20")})
+	h.wantUpdate(Node{Name: "b", HostIP: addr("198.18.0.20")})
 	h.settle()
 }
 
 func TestKubernetesWatchHealthIPAnnotation(t *testing.T) {
 	h := newKubeHarness(t, KubernetesConfig{}, kubeIP4("a", "198.18.0.1"), kubeIP4("b", "198.18.0.2")).start()
-	withHealth := func(n Node, ip string) Node { n.HealthIP = kubeAddr(ip); return n }
+	withHealth := func(n Node, ip string) Node { n.HealthIP = addr(ip); return n }
 
 	h.edit("a", kubeHealth("198.19.0.1"))
 	h.wantUpdate(withHealth(kubeA, "198.19.0.1"), kubeB)
@@ -275,57 +275,53 @@ func TestKubernetesCustomAnnotation(t *testing.T) {
 	h := newKubeHarness(t, KubernetesConfig{HealthIPAnnotation: "example.com/health"},
 		kubeIP4("a", "198.18.0.1", kubeHealth("198.19.0.9"), kubeWithAnnotation("example.com/health", "198.19.0.1"))).start()
 	want := kubeA
-	want.HealthIP = kubeAddr("198.19.0.1")
+	want.HealthIP = addr("198.19.0.1")
 	if !reflect.DeepEqual(h.loaded, []Node{want}) {
 		t.Errorf("Load = %v, want %v", h.loaded, []Node{want})
 	}
 }
 
 func TestKubernetesNotReady(t *testing.T) {
-	for _, policy := range []string{KubernetesInclude, KubernetesExclude} {
-		t.Run(policy, func(t *testing.T) {
-			h := newKubeHarness(t, KubernetesConfig{NotReady: policy},
-				kubeIP4("a", "198.18.0.1"), kubeIP4("b", "198.18.0.2"), kubeIP4("c", "198.18.0.3", kubeNotReady)).start()
-			if policy == KubernetesInclude {
-				if want := []Node{kubeA, kubeB, kubeC}; !reflect.DeepEqual(h.loaded, want) {
-					t.Fatalf("Load = %v, want %v", h.loaded, want)
-				}
-				h.edit("b", kubeNotReady)
-				h.settle()
-				return
-			}
-			if want := []Node{kubeA, kubeB}; !reflect.DeepEqual(h.loaded, want) {
-				t.Fatalf("Load = %v, want %v", h.loaded, want)
-			}
-			h.edit("b", kubeNotReady)
-			h.wantUpdate(kubeA)
-			h.edit("c", func(n *corev1.Node) { kubeSetReady(n, corev1.ConditionTrue) })
-			h.wantUpdate(kubeA, kubeC)
-		})
-	}
+	testKubernetesPolicy(t, func(policy string) KubernetesConfig { return KubernetesConfig{NotReady: policy} },
+		kubeNotReady, func(n *corev1.Node) { kubeSetReady(n, corev1.ConditionTrue) }, nil)
 }
 
 func TestKubernetesCordoned(t *testing.T) {
+	testKubernetesPolicy(t, func(policy string) KubernetesConfig { return KubernetesConfig{Cordoned: policy, LocalNode: "a"} },
+		kubeCordoned, // kubectl drain
+		func(n *corev1.Node) { n.Spec.Unschedulable = false }, // kubectl uncordon
+		func(h *kubeHarness) {
+			h.edit("a", kubeCordoned) // the local node stays: it probes itself
+			h.settle()
+		})
+}
+
+// testKubernetesPolicy checks a policy (NotReady, Cordoned) that cfg sets
+// to include or exclude nodes that mark applies to. Node c starts marked;
+// then b is marked and c unmarked. Under exclude, excluded (if set) runs
+// once b has left the list.
+func testKubernetesPolicy(t *testing.T, cfg func(policy string) KubernetesConfig, mark, unmark func(*corev1.Node), excluded func(*kubeHarness)) {
 	for _, policy := range []string{KubernetesInclude, KubernetesExclude} {
 		t.Run(policy, func(t *testing.T) {
-			h := newKubeHarness(t, KubernetesConfig{Cordoned: policy, LocalNode: "a"},
-				kubeIP4("a", "198.18.0.1"), kubeIP4("b", "198.18.0.2"), kubeIP4("c", "198.18.0.3", kubeCordoned)).start()
+			h := newKubeHarness(t, cfg(policy),
+				kubeIP4("a", "198.18.0.1"), kubeIP4("b", "198.18.0.2"), kubeIP4("c", "198.18.0.3", mark)).start()
 			if policy == KubernetesInclude {
 				if want := []Node{kubeA, kubeB, kubeC}; !reflect.DeepEqual(h.loaded, want) {
 					t.Fatalf("Load = %v, want %v", h.loaded, want)
 				}
-				h.edit("b", kubeCordoned)
+				h.edit("b", mark)
 				h.settle()
 				return
 			}
 			if want := []Node{kubeA, kubeB}; !reflect.DeepEqual(h.loaded, want) {
 				t.Fatalf("Load = %v, want %v", h.loaded, want)
 			}
-			h.edit("b", kubeCordoned) // kubectl drain b
+			h.edit("b", mark)
 			h.wantUpdate(kubeA)
-			h.edit("a", kubeCordoned) // the local node stays: it probes itself
-			h.settle()
-			h.edit("c", func(n *corev1.Node) { n.Spec.Unschedulable = false }) // kubectl uncordon c
+			if excluded != nil {
+				excluded(h)
+			}
+			h.edit("c", unmark)
 			h.wantUpdate(kubeA, kubeC)
 		})
 	}
@@ -359,7 +355,7 @@ func TestKubernetesBurstYieldsOneUpdate(t *testing.T) {
 		name := string(rune('a' + i - 1))
 		ip := "198.18.0." + string(rune('0'+i))
 		h.create(kubeIP4(name, ip))
-		want = append(want, Node{Name: name, HostIP: kubeAddr(ip)})
+		want = append(want, Node{Name: name, HostIP: addr(ip)})
 	}
 	h.wantUpdate(want...)
 	h.settle()
@@ -379,7 +375,7 @@ func TestKubernetesNodeWithoutAddressIsSkipped(t *testing.T) {
 	h.edit("b", func(n *corev1.Node) {
 		n.Status.Addresses = append(n.Status.Addresses, corev1.NodeAddress{Type: corev1.NodeExternalIP, Address: "198.18.1.2"})
 	})
-	h.wantUpdate(Node{Name: "a", HostIP: kubeAddr("198.18.1.1")}, Node{Name: "b", HostIP: kubeAddr("198.18.1.2")})
+	h.wantUpdate(Node{Name: "a", HostIP: addr("198.18.1.1")}, Node{Name: "b", HostIP: addr("198.18.1.2")})
 }
 
 func TestKubernetesIPv6DualStack(t *testing.T) {
@@ -388,8 +384,8 @@ func TestKubernetesIPv6DualStack(t *testing.T) {
 		kubeTestNode("b", []string{"InternalIP=2001:db8::2", "InternalIP=198.18.0.2"}),
 	).start()
 	want := []Node{
-		{Name: "a", HostIP: kubeAddr("2001:db8::1"), HealthIP: kubeAddr("2001:db8:1::1")},
-		{Name: "b", HostIP: kubeAddr("2001:db8::2")},
+		{Name: "a", HostIP: addr("2001:db8::1"), HealthIP: addr("2001:db8:1::1")},
+		{Name: "b", HostIP: addr("2001:db8::2")},
 	}
 	if !reflect.DeepEqual(h.loaded, want) {
 		t.Errorf("Load:\n got %v\nwant %v", h.loaded, want)
@@ -408,7 +404,7 @@ func TestKubernetesInvalidListFailsOnceAndRecovers(t *testing.T) {
 	h.settle()
 	h.edit("b", func(n *corev1.Node) { delete(n.Annotations, DefaultHealthIPAnnotation) })
 	a := kubeA
-	a.HealthIP = kubeAddr("198.19.0.1")
+	a.HealthIP = addr("198.19.0.1")
 	h.wantUpdate(a, kubeB) // the same list as before the error, reported again
 }
 

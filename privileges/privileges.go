@@ -52,13 +52,10 @@ func (n Needs) Caps() []cap.Value {
 		out = append(out, cap.NET_BIND_SERVICE)
 	}
 	if n.HealthEndpoint {
-		out = append(out, cap.NET_ADMIN)
+		out = append(out, cap.NET_ADMIN, cap.SYS_ADMIN)
 	}
 	if n.RawICMP {
 		out = append(out, cap.NET_RAW)
-	}
-	if n.HealthEndpoint {
-		out = append(out, cap.SYS_ADMIN)
 	}
 	slices.Sort(out)
 	return out

@@ -331,10 +331,9 @@ func TestDrop(t *testing.T) {
 				t.Errorf("only %d threads: the all-threads check proves little", len(rep.Threads))
 			}
 			for _, th := range rep.Threads {
-				got := threadCaps{TID: th.TID, Inh: th.Inh, Prm: th.Prm, Eff: th.Eff, Bnd: th.Bnd, Amb: th.Amb, NoNewPrv: th.NoNewPrv}
 				exp := threadCaps{TID: th.TID, Inh: mask(nil), Prm: want, Eff: want, Bnd: want, Amb: mask(nil), NoNewPrv: "1"}
-				if got != exp {
-					t.Errorf("thread %d: %+v, want %+v", th.TID, got, exp)
+				if th != exp {
+					t.Errorf("thread %d: %+v, want %+v", th.TID, th, exp)
 				}
 			}
 			if (rep.RawICMPErr == "") != tc.rawICMP {
