@@ -44,16 +44,22 @@ type testFile struct {
 	} `yaml:"tests"`
 }
 
-func loadRules(t *testing.T, name string) []rule {
+// readYAML reads the file name with read and decodes it into v.
+func readYAML(t *testing.T, read func(string) ([]byte, error), name string, v any) {
 	t.Helper()
-	b, err := Files.ReadFile(name)
+	b, err := read(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var f ruleFile
-	if err := yaml.Unmarshal(b, &f); err != nil {
+	if err := yaml.Unmarshal(b, v); err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
+}
+
+func loadRules(t *testing.T, name string) []rule {
+	t.Helper()
+	var f ruleFile
+	readYAML(t, Files.ReadFile, name, &f)
 	var rules []rule
 	for _, g := range f.Groups {
 		rules = append(rules, g.Rules...)
@@ -233,14 +239,8 @@ func TestRecordingRuleConventions(t *testing.T) {
 func TestEveryAlertIsUnitTested(t *testing.T) {
 	fires, silent := map[string]int{}, map[string]int{}
 	for _, name := range testFiles(t) {
-		b, err := os.ReadFile(name)
-		if err != nil {
-			t.Fatal(err)
-		}
 		var f testFile
-		if err := yaml.Unmarshal(b, &f); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
+		readYAML(t, os.ReadFile, name, &f)
 		want := []string{"../" + RulesFile, "../" + AlertsFile}
 		if strings.Join(f.RuleFiles, ",") != strings.Join(want, ",") {
 			t.Errorf("%s: rule_files is %v, want %v", name, f.RuleFiles, want)
@@ -260,7 +260,9 @@ func TestEveryAlertIsUnitTested(t *testing.T) {
 			}
 		}
 	}
+	defined := map[string]bool{}
 	for _, r := range loadRules(t, AlertsFile) {
+		defined[r.Alert] = true
 		if fires[r.Alert] == 0 {
 			t.Errorf("alert %q has no unit test where it fires", r.Alert)
 		}
@@ -269,17 +271,8 @@ func TestEveryAlertIsUnitTested(t *testing.T) {
 		}
 	}
 	for name := range fires {
-		if !isAlert(t, name) {
+		if !defined[name] {
 			t.Errorf("tests expect alert %q, which does not exist", name)
 		}
 	}
-}
-
-func isAlert(t *testing.T, name string) bool {
-	for _, r := range loadRules(t, AlertsFile) {
-		if r.Alert == name {
-			return true
-		}
-	}
-	return false
 }

@@ -184,10 +184,10 @@ func TestVariables(t *testing.T) {
 	}
 }
 
-func allValues(t *testing.T) map[string]string {
-	t.Helper()
+// allValues gives every variable of the dashboards the value ".*".
+func allValues(ds []dashboardFile) map[string]string {
 	values := map[string]string{}
-	for _, d := range dashboards(t) {
+	for _, d := range ds {
 		for _, v := range d.Templating.List {
 			values[v.Name] = ".*"
 		}
@@ -196,7 +196,8 @@ func allValues(t *testing.T) map[string]string {
 }
 
 func TestQueries(t *testing.T) {
-	qs, err := Queries(FS, allValues(t))
+	ds := dashboards(t)
+	qs, err := Queries(FS, allValues(ds))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +224,7 @@ func TestQueries(t *testing.T) {
 			nativeHeatmap = true
 		}
 	}
-	for _, d := range dashboards(t) {
+	for _, d := range ds {
 		if perFile[d.name] == 0 {
 			t.Errorf("%s: no query listed", d.name)
 		}
@@ -285,7 +286,8 @@ func TestQueriesParse(t *testing.T) {
 	if err != nil {
 		t.Skip("promtool is not on PATH: install it (Debian: apt-get install prometheus) to check that the dashboards' queries parse")
 	}
-	qs, err := Queries(FS, allValues(t))
+	ds := dashboards(t)
+	qs, err := Queries(FS, allValues(ds))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,7 +301,7 @@ func TestQueriesParse(t *testing.T) {
 	}
 	var groups []group
 	where := map[string]string{}
-	for _, d := range dashboards(t) {
+	for _, d := range ds {
 		g := group{Name: d.name}
 		for i, q := range qs {
 			if q.File != d.name {

@@ -6,6 +6,7 @@
 package deploy
 
 import (
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -178,8 +179,9 @@ func expand(vars map[string]string, s string) string {
 }
 
 func TestDockerfileBuildMatchesMakefile(t *testing.T) {
+	ins := readDockerfile(t)
 	var run string
-	for _, in := range readDockerfile(t) {
+	for _, in := range ins {
 		if in.cmd == "RUN" && strings.Contains(in.args, "go build") {
 			if run != "" {
 				t.Fatal("more than one go build in the Dockerfile")
@@ -217,8 +219,8 @@ func TestDockerfileBuildMatchesMakefile(t *testing.T) {
 
 	dx, dOther := versionVars(t, "Dockerfile", docker.ldflags)
 	mx, mOther := versionVars(t, "Makefile", mk.ldflags)
-	if !slices.Equal(slices.Sorted(mapKeys(dx)), slices.Sorted(mapKeys(mx))) {
-		t.Errorf("-X variables: Dockerfile %v, Makefile %v", slices.Sorted(mapKeys(dx)), slices.Sorted(mapKeys(mx)))
+	if !slices.Equal(slices.Sorted(maps.Keys(dx)), slices.Sorted(maps.Keys(mx))) {
+		t.Errorf("-X variables: Dockerfile %v, Makefile %v", slices.Sorted(maps.Keys(dx)), slices.Sorted(maps.Keys(mx)))
 	}
 	// -s -w (strip symbols) is the one difference allowed: it shrinks the
 	// image; `make build` keeps symbols for local debugging.
@@ -233,7 +235,7 @@ func TestDockerfileBuildMatchesMakefile(t *testing.T) {
 		}
 	}
 	const vpkg = "github.com/prometheus/common/version."
-	args := dockerArgs(readDockerfile(t))
+	args := dockerArgs(ins)
 	for name, arg := range map[string]string{"Version": "VERSION", "Revision": "REVISION"} {
 		v, ok := dx[vpkg+name]
 		if !ok {
@@ -249,16 +251,6 @@ func TestDockerfileBuildMatchesMakefile(t *testing.T) {
 	}
 	if docker.output != "/connectivity_exporter" {
 		t.Errorf("Dockerfile builds to %q, want /connectivity_exporter (the ENTRYPOINT)", docker.output)
-	}
-}
-
-func mapKeys(m map[string]string) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
 	}
 }
 

@@ -116,19 +116,21 @@ type kustomization struct {
 	} `json:"images"`
 }
 
-// documents splits a YAML stream at its "---" lines.
+var (
+	documentSeparator = regexp.MustCompile(`(?m)^---[ \t]*$`)
+	commentLine       = regexp.MustCompile(`(?m)^\s*#.*$`)
+)
+
+// documents splits a YAML stream at its "---" lines, leaving out documents
+// of nothing but comments.
 func documents(data []byte) [][]byte {
 	var docs [][]byte
-	for _, d := range regexp.MustCompile(`(?m)^---[ \t]*$`).Split(string(data), -1) {
-		if strings.TrimSpace(stripComments(d)) != "" {
+	for _, d := range documentSeparator.Split(string(data), -1) {
+		if strings.TrimSpace(commentLine.ReplaceAllString(d, "")) != "" {
 			docs = append(docs, []byte(d))
 		}
 	}
 	return docs
-}
-
-func stripComments(s string) string {
-	return regexp.MustCompile(`(?m)^\s*#.*$`).ReplaceAllString(s, "")
 }
 
 func strict(t *testing.T, where string, doc []byte, into any) {
@@ -310,8 +312,9 @@ func TestDaemonSet(t *testing.T) {
 	if e, ok := env["NODE_NAME"]; !ok || e.ValueFrom == nil || e.ValueFrom.FieldRef == nil || e.ValueFrom.FieldRef.FieldPath != "spec.nodeName" {
 		t.Errorf("env NODE_NAME = %+v, want valueFrom.fieldRef.fieldPath spec.nodeName", e)
 	}
+	varRef := regexp.MustCompile(`\$\(([A-Za-z_][A-Za-z0-9_]*)\)`)
 	for _, a := range c.Args {
-		for _, ref := range regexp.MustCompile(`\$\(([A-Za-z_][A-Za-z0-9_]*)\)`).FindAllStringSubmatch(a, -1) {
+		for _, ref := range varRef.FindAllStringSubmatch(a, -1) {
 			if _, ok := env[ref[1]]; !ok {
 				t.Errorf("argument %q refers to $(%s), which is not in env: Kubernetes would pass it literally", a, ref[1])
 			}

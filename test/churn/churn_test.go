@@ -12,8 +12,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"os"
-	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -31,6 +29,7 @@ import (
 	"github.com/connectivity-exporter/connectivity_exporter/collector"
 	"github.com/connectivity-exporter/connectivity_exporter/nodes"
 	"github.com/connectivity-exporter/connectivity_exporter/prober"
+	"github.com/connectivity-exporter/connectivity_exporter/test/testbin"
 )
 
 const interval = 20 * time.Millisecond
@@ -89,36 +88,6 @@ func gatherSeries(reg prometheus.Gatherer) ([]string, map[string]bool, error) {
 	return out, peers, nil
 }
 
-type usage struct{ goroutines, fds int }
-
-func measure(t *testing.T) usage {
-	t.Helper()
-	runtime.GC()
-	fds, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return usage{runtime.NumGoroutine(), len(fds)}
-}
-
-// settle waits until usage is at most base plus slack (probes in flight
-// come and go while the scheduler runs).
-func settle(t *testing.T, base usage, slack int, within time.Duration) usage {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		u := measure(t)
-		if u.goroutines <= base.goroutines+slack && u.fds <= base.fds {
-			return u
-		}
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			t.Fatalf("leak: goroutines %d -> %d, fds %d -> %d\n%s", base.goroutines, u.goroutines, base.fds, u.fds, buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func TestChurnLeavesNothingBehind(t *testing.T) {
 	base := []nodes.Node{node("node-1", 1, 1), node("node-2", 2, 2), node("node-3", 3, -1)}
 	baseNames := map[string]bool{"node-1": true, "node-2": true, "node-3": true}
@@ -138,7 +107,7 @@ func TestChurnLeavesNothingBehind(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(string(tc.mode), func(t *testing.T) {
-			before := measure(t)
+			before := testbin.MeasureUsage(t)
 			reg := prometheus.NewRegistry()
 			store := prober.NewStore(2)
 			metrics, err := collector.New(reg, collector.Options{
@@ -168,7 +137,7 @@ func TestChurnLeavesNothingBehind(t *testing.T) {
 			apply(base)
 			time.Sleep(5 * interval)
 			want, _ := seriesOf(t, reg)
-			steady := measure(t)
+			steady := testbin.MeasureUsage(t)
 
 			// Scrapes run all along, as Prometheus does; they also show that
 			// the newcomers did get series, or the test would prove nothing.
@@ -247,13 +216,14 @@ func TestChurnLeavesNothingBehind(t *testing.T) {
 					t.Errorf("/metrics still names %s", name)
 				}
 			}
-			after := settle(t, steady, 4, 3*time.Second)
+			// Probes in flight come and go while the scheduler runs.
+			after := testbin.SettleUsage(t, steady, 4, 3*time.Second)
 			cancel()
 			<-done
 			web.Close()
-			final := settle(t, before, 0, 3*time.Second)
+			final := testbin.SettleUsage(t, before, 0, 3*time.Second)
 			t.Logf("%d node lists, %d peers came and went (seen with series %d times in scrapes); %d series before and after; goroutines %d (steady) -> %d (after churn), %d -> %d once stopped; fds %d -> %d",
-				iterations, len(seen), transient.Load(), len(want), steady.goroutines, after.goroutines, before.goroutines, final.goroutines, steady.fds, after.fds)
+				iterations, len(seen), transient.Load(), len(want), steady.Goroutines, after.Goroutines, before.Goroutines, final.Goroutines, steady.FDs, after.FDs)
 		})
 	}
 }

@@ -80,7 +80,7 @@ func TestStoppedExporterIsRefusedWhileICMPStaysUp(t *testing.T) {
 func TestRemovedPeerLeavesMetrics(t *testing.T) {
 	l := startLab(t, 3)
 	l.expectPaths(3, allPaths, 1, converge)
-	writeNodes(t, l, 2)
+	l.writeNodes(nodeList(2, nil))
 	eventually(t, converge, "node-3 gone from node-1's /metrics", func() (bool, string) {
 		mfs, text, err := l.metrics(1)
 		if err != nil {
@@ -128,7 +128,7 @@ func TestGarbageNodeFileKeepsTheLastGoodList(t *testing.T) {
 	l.expectPaths(2, allPaths, 1, time.Second)
 
 	// A good file again, the same list as before: the mark clears.
-	writeNodes(t, l, 3)
+	l.writeNodes(nodeList(3, nil))
 	eventually(t, converge, "the rejection cleared", func() (bool, string) {
 		mfs, _, err := l.metrics(1)
 		if err != nil {
@@ -137,21 +137,4 @@ func TestGarbageNodeFileKeepsTheLastGoodList(t *testing.T) {
 		v, ok := value(mfs, "connectivity_discovery_rejected", nil)
 		return ok && v == 0, fmt.Sprintf("connectivity_discovery_rejected=%v (present %v)", v, ok)
 	})
-}
-
-// writeNodes rewrites the lab's node list with nodes 1..k.
-func writeNodes(t *testing.T, l *lab, k int) {
-	t.Helper()
-	var b strings.Builder
-	b.WriteString("nodes:\n")
-	for i := 1; i <= k; i++ {
-		fmt.Fprintf(&b, "  - name: node-%d\n    host_ip: 198.18.0.%d\n    health_ip: 198.19.0.%d\n", i, i, i)
-	}
-	tmp := filepath.Join(l.dir, "nodes.yaml.tmp")
-	if err := os.WriteFile(tmp, []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, filepath.Join(l.dir, "nodes.yaml")); err != nil {
-		t.Fatal(err)
-	}
 }

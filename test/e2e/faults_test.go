@@ -86,15 +86,4 @@ func TestSIGTERMLeavesNothingBehind(t *testing.T) {
 	}
 }
 
-func netnsExists(name string) bool {
-	out, err := exec.Command("ip", "netns", "list").Output()
-	if err != nil {
-		return false
-	}
-	for _, line := range strings.Split(string(out), "\n") {
-		if f := strings.Fields(line); len(f) > 0 && f[0] == name {
-			return true
-		}
-	}
-	return false
-}
+func netnsExists(name string) bool { return netnsCount(name) > 0 }

@@ -1,10 +1,7 @@
 package e2e
 
 import (
-	"github.com/connectivity-exporter/connectivity_exporter/test/testbin"
-
 	"bytes"
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -41,15 +38,11 @@ func (l *lab) pid(i int) int {
 // runWithArgs runs lab.sh with other exporter flags than the lab's.
 func (l *lab) runWithArgs(exporterArgs string, args ...string) string {
 	l.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "bash", append([]string{filepath.Join(testbin.RepoRoot(), "test", "lab", "lab.sh")}, args...)...)
-	cmd.Env = append(l.env(), "LAB_ARGS="+exporterArgs) // the last one wins
-	out, err := cmd.CombinedOutput()
+	out, err := l.runEnv([]string{"LAB_ARGS=" + exporterArgs}, args...)
 	if err != nil {
 		l.t.Fatalf("lab.sh %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
-	return string(out)
+	return out
 }
 
 func fdCount(pid int) (int, error) {

@@ -98,10 +98,16 @@ func (l *lab) env() []string {
 }
 
 func (l *lab) run(args ...string) (string, error) {
+	return l.runEnv(nil, args...)
+}
+
+// runEnv runs lab.sh with env added to the lab's environment (the last
+// setting of a variable wins).
+func (l *lab) runEnv(env []string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", append([]string{filepath.Join(testbin.RepoRoot(), "test", "lab", "lab.sh")}, args...)...)
-	cmd.Env = l.env()
+	cmd.Env = append(l.env(), env...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }

@@ -306,6 +306,8 @@ func startAlertmanager(t *testing.T, dir, hookURL string) string {
 	return u
 }
 
+var forClause = regexp.MustCompile(`(?m)^(\s+for:) \S+`)
+
 // writeTestRules copies the rules with every for: shortened to 10s, so that
 // pending and firing happen within the test.
 func writeTestRules(t *testing.T, dir string) []string {
@@ -316,7 +318,7 @@ func writeTestRules(t *testing.T, dir string) []string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b = regexp.MustCompile(`(?m)^(\s+for:) \S+`).ReplaceAll(b, []byte("$1 10s"))
+		b = forClause.ReplaceAll(b, []byte("$1 10s"))
 		path := filepath.Join(dir, name)
 		if err := os.WriteFile(path, b, 0o644); err != nil {
 			t.Fatal(err)

@@ -42,7 +42,6 @@ func FuzzHTTPProbeAnswer(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	defer ln.Close()
 	answers := make(chan []byte, 1)
 	var wg sync.WaitGroup
 	defer wg.Wait()

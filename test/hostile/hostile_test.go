@@ -12,9 +12,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"os"
 	"regexp"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -22,6 +20,7 @@ import (
 	"time"
 
 	"github.com/connectivity-exporter/connectivity_exporter/prober"
+	"github.com/connectivity-exporter/connectivity_exporter/test/testbin"
 )
 
 const (
@@ -150,36 +149,6 @@ func fullAcceptQueue(t *testing.T) int {
 		}
 	}
 	return port
-}
-
-type usage struct{ goroutines, fds int }
-
-func measure(t *testing.T) usage {
-	t.Helper()
-	runtime.GC()
-	fds, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return usage{runtime.NumGoroutine(), len(fds)}
-}
-
-// settle waits for goroutines and fds to come back to base.
-func settle(t *testing.T, base usage, within time.Duration) usage {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		u := measure(t)
-		if u.goroutines <= base.goroutines && u.fds <= base.fds {
-			return u
-		}
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			n := runtime.Stack(buf, true)
-			t.Fatalf("leak after %s: goroutines %d -> %d, fds %d -> %d\n%s", within, base.goroutines, u.goroutines, base.fds, u.fds, buf[:n])
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // classify is what the scheduler records: a failure that ran into the
@@ -318,14 +287,7 @@ func TestHostilePeers(t *testing.T) {
 				c.(*net.TCPConn).SetLinger(0) // close sends RST
 			}).port
 		}, prober.ResultError},
-		{"refuses", func(t *testing.T) int {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			ln.Close()
-			return ln.Addr().(*net.TCPAddr).Port
-		}, prober.ResultRefused},
+		{"refuses", func(t *testing.T) int { return testbin.FreeLoopbackPort(t) }, prober.ResultRefused},
 	}
 	const probes, parallel = 40, 20
 	total := 0
@@ -338,7 +300,7 @@ func TestHostilePeers(t *testing.T) {
 			probe(ctx0, loopback)
 			cancel0()
 			time.Sleep(50 * time.Millisecond)
-			base := measure(t)
+			base := testbin.MeasureUsage(t)
 
 			type got struct {
 				res  prober.Result
@@ -380,9 +342,9 @@ func TestHostilePeers(t *testing.T) {
 					t.Fatalf("a probe took %s, timeout %s", r.took, probeTimeout)
 				}
 			}
-			after := settle(t, base, 5*time.Second)
+			after := testbin.SettleUsage(t, base, 0, 5*time.Second)
 			total += probes
-			t.Logf("%d probes, slowest %s; goroutines %d -> %d, fds %d -> %d; errors %v", probes, slowest.Round(time.Millisecond), base.goroutines, after.goroutines, base.fds, after.fds, errs)
+			t.Logf("%d probes, slowest %s; goroutines %d -> %d, fds %d -> %d; errors %v", probes, slowest.Round(time.Millisecond), base.Goroutines, after.Goroutines, base.FDs, after.FDs, errs)
 		})
 	}
 	t.Logf("%d probes to %d kinds of peers", total, len(tests))

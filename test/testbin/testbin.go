@@ -1,5 +1,6 @@
-// Package testbin gives tests that run the real exporter what they share:
-// the binary, built the way the Makefile builds it, and free loopback ports.
+// Package testbin gives tests what they share: the exporter binary, built
+// the way the Makefile builds it, free loopback ports, and the goroutine and
+// file descriptor counts that leak checks compare.
 package testbin
 
 import (
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"testing"
+	"time"
 )
 
 // RepoRoot is the repository's top directory.
@@ -38,4 +40,39 @@ func FreeLoopbackPort(t testing.TB) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// Usage is what a leak leaves behind in the test process.
+type Usage struct{ Goroutines, FDs int }
+
+// MeasureUsage counts the test process's goroutines and open file
+// descriptors, after a garbage collection.
+func MeasureUsage(t testing.TB) Usage {
+	t.Helper()
+	runtime.GC()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Usage{runtime.NumGoroutine(), len(fds)}
+}
+
+// SettleUsage waits until the goroutines are at most base's plus slack and
+// the file descriptors at most base's, and fails the test with every
+// goroutine's stack if that does not happen within the given time.
+func SettleUsage(t testing.TB, base Usage, slack int, within time.Duration) Usage {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		u := MeasureUsage(t)
+		if u.Goroutines <= base.Goroutines+slack && u.FDs <= base.FDs {
+			return u
+		}
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			n := runtime.Stack(buf, true)
+			t.Fatalf("leak after %s: goroutines %d -> %d, fds %d -> %d\n%s", within, base.Goroutines, u.Goroutines, base.FDs, u.FDs, buf[:n])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -31,9 +31,7 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 	defer t.mu.Unlock()
 	t.buf.Write(p)
 	if t.buf.Len() > 64<<10 {
-		b := append([]byte(nil), t.buf.Bytes()[t.buf.Len()-32<<10:]...)
-		t.buf.Reset()
-		t.buf.Write(b)
+		t.buf.Next(t.buf.Len() - 32<<10) // drops all but the last 32 KiB
 	}
 	return len(p), nil
 }

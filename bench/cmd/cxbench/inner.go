@@ -21,6 +21,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
 )
 
 type inner struct {
@@ -31,10 +33,7 @@ type inner struct {
 	// after the other (each a repeat of the measurement).
 	warm, window time.Duration
 	windows      int
-	// The pace of the scale scenarios (15 s interval): windows of one interval.
-	scaleWarm, scaleWindow time.Duration
-	peersCtl               *child
-	results                results
+	results      results
 }
 
 // results is everything the report needs.
@@ -82,10 +81,8 @@ func innerMain(args []string) error {
 	fs.Parse(args)
 	in.self, _ = os.Executable()
 	in.warm, in.window, in.windows = 5*time.Second, 6*time.Second, 3
-	in.scaleWarm, in.scaleWindow = 17*time.Second, 15*time.Second
 	if in.quick {
 		in.warm, in.window, in.windows = 2*time.Second, 3*time.Second, 2
-		in.scaleWarm, in.scaleWindow = 17*time.Second, 15*time.Second
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -94,15 +91,11 @@ func innerMain(args []string) error {
 	if err := in.writeNodeFiles(); err != nil {
 		return err
 	}
-	// /hello for every peer address: a passive exporter in cxb-peers.
-	peers, err := startChild("hello responder", "ip", "netns", "exec", nsPeers, in.exporter, "--passive",
-		"--hello.listen-address=:4240", "--web.listen-address=127.0.0.1:9241",
-		"--admin.socket="+filepath.Join(in.tmp, "peers-admin.sock"), "--log.level=warn")
+	peers, err := startHelloResponder(in.exporter, in.tmp)
 	if err != nil {
 		return err
 	}
 	defer peers.stop()
-	in.peersCtl = peers
 	if err := waitTCP(ctx, peers, "198.18.128.1:4240", 15*time.Second); err != nil {
 		return err
 	}
@@ -186,8 +179,11 @@ type snapshot struct {
 
 type sampler func(ctx context.Context) (snapshot, error)
 
-// connectivitySampler reads connectivity_exporter's own metrics.
-func connectivitySampler(pid int, url string) sampler {
+// metricsReader takes a sample's figures from a prober's /metrics.
+type metricsReader func(mfs map[string]*dto.MetricFamily) snapshot
+
+// metricsSampler samples a prober's CPU time, then reads its /metrics.
+func metricsSampler(pid int, url string, read metricsReader) sampler {
 	return func(ctx context.Context) (snapshot, error) {
 		at := time.Now() // CPU and wall time read together; the scrape comes after
 		cpu, err := cpuTime(pid)
@@ -198,67 +194,60 @@ func connectivitySampler(pid int, url string) sampler {
 		if err != nil {
 			return snapshot{}, err
 		}
-		return snapshot{
-			at: at, cpu: cpu,
-			probes:      sumCounter(mfs, "connectivity_probes_total", nil),
-			success:     sumCounter(mfs, "connectivity_probes_total", map[string]string{"result": "success"}),
-			icmp:        nativeOf(mfs, "connectivity_rtt_seconds", map[string]string{"protocol": "icmp"}),
-			http:        nativeOf(mfs, "connectivity_rtt_seconds", map[string]string{"protocol": "http"}),
-			cycle:       sumCounter(mfs, "connectivity_probe_cycle_duration_seconds", nil),
-			unreachable: sumCounter(mfs, "connectivity_peers", map[string]string{"status": "unreachable"}),
-		}, nil
+		s := read(mfs)
+		s.at, s.cpu = at, cpu
+		return s, nil
 	}
 }
 
-func smokepingSampler(pid int, url string) sampler {
-	return func(ctx context.Context) (snapshot, error) {
-		at := time.Now()
-		cpu, err := cpuTime(pid)
-		if err != nil {
-			return snapshot{}, err
-		}
-		mfs, err := scrapeProto(ctx, url)
-		if err != nil {
-			return snapshot{}, err
-		}
-		var ok float64
-		if mf := mfs["smokeping_response_duration_seconds"]; mf != nil {
-			for _, m := range mf.GetMetric() {
-				ok += float64(m.GetHistogram().GetSampleCount())
-			}
-		}
-		return snapshot{at: at, cpu: cpu, probes: sumCounter(mfs, "smokeping_requests_total", nil), success: ok}, nil
+// connectivityMetrics reads connectivity_exporter's own metrics.
+func connectivityMetrics(mfs map[string]*dto.MetricFamily) snapshot {
+	return snapshot{
+		probes:      sumCounter(mfs, "connectivity_probes_total", nil),
+		success:     sumCounter(mfs, "connectivity_probes_total", map[string]string{"result": "success"}),
+		icmp:        nativeOf(mfs, "connectivity_rtt_seconds", map[string]string{"protocol": "icmp"}),
+		http:        nativeOf(mfs, "connectivity_rtt_seconds", map[string]string{"protocol": "http"}),
+		cycle:       sumCounter(mfs, "connectivity_probe_cycle_duration_seconds", nil),
+		unreachable: sumCounter(mfs, "connectivity_peers", map[string]string{"status": "unreachable"}),
 	}
+}
+
+func smokepingMetrics(mfs map[string]*dto.MetricFamily) snapshot {
+	var ok float64
+	if mf := mfs["smokeping_response_duration_seconds"]; mf != nil {
+		for _, m := range mf.GetMetric() {
+			ok += float64(m.GetHistogram().GetSampleCount())
+		}
+	}
+	return snapshot{probes: sumCounter(mfs, "smokeping_requests_total", nil), success: ok}
 }
 
 // measure samples a running prober: after warm, windows of window each,
 // with a sample every every (at least once per window).
-func (in *inner) measure(ctx context.Context, c *child, s sampler, warm, window time.Duration, windows int, every time.Duration) (row, []snapshot, error) {
+func (in *inner) measure(ctx context.Context, c *child, s sampler, warm, window time.Duration, windows int, every time.Duration) (row, error) {
 	var r row
 	if !sleepCtx(ctx, warm) {
-		return r, nil, ctx.Err()
+		return r, ctx.Err()
 	}
 	prev, err := s(ctx)
 	if err != nil {
-		return r, nil, err
+		return r, err
 	}
 	first := prev
-	all := []snapshot{prev}
 	for range windows {
 		end := prev.at.Add(window)
 		var cur snapshot
 		for {
 			d := min(every, time.Until(end))
 			if d > 0 && !sleepCtx(ctx, d) {
-				return r, nil, ctx.Err()
+				return r, ctx.Err()
 			}
 			if !c.alive() {
-				return r, nil, c.failure()
+				return r, c.failure()
 			}
 			if cur, err = s(ctx); err != nil {
-				return r, nil, err
+				return r, err
 			}
-			all = append(all, cur)
 			r.MaxCycle = max(r.MaxCycle, time.Duration(cur.cycle*float64(time.Second)))
 			if !time.Now().Before(end) {
 				break
@@ -282,16 +271,30 @@ func (in *inner) measure(ctx context.Context, c *child, s sampler, warm, window 
 	r.RTT50HTTP = prev.http.minus(first.http).quantile(0.5)
 	r.Unreachable = prev.unreachable
 	r.RSS, r.PeakRSS = memory(c.pid())
-	return r, all, nil
+	return r, nil
 }
 
-// runProber starts a prober, measures it and stops it.
 // errSkipped marks a tool left out by -only.
 var errSkipped = errors.New("skipped")
 
 func (in *inner) skip(tool string) bool { return in.only != "" && !strings.Contains(tool, in.only) }
 
-func (in *inner) runProber(ctx context.Context, tool, scenario string, argv []string, listen string, smokeping bool, warm, window time.Duration, windows int, every time.Duration) (row, error) {
+// appendTo returns what adds a tool's row to rows and logs its error,
+// unless -only left the tool out.
+func appendTo(rows *[]row) func(row, error) {
+	return func(r row, err error) {
+		if errors.Is(err, errSkipped) {
+			return
+		}
+		*rows = append(*rows, r)
+		if err != nil {
+			log.Printf("   %s: %v", r.Tool, err)
+		}
+	}
+}
+
+// runProber starts a prober, measures it (a sample per window) and stops it.
+func (in *inner) runProber(ctx context.Context, tool, scenario string, argv []string, listen string, read metricsReader, warm, window time.Duration, windows int) (row, error) {
 	if in.skip(tool) {
 		return row{}, errSkipped
 	}
@@ -305,12 +308,7 @@ func (in *inner) runProber(ctx context.Context, tool, scenario string, argv []st
 		err = fmt.Errorf("%v: %s", err, lastLines(c.out.String(), 3))
 		return row{Tool: tool, Scenario: scenario, Err: err.Error()}, err
 	}
-	url := "http://" + listen + "/metrics"
-	s := connectivitySampler(c.pid(), url)
-	if smokeping {
-		s = smokepingSampler(c.pid(), url)
-	}
-	r, _, err := in.measure(ctx, c, s, warm, window, windows, every)
+	r, err := in.measure(ctx, c, metricsSampler(c.pid(), "http://"+listen+"/metrics", read), warm, window, windows, window)
 	r.Tool, r.Scenario = tool, scenario
 	if err != nil {
 		r.Err = err.Error()
@@ -318,22 +316,27 @@ func (in *inner) runProber(ctx context.Context, tool, scenario string, argv []st
 	return r, err
 }
 
-func (in *inner) probeArgv(nodesFile, interval, listen string, extra ...string) []string {
-	return append([]string{in.self, "probe", "-nodes", in.file(nodesFile), "-interval", interval, "-listen", listen, "-max-run", "5m"}, extra...)
+// probeListen is the metrics address of the exporter under test, the
+// binary's as the probing core's (cxbench probe).
+const probeListen = "127.0.0.1:9250"
+
+func (in *inner) probeArgv(nodesFile, interval string, extra ...string) []string {
+	return append([]string{in.self, "probe", "-nodes", in.file(nodesFile), "-interval", interval, "-listen", probeListen, "-max-run", "5m"}, extra...)
+}
+
+// gomaxprocs1 runs argv with GOMAXPROCS=1.
+func gomaxprocs1(argv []string) []string { return append([]string{"env", "GOMAXPROCS=1"}, argv...) }
+
+// probeRow measures the exporter's probing core at the pace of the tool
+// comparisons.
+func (in *inner) probeRow(ctx context.Context, tool, scenario string, argv []string) (row, error) {
+	return in.runProber(ctx, tool, scenario, argv, probeListen, connectivityMetrics, in.warm, in.window, in.windows)
 }
 
 // icmpTools: ICMP to 1,000 peers once a second, tool by tool.
 func (in *inner) icmpTools(ctx context.Context) error {
 	const scenario = "ICMP, 1,000 peers, 1 s"
-	add := func(r row, err error) {
-		if errors.Is(err, errSkipped) {
-			return
-		}
-		in.results.ICMP = append(in.results.ICMP, r)
-		if err != nil {
-			log.Printf("   %s: %v", r.Tool, err)
-		}
-	}
+	add := appendTo(&in.results.ICMP)
 	// iputils ping on one of the same peers, during the engine's run.
 	var pingWG sync.WaitGroup
 	pingWG.Add(1)
@@ -343,8 +346,8 @@ func (in *inner) icmpTools(ctx context.Context) error {
 			in.results.PingHot = in.ping(ctx, 1500, "0.002")
 		}
 	}()
-	r, err := in.runProber(ctx, "connectivity_exporter, shared socket, raw", scenario,
-		in.probeArgv("nodes-1000.yaml", "1s", "127.0.0.1:9250", "-protocols", "icmp"), "127.0.0.1:9250", false, in.warm, in.window, in.windows, in.window)
+	r, err := in.probeRow(ctx, "connectivity_exporter, shared socket, raw", scenario,
+		in.probeArgv("nodes-1000.yaml", "1s", "-protocols", "icmp"))
 	add(r, err)
 	pingWG.Wait()
 	in.results.EngineHot = r.RTT50ICMP
@@ -358,19 +361,19 @@ func (in *inner) icmpTools(ctx context.Context) error {
 		}
 	}()
 	cold, err := in.runProber(ctx, "connectivity_exporter, shared socket, raw, one peer 4×/s", "RTT check",
-		in.probeArgv("nodes-1.yaml", "250ms", "127.0.0.1:9250", "-protocols", "icmp"), "127.0.0.1:9250", false, 2*time.Second, 10*time.Second, 1, 10*time.Second)
+		in.probeArgv("nodes-1.yaml", "250ms", "-protocols", "icmp"), probeListen, connectivityMetrics, 2*time.Second, 10*time.Second, 1)
 	pingWG.Wait()
 	if err == nil {
 		in.results.EngineCold = cold.RTT50ICMP
 	}
 
-	add(in.runProber(ctx, "connectivity_exporter, shared socket, unprivileged", scenario,
-		in.probeArgv("nodes-1000.yaml", "1s", "127.0.0.1:9250", "-protocols", "icmp", "-privileged=false"), "127.0.0.1:9250", false, in.warm, in.window, in.windows, in.window))
-	add(in.runProber(ctx, "connectivity_exporter, pro-bing (socket per probe), raw", scenario,
-		in.probeArgv("nodes-1000.yaml", "1s", "127.0.0.1:9250", "-protocols", "icmp", "-icmp", "pro-bing"), "127.0.0.1:9250", false, in.warm, in.window, in.windows, in.window))
+	add(in.probeRow(ctx, "connectivity_exporter, shared socket, unprivileged", scenario,
+		in.probeArgv("nodes-1000.yaml", "1s", "-protocols", "icmp", "-privileged=false")))
+	add(in.probeRow(ctx, "connectivity_exporter, pro-bing (socket per probe), raw", scenario,
+		in.probeArgv("nodes-1000.yaml", "1s", "-protocols", "icmp", "-icmp", "pro-bing")))
 	add(in.fping(ctx, scenario))
-	add(in.runProber(ctx, "connectivity_exporter, shared socket, raw, GOMAXPROCS=1", scenario,
-		append([]string{"env", "GOMAXPROCS=1"}, in.probeArgv("nodes-1000.yaml", "1s", "127.0.0.1:9250", "-protocols", "icmp")...), "127.0.0.1:9250", false, in.warm, in.window, in.windows, in.window))
+	add(in.probeRow(ctx, "connectivity_exporter, shared socket, raw, GOMAXPROCS=1", scenario,
+		gomaxprocs1(in.probeArgv("nodes-1000.yaml", "1s", "-protocols", "icmp"))))
 	if _, err := exec.LookPath("prometheus-smokeping-prober"); err != nil {
 		in.results.Notes = append(in.results.Notes, "smokeping_prober not installed (apt-get install -y prometheus-smokeping-prober): not measured")
 		return nil
@@ -396,10 +399,15 @@ func (in *inner) icmpTools(ctx context.Context) error {
 		if v.peers != 1000 {
 			sc = fmt.Sprintf("ICMP, %d peers, 1 s", v.peers)
 		}
-		add(in.runProber(ctx, tool, sc, argv, "127.0.0.1:9374", true, in.warm+3*time.Second, in.window, in.windows, in.window))
+		add(in.runProber(ctx, tool, sc, argv, "127.0.0.1:9374", smokepingMetrics, in.warm+3*time.Second, in.window, in.windows))
 	}
 	return nil
 }
+
+var (
+	pingRTT    = regexp.MustCompile(`time=([0-9.]+) ms`)
+	fpingStats = regexp.MustCompile(`xmt/rcv/%loss = (\d+)/(\d+)/`)
+)
 
 // ping runs iputils ping on peer 500 and returns its RTTs.
 func (in *inner) ping(ctx context.Context, count int, interval string) []time.Duration {
@@ -408,7 +416,7 @@ func (in *inner) ping(ctx context.Context, count int, interval string) []time.Du
 		in.results.Notes = append(in.results.Notes, "iputils ping: "+err.Error())
 	}
 	var rtts []time.Duration
-	for _, m := range regexp.MustCompile(`time=([0-9.]+) ms`).FindAllStringSubmatch(string(out), -1) {
+	for _, m := range pingRTT.FindAllStringSubmatch(string(out), -1) {
 		ms, _ := strconv.ParseFloat(m[1], 64)
 		rtts = append(rtts, time.Duration(ms*float64(time.Millisecond)))
 	}
@@ -438,7 +446,7 @@ func (in *inner) fping(ctx context.Context, scenario string) (row, error) {
 		d := time.Since(start)
 		wall += d
 		var xmt, rcv float64
-		for _, m := range regexp.MustCompile(`xmt/rcv/%loss = (\d+)/(\d+)/`).FindAllStringSubmatch(string(out), -1) {
+		for _, m := range fpingStats.FindAllStringSubmatch(string(out), -1) {
 			x, _ := strconv.ParseFloat(m[1], 64)
 			y, _ := strconv.ParseFloat(m[2], 64)
 			xmt, rcv = xmt+x, rcv+y
@@ -461,40 +469,19 @@ func (in *inner) fping(ctx context.Context, scenario string) (row, error) {
 // httpTools: HTTP GET /hello on 1,000 peers.
 func (in *inner) httpTools(ctx context.Context) error {
 	const scenario = "HTTP, 1,000 peers, 1 s"
-	add := func(r row, err error) {
-		if errors.Is(err, errSkipped) {
-			return
-		}
-		in.results.HTTP = append(in.results.HTTP, r)
-		if err != nil {
-			log.Printf("   %s: %v", r.Tool, err)
-		}
-	}
-	add(in.runProber(ctx, "connectivity_exporter, minimal GET", scenario,
-		in.probeArgv("nodes-1000.yaml", "1s", "127.0.0.1:9250", "-protocols", "http"), "127.0.0.1:9250", false, in.warm, in.window, in.windows, in.window))
-	add(in.runProber(ctx, "connectivity_exporter, net/http client", scenario,
-		in.probeArgv("nodes-1000.yaml", "1s", "127.0.0.1:9250", "-protocols", "http", "-http", "net-http"), "127.0.0.1:9250", false, in.warm, in.window, in.windows, in.window))
-	add(in.runProber(ctx, "connectivity_exporter, minimal GET, GOMAXPROCS=1", scenario,
-		append([]string{"env", "GOMAXPROCS=1"}, in.probeArgv("nodes-1000.yaml", "1s", "127.0.0.1:9250", "-protocols", "http")...), "127.0.0.1:9250", false, in.warm, in.window, in.windows, in.window))
+	add := appendTo(&in.results.HTTP)
+	add(in.probeRow(ctx, "connectivity_exporter, minimal GET", scenario,
+		in.probeArgv("nodes-1000.yaml", "1s", "-protocols", "http")))
+	add(in.probeRow(ctx, "connectivity_exporter, net/http client", scenario,
+		in.probeArgv("nodes-1000.yaml", "1s", "-protocols", "http", "-http", "net-http")))
+	add(in.probeRow(ctx, "connectivity_exporter, minimal GET, GOMAXPROCS=1", scenario,
+		gomaxprocs1(in.probeArgv("nodes-1000.yaml", "1s", "-protocols", "http"))))
 	if _, err := exec.LookPath("prometheus-blackbox-exporter"); err != nil {
 		in.results.Notes = append(in.results.Notes, "blackbox_exporter not installed (apt-get install -y prometheus-blackbox-exporter): the issue's figures stand in for it")
 		return nil
 	}
-	for _, module := range []string{"http_hello", "icmp"} {
-		r, err := in.blackbox(ctx, module)
-		if errors.Is(err, errSkipped) {
-			continue
-		}
-		if module == "icmp" {
-			r.Scenario = "ICMP, 1,000 peers, 2 s"
-			in.results.ICMP = append(in.results.ICMP, r)
-			if err != nil {
-				log.Printf("   %s: %v", r.Tool, err)
-			}
-			continue
-		}
-		add(r, err)
-	}
+	add(in.blackbox(ctx, "http_hello", "HTTP, 1,000 peers, 2 s"))
+	appendTo(&in.results.ICMP)(in.blackbox(ctx, "icmp", "ICMP, 1,000 peers, 2 s"))
 	return nil
 }
 
@@ -515,9 +502,9 @@ const blackboxConfig = `modules:
 
 // blackbox drives blackbox_exporter as Prometheus would (one /probe request
 // per probe, kept-alive connections) at 500 probes/s: 1,000 peers every 2 s.
-func (in *inner) blackbox(ctx context.Context, module string) (row, error) {
+func (in *inner) blackbox(ctx context.Context, module, scenario string) (row, error) {
 	tool := "blackbox_exporter 0.23 (" + module + " module)"
-	r := row{Tool: tool, Scenario: "HTTP, 1,000 peers, 2 s"}
+	r := row{Tool: tool, Scenario: scenario}
 	if in.skip(tool) {
 		return r, errSkipped
 	}
@@ -582,8 +569,8 @@ func (in *inner) blackbox(ctx context.Context, module string) (row, error) {
 		cpu, err := cpuTime(c.pid())
 		return snapshot{at: at, cpu: cpu, probes: float64(sent.Load()), success: float64(ok.Load())}, err
 	}
-	r, _, err = in.measure(ctx, c, s, in.warm, in.window, in.windows, in.window)
-	r.Tool, r.Scenario = tool, "HTTP, 1,000 peers, 2 s"
+	r, err = in.measure(ctx, c, s, in.warm, in.window, in.windows, in.window)
+	r.Tool, r.Scenario = tool, scenario
 	cancel()
 	wg.Wait()
 	if err != nil {
@@ -601,14 +588,14 @@ func (in *inner) scale(ctx context.Context) error {
 	}
 	exporter := variant{"connectivity_exporter binary", func(nodes, interval string) []string {
 		return []string{in.exporter, "--node.name=cxb-prober", "--nodes.file=" + in.file(nodes),
-			"--probe.interval=" + interval, "--probe.timeout=2s", "--web.listen-address=127.0.0.1:9250",
+			"--probe.interval=" + interval, "--probe.timeout=2s", "--web.listen-address=" + probeListen,
 			"--hello.listen-address=:4240", "--admin.socket=" + in.file("admin.sock"), "--log.level=warn"}
 	}}
 	core := variant{"probing core (cxbench probe: shared socket, minimal GET)", func(nodes, interval string) []string {
-		return in.probeArgv(nodes, interval, "127.0.0.1:9250")
+		return in.probeArgv(nodes, interval)
 	}}
 	core1 := variant{"probing core, GOMAXPROCS=1", func(nodes, interval string) []string {
-		return append([]string{"env", "GOMAXPROCS=1"}, in.probeArgv(nodes, interval, "127.0.0.1:9250")...)
+		return gomaxprocs1(in.probeArgv(nodes, interval))
 	}}
 	variants := []variant{exporter}
 	if !in.results.EngineWired {
@@ -618,6 +605,9 @@ func (in *inner) scale(ctx context.Context) error {
 	}
 	variants = append(variants, core1)
 	for _, v := range variants {
+		if in.skip(v.tool) {
+			continue
+		}
 		for _, sc := range []struct {
 			name, nodes, interval string
 			dead                  bool
@@ -625,14 +615,12 @@ func (in *inner) scale(ctx context.Context) error {
 			windows               int
 		}{
 			{"5,000 peers, host paths, 60 s (idle cost)", "nodes-5000.yaml", "60s", false, 10 * time.Second, 10 * time.Second, 3},
-			{"5,000 peers × 4 paths, 15 s", "nodes-5000-health.yaml", "15s", false, in.scaleWarm, in.scaleWindow, 3},
-			{"5,000 peers × 4 paths, 15 s, 10% dead", "nodes-5000-health.yaml", "15s", true, in.scaleWarm, in.scaleWindow, 3},
+			// At a 15 s interval: windows of one interval.
+			{"5,000 peers × 4 paths, 15 s", "nodes-5000-health.yaml", "15s", false, 17 * time.Second, 15 * time.Second, 3},
+			{"5,000 peers × 4 paths, 15 s, 10% dead", "nodes-5000-health.yaml", "15s", true, 17 * time.Second, 15 * time.Second, 3},
 		} {
 			if in.quick {
 				sc.windows = 1
-			}
-			if in.skip(v.tool) {
-				continue
 			}
 			// Time is short: GOMAXPROCS=1 only where it matters most (the
 			// idle cost), and the pro-bing binary not with dead peers.
@@ -668,9 +656,6 @@ func (in *inner) scale(ctx context.Context) error {
 }
 
 func (in *inner) scaleOne(ctx context.Context, tool, scenario string, argv []string, warm, window time.Duration, windows int, every time.Duration) (row, error) {
-	if in.skip(tool) {
-		return row{}, errSkipped
-	}
 	log.Printf("   %s: %s", tool, scenario)
 	r := row{Tool: tool, Scenario: scenario}
 	c, err := startChild(tool, argv...)
@@ -679,14 +664,14 @@ func (in *inner) scaleOne(ctx context.Context, tool, scenario string, argv []str
 		return r, err
 	}
 	defer c.stop()
-	if err := waitTCP(ctx, c, "127.0.0.1:9250", 20*time.Second); err != nil {
+	if err := waitTCP(ctx, c, probeListen, 20*time.Second); err != nil {
 		r.Err = err.Error()
 		return r, err
 	}
-	url := "http://127.0.0.1:9250/metrics"
+	url := "http://" + probeListen + "/metrics"
 	// A sample every 5 s catches every 15 s sweep's duration (and costs
 	// what a Prometheus scraping every 5 s would).
-	r, _, err = in.measure(ctx, c, connectivitySampler(c.pid(), url), warm, window, windows, every)
+	r, err = in.measure(ctx, c, metricsSampler(c.pid(), url, connectivityMetrics), warm, window, windows, every)
 	r.Tool, r.Scenario = tool, scenario
 	if err != nil {
 		r.Err = err.Error()

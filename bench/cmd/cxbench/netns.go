@@ -152,6 +152,14 @@ func teardown() {
 	}
 }
 
+// startHelloResponder answers /hello for every peer address: a passive
+// exporter in cxb-peers, its admin socket in tmp.
+func startHelloResponder(exporter, tmp string) (*child, error) {
+	return startChild("hello responder", "ip", "netns", "exec", nsPeers, exporter, "--passive",
+		"--hello.listen-address=:4240", "--web.listen-address=127.0.0.1:9241",
+		"--admin.socket="+filepath.Join(tmp, "peers-admin.sock"), "--log.level=warn")
+}
+
 // execMain builds the namespaces and the /hello responder, runs a command
 // inside cxb-prober and removes everything: for trying variants by hand.
 //
@@ -178,9 +186,7 @@ func execMain(args []string) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	peers, err := startChild("hello responder", "ip", "netns", "exec", nsPeers, *exporter, "--passive",
-		"--hello.listen-address=:4240", "--web.listen-address=127.0.0.1:9241",
-		"--admin.socket="+filepath.Join(tmp, "peers-admin.sock"), "--log.level=warn")
+	peers, err := startHelloResponder(*exporter, tmp)
 	if err != nil {
 		return err
 	}

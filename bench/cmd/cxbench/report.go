@@ -100,8 +100,6 @@ func pkgVersion(p string) string {
 	return p + " " + v
 }
 
-func med(xs []float64) float64 { return median(xs) }
-
 func rng(xs []float64, f func(float64) string) string {
 	if len(xs) == 0 {
 		return "–"
@@ -110,7 +108,7 @@ func rng(xs []float64, f func(float64) string) string {
 	if len(xs) == 1 {
 		return f(xs[0])
 	}
-	return fmt.Sprintf("%s (%s–%s)", f(med(xs)), f(lo), f(hi))
+	return fmt.Sprintf("%s (%s–%s)", f(median(xs)), f(lo), f(hi))
 }
 
 func us(x float64) string {
@@ -248,7 +246,7 @@ func writeGoals(b *bytes.Buffer, res *results) {
 	engU, okU := findRow(res.ICMP, "connectivity_exporter, shared socket, unprivileged")
 	fp, okF := findRow(res.ICMP, "fping")
 	if okE && okF {
-		x, y := med(eng.CPUPerProbe), med(fp.CPUPerProbe)
+		x, y := median(eng.CPUPerProbe), median(fp.CPUPerProbe)
 		goal("ICMP CPU per probe ≤ 1.5× fping's", fmt.Sprintf("%s µs vs fping %s µs: %.2f×", us(x), us(y), x/y), x <= 1.5*y)
 	}
 	for _, p := range []struct {
@@ -258,15 +256,15 @@ func writeGoals(b *bytes.Buffer, res *results) {
 	}{{eng, okE, "raw"}, {engU, okU, "unprivileged"}} {
 		sp, okS := findRow(res.ICMP, "smokeping_prober 0.6.1 (pro-bing, pinger per target), "+p.kind)
 		if p.ok && okS {
-			x, y := med(p.mine.CPUPerProbe), med(sp.CPUPerProbe)
+			x, y := median(p.mine.CPUPerProbe), median(sp.CPUPerProbe)
 			goal("ICMP CPU per probe ≤ 1/3 of smokeping_prober's ("+p.kind+")", fmt.Sprintf("%s µs vs %s µs: %.2f×", us(x), us(y), x/y), 3*x <= y)
 		}
 	}
 	if h, ok := findRow(res.HTTP, "connectivity_exporter, minimal GET"); ok {
-		x := med(h.CPUPerProbe)
+		x := median(h.CPUPerProbe)
 		ref, refName := 550.0, "the issue's 0.55 ms"
 		if bb, ok := findRow(res.HTTP, "blackbox_exporter"); ok {
-			ref, refName = med(bb.CPUPerProbe), "blackbox_exporter measured here"
+			ref, refName = median(bb.CPUPerProbe), "blackbox_exporter measured here"
 		}
 		goal("HTTP CPU per probe ≤ 1/3 of blackbox_exporter's", fmt.Sprintf("%s µs vs %s µs (%s): %.2f×", us(x), us(ref), refName, x/ref), 3*x <= ref)
 		goal("HTTP CPU per probe ≤ 0.18 ms", us(x)+" µs", x <= 180)
@@ -277,10 +275,10 @@ func writeGoals(b *bytes.Buffer, res *results) {
 			continue
 		}
 		name := strings.TrimSuffix(tool, " (")
-		goal("Idle: 5,000 peers at 60 s < 2% of a core ("+name+")", rng(idle.Core, pct), med(idle.Core) < 0.02)
+		goal("Idle: 5,000 peers at 60 s < 2% of a core ("+name+")", rng(idle.Core, pct), median(idle.Core) < 0.02)
 		alive, ok1 := findScale(res.Scale, tool, "5,000 peers × 4 paths, 15 s")
 		if ok1 && !strings.Contains(alive.Scenario, "dead") {
-			goal("5,000 × 4 paths at 15 s: < 25% of a core ("+name+")", rng(alive.Core, pct), med(alive.Core) < 0.25)
+			goal("5,000 × 4 paths at 15 s: < 25% of a core ("+name+")", rng(alive.Core, pct), median(alive.Core) < 0.25)
 			goal("… and < 150 MiB RSS ("+name+")", mib(alive.PeakRSS)+" peak", alive.PeakRSS < 150<<20)
 			goal("… and no false losses ("+name+")", fmt.Sprintf("%s not answered, %.0f unreachable", loss(alive), alive.Unreachable), alive.Failed == 0 && alive.Unreachable == 0)
 			goal("/metrics at 5,000 peers, default mode: < 100 ms ("+name+")", dur(alive.ScrapeTime), alive.ScrapeTime > 0 && alive.ScrapeTime < 100*time.Millisecond)
