@@ -20,7 +20,8 @@ func RepoRoot() string {
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
-// Build builds the exporter (static, as `make build`) into path.
+// Build builds the exporter into path, static (CGO_ENABLED=0) like `make
+// build` but without its version stamps and stripping, which tests do not need.
 func Build(path string) error {
 	build := exec.Command("go", "build", "-o", path, ".")
 	build.Dir = RepoRoot()
