@@ -12,8 +12,11 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
+	"github.com/connectivity-exporter/connectivity_exporter/admin"
 	"github.com/connectivity-exporter/connectivity_exporter/collector"
+	"github.com/connectivity-exporter/connectivity_exporter/healthep"
 	"github.com/connectivity-exporter/connectivity_exporter/nodes"
+	"github.com/connectivity-exporter/connectivity_exporter/plan"
 	"github.com/connectivity-exporter/connectivity_exporter/prober"
 )
 
@@ -156,6 +159,37 @@ func (f *daemonFlags) collectorOptions(healthEndpoint bool) collector.Options {
 		Interval:       f.probeInterval,
 		Timeout:        f.probeTimeout,
 	}
+}
+
+func (f *daemonFlags) planConfig() plan.Config {
+	return plan.Config{Local: f.nodeName, PeerLimit: f.probePeers, Passive: f.passive}
+}
+
+// listen opens the host /hello listener and the admin socket.
+func (f *daemonFlags) listen() (hello, adminLn net.Listener, err error) {
+	hello, err = net.Listen("tcp", f.helloAddress)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--hello.listen-address: %w", err)
+	}
+	adminLn, err = admin.Listen(f.adminSocket)
+	if err != nil {
+		hello.Close()
+		return nil, nil, fmt.Errorf("--admin.socket: %w", err)
+	}
+	return hello, adminLn, nil
+}
+
+// probes builds the probe of each protocol as the flags ask, and what
+// closes them.
+func (f *daemonFlags) probes() (map[prober.Protocol]prober.ProbeFunc, func(), error) {
+	icmp, closeICMP, err := f.icmpProbe()
+	if err != nil {
+		return nil, nil, err
+	}
+	return map[prober.Protocol]prober.ProbeFunc{
+		prober.ProtocolICMP: icmp,
+		prober.ProtocolHTTP: prober.NewHTTPProbe(prober.HTTPConfig{Port: f.helloPort, Path: healthep.HelloPath, NetHTTP: f.httpClient == "net-http"}),
+	}, closeICMP, nil
 }
 
 // icmpProbe builds the ICMP prober --probe.icmp.engine asks for, and what

@@ -2,11 +2,15 @@ package main
 
 import (
 	"context"
+	"time"
 
 	"github.com/go-kit/log"
 
 	"github.com/connectivity-exporter/connectivity_exporter/nodes"
 )
+
+// kubeAnnotateTimeout bounds publishing this node's health IP.
+const kubeAnnotateTimeout = 30 * time.Second
 
 // kubernetesSource connects to the API server, publishes --healthep.ip in this
 // node's annotation (without the flag the annotation is left alone and this

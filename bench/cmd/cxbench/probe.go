@@ -21,6 +21,7 @@ import (
 	"github.com/connectivity-exporter/connectivity_exporter/collector"
 	"github.com/connectivity-exporter/connectivity_exporter/healthep"
 	"github.com/connectivity-exporter/connectivity_exporter/nodes"
+	"github.com/connectivity-exporter/connectivity_exporter/plan"
 	"github.com/connectivity-exporter/connectivity_exporter/prober"
 )
 
@@ -56,7 +57,10 @@ func probeMain(args []string) error {
 	if err != nil {
 		return err
 	}
-	list = prober.SelectPeers(*local, list, *k)
+	pl, err := plan.New(plan.Config{Local: *local, PeerLimit: *k}, list)
+	if err != nil {
+		return err
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -97,7 +101,7 @@ func probeMain(args []string) error {
 		return err
 	}
 	var targets []prober.Target
-	for _, t := range prober.TargetsFor(list) {
+	for _, t := range pl.Targets() {
 		if strings.Contains(*protocols, string(t.Protocol)) {
 			targets = append(targets, t)
 		}
