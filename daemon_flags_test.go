@@ -12,6 +12,7 @@ func TestFlagDefaultsStayTheSame(t *testing.T) {
 	app := kingpin.New(appName, "")
 	addLogFlags(app)
 	addDaemonCommand(app)
+	addHelloCommand(app)
 	addCLICommands(app)
 	defaults := map[string]map[string]string{} // command -> flag -> default
 	for _, c := range app.Model().Commands {
@@ -31,6 +32,7 @@ func TestFlagDefaultsStayTheSame(t *testing.T) {
 		{"daemon", "admin.socket", "/run/connectivity_exporter/admin.sock"},
 		{"daemon", "probe.interval", "15s"},
 		{"daemon", "probe.timeout", "2s"},
+		{"hello", "hello.listen-address", ":4240"},
 		{"status", "admin.socket", "/run/connectivity_exporter/admin.sock"},
 	}
 	for _, tc := range tests {
