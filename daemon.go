@@ -23,6 +23,7 @@ import (
 	"github.com/connectivity-exporter/connectivity_exporter/admin"
 	"github.com/connectivity-exporter/connectivity_exporter/collector"
 	"github.com/connectivity-exporter/connectivity_exporter/healthep"
+	"github.com/connectivity-exporter/connectivity_exporter/hello"
 	"github.com/connectivity-exporter/connectivity_exporter/nodes"
 	"github.com/connectivity-exporter/connectivity_exporter/plan"
 	"github.com/connectivity-exporter/connectivity_exporter/privileges"
@@ -97,7 +98,7 @@ func (d *daemonCommand) serve(ctx context.Context, logger log.Logger, deps daemo
 	}
 
 	g, ctx := errgroup.WithContext(ctx)
-	serveHTTP(ctx, g, healthep.NewHelloServer(), func(s *http.Server) error { return healthep.ServeHello(s, helloLn) })
+	serveHTTP(ctx, g, hello.NewServer(hello.Options{}), func(s *http.Server) error { return hello.Serve(s, helloLn) })
 	serveHTTP(ctx, g, newWebServer(reg, f, logger), func(s *http.Server) error { return serveWeb(s, f, logger) })
 	ctrl, err := d.startHealthEndpoint(ctx, g, healthIP, metrics, logger)
 	if err != nil {
