@@ -79,7 +79,7 @@ func (d *daemonCommand) serve(ctx context.Context, logger log.Logger, deps daemo
 	healthIP := d.healthEndpointIP(first)
 	reg := newRegistry()
 	store := prober.NewStore(f.failureThreshold)
-	metrics, err := collector.New(reg, f.collectorOptions(healthIP.IsValid()), store, buildInfo())
+	metrics, err := collector.New(reg, f.collectorOptions(healthIP.IsValid() || f.healthPod()), store, buildInfo())
 	if err != nil {
 		return err
 	}
@@ -107,6 +107,10 @@ func (d *daemonCommand) serve(ctx context.Context, logger log.Logger, deps daemo
 	sched, err := d.startProbing(ctx, g, deps, keeper, source, store, metrics, logger)
 	if err != nil {
 		return err
+	}
+	if f.healthPod() {
+		pods := &healthPodCheck{started: time.Now(), grace: f.healthPodGrace, report: metrics.SetHealthEndpointUp}
+		g.Go(func() error { pods.run(ctx, keeper, store, f.healthCheck); return nil })
 	}
 	adminSrv := admin.NewServer(newAdminBackend(f, keeper, store, sched, ctrl), log.With(logger, "component", "admin"))
 	adminSrv.BaseContext = func(net.Listener) context.Context { return ctx } // SIGTERM also ends a running --probe
@@ -234,10 +238,15 @@ func serveHTTP(ctx context.Context, g *errgroup.Group, srv *http.Server, serve f
 	})
 }
 
-// healthEndpointIP is --healthep.ip, else the local node's health_ip, else none.
+// healthEndpointIP is the IP of the health namespace to build: --healthep.ip,
+// else the local node's health_ip of a node file, else none. On Kubernetes
+// the local node's health IP is its health pod's, which the cluster made.
 func (d *daemonCommand) healthEndpointIP(p *plan.Plan) netip.Addr {
-	if d.flags.healthAddr.IsValid() {
+	switch {
+	case d.flags.healthAddr.IsValid():
 		return d.flags.healthAddr
+	case d.flags.nodesKubernetes:
+		return netip.Addr{}
 	}
 	return p.LocalNode().HealthIP
 }

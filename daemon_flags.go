@@ -40,6 +40,7 @@ type daemonFlags struct {
 	healthNetns      string
 	healthInterface  string
 	healthCheck      time.Duration
+	healthPodGrace   time.Duration
 	adminSocket      string
 	passive          bool
 	perPeer          string
@@ -74,6 +75,7 @@ func addDaemonCommand(app *kingpin.Application) *daemonCommand {
 	c.Flag("nodes.kubernetes.health-ip-annotation", "Node annotation that holds each node's health IP.").Default(nodes.DefaultHealthIPAnnotation).StringVar(&f.kube.HealthIPAnnotation)
 	c.Flag("nodes.kubernetes.not-ready", "Nodes whose Ready condition is not True: include (probe them) or exclude.").Default(nodes.KubernetesInclude).EnumVar(&f.kube.NotReady, nodes.KubernetesInclude, nodes.KubernetesExclude)
 	c.Flag("nodes.kubernetes.cordoned", "Cordoned (unschedulable) nodes: exclude (drains and scale-downs page no one) or include. This node is always kept.").Default(nodes.KubernetesExclude).EnumVar(&f.kube.Cordoned, nodes.KubernetesInclude, nodes.KubernetesExclude)
+	c.Flag("nodes.kubernetes.health-pods.grace", "With --nodes.kubernetes: how long after start a missing or silent health pod on this node is not yet reported (connectivity_health_endpoint_up stays absent), while a new node's pod is scheduled.").Default("2m").DurationVar(&f.healthPodGrace)
 	c.Flag("probe.interval", "Each path of each peer is probed once per interval, spread evenly over it.").Default("15s").DurationVar(&f.probeInterval)
 	c.Flag("probe.timeout", "One probe's deadline.").Default("2s").DurationVar(&f.probeTimeout)
 	c.Flag("probe.failure-threshold", "Consecutive failures before a path is reported unreachable.").Default("3").IntVar(&f.failureThreshold)
@@ -121,6 +123,8 @@ func (f *daemonFlags) validate() error {
 		return fmt.Errorf("--probe.max-in-flight must be at least 1, got %d", f.maxInFlight)
 	case f.healthCheck <= 0:
 		return fmt.Errorf("--healthep.check-interval must be positive, got %s", f.healthCheck)
+	case f.healthPodGrace < 0:
+		return fmt.Errorf("--nodes.kubernetes.health-pods.grace must not be negative, got %s", f.healthPodGrace)
 	case f.perPeerAutoMax < 0:
 		return fmt.Errorf("--metrics.per-peer.auto-max-nodes must not be negative, got %d", f.perPeerAutoMax)
 	case f.telemetryPath == "" || f.telemetryPath[0] != '/':
@@ -155,6 +159,13 @@ func (f *daemonFlags) collectorOptions(healthEndpoint bool) collector.Options {
 		Interval:       f.probeInterval,
 		Timeout:        f.probeTimeout,
 	}
+}
+
+// healthPod: the health endpoint is this node's pod of the health
+// DaemonSet, made by the cluster, not a namespace this daemon builds; it is
+// known from this node's own endpoint paths.
+func (f *daemonFlags) healthPod() bool {
+	return f.nodesKubernetes && !f.healthAddr.IsValid() && !f.passive
 }
 
 func (f *daemonFlags) planConfig() plan.Config {

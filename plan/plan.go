@@ -105,10 +105,16 @@ func (p *Plan) Local() string { return p.cfg.Local }
 
 // LocalNode is this node's entry; the zero Node when the plan has no list.
 func (p *Plan) LocalNode() nodes.Node {
-	if i, ok := slices.BinarySearchFunc(p.entries, p.cfg.Local, func(e Entry, name string) int { return strings.Compare(e.Name, name) }); ok {
-		return p.entries[i].Node
+	e, _ := p.Entry(p.cfg.Local)
+	return e.Node
+}
+
+// Entry is the node called name and what this node probes of it.
+func (p *Plan) Entry(name string) (Entry, bool) {
+	if i, ok := slices.BinarySearchFunc(p.entries, name, func(e Entry, name string) int { return strings.Compare(e.Name, name) }); ok {
+		return p.entries[i], true
 	}
-	return nodes.Node{}
+	return Entry{}, false
 }
 
 // Entries lists every node of the list in force, by name. Callers must not
