@@ -23,6 +23,7 @@ import (
 	"github.com/connectivity-exporter/connectivity_exporter/admin"
 	"github.com/connectivity-exporter/connectivity_exporter/collector"
 	"github.com/connectivity-exporter/connectivity_exporter/healthep"
+	"github.com/connectivity-exporter/connectivity_exporter/hello"
 	"github.com/connectivity-exporter/connectivity_exporter/nodes"
 	"github.com/connectivity-exporter/connectivity_exporter/privileges"
 	"github.com/connectivity-exporter/connectivity_exporter/prober"
@@ -135,9 +136,9 @@ func (d *daemonCommand) serve(ctx context.Context, logger log.Logger) error {
 	}
 
 	g, ctx := errgroup.WithContext(ctx)
-	hello := healthep.NewHelloServer()
-	g.Go(func() error { return healthep.ServeHello(hello, helloLn) })
-	g.Go(func() error { return shutdownOnDone(ctx, hello) })
+	helloSrv := hello.NewServer(hello.Options{})
+	g.Go(func() error { return hello.Serve(helloSrv, helloLn) })
+	g.Go(func() error { return shutdownOnDone(ctx, helloSrv) })
 
 	webSrv := newWebServer(reg, f, logger)
 	g.Go(func() error { return serveWeb(webSrv, f, logger) })
@@ -166,7 +167,7 @@ func (d *daemonCommand) serve(ctx context.Context, logger log.Logger) error {
 			Interval: f.probeInterval, Timeout: f.probeTimeout, MaxInFlight: f.maxInFlight,
 		}, map[prober.Protocol]prober.ProbeFunc{
 			prober.ProtocolICMP: icmpProbe,
-			prober.ProtocolHTTP: prober.NewHTTPProbe(prober.HTTPConfig{Port: f.helloPort, Path: healthep.HelloPath, NetHTTP: f.httpClient == "net-http"}),
+			prober.ProtocolHTTP: prober.NewHTTPProbe(prober.HTTPConfig{Port: f.helloPort, Path: hello.Path, NetHTTP: f.httpClient == "net-http"}),
 		}, store, metrics, log.With(logger, "component", "prober"))
 		if err != nil {
 			return err

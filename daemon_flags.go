@@ -2,10 +2,8 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
-	"strconv"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -13,6 +11,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/connectivity-exporter/connectivity_exporter/collector"
+	"github.com/connectivity-exporter/connectivity_exporter/healthep"
 	"github.com/connectivity-exporter/connectivity_exporter/nodes"
 	"github.com/connectivity-exporter/connectivity_exporter/prober"
 )
@@ -63,7 +62,7 @@ func addDaemonCommand(app *kingpin.Application) *daemonCommand {
 	hostname, _ := os.Hostname()
 	c.Flag("node.name", "This node's name; must match an entry of the node list.").Default(hostname).StringVar(&f.nodeName)
 	c.Flag("nodes.file", "YAML node list, reloaded when it changes.").PlaceHolder("FILE").StringVar(&f.nodesFile)
-	c.Flag("nodes.file.poll-interval", "How often the node list file is checked for changes.").Default("5s").DurationVar(&f.nodesFilePoll)
+	c.Flag("nodes.file.poll-interval", "How often the node list file is checked for changes.").Default(nodes.DefaultPollInterval.String()).DurationVar(&f.nodesFilePoll)
 	c.Flag("nodes.kubernetes", "Discover nodes from the Kubernetes API (the cluster's Node objects, watched for changes).").BoolVar(&f.nodesKubernetes)
 	c.Flag("kubeconfig", "Kubeconfig file for --nodes.kubernetes (default: the pod's service account, in-cluster).").PlaceHolder("FILE").StringVar(&f.kube.Kubeconfig)
 	c.Flag("nodes.kubernetes.address-type", "Node address probed on the host paths: InternalIP or ExternalIP.").Default("InternalIP").EnumVar(&f.kube.AddressType, "InternalIP", "ExternalIP")
@@ -79,11 +78,11 @@ func addDaemonCommand(app *kingpin.Application) *daemonCommand {
 	c.Flag("probe.icmp.engine", "How ICMP echoes are sent: shared (one socket per address family for all probes) or pro-bing (a socket per probe; costs about three times the CPU, see BENCHMARKS.md).").Default("shared").EnumVar(&f.icmpEngine, "shared", "pro-bing")
 	c.Flag("probe.http.client", "How /hello is fetched: minimal (a strict HTTP/1.1 GET on a fresh connection) or net-http (Go's net/http client, about 1.4 times the CPU).").Default("minimal").EnumVar(&f.httpClient, "minimal", "net-http")
 	c.Flag("probe.peers", "Probe only this many peers (plus this node), chosen by consistent hashing so that every node is probed by about as many others; 0 probes every node. For very large clusters.").Default("0").IntVar(&f.probePeers)
-	c.Flag("hello.listen-address", "Address of the host /hello responder; its port is also the port probed on peers.").Default(":4240").StringVar(&f.helloAddress)
+	c.Flag("hello.listen-address", "Address of the host /hello responder; its port is also the port probed on peers.").Default(defaultHelloAddress()).StringVar(&f.helloAddress)
 	c.Flag("healthep.ip", "Create the health endpoint with this IP (default: the local node's health_ip; none without either).").PlaceHolder("IP").StringVar(&f.healthIP)
-	c.Flag("healthep.netns", "Name of the health network namespace (as in ip netns list).").Default("connectivity-health").StringVar(&f.healthNetns)
-	c.Flag("healthep.interface", "Host-side name of the veth pair to the health namespace.").Default("cx_health").StringVar(&f.healthInterface)
-	c.Flag("healthep.check-interval", "How often the health endpoint is checked and rebuilt if broken.").Default("5s").DurationVar(&f.healthCheck)
+	c.Flag("healthep.netns", "Name of the health network namespace (as in ip netns list).").Default(healthep.DefaultNetns).StringVar(&f.healthNetns)
+	c.Flag("healthep.interface", "Host-side name of the veth pair to the health namespace.").Default(healthep.DefaultHostInterface).StringVar(&f.healthInterface)
+	c.Flag("healthep.check-interval", "How often the health endpoint is checked and rebuilt if broken.").Default(healthep.DefaultCheckInterval.String()).DurationVar(&f.healthCheck)
 	c.Flag("admin.socket", "Unix socket of the admin API used by the status, ping and get commands.").Default(defaultAdminSocket).StringVar(&f.adminSocket)
 	c.Flag("passive", "Only answer /hello (and keep the health endpoint); do not probe.").BoolVar(&f.passive)
 	c.Flag("metrics.per-peer", "Which peers get per-peer series: all, failing, none, or auto (all up to --metrics.per-peer.auto-max-nodes nodes, failing above).").Default("auto").EnumVar(&f.perPeer, "auto", "all", "failing", "none")
@@ -125,13 +124,9 @@ func (f *daemonFlags) validate() error {
 	case f.adminSocket == "":
 		return fmt.Errorf("--admin.socket is empty")
 	}
-	_, port, err := net.SplitHostPort(f.helloAddress)
-	if err != nil {
-		return fmt.Errorf("--hello.listen-address %q: %v", f.helloAddress, err)
-	}
-	f.helloPort, err = strconv.Atoi(port)
-	if err != nil || f.helloPort < 1 || f.helloPort > 65535 {
-		return fmt.Errorf("--hello.listen-address %q: port must be 1-65535", f.helloAddress)
+	var err error
+	if f.helloPort, err = helloListenPort(f.helloAddress); err != nil {
+		return err
 	}
 	if f.nodesKubernetes {
 		if err := f.kube.Validate(); err != nil {

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/connectivity-exporter/connectivity_exporter/hello"
 )
 
 func validConfig() Config {
@@ -12,7 +14,7 @@ func validConfig() Config {
 		IP:            netip.MustParseAddr("198.19.0.1"),
 		Netns:         DefaultNetns,
 		HostInterface: DefaultHostInterface,
-		HelloPort:     DefaultHelloPort,
+		HelloPort:     hello.DefaultPort,
 		CheckInterval: DefaultCheckInterval,
 		CheckTimeout:  DefaultCheckTimeout,
 	}

@@ -5,7 +5,7 @@ import (
 	"strings"
 
 	"github.com/connectivity-exporter/connectivity_exporter/admin"
-	"github.com/connectivity-exporter/connectivity_exporter/healthep"
+	"github.com/connectivity-exporter/connectivity_exporter/hello"
 	"github.com/connectivity-exporter/connectivity_exporter/prober"
 )
 
@@ -16,7 +16,7 @@ func Diagnose(r admin.Report) map[string]string {
 	out := make(map[string]string)
 	port := r.HelloPort
 	if port == 0 {
-		port = healthep.DefaultHelloPort
+		port = hello.DefaultPort
 	}
 	for _, n := range r.Nodes {
 		if d := diagnoseNode(n, port); d != "" {
