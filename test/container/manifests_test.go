@@ -60,15 +60,13 @@ func daemonSets(t *testing.T) (exporter appsv1.DaemonSet, health *appsv1.DaemonS
 }
 
 // expectedHealthDaemonSet stands in for the health pods' DaemonSet until
-// deploy/kubernetes/ has one: the shape it is to have (uid 65534, read-only
-// root, no capability). It runs the hello command, or, in a binary without
-// it, the daemon's --passive mode, which also needs a writable directory
-// for its admin socket.
-func expectedHealthDaemonSet(hasHello bool) appsv1.DaemonSet {
+// deploy/kubernetes/ has one: the shape it is to have (the hello command,
+// uid 65534, read-only root, no capability).
+func expectedHealthDaemonSet() appsv1.DaemonSet {
 	uid, yes, no := int64(65534), true, false
 	var ds appsv1.DaemonSet
 	ds.Name = "connectivity-exporter-health (expected shape, not in deploy/kubernetes yet)"
-	c := corev1.Container{
+	ds.Spec.Template.Spec.Containers = []corev1.Container{{
 		Name: "health",
 		Args: []string{"hello"},
 		SecurityContext: &corev1.SecurityContext{
@@ -79,13 +77,7 @@ func expectedHealthDaemonSet(hasHello bool) appsv1.DaemonSet {
 			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
 			SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 		},
-	}
-	if !hasHello {
-		c.Args = []string{"--passive", "--node.name=health"}
-		c.VolumeMounts = []corev1.VolumeMount{{Name: "run", MountPath: "/run/connectivity_exporter"}}
-		ds.Spec.Template.Spec.Volumes = []corev1.Volume{{Name: "run", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
-	}
-	ds.Spec.Template.Spec.Containers = []corev1.Container{c}
+	}}
 	return ds
 }
 

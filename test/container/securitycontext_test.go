@@ -92,6 +92,12 @@ func podmanSecurity(pod *corev1.PodSecurityContext, c *corev1.SecurityContext) (
 		r.flags = append(r.flags, "--cap-add="+name)
 	}
 	slices.Sort(r.caps)
+	if len(r.caps) > 0 && effectiveUID != 0 {
+		// podman passes added capabilities to a non-root process as
+		// ambient ones; the kubelet does not, so the process would have
+		// them here and not on a cluster.
+		return r, fmt.Errorf("capabilities %v for uid %d: runtimes give them differently to a non-root user; the test cannot reproduce it", r.caps, effectiveUID)
+	}
 
 	if c.ReadOnlyRootFilesystem != nil && *c.ReadOnlyRootFilesystem {
 		r.readOnly = true
@@ -198,6 +204,10 @@ func TestPodmanSecurity(t *testing.T) {
 		name:    "runAsNonRoot with the image's root user",
 		c:       &corev1.SecurityContext{RunAsNonRoot: yes, Capabilities: dropAll()},
 		wantErr: "runAsNonRoot with uid 0",
+	}, {
+		name:    "capabilities for a non-root user",
+		c:       &corev1.SecurityContext{RunAsUser: i64(1000), Capabilities: dropAll("NET_RAW")},
+		wantErr: "capabilities [NET_RAW] for uid 1000",
 	}, {
 		name:    "default capability set",
 		c:       &corev1.SecurityContext{RunAsUser: i64(0)},
