@@ -38,7 +38,7 @@ func requirements(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: runs podman containers in network namespaces it builds")
 	}
-	for _, tool := range []string{"podman", "runc", "ip", "nft", "curl", "ping", "sysctl"} {
+	for _, tool := range []string{"podman", "runc", "ip", "nft", "curl", "ping"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("needs %s (scripts/install-deps.sh installs it): %v", tool, err)
 		}

@@ -65,7 +65,7 @@ func newLab(t *testing.T) *lab {
 	// Node B forwards to its pods. Set here, from outside: a container
 	// cannot (its /proc/sys is read-only), and the exporter no longer
 	// needs to.
-	l.exec(l.b, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1")
+	l.exec(l.b, "sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward")
 
 	if out, err := l.inNS(l.a, "ping", "-c", "1", "-W", "2", podIP); err != nil {
 		t.Fatalf("lab: node-a cannot ping the pod behind node-b: %v\n%s", err, out)
