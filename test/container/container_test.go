@@ -89,8 +89,9 @@ func TestImageUnderPodman(t *testing.T) {
 
 	l := newLab(t)
 	nodeFile := filepath.Join(t.TempDir(), "nodes.yaml")
-	// Node A has no health_ip: the exporter would build a health
-	// namespace for it. Node B's is its health pod.
+	// Node A has no health_ip: with one, the exporter would build a
+	// health namespace of its own (the static node list mode), which the
+	// manifests do not ask for. Node B's health IP is its health pod's.
 	nodes := fmt.Sprintf("nodes:\n  - name: node-a\n    host_ip: %s\n  - name: node-b\n    host_ip: %s\n    health_ip: %s\n", nodeAIP, nodeBIP, podIP)
 	if err := os.WriteFile(nodeFile, []byte(nodes), 0o644); err != nil {
 		t.Fatal(err)
