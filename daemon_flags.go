@@ -127,7 +127,7 @@ func (f *daemonFlags) validate() error {
 	}
 	_, port, err := net.SplitHostPort(f.helloAddress)
 	if err != nil {
-		return fmt.Errorf("--hello.listen-address %q: %v", f.helloAddress, err)
+		return fmt.Errorf("--hello.listen-address %q: %w", f.helloAddress, err)
 	}
 	f.helloPort, err = strconv.Atoi(port)
 	if err != nil || f.helloPort < 1 || f.helloPort > 65535 {

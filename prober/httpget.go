@@ -72,7 +72,7 @@ func (g *httpGetter) probe(ctx context.Context, ip netip.Addr) Outcome {
 	defer conn.Close()
 	// The connection ends when ctx does, at its deadline (whose timer ctx
 	// already has: the connection needs none of its own) or at shutdown.
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 
 	r := buf.r.reset(conn)
@@ -88,7 +88,7 @@ func (g *httpGetter) probe(ctx context.Context, ip netip.Addr) Outcome {
 	// That spares the FIN exchange and leaves no TIME_WAIT socket behind,
 	// of which a prober making hundreds of connections a second would keep
 	// tens of thousands.
-	conn.SetLinger(0)
+	_ = conn.SetLinger(0)
 	return Outcome{Result: ResultSuccess, RTT: rtt}
 }
 
@@ -299,7 +299,7 @@ func (b *bodyReader) exactly(n int) error {
 func (b *bodyReader) untilEOF() error {
 	for {
 		if err := b.fill(); err != nil {
-			if err == io.EOF {
+			if errors.Is(err, io.EOF) {
 				return nil
 			}
 			return err
@@ -376,7 +376,7 @@ func (b *bodyReader) chunked() error {
 }
 
 func eofIsEarly(err error) error {
-	if err == io.EOF {
+	if errors.Is(err, io.EOF) {
 		return errHTTPClosedEarly
 	}
 	return err
