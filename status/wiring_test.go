@@ -38,8 +38,8 @@ func TestWiringWithScheduler(t *testing.T) {
 		return prober.Outcome{Result: prober.ResultSuccess, RTT: 100 * time.Microsecond}
 	}
 	store := prober.NewStore(1)
-	sched, err := prober.NewScheduler(
-		prober.Config{Interval: time.Minute, Timeout: 50 * time.Millisecond, MaxInFlight: 4},
+	cfg := prober.Config{Interval: time.Minute, Timeout: 50 * time.Millisecond, MaxInFlight: 4}
+	sched, err := prober.NewScheduler(cfg,
 		map[prober.Protocol]prober.ProbeFunc{prober.ProtocolICMP: fake, prober.ProtocolHTTP: fake},
 		store, noObserver{}, log.NewNopLogger())
 	if err != nil {
@@ -51,11 +51,11 @@ func TestWiringWithScheduler(t *testing.T) {
 	backend := admin.BackendFuncs{
 		StatusFunc: func() admin.Report {
 			states := store.Snapshot()
-			return admin.BuildReport("node-1", list, states, admin.LatestProbe(states), sched.Interval())
+			return admin.BuildReport("node-1", list, states, admin.LatestProbe(states), cfg.Interval)
 		},
 		ProbeFunc: func(ctx context.Context) admin.Report {
 			states := sched.ProbeAll(ctx)
-			return admin.BuildReport("node-1", list, states, time.Now(), sched.Interval())
+			return admin.BuildReport("node-1", list, states, time.Now(), cfg.Interval)
 		},
 		InfoFunc: func() admin.Info {
 			return admin.Info{Version: "test", Started: started, Nodes: len(list), LocalNode: "node-1", LastCycle: admin.NewCycleInfo(sched.LastCycle())}

@@ -207,7 +207,7 @@ func TestChurnLeavesNothingBehind(t *testing.T) {
 			if !slices.Equal(got, want) {
 				t.Errorf("series after churn differ from before:\n got %d: %v\nwant %d: %v", len(got), got, len(want), want)
 			}
-			if n, w := store.Len(), len(prober.TargetsFor(base)); n != w {
+			if n, w := len(store.Snapshot()), len(prober.TargetsFor(base)); n != w {
 				t.Errorf("the store tracks %d paths, want %d", n, w)
 			}
 			body := scrape(t, web.URL)
