@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// Defaults match the daemon flags in DESIGN.md.
+// Defaults of the health endpoint's settings; the daemon's flags default to them.
 const (
 	DefaultNetns         = "connectivity-health"
 	DefaultHostInterface = "cx_health"

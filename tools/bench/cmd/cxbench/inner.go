@@ -477,7 +477,7 @@ func (in *inner) httpTools(ctx context.Context) error {
 	add(in.probeRow(ctx, "connectivity_exporter, minimal GET, GOMAXPROCS=1", scenario,
 		gomaxprocs1(in.probeArgv("nodes-1000.yaml", "1s", "-protocols", "http"))))
 	if _, err := exec.LookPath("prometheus-blackbox-exporter"); err != nil {
-		in.results.Notes = append(in.results.Notes, "blackbox_exporter not installed (apt-get install -y prometheus-blackbox-exporter): the issue's figures stand in for it")
+		in.results.Notes = append(in.results.Notes, "blackbox_exporter not installed (apt-get install -y prometheus-blackbox-exporter): 0.55 ms per HTTP probe, the figure the goal was set from, stands in for it")
 		return nil
 	}
 	add(in.blackbox(ctx, "http_hello", "HTTP, 1,000 peers, 2 s"))
