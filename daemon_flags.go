@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/connectivity-exporter/connectivity_exporter/collector"
+	"github.com/connectivity-exporter/connectivity_exporter/healthep"
 	"github.com/connectivity-exporter/connectivity_exporter/nodes"
 	"github.com/connectivity-exporter/connectivity_exporter/prober"
 )
@@ -81,9 +82,9 @@ func addDaemonCommand(app *kingpin.Application) *daemonCommand {
 	c.Flag("probe.peers", "Probe only this many peers (plus this node), chosen by consistent hashing so that every node is probed by about as many others; 0 probes every node. For very large clusters.").Default("0").IntVar(&f.probePeers)
 	c.Flag("hello.listen-address", "Address of the host /hello responder; its port is also the port probed on peers.").Default(":4240").StringVar(&f.helloAddress)
 	c.Flag("healthep.ip", "Create the health endpoint with this IP (default: the local node's health_ip; none without either).").PlaceHolder("IP").StringVar(&f.healthIP)
-	c.Flag("healthep.netns", "Name of the health network namespace (as in ip netns list).").Default("connectivity-health").StringVar(&f.healthNetns)
-	c.Flag("healthep.interface", "Host-side name of the veth pair to the health namespace.").Default("cx_health").StringVar(&f.healthInterface)
-	c.Flag("healthep.check-interval", "How often the health endpoint is checked and rebuilt if broken.").Default("5s").DurationVar(&f.healthCheck)
+	c.Flag("healthep.netns", "Name of the health network namespace (as in ip netns list).").Default(healthep.DefaultNetns).StringVar(&f.healthNetns)
+	c.Flag("healthep.interface", "Host-side name of the veth pair to the health namespace.").Default(healthep.DefaultHostInterface).StringVar(&f.healthInterface)
+	c.Flag("healthep.check-interval", "How often the health endpoint is checked and rebuilt if broken.").Default(healthep.DefaultCheckInterval.String()).DurationVar(&f.healthCheck)
 	c.Flag("admin.socket", "Unix socket of the admin API used by the status, ping and get commands.").Default(defaultAdminSocket).StringVar(&f.adminSocket)
 	c.Flag("passive", "Only answer /hello (and keep the health endpoint); do not probe.").BoolVar(&f.passive)
 	c.Flag("metrics.per-peer", "Which peers get per-peer series: all, failing, none, or auto (all up to --metrics.per-peer.auto-max-nodes nodes, failing above).").Default("auto").EnumVar(&f.perPeer, "auto", "all", "failing", "none")

@@ -8,7 +8,8 @@ import (
 	"time"
 )
 
-// Defaults of the health endpoint's settings; the daemon's flags default to them.
+// Defaults of the health endpoint's settings, which the daemon's --healthep.*
+// flags take.
 const (
 	DefaultNetns         = "connectivity-health"
 	DefaultHostInterface = "cx_health"
