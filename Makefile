@@ -13,10 +13,16 @@ BUILD    := CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)"
 ENGINE   ?= podman
 BASE     ?= gcr.io/distroless/static-debian12
 IMAGE    ?= connectivity-exporter
+# golangci-lint at the version pinned in tools/go.mod, whose dependencies stay
+# out of the main go.mod. -modfile keeps the working directory, so it lints the
+# module it is run in.
+GOLANGCI_LINT = $(GO) tool -modfile=$(CURDIR)/tools/go.mod golangci-lint run --config $(CURDIR)/.golangci.yml
+# The modules beside the main one: the tools and the bench harness.
+MODULES  := tools tools/bench
 
 .PHONY: all build image test unit lint fuzz demo deps bench clean
 
-all: lint build test
+all: build test
 
 build:
 	$(BUILD) -o $(BINARY) .
@@ -24,9 +30,9 @@ build:
 image: build
 	$(ENGINE) build --build-arg BASE=$(BASE) -t $(IMAGE) .
 
-# Every test: unit, and as root the network ones (namespaces, real Prometheus).
-test: build
-	$(GO) vet ./...
+# Every check: lint, then unit tests, and as root the network ones
+# (namespaces, real Prometheus).
+test: lint build
 	$(GO) test -race -count=1 -timeout 20m ./...
 	scripts/fuzz.sh
 
@@ -38,9 +44,16 @@ unit:
 fuzz:
 	scripts/fuzz.sh
 
+# gofmt, go vet and golangci-lint on every module, and go.mod and go.sum as
+# `go mod tidy` would write them.
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$out" ] || { echo "gofmt needed:"; echo "$$out"; exit 1; }
 	$(GO) vet ./...
+	cd tools/bench && $(GO) vet ./...
+	$(GOLANGCI_LINT) ./...
+	cd tools/bench && $(GOLANGCI_LINT) ./...
+	$(GO) mod tidy -diff
+	for m in $(MODULES); do (cd $$m && $(GO) mod tidy -diff) || exit 1; done
 
 demo: deps build
 	scripts/demo.sh
@@ -48,7 +61,7 @@ demo: deps build
 # Probing cost next to fping, smokeping_prober and blackbox_exporter, up to 5,000
 # simulated peers (root, about 10 minutes); rewrites the figures in BENCHMARKS.md.
 bench:
-	GO=$(GO) bench/run.sh
+	GO=$(GO) tools/bench/run.sh
 
 deps:
 	scripts/install-deps.sh

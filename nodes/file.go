@@ -11,7 +11,7 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// ParseFile parses a node list file (the format in DESIGN.md):
+// ParseFile parses a node list file (the format in README.md, "Node list"):
 //
 //	nodes:
 //	  - name: node-1         # required, unique; "cluster/name" allowed

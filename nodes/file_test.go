@@ -156,8 +156,8 @@ func TestParseFileErrors(t *testing.T) {
 		},
 		{
 			name: "unknown keys only",
-			in:   "nodes:\n  - {nmae: a, hostip: 10.0.0.1}\n",
-			want: "line 2: unknown key \"nmae\"\nline 2: unknown key \"hostip\"\n" +
+			in:   "nodes:\n  - {nom: a, hostip: 10.0.0.1}\n",
+			want: "line 2: unknown key \"nom\"\nline 2: unknown key \"hostip\"\n" +
 				"line 2: node name is required\nline 2: host_ip is required",
 		},
 		{

@@ -695,7 +695,7 @@ var help = sync.OnceValues(func() (string, error) {
 	cmd := exec.Command(bin, "daemon", "--help")
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("connectivity_exporter daemon --help: %v\n%s", err, out.String())
+		return "", fmt.Errorf("connectivity_exporter daemon --help: %w\n%s", err, out.String())
 	}
 	return out.String(), nil
 })
