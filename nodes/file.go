@@ -90,7 +90,7 @@ func loadTree(data []byte) (*yaml.Node, *problem) {
 
 // listItems checks the shape of the document whose top node is root and
 // returns the items of its node list. The shape is what the typed decode
-// would report in Go's terms ("cannot unmarshal !!seq into
+// would report in Go's terms ("cannot construct !!seq into
 // nodes.fileEntry"), and aliases, which it would follow, placing problems
 // on the line of the anchor. ok is false when the shape is wrong: then ps
 // says why, and nothing below can be read. A missing or empty list is a
