@@ -30,7 +30,8 @@ func syntaxProblem(data []byte, err error) *problem {
 }
 
 // lineOf returns the line of byte offset in data, counting the line breaks
-// yaml counts: LF, CR, CRLF, NEL, LS and PS.
+// yaml counts: LF, CR, CRLF, NEL, LS and PS. For UTF-16 text, where the
+// bytes of a break are apart, it is an estimate.
 func lineOf(data []byte, offset int) int {
 	text := strings.ReplaceAll(string(data[:min(max(offset, 0), len(data))]), "\r\n", "\n")
 	breaks := 0
