@@ -15,7 +15,7 @@ import (
 	"strings"
 	"testing"
 
-	"go.yaml.in/yaml/v3"
+	"go.yaml.in/yaml/v4"
 
 	"github.com/connectivity-exporter/connectivity_exporter/test/grafana"
 	"github.com/connectivity-exporter/connectivity_exporter/test/metricnames"

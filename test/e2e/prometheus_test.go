@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"go.yaml.in/yaml/v3"
+	"go.yaml.in/yaml/v4"
 
 	"github.com/connectivity-exporter/connectivity_exporter/test/grafana"
 	"github.com/connectivity-exporter/connectivity_exporter/test/testbin"
