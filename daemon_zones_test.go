@@ -1,9 +1,20 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
+	"maps"
+	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/go-kit/log"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/connectivity-exporter/connectivity_exporter/collector"
+	"github.com/connectivity-exporter/connectivity_exporter/nodes"
+	"github.com/connectivity-exporter/connectivity_exporter/plan"
+	"github.com/connectivity-exporter/connectivity_exporter/prober"
 )
 
 const zonedNodes = `nodes:
@@ -68,5 +79,69 @@ func TestDaemonZoneSeries(t *testing.T) {
 		return ""
 	}); why != "" {
 		t.Fatal(why)
+	}
+}
+
+// A change of this node's own zone is logged once per change; source_zone
+// keeps the zone of the start.
+func TestFollowZonesWarnsOnOwnZoneChange(t *testing.T) {
+	list := func(zone1, zone2 string) []nodes.Node {
+		return []nodes.Node{
+			{Name: "node-1", HostIP: netip.MustParseAddr("198.18.0.1"), Zone: zone1},
+			{Name: "node-2", HostIP: netip.MustParseAddr("198.18.0.2"), Zone: zone2},
+		}
+	}
+	first, err := plan.New(plan.Config{Local: "node-1"}, list("zone-a", "zone-b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	metrics, err := collector.New(reg, collector.Options{Source: "node-1", Zone: "zone-a", PerPeer: collector.PerPeerNone}, prober.NewStore(3), collector.BuildInfo{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logged bytes.Buffer
+	keeper := plan.NewKeeper(first, metrics, log.NewNopLogger())
+	followZones(keeper, metrics, "zone-a", log.NewLogfmtLogger(&logged))
+	for _, step := range []struct {
+		zone1, zone2 string
+		wantLog      string // "" for none
+	}{
+		{"zone-a", "zone-c", ""}, // a peer moves: nothing to say
+		{"zone-b", "zone-c", `level=warn msg="this node's zone changed in the node list; source_zone keeps its value until the exporter restarts" source_zone=zone-a zone=zone-b`},
+		{"zone-b", "zone-a", ""}, // no new change
+		{"zone-a", "zone-a", `source_zone=zone-a zone=zone-a`},
+	} {
+		logged.Reset()
+		if err := keeper.Update(list(step.zone1, step.zone2)); err != nil {
+			t.Fatal(err)
+		}
+		got := strings.TrimSpace(logged.String())
+		if step.wantLog == "" && got != "" || step.wantLog != "" && !strings.Contains(got, step.wantLog) {
+			t.Errorf("node-1 in %s: logged %q, want %q", step.zone1, got, step.wantLog)
+		}
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		zones := map[string]bool{}
+		for _, mf := range mfs {
+			if mf.GetName() != "connectivity_zone_probes_total" {
+				continue
+			}
+			for _, m := range mf.GetMetric() {
+				for _, l := range m.GetLabel() {
+					if l.GetName() == "peer_zone" {
+						zones[l.GetValue()] = true
+					}
+					if l.GetName() == "source_zone" && l.GetValue() != "zone-a" {
+						t.Errorf("source_zone=%s after a change, want zone-a until a restart", l.GetValue())
+					}
+				}
+			}
+		}
+		if want := map[string]bool{step.zone1: true, step.zone2: true}; !maps.Equal(zones, want) {
+			t.Errorf("zone series of %v, want %s and %s", zones, step.zone1, step.zone2)
+		}
 	}
 }
