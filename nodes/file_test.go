@@ -151,8 +151,8 @@ func TestParseFileErrors(t *testing.T) {
 		},
 		{
 			name: "unknown key with a block value is placed on the key",
-			in:   "nodes:\n  - name: a\n    host_ip: 10.0.0.1\n    host_ips:\n      - 10.0.0.1\n",
-			want: `line 4: unknown key "host_ips"`,
+			in:   "nodes:\n  - name: a\n    host_ip: 10.0.0.1\n    racks:\n      - r1\n",
+			want: `line 4: unknown key "racks"`,
 		},
 		{
 			name: "unknown keys only",

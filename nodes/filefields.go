@@ -12,11 +12,13 @@ import (
 // `host_ips: [v4, v6]` is a type whose UnmarshalYAML decodes each item of
 // the list with ipField's.
 type fileEntry struct {
-	Name     nameField `yaml:"name"`
-	HostIP   ipField   `yaml:"host_ip"`
-	HealthIP ipField   `yaml:"health_ip"`
-	Zone     textField `yaml:"zone"`
-	Region   textField `yaml:"region"`
+	Name      nameField   `yaml:"name"`
+	HostIP    ipField     `yaml:"host_ip"`
+	HostIPs   ipListField `yaml:"host_ips"`
+	HealthIP  ipField     `yaml:"health_ip"`
+	HealthIPs ipListField `yaml:"health_ips"`
+	Zone      textField   `yaml:"zone"`
+	Region    textField   `yaml:"region"`
 
 	line int // of the item in the list, set by ParseFile
 }
@@ -28,8 +30,12 @@ func (e *fileEntry) fieldLine(f field) int {
 		return e.Name.line
 	case fieldHostIP:
 		return e.HostIP.line
+	case fieldHostIPs:
+		return e.HostIPs.line
 	case fieldHealthIP:
 		return e.HealthIP.line
+	case fieldHealthIPs:
+		return e.HealthIPs.line
 	case fieldZone:
 		return e.Zone.line
 	case fieldRegion:
@@ -88,6 +94,38 @@ func (f *ipField) UnmarshalYAML(n *yaml.Node) error {
 	f.line, f.text, f.got = n.Line, text, got
 	if got == "" {
 		f.addr, _ = netip.ParseAddr(text) // invalid Addr: reported by checkEntries
+	}
+	return nil
+}
+
+// ipListField is the value of "host_ips" or "health_ips", with where it
+// was; each item is read as an ipField. Like ipField it keeps problems
+// for checkEntries.
+type ipListField struct {
+	line  int       // 0: absent, null or an empty list
+	items []ipField // as written
+	got   string    // non-empty when the value is not a list: what it is
+}
+
+func (f *ipListField) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.SequenceNode {
+		if text, got := scalar(n); text != "" || got != "" {
+			f.line, f.got = n.Line, describe(n)
+		}
+		return nil
+	}
+	if len(n.Content) == 0 {
+		return nil
+	}
+	f.line = n.Line
+	f.items = make([]ipField, len(n.Content))
+	for i, item := range n.Content {
+		if err := f.items[i].UnmarshalYAML(item); err != nil {
+			return err
+		}
+		if f.items[i].line == 0 { // null or "": still an item, and not an IP
+			f.items[i].line, f.items[i].text = item.Line, item.Value
+		}
 	}
 	return nil
 }

@@ -17,7 +17,9 @@ const maxProblems = 20
 // Validate checks a node list that did not come from a file (for example
 // from the Kubernetes API): the list is not empty, every name is valid and
 // unique, every node has a host IP, every IP is a unicast address without a
-// zone, and no IP is used twice (as host_ip or health_ip, across all nodes).
+// zone, a node has at most one address of each family for its host and its
+// health endpoint (the IPv4 one first), and no IP is used twice (as host or
+// health address, across all nodes).
 //
 // Like ParseFile it reports every problem, one per line of the error, but
 // places them by index ("nodes[2]: ...") since there is no line.
@@ -36,6 +38,8 @@ func Validate(nodes []Node) error {
 		if n.HealthIP.IsValid() {
 			v.addr(i, n.Name, fieldHealthIP, n.HealthIP, n.HealthIP.String())
 		}
+		v.dualStack(i, n.Name, fieldHostIPs, n.HostIP, n.DualStackHostIP)
+		v.dualStack(i, n.Name, fieldHealthIPs, n.HealthIP, n.DualStackHealthIP)
 		v.topology(i, n.Name, fieldZone, n.Zone)
 		v.topology(i, n.Name, fieldRegion, n.Region)
 	}
@@ -64,11 +68,11 @@ func checkEntries(entries []fileEntry) ([]Node, []problem) {
 			n.Name = e.Name.text
 			v.name(i, n.Name)
 		}
-		n.HostIP = v.fileAddr(i, n.Name, fieldHostIP, e.HostIP)
-		if e.HostIP.line == 0 {
+		n.HostIP, n.DualStackHostIP = v.fileAddrs(i, n.Name, fieldHostIP, e.HostIP, fieldHostIPs, e.HostIPs)
+		if e.HostIP.line == 0 && e.HostIPs.line == 0 {
 			v.add(i, fieldNode, "%shost_ip is required", subject(n.Name))
 		}
-		n.HealthIP = v.fileAddr(i, n.Name, fieldHealthIP, e.HealthIP)
+		n.HealthIP, n.DualStackHealthIP = v.fileAddrs(i, n.Name, fieldHealthIP, e.HealthIP, fieldHealthIPs, e.HealthIPs)
 		n.Zone = v.fileTopology(i, n.Name, fieldZone, e.Zone)
 		n.Region = v.fileTopology(i, n.Name, fieldRegion, e.Region)
 	}
@@ -92,7 +96,9 @@ const (
 	fieldNode field = iota // the node as a whole
 	fieldName
 	fieldHostIP
+	fieldHostIPs
 	fieldHealthIP
+	fieldHealthIPs
 	fieldZone
 	fieldRegion
 )
@@ -103,8 +109,12 @@ func (f field) String() string {
 		return "name"
 	case fieldHostIP:
 		return "host_ip"
+	case fieldHostIPs:
+		return "host_ips"
 	case fieldHealthIP:
 		return "health_ip"
+	case fieldHealthIPs:
+		return "health_ips"
 	case fieldZone:
 		return "zone"
 	case fieldRegion:
@@ -306,6 +316,78 @@ func (v *validator) fileAddr(i int, name string, f field, ip ipField) netip.Addr
 	}
 	v.addr(i, name, f, ip.addr, ip.text)
 	return ip.addr.Unmap()
+}
+
+// fileAddrs checks the addresses of node i as the file wrote them, in
+// the single form (host_ip) or the list form (host_ips), and returns them
+// as Node keeps them: the IPv4 one first on dual stack. Both forms at once,
+// more than one address of a family and a list that is not one are
+// problems; the addresses that are fine are still checked for duplicates.
+func (v *validator) fileAddrs(i int, name string, single field, ip ipField, list field, ips ipListField) (first, second netip.Addr) {
+	switch {
+	case ips.line == 0:
+		return v.fileAddr(i, name, single, ip), netip.Addr{}
+	case ip.line != 0:
+		v.add(i, list, "%s%s and %s are both set; use one", subject(name), single, list)
+		return netip.Addr{}, netip.Addr{}
+	case ips.got != "":
+		v.add(i, list, "%s%s must be a list, got %s", subject(name), list, ips.got)
+		return netip.Addr{}, netip.Addr{}
+	}
+	var got []netip.Addr
+	for _, item := range ips.items {
+		if a := v.fileAddr(i, name, list, item); a.IsValid() {
+			got = append(got, a)
+		}
+	}
+	if len(got) < len(ips.items) {
+		return netip.Addr{}, netip.Addr{} // reported
+	}
+	first, second, ok := DualStack(got)
+	if !ok {
+		v.add(i, list, "%s%s has %s: at most one address of each family (IPv4, IPv6) is allowed",
+			subject(name), list, describeAddrs(got))
+		return netip.Addr{}, netip.Addr{}
+	}
+	return first, second
+}
+
+// dualStack checks that the pair of a node's addresses (Node.HostIP and
+// DualStackHostIP, or the health pair) is as Node keeps it: the second
+// only with a first, the first IPv4 and the second IPv6.
+func (v *validator) dualStack(i int, name string, f field, first, second netip.Addr) {
+	switch {
+	case !second.IsValid():
+		return
+	case !first.IsValid():
+		v.add(i, f, "%s%s: an IPv6 address (%s) without an IPv4 one", subject(name), f, second)
+		return
+	case !first.Unmap().Is4() || second.Unmap().Is4():
+		v.add(i, f, "%s%s: want an IPv4 and an IPv6 address, got %s and %s", subject(name), f, first, second)
+		return
+	}
+	v.addr(i, name, f, second, second.String())
+}
+
+// describeAddrs says what a list of addresses holds, for errors: "2
+// IPv4 addresses (10.0.0.1, 10.0.0.2)".
+func describeAddrs(ips []netip.Addr) string {
+	v4 := 0
+	shown := make([]string, len(ips))
+	for j, ip := range ips {
+		if ip.Unmap().Is4() {
+			v4++
+		}
+		shown[j] = ip.String()
+	}
+	kinds := []string{}
+	if v4 > 0 {
+		kinds = append(kinds, fmt.Sprintf("%d IPv4", v4))
+	}
+	if v6 := len(ips) - v4; v6 > 0 {
+		kinds = append(kinds, fmt.Sprintf("%d IPv6", v6))
+	}
+	return fmt.Sprintf("%s addresses (%s)", strings.Join(kinds, " and "), strings.Join(shown, ", "))
 }
 
 // addrProblem says why ip cannot be a probe target, or "" if it can.
