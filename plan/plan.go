@@ -6,6 +6,7 @@ package plan
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -83,21 +84,39 @@ func build(cfg Config, list []nodes.Node) *Plan {
 }
 
 // appendTargets adds n's paths: host ICMP and HTTP, then endpoint ICMP and
-// HTTP when n has a health endpoint. The four paths of a peer are adjacent,
+// HTTP when n has a health endpoint, each for every address family the
+// host or the endpoint has (IPv4 first). The paths of a peer are adjacent,
 // so that they are probed close in time and can be compared; with entries
 // in name order this is also prober's target order.
 func appendTargets(ts []prober.Target, n nodes.Node) []prober.Target {
-	ts = append(ts,
-		prober.Target{Peer: n.Name, Path: prober.PathHost, Protocol: prober.ProtocolICMP, IP: n.HostIP},
-		prober.Target{Peer: n.Name, Path: prober.PathHost, Protocol: prober.ProtocolHTTP, IP: n.HostIP},
-	)
-	if n.HasHealthEndpoint() {
-		ts = append(ts,
-			prober.Target{Peer: n.Name, Path: prober.PathEndpoint, Protocol: prober.ProtocolICMP, IP: n.HealthIP},
-			prober.Target{Peer: n.Name, Path: prober.PathEndpoint, Protocol: prober.ProtocolHTTP, IP: n.HealthIP},
-		)
+	ts = appendPath(ts, n.Name, prober.PathHost, n.HostIPs())
+	return appendPath(ts, n.Name, prober.PathEndpoint, n.HealthIPs())
+}
+
+func appendPath(ts []prober.Target, peer string, path prober.Path, ips []netip.Addr) []prober.Target {
+	for _, protocol := range []prober.Protocol{prober.ProtocolICMP, prober.ProtocolHTTP} {
+		for _, ip := range ips {
+			ts = append(ts, prober.Target{Peer: peer, Path: path, Protocol: protocol, IP: ip})
+		}
 	}
 	return ts
+}
+
+// Families are the address families of the targets this node probes, in
+// prober.Families order: the collector keeps aggregates for these only,
+// so that a single-stack cluster does not get empty series of the other.
+func (p *Plan) Families() []prober.Family {
+	var has [len(prober.Families)]bool
+	for _, t := range p.targets {
+		has[slices.Index(prober.Families[:], t.Family())] = true
+	}
+	var out []prober.Family
+	for i, f := range prober.Families {
+		if has[i] {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // Local is this node's name.
