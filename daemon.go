@@ -87,6 +87,7 @@ func (d *daemonCommand) serve(ctx context.Context, logger log.Logger, deps daemo
 	}
 	keeper := plan.NewKeeper(first, metrics, log.With(logger, "component", "discovery"))
 	followZones(keeper, metrics, sourceZone, log.With(logger, "component", "discovery"))
+	followFamilies(keeper, metrics)
 
 	// Listen before anything runs, so that a busy port or a live admin
 	// socket of another daemon is a clear start error.

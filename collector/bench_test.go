@@ -52,6 +52,7 @@ func newMesh(b *testing.B, opts Options, states fixedStates, nodes int) (*promet
 		b.Fatal(err)
 	}
 	m.SetNodes(nodes)
+	m.SetFamilies([]prober.Family{prober.FamilyIPv4})
 	for _, s := range states {
 		m.ProbeDone(s, outcomeOf(s))
 	}

@@ -32,11 +32,12 @@ type Metrics struct {
 	zoneRTT    *prometheus.HistogramVec
 	zoneProbes *prometheus.CounterVec
 
-	// agg holds the aggregate series of each path and protocol, resolved
-	// once: a label lookup per probe costs more than the rest of ProbeDone.
-	agg [2][2]seriesSet
-
 	mu sync.Mutex
+	// agg holds the aggregate series of each family, path and protocol,
+	// resolved once: a label lookup per probe costs more than the rest of
+	// ProbeDone. Only the families of the plan have them (SetFamilies).
+	agg      pathSeries
+	families familySet
 	// perPeer holds the targets that currently have per-peer series, so
 	// that "failing" mode can delete them when a path recovers, with their
 	// series resolved on first use.
@@ -53,6 +54,19 @@ type Metrics struct {
 type seriesSet struct {
 	rtt    prometheus.Observer // nil until the first success: no empty histograms
 	probes [len(prober.Results)]prometheus.Counter
+}
+
+// pathSeries are the series of each family, path and protocol.
+type pathSeries [len(prober.Families)][2][2]seriesSet
+
+// familySet says which families have aggregate series.
+type familySet [len(prober.Families)]bool
+
+func familyIndex(f prober.Family) int {
+	if f == prober.FamilyIPv6 {
+		return 1
+	}
+	return 0
 }
 
 func pathIndex(p prober.Path) int {
@@ -85,8 +99,8 @@ func New(reg prometheus.Registerer, opts Options, states StateSource, build Buil
 		return nil, err
 	}
 	src := opts.constLabels()
-	peerLabels := []string{"peer", "path", "protocol"}
-	aggLabels := []string{"path", "protocol"}
+	peerLabels := []string{"peer", "path", "protocol", "family"}
+	aggLabels := []string{"path", "protocol", "family"}
 	m := &Metrics{
 		opts:    opts,
 		perPeer: map[prober.Target]*seriesSet{},
@@ -128,19 +142,10 @@ func New(reg prometheus.Registerer, opts Options, states StateSource, build Buil
 		}),
 	}
 	m.zoneRTT, m.zoneProbes = newZoneVecs(src, opts.ClassicBuckets)
-	// Pre-create the aggregate series so that rates start from zero.
-	for _, path := range []prober.Path{prober.PathHost, prober.PathEndpoint} {
-		for _, proto := range []prober.Protocol{prober.ProtocolICMP, prober.ProtocolHTTP} {
-			a := &m.agg[pathIndex(path)][protocolIndex(proto)]
-			for i, r := range prober.Results {
-				a.probes[i] = m.probes.WithLabelValues(string(path), string(proto), string(r))
-			}
-		}
-	}
 	collectors := []prometheus.Collector{
 		m.peerRTT, m.peerProbes, m.rtt, m.probes, m.cycle, m.nodes, m.discErrors, m.discReject,
 		m.zoneRTT, m.zoneProbes,
-		newStateCollector(src, states, m.perPeerMode, m.currentPeerZones),
+		newStateCollector(src, states, m.perPeerMode, m.currentPeerZones, m.currentFamilies),
 		newBuildInfoCollector(src, build),
 	}
 	collectors = append(collectors, configGauges(src, opts)...)
@@ -159,19 +164,24 @@ func New(reg prometheus.Registerer, opts Options, states StateSource, build Buil
 
 // ProbeDone records one probe (prober.Observer).
 func (m *Metrics) ProbeDone(st prober.PathState, o prober.Outcome) {
-	path, proto := string(st.Path), string(st.Protocol)
+	path, proto, family := string(st.Path), string(st.Protocol), string(st.Family())
 	ri := resultIndex(o.Result)
-	a := &m.agg[pathIndex(st.Path)][protocolIndex(st.Protocol)]
-	a.probes[ri].Inc()
+	fi := familyIndex(st.Family())
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if o.Result == prober.ResultSuccess {
-		if a.rtt == nil {
-			a.rtt = m.rtt.WithLabelValues(path, proto)
+	// A probe of a family the plan no longer has (it ended after the plan
+	// changed) is left out of the aggregates, as it is of the zones'.
+	if m.families[fi] {
+		a := &m.agg[fi][pathIndex(st.Path)][protocolIndex(st.Protocol)]
+		a.probes[ri].Inc()
+		if o.Result == prober.ResultSuccess {
+			if a.rtt == nil {
+				a.rtt = m.rtt.WithLabelValues(path, proto, family)
+			}
+			a.rtt.Observe(o.RTT.Seconds())
 		}
-		a.rtt.Observe(o.RTT.Seconds())
+		m.zoneProbeDoneLocked(st, o, ri)
 	}
-	m.zoneProbeDoneLocked(st, o, ri)
 	if !m.wantPerPeerLocked(st) {
 		if _, ok := m.perPeer[st.Target]; ok {
 			m.deletePerPeerLocked(st.Target)
@@ -182,13 +192,13 @@ func (m *Metrics) ProbeDone(st prober.PathState, o prober.Outcome) {
 	if ps == nil {
 		ps = &seriesSet{}
 		for i, r := range prober.Results { // all results present: rate() of each starts at 0
-			ps.probes[i] = m.peerProbes.WithLabelValues(st.Peer, path, proto, string(r))
+			ps.probes[i] = m.peerProbes.WithLabelValues(st.Peer, path, proto, family, string(r))
 		}
 		m.perPeer[st.Target] = ps
 	}
 	if o.Result == prober.ResultSuccess {
 		if ps.rtt == nil {
-			ps.rtt = m.peerRTT.WithLabelValues(st.Peer, path, proto)
+			ps.rtt = m.peerRTT.WithLabelValues(st.Peer, path, proto, family)
 		}
 		ps.rtt.Observe(o.RTT.Seconds())
 	}
@@ -258,7 +268,7 @@ func (m *Metrics) wantPerPeerLocked(st prober.PathState) bool {
 
 func (m *Metrics) deletePerPeerLocked(t prober.Target) {
 	delete(m.perPeer, t)
-	l := prometheus.Labels{"peer": t.Peer, "path": string(t.Path), "protocol": string(t.Protocol)}
+	l := prometheus.Labels{"peer": t.Peer, "path": string(t.Path), "protocol": string(t.Protocol), "family": string(t.Family())}
 	m.peerRTT.Delete(l)
 	m.peerProbes.DeletePartialMatch(l)
 }

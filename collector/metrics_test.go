@@ -72,6 +72,7 @@ func gather(t *testing.T, opts Options) (*prometheus.Registry, *Metrics) {
 		t.Fatal(err)
 	}
 	m.SetNodes(2)
+	m.SetFamilies([]prober.Family{prober.FamilyIPv4})
 	m.CycleDone(14500 * time.Millisecond)
 	m.SetHealthEndpointUp(true)
 	m.HealthEndpointRestarted()

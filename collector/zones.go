@@ -7,12 +7,12 @@ import (
 )
 
 // zoneSeries are the aggregates of one peer zone: an RTT histogram and the
-// probe counters of each path and protocol. Their number grows with zones,
-// not nodes, so they stay in every per-peer mode.
-type zoneSeries [2][2]seriesSet
+// probe counters of each family, path and protocol. Their number grows with
+// zones, not nodes, so they stay in every per-peer mode.
+type zoneSeries = pathSeries
 
 func newZoneVecs(src prometheus.Labels, classic bool) (*prometheus.HistogramVec, *prometheus.CounterVec) {
-	labels := []string{"path", "protocol", "peer_zone"}
+	labels := []string{"path", "protocol", "family", "peer_zone"}
 	rtt := prometheus.NewHistogramVec(rttHistogramOpts("zone_rtt_seconds",
 		"Round-trip time of successful probes to the peers of one zone.", src, classic), labels)
 	probes := prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -24,7 +24,7 @@ func newZoneVecs(src prometheus.Labels, classic bool) (*prometheus.HistogramVec,
 
 // SetPeerZones gives the zone of every probed peer, by name (the plan's
 // ProbedZones; "" for a peer without a zone). The probe counters of a new
-// zone start at 0; the series of a zone that no longer has probed peers
+// zone start at 0, for each family of the plan (SetFamilies); the series of a zone that no longer has probed peers
 // are deleted. Probes of peers not in zones (ended after the plan changed)
 // are left out of the zone aggregates. zones is kept: the caller must not
 // modify it.
@@ -47,17 +47,27 @@ func (m *Metrics) SetPeerZones(zones map[string]string) {
 			continue
 		}
 		zs := &zoneSeries{}
-		for _, path := range []prober.Path{prober.PathHost, prober.PathEndpoint} {
-			for _, proto := range []prober.Protocol{prober.ProtocolICMP, prober.ProtocolHTTP} {
-				a := &zs[pathIndex(path)][protocolIndex(proto)]
-				for i, r := range prober.Results {
-					a.probes[i] = m.zoneProbes.WithLabelValues(string(path), string(proto), z, string(r))
-				}
+		for fi, f := range prober.Families {
+			if m.families[fi] {
+				m.createZoneFamilyLocked(zs, z, f)
 			}
 		}
 		m.zoneAgg[z] = zs
 	}
 	m.peerZones = zones
+}
+
+// createZoneFamilyLocked makes the probe counters of family f in zone z,
+// so that their rates start from zero.
+func (m *Metrics) createZoneFamilyLocked(zs *zoneSeries, z string, f prober.Family) {
+	for _, path := range []prober.Path{prober.PathHost, prober.PathEndpoint} {
+		for _, proto := range []prober.Protocol{prober.ProtocolICMP, prober.ProtocolHTTP} {
+			a := &zs[familyIndex(f)][pathIndex(path)][protocolIndex(proto)]
+			for i, r := range prober.Results {
+				a.probes[i] = m.zoneProbes.WithLabelValues(string(path), string(proto), string(f), z, string(r))
+			}
+		}
+	}
 }
 
 // zoneProbeDoneLocked records one probe in its peer's zone aggregates.
@@ -66,11 +76,11 @@ func (m *Metrics) zoneProbeDoneLocked(st prober.PathState, o prober.Outcome, ri 
 	if !ok {
 		return
 	}
-	a := &m.zoneAgg[z][pathIndex(st.Path)][protocolIndex(st.Protocol)]
+	a := &m.zoneAgg[z][familyIndex(st.Family())][pathIndex(st.Path)][protocolIndex(st.Protocol)]
 	a.probes[ri].Inc()
 	if o.Result == prober.ResultSuccess {
 		if a.rtt == nil {
-			a.rtt = m.zoneRTT.WithLabelValues(string(st.Path), string(st.Protocol), z)
+			a.rtt = m.zoneRTT.WithLabelValues(string(st.Path), string(st.Protocol), string(st.Family()), z)
 		}
 		a.rtt.Observe(o.RTT.Seconds())
 	}

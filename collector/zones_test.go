@@ -50,6 +50,7 @@ func gatherZones(t *testing.T, opts Options) (*prometheus.Registry, *Metrics) {
 		t.Fatal(err)
 	}
 	m.SetNodes(3)
+	m.SetFamilies([]prober.Family{prober.FamilyIPv4})
 	m.SetPeerZones(zones)
 	for _, p := range probes {
 		m.ProbeDone(p.s, p.o)

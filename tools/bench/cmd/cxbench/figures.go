@@ -232,6 +232,7 @@ func measureSeries(states meshSource, mode collector.PerPeerMode, classic bool, 
 		return seriesFigure{}, err
 	}
 	m.SetNodes(5001)
+	m.SetFamilies([]prober.Family{prober.FamilyIPv4})
 	m.SetPeerZones(peerZones)
 	for _, s := range states {
 		o := prober.Outcome{Result: prober.ResultSuccess, RTT: 120 * time.Microsecond}

@@ -107,6 +107,7 @@ func probeMain(args []string) error {
 		}
 	}
 	metrics.SetNodes(len(list))
+	metrics.SetFamilies(pl.Families())
 	sched.SetTargets(targets)
 
 	ln, err := net.Listen("tcp", *listen)
