@@ -69,7 +69,7 @@ func BuildReport(p *plan.Plan, states []prober.PathState, opts ReportOptions) Re
 	for _, e := range p.Entries() {
 		nr := NodeReport{Name: e.Name, Local: e.Name == p.Local(), NotProbed: p.NotProbedReason(e)}
 		if e.Probed {
-			nr.Host, nr.Endpoint = buildPaths(e.Targets, probe)
+			buildPaths(&nr, e.Targets, probe)
 		}
 		out.Nodes = append(out.Nodes, nr)
 	}
@@ -83,27 +83,35 @@ func BuildReport(p *plan.Plan, states []prober.PathState, opts ReportOptions) Re
 	return out
 }
 
-// buildPaths groups a node's targets into its host and endpoint paths.
-func buildPaths(ts []prober.Target, probe func(prober.Target) ProbeReport) (host, endpoint *PathReport) {
-	get := func(p **PathReport, ip netip.Addr) *PathReport {
-		if *p == nil {
-			*p = &PathReport{IP: ip.String()}
-		}
-		return *p
-	}
+// buildPaths groups a node's targets into its paths: host and endpoint,
+// each with an address of each family it has (IPv4 first, as plan orders
+// them and as NodeReport keeps them).
+func buildPaths(nr *NodeReport, ts []prober.Target, probe func(prober.Target) ProbeReport) {
 	for _, t := range ts {
-		pr := &host
+		slots := [2]**PathReport{&nr.Host, &nr.DualStackHost}
 		if t.Path == prober.PathEndpoint {
-			pr = &endpoint
+			slots = [2]**PathReport{&nr.Endpoint, &nr.DualStackEndpoint}
 		}
-		path := get(pr, t.IP)
+		path := pathFor(slots, t.IP)
 		if t.Protocol == prober.ProtocolHTTP {
 			path.HTTP = probe(t)
 		} else {
 			path.ICMP = probe(t)
 		}
 	}
-	return host, endpoint
+}
+
+// pathFor is the report of ip among slots, made in the first free one.
+func pathFor(slots [2]**PathReport, ip netip.Addr) *PathReport {
+	for _, slot := range slots {
+		if *slot == nil {
+			*slot = &PathReport{IP: ip.String()}
+		}
+		if (*slot).IP == ip.String() {
+			return *slot
+		}
+	}
+	return &PathReport{} // a third address: plan makes at most two per path
 }
 
 // LatestProbe is when the newest of states was probed (zero if none was): the

@@ -38,13 +38,35 @@ type NodeReport struct {
 	// Such a node is neither healthy nor unhealthy from here.
 	NotProbed string `json:"not_probed,omitempty"`
 	// Host is nil for a node that is not probed (NotProbed), and in
-	// reports that were not built by BuildReport.
-	Host *PathReport `json:"host,omitempty"`
-	// Endpoint is nil when the node has no health IP or is not probed.
-	Endpoint *PathReport `json:"endpoint,omitempty"`
+	// reports that were not built by BuildReport. On dual stack it is the
+	// IPv4 address, and DualStackHost the IPv6 one: a single-stack report
+	// reads as it did before dual stack.
+	Host          *PathReport `json:"host,omitempty"`
+	DualStackHost *PathReport `json:"dual_stack_host,omitempty"`
+	// Endpoint is nil when the node has no health IP or is not probed;
+	// DualStackEndpoint is its IPv6 address on dual stack.
+	Endpoint          *PathReport `json:"endpoint,omitempty"`
+	DualStackEndpoint *PathReport `json:"dual_stack_endpoint,omitempty"`
 	// Diagnosis is a one-line reading of the node's paths; the daemon
 	// leaves it empty and the CLI fills it (status.WithDiagnosis).
 	Diagnosis string `json:"diagnosis,omitempty"`
+}
+
+// HostPaths are the node's host addresses, IPv4 first; none when it is
+// not probed.
+func (n NodeReport) HostPaths() []*PathReport { return nonNil(n.Host, n.DualStackHost) }
+
+// EndpointPaths are the node's health endpoint addresses, IPv4 first.
+func (n NodeReport) EndpointPaths() []*PathReport { return nonNil(n.Endpoint, n.DualStackEndpoint) }
+
+func nonNil(first, second *PathReport) []*PathReport {
+	out := make([]*PathReport, 0, 2)
+	for _, p := range []*PathReport{first, second} {
+		if p != nil {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // PathReport is one address of a node, probed with ICMP and HTTP.
