@@ -62,7 +62,7 @@ func isolatedPeers(r admin.Report) (cut []string, peers int) {
 			continue
 		}
 		peers++
-		if n.Host != nil && failed(n.Host.ICMP) && failed(n.Host.HTTP) {
+		if hostCut(n) {
 			cut = append(cut, n.Name)
 		}
 	}
@@ -72,12 +72,57 @@ func isolatedPeers(r admin.Report) (cut []string, peers int) {
 	return cut, peers
 }
 
-// diagnoseNode reads one node's paths; the cases are checked from the most
-// to the least specific, so the first that fits is the best explanation.
-// Every claim it makes ("ICMP answers", "TCP works") is one that the lines
-// under it show: a path counts as working only when it is reachable and its
-// latest probe succeeded.
+// hostCut: every host path of n, of every family, fails.
+func hostCut(n admin.NodeReport) bool {
+	hosts := n.HostPaths()
+	for _, p := range hosts {
+		if !failed(p.ICMP) || !failed(p.HTTP) {
+			return false
+		}
+	}
+	return len(hosts) > 0
+}
+
+// diagnoseNode reads one node's paths. A dual-stack node is read one family
+// at a time: when only one family fails, the diagnosis names it ("IPv6
+// traffic is dropped inside node-2 ..."); when both fail alike, the node is
+// read as a whole; when they fail differently, each is said.
 func diagnoseNode(n admin.NodeReport, helloPort int) string {
+	views := familyViews(n)
+	if views == nil {
+		return diagnosePaths(n, helloPort, "")
+	}
+	var failing []familyView
+	var texts []string
+	for _, v := range views {
+		if d := diagnosePaths(v.node, helloPort, ""); d != "" {
+			failing = append(failing, v)
+			texts = append(texts, d)
+		}
+	}
+	switch {
+	case len(failing) == 0:
+		return ""
+	case len(failing) == 1:
+		return diagnosePaths(failing[0].node, helloPort, familyName(failing[0].family))
+	case texts[0] == texts[1]:
+		return diagnosePaths(n, helloPort, "")
+	}
+	parts := make([]string, len(failing))
+	for i, v := range failing {
+		parts[i] = familyName(v.family) + ": " + texts[i]
+	}
+	return strings.Join(parts, "; ")
+}
+
+// diagnosePaths reads the paths of n (of family fam, "IPv4" or "IPv6",
+// when n is one family of a dual-stack node whose other family works;
+// "" otherwise); the cases are checked from the most to the least
+// specific, so the first that fits is the best explanation. Every claim it
+// makes ("ICMP answers", "TCP works") is one that the lines under it show:
+// a path counts as working only when it is reachable and its latest probe
+// succeeded.
+func diagnosePaths(n admin.NodeReport, helloPort int, fam string) string {
 	all := probesOf(n)
 	var answered, down []probe
 	pending, early := 0, 0
@@ -97,23 +142,38 @@ func diagnoseNode(n admin.NodeReport, helloPort int) string {
 		}
 	}
 	switch {
+	case len(down) == 0 && len(answered) == 0 && fam != "":
+		return "not probed yet over " + fam
 	case len(down) == 0 && len(answered) == 0:
 		return "not probed yet"
 	case len(down) == 0 && pending > 0:
-		return fmt.Sprintf("not probed yet on %d of %d paths", pending, len(all))
+		return fmt.Sprintf("not probed yet on %d of %d %spaths", pending, len(all), withSpace(fam))
 	case len(down) == 0:
 		return ""
 	case early == len(down):
 		// The lines under it show these failures as below the failure
 		// threshold; the diagnosis says so too.
-		return "first failures, below the failure threshold so far: " + diagnoseFailures(n, helloPort, answered, down, refused)
+		return "first failures, below the failure threshold so far: " + diagnoseFailures(n, helloPort, answered, down, refused, fam)
 	}
-	return diagnoseFailures(n, helloPort, answered, down, refused)
+	return diagnoseFailures(n, helloPort, answered, down, refused, fam)
 }
 
-// diagnoseFailures names the pattern of a node's failing paths.
-func diagnoseFailures(n admin.NodeReport, helloPort int, answered, down []probe, refused bool) string {
+func withSpace(word string) string {
+	if word == "" {
+		return ""
+	}
+	return word + " "
+}
+
+// diagnoseFailures names the pattern of a node's failing paths; fam names
+// the one family that fails on a dual-stack node, or is "".
+func diagnoseFailures(n admin.NodeReport, helloPort int, answered, down []probe, refused bool, fam string) string {
 	switch {
+	case len(answered) == 0 && !refused && fam != "":
+		if len(down) == 1 {
+			return fmt.Sprintf("%s does not answer over %s: its only %s path does not answer; check its %s address, routes and firewall on the way", n.Name, fam, fam, fam)
+		}
+		return fmt.Sprintf("%s does not answer over %s: none of its %d %s paths answers; check its %s addresses, routes and firewall on the way", n.Name, fam, len(down), fam, fam)
 	case len(answered) == 0 && !refused:
 		// A refusal is an answer: only silence on every path means down.
 		if len(down) == 1 {
@@ -121,11 +181,29 @@ func diagnoseFailures(n admin.NodeReport, helloPort int, answered, down []probe,
 		}
 		return fmt.Sprintf("%s is down or cut off: none of its %d probed paths answers", n.Name, len(down))
 	}
+	return diagnosePattern(n, helloPort, down, fam)
+}
 
-	var host admin.PathReport // zero in reports that were not built by BuildReport
-	if n.Host != nil {
-		host = *n.Host
+// forwardDropText says that fam's traffic (one family of a dual-stack
+// node) is dropped on its way to the node's endpoints.
+func forwardDropText(node, fam string) string {
+	example := "an iptables or nft ip FORWARD chain with policy DROP"
+	if fam == "IPv6" {
+		example = "an ip6tables or nft ip6 FORWARD chain with policy DROP, or IPv6 forwarding off"
 	}
+	return fmt.Sprintf("%s traffic is dropped inside %s before it reaches endpoints: check %s forwarding and firewall there (e.g. %s), and the health endpoint's %s address", fam, node, fam, example, fam)
+}
+
+// diagnosePattern names the pattern of failing paths of a node some of
+// whose paths answer.
+func diagnosePattern(n admin.NodeReport, helloPort int, down []probe, fam string) string {
+	if fam != "" {
+		if d := diagnosePattern(n, helloPort, down, ""); !strings.HasPrefix(d, "traffic is dropped inside") {
+			return "over " + fam + ", " + d
+		}
+		return forwardDropText(n.Name, fam)
+	}
+	host := hostOf(n)
 	hostICMP, hostHTTP := host.ICMP, host.HTTP
 	switch {
 	case failed(hostHTTP) && hostHTTP.Result == string(prober.ResultRefused):
@@ -153,6 +231,16 @@ func diagnoseFailures(n admin.NodeReport, helloPort int, answered, down []probe,
 		names[i] = fmt.Sprintf("%s (%s)", p.name, failureWord(p.ProbeReport))
 	}
 	return "unreachable on " + strings.Join(names, ", ")
+}
+
+// hostOf is n's (first) host path; zero in reports that were not built by
+// BuildReport, and in the view of a family the node has an endpoint of
+// only.
+func hostOf(n admin.NodeReport) admin.PathReport {
+	if n.Host != nil {
+		return *n.Host
+	}
+	return admin.PathReport{}
 }
 
 // failed: the path is unreachable, or it has no verdict yet and its latest

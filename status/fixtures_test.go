@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/connectivity-exporter/connectivity_exporter/admin"
@@ -16,7 +17,8 @@ var t0 = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
 
 // row is one node of a scenario. spec has one letter per path, in the order
 // host ICMP, host HTTP, endpoint ICMP, endpoint HTTP; two letters mean the
-// node has no health IP.
+// node has no health IP. A dual-stack node has two specs, IPv4's and
+// IPv6's, joined by "/" ("RRRR/RRTT": IPv6 endpoint paths down).
 //
 //	R  reachable, latest probe succeeded
 //	T  unreachable, timed out
@@ -43,8 +45,15 @@ func scenarioWith(v view, rows ...row) admin.Report {
 	var states []prober.PathState
 	for i, r := range rows {
 		n := nodes.Node{Name: r.name, HostIP: netip.MustParseAddr(fmt.Sprintf("198.18.0.%d", i+1))}
-		if len(r.spec) == 4 {
+		v4, v6, dual := strings.Cut(r.spec, "/")
+		if len(v4) == 4 {
 			n.HealthIP = netip.MustParseAddr(fmt.Sprintf("198.19.0.%d", i+1))
+		}
+		if dual {
+			n.DualStackHostIP = netip.MustParseAddr(fmt.Sprintf("2001:db8::%d", i+1))
+			if len(v6) == 4 {
+				n.DualStackHealthIP = netip.MustParseAddr(fmt.Sprintf("2001:db8:1::%d", i+1))
+			}
 		}
 		list = append(list, n)
 	}
@@ -54,8 +63,20 @@ func scenarioWith(v view, rows ...row) admin.Report {
 	}
 	for _, e := range p.Entries() {
 		i := slices.IndexFunc(rows, func(r row) bool { return r.name == e.Name })
-		for j, t := range e.Targets {
-			if st, ok := pathState(t, rows[i].spec[j], i, j); ok {
+		for _, t := range e.Targets {
+			spec, pos := rows[i].spec, 0
+			if t.Family() == prober.FamilyIPv6 {
+				_, spec, _ = strings.Cut(spec, "/")
+			} else {
+				spec, _, _ = strings.Cut(spec, "/")
+			}
+			if t.Path == prober.PathEndpoint {
+				pos += 2
+			}
+			if t.Protocol == prober.ProtocolHTTP {
+				pos++
+			}
+			if st, ok := pathState(t, spec[pos], i, pos); ok {
 				states = append(states, st)
 			}
 		}

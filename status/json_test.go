@@ -20,6 +20,7 @@ func TestRenderJSONRoundTrip(t *testing.T) {
 		{"not probed yet", scenario(row{"node-1", "????"}, row{"node-2", "??"})},
 		{"transient", scenario(row{"node-1", "RRRR"}, row{"node-2", "tEtX"})},
 		{"empty", admin.Report{Nodes: []admin.NodeReport{}}},
+		{"dual stack", status.WithDiagnosis(scenario(row{"node-1", "RRRR/RRRR"}, row{"node-2", "RRRR/RRTT"}, row{"node-3", "RR/RR"}))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var buf bytes.Buffer
@@ -47,4 +48,15 @@ func TestRenderJSONGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden(t, "report_json", buf.Bytes())
+}
+
+// Both families of a path: the IPv6 address in dual_stack_host and
+// dual_stack_endpoint, beside the IPv4 one in host and endpoint.
+func TestRenderJSONGoldenDualStack(t *testing.T) {
+	var buf bytes.Buffer
+	r := status.WithDiagnosis(scenario(row{"node-1", "RRRR/RRRR"}, row{"node-2", "RRRR/RRTT"}))
+	if err := status.RenderJSON(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "report_json_dual_stack", buf.Bytes())
 }

@@ -1,6 +1,8 @@
 package status
 
 import (
+	"net/netip"
+
 	"github.com/connectivity-exporter/connectivity_exporter/admin"
 	"github.com/connectivity-exporter/connectivity_exporter/prober"
 )
@@ -19,16 +21,75 @@ type probe struct {
 }
 
 // probesOf lists a node's paths: host ICMP and HTTP, then endpoint ICMP and
-// HTTP when the node has a health endpoint.
+// HTTP when the node has a health endpoint, for each address of each.
 func probesOf(n admin.NodeReport) []probe {
 	var out []probe
-	if n.Host != nil {
-		out = append(out, probe{"host ICMP", false, false, n.Host.ICMP}, probe{"host HTTP", true, false, n.Host.HTTP})
+	// On a node of both families a path's name says which.
+	dual := len(n.HostPaths()) > 1 || len(n.EndpointPaths()) > 1
+	name := func(p *admin.PathReport, what string) string {
+		if dual {
+			return familyName(familyOf(p)) + " " + what
+		}
+		return what
 	}
-	if n.Endpoint != nil {
-		out = append(out, probe{"endpoint ICMP", false, true, n.Endpoint.ICMP}, probe{"endpoint HTTP", true, true, n.Endpoint.HTTP})
+	for _, p := range n.HostPaths() {
+		out = append(out, probe{name(p, "host ICMP"), false, false, p.ICMP}, probe{name(p, "host HTTP"), true, false, p.HTTP})
+	}
+	for _, p := range n.EndpointPaths() {
+		out = append(out, probe{name(p, "endpoint ICMP"), false, true, p.ICMP}, probe{name(p, "endpoint HTTP"), true, true, p.HTTP})
 	}
 	return out
+}
+
+// familyView is the part of a node's report of one address family.
+type familyView struct {
+	family prober.Family
+	node   admin.NodeReport // with Host and Endpoint of that family only
+}
+
+// familyViews splits a dual-stack node's report by family, IPv4 first;
+// nil when the node has addresses of one family only (or none).
+func familyViews(n admin.NodeReport) []familyView {
+	var views []familyView
+	for _, f := range prober.Families {
+		v := n
+		v.Host, v.DualStackHost, v.Endpoint, v.DualStackEndpoint = nil, nil, nil, nil
+		for _, p := range n.HostPaths() {
+			if familyOf(p) == f {
+				v.Host = p
+			}
+		}
+		for _, p := range n.EndpointPaths() {
+			if familyOf(p) == f {
+				v.Endpoint = p
+			}
+		}
+		if v.Host != nil || v.Endpoint != nil {
+			views = append(views, familyView{f, v})
+		}
+	}
+	if len(views) < 2 {
+		return nil
+	}
+	return views
+}
+
+// familyOf is the family of a path's address; IPv4 when the address does
+// not parse (a report from elsewhere).
+func familyOf(p *admin.PathReport) prober.Family {
+	ip, err := netip.ParseAddr(p.IP)
+	if err != nil {
+		return prober.FamilyIPv4
+	}
+	return prober.FamilyOf(ip)
+}
+
+// familyName is how text names a family: "IPv4", "IPv6".
+func familyName(f prober.Family) string {
+	if f == prober.FamilyIPv6 {
+		return "IPv6"
+	}
+	return "IPv4"
 }
 
 // nodeReachable: a node counts as reachable only when all its paths are.

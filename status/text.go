@@ -102,12 +102,16 @@ func writeNode(w io.Writer, local bool, n admin.NodeReport) {
 	if n.Diagnosis != "" {
 		fmt.Fprintf(w, "    Diagnosis: %s\n", clean(n.Diagnosis))
 	}
-	writePath(w, "Host", n.Host)
-	if n.Endpoint == nil {
+	for _, p := range n.HostPaths() {
+		writePath(w, "Host", p)
+	}
+	if len(n.EndpointPaths()) == 0 {
 		fmt.Fprintln(w, "    Endpoint connectivity: none (no health IP)")
 		return
 	}
-	writePath(w, "Endpoint", n.Endpoint)
+	for _, p := range n.EndpointPaths() {
+		writePath(w, "Endpoint", p)
+	}
 }
 
 func writePath(w io.Writer, kind string, p *admin.PathReport) {

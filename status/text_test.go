@@ -35,6 +35,8 @@ func TestRenderTextGolden(t *testing.T) {
 		{"fresh_healthy", healthy, false, view{fresh: true}},
 		{"probe_peers", fiveHealthy, false, view{peers: 2}},
 		{"probe_peers_verbose", fiveHealthy, true, view{peers: 2}},
+		{"dual_stack_ipv6_endpoint_dropped", []row{{"node-1", "RRRR/RRRR"}, {"node-2", "RRRR/RRTT"}, {"node-3", "RRRR/RRRR"}}, false, view{}},
+		{"dual_stack_verbose", []row{{"node-1", "RRRR/RRRR"}, {"node-2", "RRRR/RR"}, {"node-3", "RR"}}, true, view{}},
 	} {
 		t.Run(tc.golden, func(t *testing.T) {
 			var buf bytes.Buffer
