@@ -59,7 +59,12 @@ func (e *endpoint) check(ctx context.Context, client *http.Client) error {
 	if err := e.server.exited(); err != nil {
 		return err
 	}
-	return getHello(ctx, client, helloURL(e.cfg.IP, e.cfg.HelloPort))
+	for _, ip := range e.cfg.IPs() {
+		if err := getHello(ctx, client, helloURL(ip, e.cfg.HelloPort)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func helloURL(ip netip.Addr, port int) string {

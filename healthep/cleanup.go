@@ -9,9 +9,9 @@ import (
 )
 
 // Cleanup removes what an endpoint with cfg may have left behind, e.g. after
-// a crash: the host veth (only if it is a veth), routes to cfg.IP that carry
-// our protocol, and the netns name. Only Netns, HostInterface and IP are
-// used; an unset IP skips the routes. It acts on the caller's netns.
+// a crash: the host veth (only if it is a veth), routes to cfg.IP (and
+// DualStackIP) that carry our protocol, and the netns name. Only Netns,
+// HostInterface and the IPs are used; an unset IP skips the routes. It acts on the caller's netns.
 func Cleanup(cfg Config) error {
 	if err := validateNetnsName(cfg.Netns); err != nil {
 		return fmt.Errorf("healthep: cleanup: %w", err)
@@ -34,8 +34,10 @@ func Cleanup(cfg Config) error {
 // leaves as little as possible behind.
 func removeAll(host *netlink.Handle, cfg Config) error {
 	errs := []error{deleteHostVeth(host, cfg.HostInterface)}
-	if cfg.IP.IsValid() {
-		errs = append(errs, deleteStaleRoutes(host, cfg.IP))
+	for _, ip := range cfg.IPs() {
+		if ip.IsValid() {
+			errs = append(errs, deleteStaleRoutes(host, ip))
+		}
 	}
 	errs = append(errs, deleteNetns(cfg.Netns))
 	return errors.Join(errs...)

@@ -21,6 +21,7 @@ const (
 // reached from the daemon's namespace over a veth pair.
 type Config struct {
 	IP            netip.Addr    // the health IP, a single address (/32 or /128)
+	DualStackIP   netip.Addr    // the IPv6 address beside an IPv4 IP on dual stack; zero otherwise
 	Netns         string        // name as in `ip netns list`, e.g. "connectivity-health"
 	HostInterface string        // host side of the veth, e.g. "cx_health"
 	HelloPort     int           // TCP port of /hello inside the namespace
@@ -34,6 +35,13 @@ func (c Config) Validate() error {
 	var errs []error
 	if err := validateIP(c.IP); err != nil {
 		errs = append(errs, err)
+	}
+	if c.DualStackIP.IsValid() {
+		if err := validateIP(c.DualStackIP); err != nil {
+			errs = append(errs, err)
+		} else if !c.IP.Is4() || !c.DualStackIP.Is6() {
+			errs = append(errs, fmt.Errorf("health IPs %s and %s: want one IPv4 and one IPv6 address, the IPv4 one first", c.IP, c.DualStackIP))
+		}
 	}
 	if err := validateNetnsName(c.Netns); err != nil {
 		errs = append(errs, err)
@@ -56,6 +64,23 @@ func (c Config) Validate() error {
 		return nil
 	}
 	return fmt.Errorf("healthep: invalid config: %w", errors.Join(errs...))
+}
+
+// IPs are the endpoint's addresses: IP, and DualStackIP when set.
+func (c Config) IPs() []netip.Addr {
+	if c.DualStackIP.IsValid() {
+		return []netip.Addr{c.IP, c.DualStackIP}
+	}
+	return []netip.Addr{c.IP}
+}
+
+// ipsText is the endpoint's addresses for logs: "198.19.0.1,2001:db8::1".
+func (c Config) ipsText() string {
+	texts := make([]string, 0, 2)
+	for _, ip := range c.IPs() {
+		texts = append(texts, ip.String())
+	}
+	return strings.Join(texts, ",")
 }
 
 func validateIP(ip netip.Addr) error {

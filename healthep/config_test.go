@@ -28,6 +28,14 @@ func TestConfigValidate(t *testing.T) {
 	}{
 		{"defaults", func(*Config) {}, nil},
 		{"ipv6", func(c *Config) { c.IP = netip.MustParseAddr("2001:db8::1") }, nil},
+		{"dual stack", func(c *Config) { c.DualStackIP = netip.MustParseAddr("2001:db8::1") }, nil},
+		{"dual stack, IPv6 first", func(c *Config) {
+			c.IP, c.DualStackIP = netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("198.19.0.1")
+		}, []string{"one IPv4 and one IPv6 address, the IPv4 one first"}},
+		{"dual stack, two IPv6", func(c *Config) {
+			c.IP, c.DualStackIP = netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db8::2")
+		}, []string{"one IPv4 and one IPv6"}},
+		{"dual stack, bad IPv6", func(c *Config) { c.DualStackIP = netip.MustParseAddr("fe80::1") }, []string{"fe80::1 is not a routable unicast"}},
 		{"timeout equals interval", func(c *Config) { c.CheckTimeout = c.CheckInterval }, nil},
 		{"15 byte interface", func(c *Config) { c.HostInterface = "abcdefghijklmno" }, nil},
 		{"no ip", func(c *Config) { c.IP = netip.Addr{} }, []string{"health IP is not set"}},

@@ -60,7 +60,7 @@ func NewController(cfg Config, rep Reporter, logger log.Logger) (*Controller, er
 	return &Controller{
 		cfg:    cfg,
 		rep:    rep,
-		logger: log.With(logger, "component", "healthep", "netns", cfg.Netns, "ip", cfg.IP.String()),
+		logger: log.With(logger, "component", "healthep", "netns", cfg.Netns, "ip", cfg.ipsText()),
 		client: newCheckClient(cfg.CheckTimeout),
 		status: Status{Config: cfg},
 	}, nil

@@ -63,7 +63,7 @@ func buildEndpoint(ctx context.Context, cfg Config, logger log.Logger) (_ *endpo
 		return nil, fmt.Errorf("netlink in health netns: %w", err)
 	}
 	defer inner.Close()
-	innerIndex, err := configureInner(inner, cfg.IP, link.Attrs().HardwareAddr)
+	innerIndex, err := configureInner(inner, cfg.IPs(), link.Attrs().HardwareAddr)
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +73,12 @@ func buildEndpoint(ctx context.Context, cfg Config, logger log.Logger) (_ *endpo
 	if err = host.LinkSetUp(link); err != nil {
 		return nil, fmt.Errorf("set %s up: %w", cfg.HostInterface, err)
 	}
-	if err = addHostRoute(host, cfg.IP, e.hostIndex); err != nil {
+	for _, ip := range cfg.IPs() {
+		if err = addHostRoute(host, ip, e.hostIndex); err != nil {
+			return nil, err
+		}
+	}
+	if err = addHostNeighbours(host, inner, cfg.IPs(), e.hostIndex, innerIndex); err != nil {
 		return nil, err
 	}
 	waitCtx, cancel := context.WithTimeout(ctx, linkUpTimeout)
@@ -84,7 +89,7 @@ func buildEndpoint(ctx context.Context, cfg Config, logger log.Logger) (_ *endpo
 	if err = waitOperUp(waitCtx, inner, innerIndex); err != nil {
 		return nil, fmt.Errorf("wait for %s in health netns: %w", innerInterface, err)
 	}
-	if e.server, err = startHelloServer(e.ns, cfg.IP, cfg.HelloPort, logger); err != nil {
+	if e.server, err = startHelloServer(e.ns, cfg.IPs(), cfg.HelloPort, logger); err != nil {
 		return nil, err
 	}
 	return e, nil
@@ -108,23 +113,45 @@ func (e *endpoint) teardown() error {
 	return errors.Join(errs...)
 }
 
-// enableForwarding lets traffic from other nodes reach the health IP through
-// the daemon's netns.
+// enableForwarding lets traffic from other nodes reach the health IPs
+// through the daemon's netns, for each family the endpoint has.
 func enableForwarding(cfg Config, logger log.Logger) error {
-	if cfg.IP.Is4() {
-		if err := ensureSysctl("net/ipv4/ip_forward", "1"); err != nil {
+	for _, ip := range cfg.IPs() {
+		if ip.Is4() {
+			if err := ensureSysctl("net/ipv4/ip_forward", "1"); err != nil {
+				return err
+			}
+			// A new interface copies conf/default, which an operator may
+			// have set to 0 even with ip_forward=1.
+			if err := ensureSysctl("net/ipv4/conf/"+cfg.HostInterface+"/forwarding", "1"); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := enableIPv6Forwarding(logger); err != nil {
 			return err
 		}
-		// A new interface copies conf/default, which an operator may have
-		// set to 0 even with ip_forward=1.
-		return ensureSysctl("net/ipv4/conf/"+cfg.HostInterface+"/forwarding", "1")
 	}
-	// Turning on IPv6 forwarding globally makes every interface ignore router
-	// advertisements, which can cost the node its default route: leave it to
-	// the operator and say what is missing.
-	if v, err := readSysctl("net/ipv6/conf/all/forwarding"); err != nil || v != "1" {
-		level.Warn(logger).Log("msg", "IPv6 forwarding is off: other nodes cannot reach the health endpoint, only this node can",
-			"sysctl", "net.ipv6.conf.all.forwarding", "value", v, "err", err)
+	return nil
+}
+
+// enableIPv6Forwarding sets net.ipv6.conf.all.forwarding, as a router or
+// a CNI does. It makes interfaces with accept_ra=1 ignore router
+// advertisements, which can cost a node that learns its IPv6 default route
+// from them that route: when it turns forwarding on, it says so.
+func enableIPv6Forwarding(logger log.Logger) error {
+	const name = "net/ipv6/conf/all/forwarding"
+	was, err := readSysctl(name)
+	if err != nil {
+		return fmt.Errorf("read sysctl %s: %w", name, err)
 	}
+	if was == "1" {
+		return nil
+	}
+	if err := ensureSysctl(name, "1"); err != nil {
+		return err
+	}
+	level.Warn(logger).Log("msg", "turned IPv6 forwarding on for the health endpoint; interfaces with accept_ra=1 now ignore router advertisements (set accept_ra=2 where the node learns its IPv6 default route from them)",
+		"sysctl", "net.ipv6.conf.all.forwarding", "was", was)
 	return nil
 }

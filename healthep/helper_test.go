@@ -25,6 +25,7 @@ const helperEnv = "CXT_HEP_HELPER"
 type helperSpec struct {
 	Mode          string // "run" the controller until SIGTERM, or "cleanup" once
 	IP            netip.Addr
+	DualStackIP   netip.Addr
 	Netns         string
 	HostInterface string
 	Interval      time.Duration
@@ -33,6 +34,7 @@ type helperSpec struct {
 func (s helperSpec) config() Config {
 	return Config{
 		IP:            s.IP,
+		DualStackIP:   s.DualStackIP,
 		Netns:         s.Netns,
 		HostInterface: s.HostInterface,
 		HelloPort:     hello.DefaultPort,

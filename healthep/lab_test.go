@@ -22,6 +22,7 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
 
 	"github.com/connectivity-exporter/connectivity_exporter/hello"
 )
@@ -138,12 +139,19 @@ func helloFrom(nsName string, ip netip.Addr, timeout time.Duration) error {
 }
 
 // pingFrom sends one ICMP echo to ip from inside the named netns and waits for
-// the matching reply (ping -c1 -W1, without needing the ping binary).
+// the matching reply (ping -c1 -W1, without needing the ping binary); IPv4
+// or IPv6 as ip is.
 func pingFrom(nsName string, ip netip.Addr) error {
+	network, listen, protocol := "ip4:icmp", "0.0.0.0", ipv4.ICMPTypeEcho.Protocol()
+	var echoType, replyType icmp.Type = ipv4.ICMPTypeEcho, ipv4.ICMPTypeEchoReply
+	if ip.Is6() {
+		network, listen, protocol = "ip6:ipv6-icmp", "::", ipv6.ICMPTypeEchoRequest.Protocol()
+		echoType, replyType = ipv6.ICMPTypeEchoRequest, ipv6.ICMPTypeEchoReply
+	}
 	var conn *icmp.PacketConn
 	err := inNamedNetns(nsName, func() error {
 		var err error
-		conn, err = icmp.ListenPacket("ip4:icmp", "0.0.0.0")
+		conn, err = icmp.ListenPacket(network, listen)
 		return err
 	})
 	if err != nil {
@@ -151,7 +159,7 @@ func pingFrom(nsName string, ip netip.Addr) error {
 	}
 	defer conn.Close()
 	id, seq := rand.IntN(1<<16), rand.IntN(1<<16)
-	req := icmp.Message{Type: ipv4.ICMPTypeEcho, Body: &icmp.Echo{ID: id, Seq: seq, Data: []byte("cxt-hep")}}
+	req := icmp.Message{Type: echoType, Body: &icmp.Echo{ID: id, Seq: seq, Data: []byte("cxt-hep")}}
 	b, err := req.Marshal(nil)
 	if err != nil {
 		return err
@@ -166,8 +174,8 @@ func pingFrom(nsName string, ip netip.Addr) error {
 		if err != nil {
 			return fmt.Errorf("ping %s from %s: %w", ip, nsName, err)
 		}
-		msg, err := icmp.ParseMessage(ipv4.ICMPTypeEcho.Protocol(), buf[:n])
-		if err != nil || msg.Type != ipv4.ICMPTypeEchoReply {
+		msg, err := icmp.ParseMessage(protocol, buf[:n])
+		if err != nil || msg.Type != replyType {
 			continue
 		}
 		echo, ok := msg.Body.(*icmp.Echo)

@@ -51,9 +51,9 @@ func createVeth(host *netlink.Handle, name string, ns netns.NsHandle) (netlink.L
 }
 
 // configureInner brings up lo and eth0 in the health netns (h is a handle
-// there), gives eth0 the health IP and a default route to the host veth,
-// and returns eth0's index.
-func configureInner(h *netlink.Handle, ip netip.Addr, hostMAC net.HardwareAddr) (int, error) {
+// there), gives eth0 the health IPs and a default route of each family to
+// the host veth, and returns eth0's index.
+func configureInner(h *netlink.Handle, ips []netip.Addr, hostMAC net.HardwareAddr) (int, error) {
 	lo, err := h.LinkByName("lo")
 	if err != nil {
 		return 0, fmt.Errorf("health netns lo: %w", err)
@@ -68,14 +68,26 @@ func configureInner(h *netlink.Handle, ip netip.Addr, hostMAC net.HardwareAddr) 
 	if err := h.LinkSetUp(eth); err != nil {
 		return 0, fmt.Errorf("health netns %s up: %w", innerInterface, err)
 	}
+	for _, ip := range ips {
+		if err := addInnerAddress(h, eth.Attrs().Index, ip, hostMAC); err != nil {
+			return 0, err
+		}
+	}
+	return eth.Attrs().Index, nil
+}
+
+// addInnerAddress gives eth0 (index) ip, and a default route of its family
+// via a permanent neighbour that is the host veth's MAC.
+func addInnerAddress(h *netlink.Handle, index int, ip netip.Addr, hostMAC net.HardwareAddr) error {
+	eth := &netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: index}}
 	addr := &netlink.Addr{IPNet: hostPrefix(ip)}
 	if ip.Is6() {
 		addr.Flags = unix.IFA_F_NODAD // usable at once; we own the link, no one to clash with
 	}
 	if err := h.AddrAdd(eth, addr); err != nil {
-		return 0, fmt.Errorf("add %s to health netns %s: %w", ip, innerInterface, err)
+		return fmt.Errorf("add %s to health netns %s: %w", ip, innerInterface, err)
 	}
-	index, gw := eth.Attrs().Index, innerGateway(ip)
+	gw := innerGateway(ip)
 	neigh := &netlink.Neigh{
 		LinkIndex:    index,
 		Family:       ipFamily(ip),
@@ -84,7 +96,7 @@ func configureInner(h *netlink.Handle, ip netip.Addr, hostMAC net.HardwareAddr) 
 		HardwareAddr: hostMAC,
 	}
 	if err := h.NeighAdd(neigh); err != nil {
-		return 0, fmt.Errorf("add neighbour %s in health netns: %w", gw, err)
+		return fmt.Errorf("add neighbour %s in health netns: %w", gw, err)
 	}
 	route := &netlink.Route{
 		LinkIndex: index,
@@ -93,9 +105,42 @@ func configureInner(h *netlink.Handle, ip netip.Addr, hostMAC net.HardwareAddr) 
 		Family:    ipFamily(ip),
 	}
 	if err := h.RouteAdd(route); err != nil {
-		return 0, fmt.Errorf("add default route via %s in health netns: %w", gw, err)
+		return fmt.Errorf("add default route via %s in health netns: %w", gw, err)
 	}
-	return index, nil
+	return nil
+}
+
+// addHostNeighbours makes the inner end's MAC a permanent neighbour entry
+// of each IPv6 health IP on the host veth (host handle, index hostIndex).
+// Neighbour discovery on a new veth needs a link-local source address,
+// which stays tentative for a second or more of duplicate address
+// detection: until then the host could not reach the endpoint over IPv6.
+// IPv4's ARP needs no address of its own, so it is left to ARP.
+func addHostNeighbours(host, inner *netlink.Handle, ips []netip.Addr, hostIndex, innerIndex int) error {
+	var innerMAC net.HardwareAddr
+	for _, ip := range ips {
+		if !ip.Is6() {
+			continue
+		}
+		if innerMAC == nil {
+			link, err := inner.LinkByIndex(innerIndex)
+			if err != nil {
+				return fmt.Errorf("health netns %s: %w", innerInterface, err)
+			}
+			innerMAC = link.Attrs().HardwareAddr
+		}
+		neigh := &netlink.Neigh{
+			LinkIndex:    hostIndex,
+			Family:       netlink.FAMILY_V6,
+			State:        netlink.NUD_PERMANENT,
+			IP:           net.IP(ip.AsSlice()),
+			HardwareAddr: innerMAC,
+		}
+		if err := host.NeighAdd(neigh); err != nil {
+			return fmt.Errorf("add neighbour %s on the host veth: %w", ip, err)
+		}
+	}
+	return nil
 }
 
 // deleteHostVeth deletes the host end by name (which removes the inner end

@@ -21,8 +21,9 @@ import (
 // stays in the daemon's netns: only the listening socket belongs to the
 // health netns, and everything accepted from it does too.
 type helloServer struct {
-	srv  *http.Server
-	done chan error // receives hello.Serve's result once it returns
+	srv     *http.Server
+	serving int        // listeners served, one per health IP
+	done    chan error // receives hello.Serve's result of each listener once it returns
 }
 
 // listenInNetns binds ip:port with a socket created inside ns.
@@ -43,28 +44,43 @@ func listenInNetns(ns netns.NsHandle, ip netip.Addr, port int) (net.Listener, er
 	return ln, nil
 }
 
-// startHelloServer serves /hello on ip:port inside ns from a goroutine.
-// net/http's own errors go to logger at debug level: one line per scanner
-// connection must not flood the log.
-func startHelloServer(ns netns.NsHandle, ip netip.Addr, port int, logger log.Logger) (*helloServer, error) {
-	ln, err := listenInNetns(ns, ip, port)
-	if err != nil {
-		return nil, err
+// startHelloServer serves /hello on every ip:port inside ns, one
+// goroutine per address. net/http's own errors go to logger at debug
+// level: one line per scanner connection must not flood the log.
+func startHelloServer(ns netns.NsHandle, ips []netip.Addr, port int, logger log.Logger) (*helloServer, error) {
+	lns := make([]net.Listener, 0, len(ips))
+	for _, ip := range ips {
+		ln, err := listenInNetns(ns, ip, port)
+		if err != nil {
+			for _, l := range lns {
+				_ = l.Close()
+			}
+			return nil, err
+		}
+		lns = append(lns, ln)
 	}
 	errLog := stdlog.New(log.NewStdlibAdapter(level.Debug(logger)), "", 0)
-	s := &helloServer{srv: hello.NewServer(hello.Options{ErrorLog: errLog}), done: make(chan error, 1)}
-	go func() { s.done <- hello.Serve(s.srv, ln) }()
+	s := &helloServer{srv: hello.NewServer(hello.Options{ErrorLog: errLog}), serving: len(lns), done: make(chan error, len(lns))}
+	for _, ln := range lns {
+		go func() { s.done <- hello.Serve(s.srv, ln) }()
+	}
 	return s, nil
 }
 
-// stop closes the listener and drains connections for at most grace.
+// stop closes the listeners and drains connections for at most grace.
 func (s *helloServer) stop(grace time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	if err := s.srv.Shutdown(ctx); err != nil {
 		_ = s.srv.Close()
 	}
-	return <-s.done
+	var first error
+	for range s.serving {
+		if err := <-s.done; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // exited reports why serving stopped, or nil while it still runs.
