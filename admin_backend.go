@@ -42,8 +42,12 @@ func newAdminBackend(f *daemonFlags, keeper *plan.Keeper, store *prober.Store, s
 			}
 			if ctrl != nil {
 				s := ctrl.Status()
+				dual := ""
+				if s.Config.DualStackIP.IsValid() {
+					dual = s.Config.DualStackIP.String()
+				}
 				info.HealthEndpoint = admin.HealthEndpointInfo{
-					Enabled: true, IP: s.Config.IP.String(), Netns: s.Config.Netns,
+					Enabled: true, IP: s.Config.IP.String(), Netns: s.Config.Netns, DualStackIP: dual,
 					Up: s.Up, Restarts: int(s.Restarts), LastError: s.LastError,
 				}
 			}

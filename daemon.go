@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -77,11 +78,11 @@ func (d *daemonCommand) serve(ctx context.Context, logger log.Logger, deps daemo
 	if err != nil {
 		return err
 	}
-	healthIP := d.healthEndpointIP(first)
+	healthIPs := d.healthEndpointIPs(first)
 	reg := newRegistry()
 	store := prober.NewStore(f.failureThreshold)
 	sourceZone := first.LocalNode().Zone
-	metrics, err := collector.New(reg, f.collectorOptions(healthIP.IsValid() || f.healthPod(), sourceZone), store, buildInfo())
+	metrics, err := collector.New(reg, f.collectorOptions(len(healthIPs) > 0 || f.healthPod(), sourceZone), store, buildInfo())
 	if err != nil {
 		return err
 	}
@@ -95,7 +96,7 @@ func (d *daemonCommand) serve(ctx context.Context, logger log.Logger, deps daemo
 	if err != nil {
 		return err
 	}
-	if err := d.dropPrivileges(deps, healthIP.IsValid(), logger); err != nil {
+	if err := d.dropPrivileges(deps, len(healthIPs) > 0, logger); err != nil {
 		helloLn.Close()
 		adminLn.Close()
 		return err
@@ -104,7 +105,7 @@ func (d *daemonCommand) serve(ctx context.Context, logger log.Logger, deps daemo
 	g, ctx := errgroup.WithContext(ctx)
 	serveHTTP(ctx, g, hello.NewServer(hello.Options{}), func(s *http.Server) error { return hello.Serve(s, helloLn) })
 	serveHTTP(ctx, g, newWebServer(reg, f, logger), func(s *http.Server) error { return serveWeb(s, f, logger) })
-	ctrl, err := d.startHealthEndpoint(ctx, g, healthIP, metrics, logger)
+	ctrl, err := d.startHealthEndpoint(ctx, g, healthIPs, metrics, logger)
 	if err != nil {
 		return err
 	}
@@ -120,7 +121,7 @@ func (d *daemonCommand) serve(ctx context.Context, logger log.Logger, deps daemo
 	adminSrv.BaseContext = func(net.Listener) context.Context { return ctx } // SIGTERM also ends a running --probe
 	serveHTTP(ctx, g, adminSrv, func(s *http.Server) error { return s.Serve(adminLn) })
 
-	level.Info(logger).Log("msg", "running", "hello", f.helloAddress, "nodes", first.Len(), "probed", first.Probed(), "health_ip", healthIP, "passive", f.passive)
+	level.Info(logger).Log("msg", "running", "hello", f.helloAddress, "nodes", first.Len(), "probed", first.Probed(), "health_ip", joinAddrs(healthIPs), "passive", f.passive)
 	if err := g.Wait(); !errors.Is(err, context.Canceled) {
 		return err
 	}
@@ -179,16 +180,20 @@ func (d *daemonCommand) dropPrivileges(deps daemonDeps, healthEndpoint bool, log
 }
 
 // startHealthEndpoint builds and keeps the health namespace when there is a
-// health IP; nil otherwise.
-func (d *daemonCommand) startHealthEndpoint(ctx context.Context, g *errgroup.Group, ip netip.Addr, metrics *collector.Metrics, logger log.Logger) (*healthep.Controller, error) {
-	if !ip.IsValid() {
+// health IP (ips: one, or one of each family, IPv4 first); nil otherwise.
+func (d *daemonCommand) startHealthEndpoint(ctx context.Context, g *errgroup.Group, ips []netip.Addr, metrics *collector.Metrics, logger log.Logger) (*healthep.Controller, error) {
+	if len(ips) == 0 {
 		return nil, nil
 	}
 	f := &d.flags
-	ctrl, err := healthep.NewController(healthep.Config{
-		IP: ip, Netns: f.healthNetns, HostInterface: f.healthInterface,
+	cfg := healthep.Config{
+		IP: ips[0], Netns: f.healthNetns, HostInterface: f.healthInterface,
 		HelloPort: f.helloPort, CheckInterval: f.healthCheck, CheckTimeout: f.probeTimeout,
-	}, metrics, log.With(logger, "component", "healthep"))
+	}
+	if len(ips) > 1 {
+		cfg.DualStackIP = ips[1]
+	}
+	ctrl, err := healthep.NewController(cfg, metrics, log.With(logger, "component", "healthep"))
 	if err != nil {
 		return nil, err
 	}
@@ -241,15 +246,25 @@ func serveHTTP(ctx context.Context, g *errgroup.Group, srv *http.Server, serve f
 	})
 }
 
-// healthEndpointIP is the IP of the health namespace to build: --healthep.ip,
-// else the local node's health_ip of a node file, else none. On Kubernetes
-// the local node's health IP is its health pod's, which the cluster made.
-func (d *daemonCommand) healthEndpointIP(p *plan.Plan) netip.Addr {
+// healthEndpointIPs are the IPs of the health namespace to build (one, or
+// one of each family, IPv4 first): --healthep.ip, else the local node's
+// health_ip or health_ips of a node file, else none. On Kubernetes the
+// local node's health IP is its health pod's, which the cluster made.
+func (d *daemonCommand) healthEndpointIPs(p *plan.Plan) []netip.Addr {
 	switch {
 	case d.flags.healthAddr.IsValid():
-		return d.flags.healthAddr
+		return (nodes.Node{HealthIP: d.flags.healthAddr, DualStackHealthIP: d.flags.healthDualAddr}).HealthIPs()
 	case d.flags.nodesKubernetes:
-		return netip.Addr{}
+		return nil
 	}
-	return p.LocalNode().HealthIP
+	return p.LocalNode().HealthIPs()
+}
+
+// joinAddrs is ips for a log line: "198.19.0.1,2001:db8::1".
+func joinAddrs(ips []netip.Addr) string {
+	texts := make([]string, len(ips))
+	for i, ip := range ips {
+		texts[i] = ip.String()
+	}
+	return strings.Join(texts, ",")
 }

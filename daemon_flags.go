@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -36,7 +37,7 @@ type daemonFlags struct {
 	httpClient       string
 	probePeers       int
 	helloAddress     string
-	healthIP         string
+	healthIPs        []string
 	healthNetns      string
 	healthInterface  string
 	healthCheck      time.Duration
@@ -50,8 +51,9 @@ type daemonFlags struct {
 	web              *web.FlagConfig
 
 	// Set by validate from the flags above.
-	helloPort  int        // port of helloAddress, which peers are probed on
-	healthAddr netip.Addr // healthIP parsed; invalid without --healthep.ip
+	helloPort      int        // port of helloAddress, which peers are probed on
+	healthAddr     netip.Addr // the first of healthIPs parsed; invalid without --healthep.ip
+	healthDualAddr netip.Addr // the IPv6 one beside an IPv4 healthAddr (dual stack)
 }
 
 type daemonCommand struct {
@@ -85,7 +87,7 @@ func addDaemonCommand(app *kingpin.Application) *daemonCommand {
 	c.Flag("probe.http.client", "How /hello is fetched: minimal (a strict HTTP/1.1 GET on a fresh connection) or net-http (Go's net/http client, about 1.5 times the CPU per probe, see BENCHMARKS.md).").Default("minimal").EnumVar(&f.httpClient, "minimal", "net-http")
 	c.Flag("probe.peers", "Probe only this many peers (plus this node), chosen by consistent hashing so that every node is probed by about as many others; 0 probes every node. For very large clusters.").Default("0").IntVar(&f.probePeers)
 	c.Flag("hello.listen-address", "Address of the host /hello responder; its port is also the port probed on peers.").Default(defaultHelloAddress()).StringVar(&f.helloAddress)
-	c.Flag("healthep.ip", "Create the health endpoint with this IP (default: the local node's health_ip; none without either).").PlaceHolder("IP").StringVar(&f.healthIP)
+	c.Flag("healthep.ip", "Create the health endpoint with this IP (default: the local node's health_ip or health_ips; none without either). Repeat it, or give a comma-separated list, for an address of each family (dual stack).").PlaceHolder("IP").StringsVar(&f.healthIPs)
 	c.Flag("healthep.netns", "Name of the health network namespace (as in ip netns list).").Default(healthep.DefaultNetns).StringVar(&f.healthNetns)
 	c.Flag("healthep.interface", "Host-side name of the veth pair to the health namespace.").Default(healthep.DefaultHostInterface).StringVar(&f.healthInterface)
 	c.Flag("healthep.check-interval", "How often the health endpoint is checked and rebuilt if broken.").Default(healthep.DefaultCheckInterval.String()).DurationVar(&f.healthCheck)
@@ -141,12 +143,7 @@ func (f *daemonFlags) validate() error {
 			return fmt.Errorf("--nodes.kubernetes: %w", err)
 		}
 	}
-	if f.healthIP != "" {
-		if f.healthAddr, err = netip.ParseAddr(f.healthIP); err != nil {
-			return fmt.Errorf("--healthep.ip %q is not an IP address", f.healthIP)
-		}
-	}
-	return nil
+	return f.parseHealthIPs()
 }
 
 // collectorOptions are the metrics' options; zone is this node's, from
@@ -216,4 +213,29 @@ func (f *daemonFlags) icmpProbe() (prober.ProbeFunc, func(), error) {
 		return nil, nil, fmt.Errorf("ICMP engine: %w", err)
 	}
 	return e.Probe, func() { e.Close() }, nil
+}
+
+// parseHealthIPs sets healthAddr and healthDualAddr from --healthep.ip:
+// repeated, or a comma-separated list, with at most one address of each
+// family.
+func (f *daemonFlags) parseHealthIPs() error {
+	var ips []netip.Addr
+	for _, value := range f.healthIPs {
+		for text := range strings.SplitSeq(value, ",") {
+			ip, err := netip.ParseAddr(strings.TrimSpace(text))
+			if err != nil {
+				return fmt.Errorf("--healthep.ip %q is not an IP address", text)
+			}
+			ips = append(ips, ip)
+		}
+	}
+	if len(ips) == 0 {
+		return nil
+	}
+	first, second, ok := nodes.DualStack(ips)
+	if !ok {
+		return fmt.Errorf("--healthep.ip: %s given, want one address or one of each family (IPv4 and IPv6)", joinAddrs(ips))
+	}
+	f.healthAddr, f.healthDualAddr = first, second
+	return nil
 }

@@ -31,7 +31,7 @@ func TestDaemonZoneSeries(t *testing.T) {
 	td := startTestDaemon(t, zonedNodes, "--probe.interval=200ms", "--probe.failure-threshold=1")
 	td.net.setDown("198.18.0.3", "198.19.0.3") // zone-b's only node
 	zonePeers := func(path, proto, zone, status string) string {
-		return fmt.Sprintf(`connectivity_zone_peers{path=%q,peer_zone=%q,protocol=%q,source="node-1",source_zone="zone-a",status=%q}`, path, zone, proto, status)
+		return fmt.Sprintf(`connectivity_zone_peers{family="ipv4",path=%q,peer_zone=%q,protocol=%q,source="node-1",source_zone="zone-a",status=%q}`, path, zone, proto, status)
 	}
 	if why := eventually(func() string {
 		m := td.metrics()
@@ -40,8 +40,8 @@ func TestDaemonZoneSeries(t *testing.T) {
 			zonePeers("endpoint", "http", "zone-a", "reachable") + " 2",
 			zonePeers("host", "icmp", "zone-b", "unreachable") + " 1",
 			zonePeers("host", "http", "", "reachable") + " 1",
-			`connectivity_zone_rtt_seconds_count{path="host",peer_zone="zone-a",protocol="icmp",source="node-1",source_zone="zone-a"}`,
-			`connectivity_zone_probes_total{path="host",peer_zone="zone-b",protocol="icmp",result="timeout",source="node-1",source_zone="zone-a"}`,
+			`connectivity_zone_rtt_seconds_count{family="ipv4",path="host",peer_zone="zone-a",protocol="icmp",source="node-1",source_zone="zone-a"}`,
+			`connectivity_zone_probes_total{family="ipv4",path="host",peer_zone="zone-b",protocol="icmp",result="timeout",source="node-1",source_zone="zone-a"}`,
 			`connectivity_probe_peers{source="node-1",source_zone="zone-a"} 0`,
 		} {
 			if !strings.Contains(m, want) {
@@ -102,6 +102,7 @@ func TestFollowZonesWarnsOnOwnZoneChange(t *testing.T) {
 	}
 	var logged bytes.Buffer
 	keeper := plan.NewKeeper(first, metrics, log.NewNopLogger())
+	followFamilies(keeper, metrics)
 	followZones(keeper, metrics, "zone-a", log.NewLogfmtLogger(&logged))
 	for _, step := range []struct {
 		zone1, zone2 string

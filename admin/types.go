@@ -106,11 +106,13 @@ type Info struct {
 
 // HealthEndpointInfo describes this node's health endpoint.
 type HealthEndpointInfo struct {
-	Enabled  bool   `json:"enabled"`
-	IP       string `json:"ip,omitempty"`
-	Netns    string `json:"netns,omitempty"`
-	Up       bool   `json:"up"`
-	Restarts int    `json:"restarts"`
+	Enabled bool   `json:"enabled"`
+	IP      string `json:"ip,omitempty"`
+	// DualStackIP is the IPv6 address beside an IPv4 IP (dual stack).
+	DualStackIP string `json:"dual_stack_ip,omitempty"`
+	Netns       string `json:"netns,omitempty"`
+	Up          bool   `json:"up"`
+	Restarts    int    `json:"restarts"`
 	// LastError says why the latest check or build failed; empty when it
 	// succeeded.
 	LastError string `json:"last_error,omitempty"`

@@ -155,7 +155,9 @@ func TestRenderInfoTextGolden(t *testing.T) {
 	down := sampleInfo()
 	down.HealthEndpoint.Up, down.HealthEndpoint.Restarts = false, 7
 	down.HealthEndpoint.LastError = "GET http://198.19.0.1:4240/hello: connection refused"
-	for name, info := range map[string]admin.Info{"info": sampleInfo(), "info_no_endpoint": noEndpoint, "info_endpoint_down": down} {
+	dual := sampleInfo()
+	dual.HealthEndpoint.DualStackIP = "2001:db8:1::1"
+	for name, info := range map[string]admin.Info{"info": sampleInfo(), "info_no_endpoint": noEndpoint, "info_endpoint_down": down, "info_dual_stack": dual} {
 		info.Uptime = admin.Duration(time.Hour)
 		var buf bytes.Buffer
 		if err := status.RenderInfoText(&buf, info); err != nil {

@@ -35,7 +35,11 @@ func healthEndpointText(h admin.HealthEndpointInfo) string {
 	if h.Up {
 		state = "up"
 	}
-	s := fmt.Sprintf("%s, %s in netns %s, %s", state, clean(h.IP), clean(h.Netns), plural(h.Restarts, "restart"))
+	ips := clean(h.IP)
+	if h.DualStackIP != "" {
+		ips += " and " + clean(h.DualStackIP)
+	}
+	s := fmt.Sprintf("%s, %s in netns %s, %s", state, ips, clean(h.Netns), plural(h.Restarts, "restart"))
 	if h.LastError != "" {
 		s += "; last error: " + clean(h.LastError)
 	}
