@@ -23,7 +23,7 @@ func TestHealthyLabAllPathsReachable(t *testing.T) {
 	}
 	// The local node is probed like any peer.
 	for _, p := range allPaths {
-		if v, _ := l.reachability(1, "node-1", p); v != 1 {
+		if v, _ := l.reachability(1, "node-1", p, ""); v != 1 {
 			t.Errorf("node-1 reports itself %s/%s = %v, want 1", p.path, p.protocol, v)
 		}
 		for peer := 1; peer <= 3; peer++ {

@@ -231,13 +231,19 @@ type path struct{ path, protocol string }
 
 var allPaths = []path{{"host", "icmp"}, {"host", "http"}, {"endpoint", "icmp"}, {"endpoint", "http"}}
 
-// reachability returns what node src reports for peer on p: 1, 0 or -1 (absent).
-func (l *lab) reachability(src int, peer string, p path) (float64, error) {
+// reachability returns what node src reports for peer on p of family (""
+// in a single-stack lab, where each path has one series): 1, 0 or -1
+// (absent).
+func (l *lab) reachability(src int, peer string, p path, family string) (float64, error) {
 	mfs, _, err := l.metrics(src)
 	if err != nil {
 		return -1, err
 	}
-	v, ok := value(mfs, "connectivity_peer_reachable", map[string]string{"peer": peer, "path": p.path, "protocol": p.protocol})
+	match := map[string]string{"peer": peer, "path": p.path, "protocol": p.protocol}
+	if family != "" {
+		match["family"] = family
+	}
+	v, ok := value(mfs, "connectivity_peer_reachable", match)
 	if !ok {
 		return -1, nil
 	}
@@ -248,8 +254,15 @@ func (l *lab) reachability(src int, peer string, p path) (float64, error) {
 // want (1 or 0) for each of the given paths to peer.
 func (l *lab) expectPaths(peer int, paths []path, want float64, within time.Duration) {
 	l.t.Helper()
+	l.expectFamilyPaths(peer, "", paths, want, within)
+}
+
+// expectFamilyPaths is expectPaths for the paths of one address family
+// (ipv4 or ipv6) of a dual-stack lab.
+func (l *lab) expectFamilyPaths(peer int, family string, paths []path, want float64, within time.Duration) {
+	l.t.Helper()
 	name := fmt.Sprintf("node-%d", peer)
-	eventually(l.t, within, fmt.Sprintf("%v of %s = %v from every other node", paths, name, want), func() (bool, string) {
+	eventually(l.t, within, fmt.Sprintf("%s %v of %s = %v from every other node", family, paths, name, want), func() (bool, string) {
 		var seen []string
 		ok := true
 		for src := 1; src <= l.size; src++ {
@@ -257,7 +270,7 @@ func (l *lab) expectPaths(peer int, paths []path, want float64, within time.Dura
 				continue
 			}
 			for _, p := range paths {
-				v, err := l.reachability(src, name, p)
+				v, err := l.reachability(src, name, p, family)
 				seen = append(seen, fmt.Sprintf("node-%d:%s/%s=%v", src, p.path, p.protocol, v))
 				if err != nil || v != want {
 					ok = false

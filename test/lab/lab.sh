@@ -2,12 +2,15 @@
 # A cluster of K nodes on one machine: each node is a network namespace on a
 # bridge, running the real connectivity_exporter with its own health endpoint.
 # Addresses come from 198.18.0.0/15 only: hosts 198.18.0.N, health IPs
-# 198.19.0.N. Used by `make demo` and by the end-to-end tests.
+# 198.19.0.N; with LAB_IPV6=1 the same nodes are dual stack, adding hosts
+# 2001:db8::N and health IPs 2001:db8:1::N (2001:db8::/32 only). Used by
+# `make demo` and by the end-to-end tests.
 #
 #   lab.sh up [K]            build the lab and start K exporters (default 3)
 #   lab.sh down              stop the exporters and remove everything
-#   lab.sh fault NAME [N]    inject: forward-drop N | icmp-drop | cut N | stop N | kill N
-#   lab.sh clear NAME [N]    undo:   forward-drop N | icmp-drop | cut N | start N
+#   lab.sh fault NAME [N]    inject: forward-drop N | forward-drop6 N | icmp-drop | cut N | stop N | kill N
+#   lab.sh clear NAME [N]    undo:   forward-drop N | forward-drop6 N | icmp-drop | cut N | start N
+#                            (forward-drop6 drops forwarded IPv6 only)
 #                            (stop is SIGTERM; kill is SIGKILL, leaving the
 #                            health endpoint and admin socket behind, as a crash does)
 #   lab.sh metrics N         print node N's /metrics
@@ -17,7 +20,7 @@
 # LAB_DIR (state: node list, logs, sockets; default /tmp/$LAB_PREFIX),
 # LAB_BIN (the exporter binary; default ./connectivity_exporter),
 # LAB_ARGS (extra exporter flags for every node), LAB_NO_HEALTH=1 (no health endpoints),
-# LAB_POLL (--nodes.file.poll-interval, default 500ms).
+# LAB_POLL (--nodes.file.poll-interval, default 500ms), LAB_IPV6=1 (dual stack).
 set -euo pipefail
 
 P=${LAB_PREFIX:-cxlab}
@@ -30,6 +33,9 @@ die() { echo "lab: $*" >&2; exit 1; }
 ns() { echo "$P-n$1"; }
 host_ip() { echo "198.18.0.$1"; }
 health_ip() { echo "198.19.0.$1"; }
+host_ip6() { echo "2001:db8::$1"; }
+health_ip6() { echo "2001:db8:1::$1"; }
+dual_stack() { [ -n "${LAB_IPV6:-}" ]; }
 nodes_up() { cat "$DIR/size" 2>/dev/null || echo 0; }
 
 need_root() { [ "$(id -u)" = 0 ] || die "needs root: it creates network namespaces (try: sudo $0 $*)"; }
@@ -43,6 +49,11 @@ write_nodes() {
 		echo "nodes:"
 		for i in $(seq 1 "$k"); do
 			echo "  - name: node-$i"
+			if dual_stack; then
+				echo "    host_ips: [$(host_ip "$i"), \"$(host_ip6 "$i")\"]"
+				[ -n "${LAB_NO_HEALTH:-}" ] || echo "    health_ips: [$(health_ip "$i"), \"$(health_ip6 "$i")\"]"
+				continue
+			fi
 			echo "    host_ip: $(host_ip "$i")"
 			[ -n "${LAB_NO_HEALTH:-}" ] || echo "    health_ip: $(health_ip "$i")"
 		done
@@ -109,6 +120,9 @@ up() {
 	echo "$k" >"$DIR/size"
 	ip link add "$BR" type bridge
 	ip addr add 198.18.0.254/24 dev "$BR"
+	# nodad: the lab's addresses are usable at once, not after a second of
+	# duplicate address detection.
+	! dual_stack || ip addr add 2001:db8::fe/64 dev "$BR" nodad
 	ip link set "$BR" up
 	for i in $(seq 1 "$k"); do
 		ip netns add "$(ns "$i")"
@@ -116,14 +130,18 @@ up() {
 		ip link set "$P-v$i" master "$BR" up
 		ip -n "$(ns "$i")" link set lo up
 		ip -n "$(ns "$i")" addr add "$(host_ip "$i")/24" dev eth0
+		! dual_stack || ip -n "$(ns "$i")" addr add "$(host_ip6 "$i")/64" dev eth0 nodad
 		ip -n "$(ns "$i")" link set eth0 up
 	done
 	if [ -z "${LAB_NO_HEALTH:-}" ]; then
 		# Peers reach node X's health IP through node X's host IP, as a CNI would.
 		for i in $(seq 1 "$k"); do
 			ip route add "$(health_ip "$i")/32" via "$(host_ip "$i")"
+			! dual_stack || ip -6 route add "$(health_ip6 "$i")/128" via "$(host_ip6 "$i")"
 			for j in $(seq 1 "$k"); do
-				[ "$i" = "$j" ] || ip -n "$(ns "$j")" route add "$(health_ip "$i")/32" via "$(host_ip "$i")"
+				[ "$i" != "$j" ] || continue
+				ip -n "$(ns "$j")" route add "$(health_ip "$i")/32" via "$(host_ip "$i")"
+				! dual_stack || ip -n "$(ns "$j")" -6 route add "$(health_ip6 "$i")/128" via "$(host_ip6 "$i")"
 			done
 		done
 	fi
@@ -140,6 +158,7 @@ down() {
 	nft delete table bridge "${P}_fabric" 2>/dev/null || true
 	for i in $(seq 1 "$k"); do
 		ip route del "$(health_ip "$i")/32" 2>/dev/null || true
+		ip -6 route del "$(health_ip6 "$i")/128" 2>/dev/null || true
 		# Delete the veth now: a deleted namespace is freed asynchronously,
 		# and its veth would linger long enough to break the next lab.
 		ip link del "$P-v$i" 2>/dev/null || true
@@ -162,10 +181,17 @@ fault() {
 			}
 		NFT
 		;;
-	icmp-drop) # the fabric drops ICMP between nodes
+	forward-drop6) # the node forwards no IPv6: its endpoints are cut off over IPv6 only
+		ip netns exec "$(ns "$i")" nft -f - <<-NFT
+			table ip6 lab_fault6 {
+				chain forward { type filter hook forward priority 0; policy drop; }
+			}
+		NFT
+		;;
+	icmp-drop) # the fabric drops ICMP between nodes (ICMPv6 echoes too, not neighbour discovery)
 		nft -f - <<-NFT
 			table bridge ${P}_fabric {
-				chain forward { type filter hook forward priority 0; policy accept; meta l4proto icmp drop; }
+				chain forward { type filter hook forward priority 0; policy accept; meta l4proto icmp drop; icmpv6 type { echo-request, echo-reply } drop; }
 			}
 		NFT
 		;;
@@ -180,6 +206,7 @@ clear_fault() {
 	local name=$1 i=${2:-}
 	case $name in
 	forward-drop) ip netns exec "$(ns "$i")" nft delete table inet lab_fault ;;
+	forward-drop6) ip netns exec "$(ns "$i")" nft delete table ip6 lab_fault6 ;;
 	icmp-drop) nft delete table bridge "${P}_fabric" ;;
 	cut) ip link set "$P-v$i" up ;;
 	start) start_node "$i" && wait_metrics "$i" ;;
@@ -196,5 +223,5 @@ fault) need_root fault; fault "$@" ;;
 clear) need_root clear; clear_fault "$@" ;;
 metrics) curl -fsS --max-time 5 "http://$(host_ip "$1"):$METRICS_PORT/metrics" ;;
 exec) need_root exec; n=$1; shift; ip netns exec "$(ns "$n")" "$@" ;;
-*) sed -n '2,20p' "$0" >&2; exit 2 ;;
+*) sed -n '2,24p' "$0" >&2; exit 2 ;;
 esac
