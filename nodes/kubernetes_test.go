@@ -417,9 +417,11 @@ func TestKubernetesLoadInvalidList(t *testing.T) {
 	}
 }
 
-// kubeFlakyAPI makes the fake's list and watch of nodes fail while failing
-// is set, and lets a test end the watch that is running.
+// kubeFlakyAPI makes the fake's list and watch of resource ("nodes" when
+// empty) fail while failing is set, and lets a test end the watch that is
+// running.
 type kubeFlakyAPI struct {
+	resource string
 	failing atomic.Bool
 	lists   atomic.Int32 // failed lists
 	mu      sync.Mutex
@@ -427,14 +429,18 @@ type kubeFlakyAPI struct {
 }
 
 func (f *kubeFlakyAPI) install(client *fake.Clientset) {
-	client.PrependReactor("list", "nodes", func(k8stesting.Action) (bool, runtime.Object, error) {
+	resource := f.resource
+	if resource == "" {
+		resource = "nodes"
+	}
+	client.PrependReactor("list", resource, func(k8stesting.Action) (bool, runtime.Object, error) {
 		if f.failing.Load() {
 			f.lists.Add(1)
 			return true, nil, errors.New("list refused by test")
 		}
 		return false, nil, nil
 	})
-	client.PrependWatchReactor("nodes", func(action k8stesting.Action) (bool, watch.Interface, error) {
+	client.PrependWatchReactor(resource, func(action k8stesting.Action) (bool, watch.Interface, error) {
 		if f.failing.Load() {
 			return true, nil, errors.New("watch refused by test")
 		}
