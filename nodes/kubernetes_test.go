@@ -422,10 +422,10 @@ func TestKubernetesLoadInvalidList(t *testing.T) {
 // running.
 type kubeFlakyAPI struct {
 	resource string
-	failing atomic.Bool
-	lists   atomic.Int32 // failed lists
-	mu      sync.Mutex
-	watches []watch.Interface
+	failing  atomic.Bool
+	lists    atomic.Int32 // failed lists
+	mu       sync.Mutex
+	watches  []watch.Interface
 }
 
 func (f *kubeFlakyAPI) install(client *fake.Clientset) {
