@@ -33,8 +33,6 @@ const (
 	shutdownGrace = 5 * time.Second
 	// nodesLoadTimeout bounds the first node list (the API server may be away).
 	nodesLoadTimeout = time.Minute
-	// kubeAnnotateTimeout bounds publishing this node's health IP.
-	kubeAnnotateTimeout = 30 * time.Second
 )
 
 func (d *daemonCommand) run(logger log.Logger) int {
@@ -72,7 +70,7 @@ func (d *daemonCommand) serve(ctx context.Context, logger log.Logger) error {
 	case f.nodesFile != "":
 		source = nodes.NewFileSource(f.nodesFile, f.nodesFilePoll)
 	case f.nodesKubernetes:
-		ks, err := d.kubernetesSource(ctx, logger)
+		ks, err := d.kubernetesSource(logger)
 		if err != nil {
 			return err
 		}
@@ -230,9 +228,12 @@ func checkLocal(list []nodes.Node, name string) error {
 	return nil
 }
 
-// healthEndpointIP is --healthep.ip, else the local node's health_ip, else none.
+// healthEndpointIP is the IP of the health namespace to build: --healthep.ip,
+// else the local node's health_ip from a node file, else none. On Kubernetes
+// the local node's health IP is its health pod's (or the annotation's), which
+// something else serves.
 func (d *daemonCommand) healthEndpointIP(list []nodes.Node) netip.Addr {
-	if d.flags.healthAddr.IsValid() {
+	if d.flags.healthAddr.IsValid() || d.flags.nodesKubernetes {
 		return d.flags.healthAddr
 	}
 	n, _ := nodes.Find(list, d.flags.nodeName) // the zero Node, without health IP, if absent

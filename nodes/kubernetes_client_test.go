@@ -250,3 +250,27 @@ func kubeconfigFor(t *testing.T, server string) string {
 	}
 	return path
 }
+
+func TestKubernetesNamespace(t *testing.T) {
+	plain := kubeconfigFor(t, "https://198.18.0.1:6443")
+	data, err := os.ReadFile(plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withNS := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(withNS, []byte(strings.Replace(string(data), "      cluster: test\n", "      cluster: test\n      namespace: monitoring\n", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ kubeconfig, want string }{
+		{plain, "default"},
+		{withNS, "monitoring"},
+	} {
+		if got, err := KubernetesNamespace(tt.kubeconfig); err != nil || got != tt.want {
+			t.Errorf("KubernetesNamespace(%s) = %q, %v; want %q", filepath.Base(tt.kubeconfig), got, err, tt.want)
+		}
+	}
+	missing := filepath.Join(t.TempDir(), "missing")
+	if _, err := KubernetesNamespace(missing); err == nil || !strings.Contains(err.Error(), "namespace of kubeconfig "+missing) {
+		t.Errorf("missing kubeconfig: err = %v", err)
+	}
+}
