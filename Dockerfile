@@ -1,37 +1,22 @@
-# syntax=docker/dockerfile:1
+# The image holds the binary that `make build` made (a static CGO_ENABLED=0
+# build in the repository's root), on a base given as a build argument:
 #
-# docker build \
-#   --build-arg VERSION="$(git describe --tags --always --dirty)" \
-#   --build-arg REVISION="$(git rev-parse HEAD)" \
-#   -t connectivity-exporter .
+#   make build
+#   podman build --build-arg BASE=gcr.io/distroless/static-debian12 -t connectivity-exporter .
 #
-# The build stage runs on the builder's own platform and cross-compiles, so
-# `docker buildx build --platform linux/amd64,linux/arm64` needs no emulation.
-FROM --platform=$BUILDPLATFORM golang:1.26 AS build
-WORKDIR /src
-# Modules first: a change to the source does not download them again.
-COPY go.mod go.sum ./
-RUN go mod download
-COPY . .
-ARG TARGETOS=linux
-ARG TARGETARCH
-ARG VERSION=dev
-ARG REVISION=unknown
-# The same static build as `make build` (the Makefile's BUILD and LDFLAGS;
-# deploy/dockerfile_test.go keeps them in step), plus -s -w: no symbol
-# table and DWARF, a third smaller; panics still show functions and lines.
-RUN CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH go build -trimpath \
-      -ldflags "-s -w -X github.com/prometheus/common/version.Version=${VERSION} -X github.com/prometheus/common/version.Revision=${REVISION} -X github.com/prometheus/common/version.Branch=main -X github.com/prometheus/common/version.BuildUser=docker" \
-      -o /connectivity_exporter .
-
-# Static binary, so a static base: no shell, no package manager, only CA
-# certificates, tzdata and /etc/passwd.
-FROM gcr.io/distroless/static-debian12
-COPY --from=build /connectivity_exporter /connectivity_exporter
-# Root, on purpose: creating the health endpoint's network namespace and
-# its bind mount needs real root (CAP_SYS_ADMIN in the host's user
-# namespace), so the :nonroot variant cannot work. The DaemonSet drops
-# every capability of root but NET_RAW, NET_ADMIN and SYS_ADMIN.
+# (or `make image`). One build definition, the Makefile's, so nothing to
+# keep in step. The binary needs nothing from the base: no libc, no CA
+# certificates (the API server's CA comes with the service account), no
+# /etc/passwd (users are numeric). BASE=scratch works as well; the default
+# adds CA certificates, tzdata and /etc/passwd for people who debug with
+# them.
+ARG BASE=gcr.io/distroless/static-debian12
+FROM ${BASE}
+COPY connectivity_exporter /connectivity_exporter
+COPY LICENSE /license/LICENSE
+# Root by default: in a static node list setup the daemon builds the health
+# endpoint's network namespace, which needs real root. The manifests in
+# deploy/kubernetes/ set each container's user themselves.
 USER 0:0
 # 9240: /metrics (--web.listen-address); 4240: /hello (--hello.listen-address).
 EXPOSE 9240 4240

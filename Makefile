@@ -5,15 +5,24 @@ REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 VPKG     := github.com/prometheus/common/version
 LDFLAGS  := -s -w -X $(VPKG).Version=$(VERSION) -X $(VPKG).Revision=$(REVISION) \
             -X $(VPKG).Branch=main -X $(VPKG).BuildUser=make
-# The same static build the Dockerfile makes.
+# Static (no libc), so the image's base can be anything, scratch included:
+# the Dockerfile copies this binary.
 BUILD    := CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)"
+# `make image`: the binary of `make build` on BASE, tagged IMAGE (the name
+# the manifests and kustomization.yaml use).
+ENGINE   ?= podman
+BASE     ?= gcr.io/distroless/static-debian12
+IMAGE    ?= connectivity-exporter
 
-.PHONY: all build test unit lint fuzz demo deps bench clean
+.PHONY: all build image test unit lint fuzz demo deps bench clean
 
 all: lint build test
 
 build:
 	$(BUILD) -o $(BINARY) .
+
+image: build
+	$(ENGINE) build --build-arg BASE=$(BASE) -t $(IMAGE) .
 
 # Every test: unit, and as root the network ones (namespaces, real Prometheus).
 test: build

@@ -2,29 +2,26 @@ package main
 
 import (
 	"context"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/common/version"
 
 	"github.com/connectivity-exporter/connectivity_exporter/admin"
 	"github.com/connectivity-exporter/connectivity_exporter/healthep"
-	"github.com/connectivity-exporter/connectivity_exporter/nodes"
+	"github.com/connectivity-exporter/connectivity_exporter/plan"
 	"github.com/connectivity-exporter/connectivity_exporter/prober"
 )
 
 // newAdminBackend answers the admin API from the daemon's parts; sched and
 // ctrl are nil when the daemon does not probe or has no health endpoint.
-func newAdminBackend(f *daemonFlags, current *atomic.Pointer[[]nodes.Node], store *prober.Store, sched *prober.Scheduler, ctrl *healthep.Controller) admin.Backend {
+func newAdminBackend(f *daemonFlags, keeper *plan.Keeper, store *prober.Store, sched *prober.Scheduler, ctrl *healthep.Controller) admin.Backend {
 	started := time.Now()
-	report := func(st []prober.PathState, probeTime time.Time) admin.Report {
-		r := admin.BuildReport(f.nodeName, *current.Load(), st, probeTime, f.probeInterval)
-		r.HelloPort = f.helloPort
-		return r
-	}
+	opts := admin.ReportOptions{Interval: f.probeInterval, FailureThreshold: f.failureThreshold, HelloPort: f.helloPort}
 	statusReport := func() admin.Report {
 		st := store.Snapshot()
-		return report(st, admin.LatestProbe(st))
+		o := opts
+		o.ProbeTime = admin.LatestProbe(st)
+		return admin.BuildReport(keeper.Current(), st, o)
 	}
 	return admin.BackendFuncs{
 		StatusFunc: statusReport,
@@ -32,12 +29,16 @@ func newAdminBackend(f *daemonFlags, current *atomic.Pointer[[]nodes.Node], stor
 			if sched == nil {
 				return statusReport()
 			}
-			return report(sched.ProbeAll(ctx), time.Now())
+			o := opts
+			o.Fresh, o.FreshSince = true, time.Now()
+			st := sched.ProbeAll(ctx)
+			o.ProbeTime = time.Now()
+			return admin.BuildReport(keeper.Current(), st, o)
 		},
 		InfoFunc: func() admin.Info {
 			info := admin.Info{
 				Version: version.Version, Revision: version.GetRevision(), Started: started,
-				Nodes: len(*current.Load()), LocalNode: f.nodeName,
+				Nodes: keeper.Current().Len(), LocalNode: f.nodeName,
 			}
 			if ctrl != nil {
 				s := ctrl.Status()

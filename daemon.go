@@ -9,7 +9,6 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -19,31 +18,42 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/common/version"
 	"golang.org/x/sync/errgroup"
+	"kernel.org/pub/linux/libs/security/libcap/cap"
 
 	"github.com/connectivity-exporter/connectivity_exporter/admin"
 	"github.com/connectivity-exporter/connectivity_exporter/collector"
 	"github.com/connectivity-exporter/connectivity_exporter/healthep"
+	"github.com/connectivity-exporter/connectivity_exporter/hello"
 	"github.com/connectivity-exporter/connectivity_exporter/nodes"
+	"github.com/connectivity-exporter/connectivity_exporter/plan"
 	"github.com/connectivity-exporter/connectivity_exporter/privileges"
 	"github.com/connectivity-exporter/connectivity_exporter/prober"
 )
 
-const (
-	// shutdownGrace bounds how long servers may take to finish on SIGTERM.
-	shutdownGrace = 5 * time.Second
-	// nodesLoadTimeout bounds the first node list (the API server may be away).
-	nodesLoadTimeout = time.Minute
-)
+// shutdownGrace bounds how long servers may take to finish on SIGTERM.
+const shutdownGrace = 5 * time.Second
+
+// daemonDeps are the parts of the daemon that act on the whole process or
+// the network beyond its own sockets; the composition test replaces them.
+type daemonDeps struct {
+	// probes returns the probe of each protocol and what closes them.
+	probes func(f *daemonFlags) (map[prober.Protocol]prober.ProbeFunc, func(), error)
+	// dropPrivileges keeps only the capabilities given.
+	dropPrivileges func(keep ...cap.Value) (privileges.Result, error)
+}
+
+func realDaemonDeps() daemonDeps {
+	return daemonDeps{probes: (*daemonFlags).probes, dropPrivileges: privileges.Drop}
+}
 
 func (d *daemonCommand) run(logger log.Logger) int {
-	f := &d.flags
-	if err := f.validate(); err != nil {
+	if err := d.flags.validate(); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: error: %v\n", appName, err)
 		return exitUsage
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	if err := d.serve(ctx, logger); err != nil {
+	if err := d.serve(ctx, logger, realDaemonDeps()); err != nil {
 		level.Error(logger).Log("msg", "exporter failed", "err", err)
 		return exitFailure
 	}
@@ -51,200 +61,192 @@ func (d *daemonCommand) run(logger log.Logger) int {
 	return exitOK
 }
 
-// serve starts every part of the daemon and returns when ctx ends or a part fails.
-func (d *daemonCommand) serve(ctx context.Context, logger log.Logger) error {
+// serve starts every part of the daemon and returns when ctx ends or a part
+// fails. The plan keeper owns the node list and what is probed of it; every
+// other part reads it.
+func (d *daemonCommand) serve(ctx context.Context, logger log.Logger, deps daemonDeps) error {
 	f := &d.flags
 	level.Info(logger).Log("msg", "starting "+appName, "version", version.Info(), "node", f.nodeName)
 
+	source, err := d.nodeSource(ctx, logger)
+	if err != nil {
+		return err
+	}
+	first, err := plan.Load(ctx, f.planConfig(), source, plan.DefaultLoadTimeout)
+	if err != nil {
+		return err
+	}
+	healthIP := d.healthEndpointIP(first)
+	reg := newRegistry()
+	store := prober.NewStore(f.failureThreshold)
+	metrics, err := collector.New(reg, f.collectorOptions(healthIP.IsValid() || f.healthPod()), store, buildInfo())
+	if err != nil {
+		return err
+	}
+	keeper := plan.NewKeeper(first, metrics, log.With(logger, "component", "discovery"))
+
+	// Listen before anything runs, so that a busy port or a live admin
+	// socket of another daemon is a clear start error.
+	helloLn, adminLn, err := f.listen()
+	if err != nil {
+		return err
+	}
+	if err := d.dropPrivileges(deps, healthIP.IsValid(), logger); err != nil {
+		helloLn.Close()
+		adminLn.Close()
+		return err
+	}
+
+	g, ctx := errgroup.WithContext(ctx)
+	serveHTTP(ctx, g, hello.NewServer(hello.Options{}), func(s *http.Server) error { return hello.Serve(s, helloLn) })
+	serveHTTP(ctx, g, newWebServer(reg, f, logger), func(s *http.Server) error { return serveWeb(s, f, logger) })
+	ctrl, err := d.startHealthEndpoint(ctx, g, healthIP, metrics, logger)
+	if err != nil {
+		return err
+	}
+	sched, err := d.startProbing(ctx, g, deps, keeper, source, store, metrics, logger)
+	if err != nil {
+		return err
+	}
+	if f.healthPod() {
+		pods := &healthPodCheck{started: time.Now(), grace: f.healthPodGrace, report: metrics.SetHealthEndpointUp}
+		g.Go(func() error { pods.run(ctx, keeper, store, f.healthCheck); return nil })
+	}
+	adminSrv := admin.NewServer(newAdminBackend(f, keeper, store, sched, ctrl), log.With(logger, "component", "admin"))
+	adminSrv.BaseContext = func(net.Listener) context.Context { return ctx } // SIGTERM also ends a running --probe
+	serveHTTP(ctx, g, adminSrv, func(s *http.Server) error { return s.Serve(adminLn) })
+
+	level.Info(logger).Log("msg", "running", "hello", f.helloAddress, "nodes", first.Len(), "probed", first.Probed(), "health_ip", healthIP, "passive", f.passive)
+	if err := g.Wait(); !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+// nodeSource is the node list's source: the file, Kubernetes, or nil for a
+// passive daemon without either. A Kubernetes source stops with ctx.
+func (d *daemonCommand) nodeSource(ctx context.Context, logger log.Logger) (nodes.Source, error) {
+	f := &d.flags
+	switch {
+	case f.nodesFile != "":
+		return nodes.NewFileSource(f.nodesFile, f.nodesFilePoll), nil
+	case f.nodesKubernetes:
+		ks, err := d.kubernetesSource(logger)
+		if err != nil {
+			return nil, err
+		}
+		context.AfterFunc(ctx, func() { ks.Close() }) // Watch closes it too; this covers an early return
+		return ks, nil
+	}
+	return nil, nil
+}
+
+func newRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
-	var (
-		list   []nodes.Node
-		source nodes.Source
-		err    error
-	)
-	switch {
-	case f.nodesFile != "":
-		source = nodes.NewFileSource(f.nodesFile, f.nodesFilePoll)
-	case f.nodesKubernetes:
-		ks, err := d.kubernetesSource(logger)
-		if err != nil {
-			return err
-		}
-		defer ks.Close() // Watch closes it too; this covers an early return
-		source = ks
-	}
-	if source != nil {
-		// Bounded, so that an unreachable API server is a start error
-		// (exit 1, restarted by the kubelet) rather than a silent hang.
-		loadCtx, cancel := context.WithTimeout(ctx, nodesLoadTimeout)
-		list, err = source.Load(loadCtx)
-		cancel()
-		if err != nil {
-			return err
-		}
-		if err := checkLocal(list, f.nodeName); err != nil {
-			return err
-		}
-	}
-	healthIP := d.healthEndpointIP(list)
-	probing := !f.passive && source != nil
-	store := prober.NewStore(f.failureThreshold)
-	metrics, err := collector.New(reg, f.collectorOptions(healthIP.IsValid()), store, collector.BuildInfo{
-		Version: version.Version, Revision: version.GetRevision(), GoVersion: version.GoVersion,
-	})
-	if err != nil {
-		return err
-	}
+	return reg
+}
 
-	// Listen before anything runs, so that a busy port or a live admin
-	// socket of another daemon is a clear start error.
-	helloLn, err := net.Listen("tcp", f.helloAddress)
-	if err != nil {
-		return fmt.Errorf("--hello.listen-address: %w", err)
-	}
-	adminLn, err := admin.Listen(f.adminSocket)
-	if err != nil {
-		helloLn.Close()
-		return fmt.Errorf("--admin.socket: %w", err)
-	}
-	var current atomic.Pointer[[]nodes.Node]
-	current.Store(&list)
+func buildInfo() collector.BuildInfo {
+	return collector.BuildInfo{Version: version.Version, Revision: version.GetRevision(), GoVersion: version.GoVersion}
+}
 
-	// What needed root at start is done; keep only what running needs.
-	dropped, err := privileges.Drop(privileges.Needs{
-		HealthEndpoint: healthIP.IsValid(),
-		RawICMP:        probing && f.icmpPrivileged,
+// dropPrivileges keeps only the capabilities running needs: what needed
+// root at start is done.
+func (d *daemonCommand) dropPrivileges(deps daemonDeps, healthEndpoint bool, logger log.Logger) error {
+	f := &d.flags
+	dropped, err := deps.dropPrivileges(privileges.Needs{
+		HealthEndpoint: healthEndpoint,
+		RawICMP:        !f.passive && f.icmpPrivileged,
 		// exporter-toolkit binds the web listener in its goroutine, and the
 		// health endpoint's /hello is bound again at every rebuild.
 		LowPort: privileges.AnyLowPort(append([]string{f.helloAddress}, *f.web.WebListenAddresses...)...),
 	}.Caps()...)
 	if err != nil {
-		helloLn.Close()
-		adminLn.Close()
 		return fmt.Errorf("dropping capabilities: %w", err)
 	}
 	level.Info(logger).Log("msg", "capabilities dropped", "result", dropped)
 	if len(dropped.Missing) > 0 {
 		level.Warn(logger).Log("msg", "capabilities this daemon needs are missing; what needs them will fail", "missing", fmt.Sprint(dropped.Missing))
 	}
+	return nil
+}
 
-	g, ctx := errgroup.WithContext(ctx)
-	hello := healthep.NewHelloServer()
-	g.Go(func() error { return healthep.ServeHello(hello, helloLn) })
-	g.Go(func() error { return shutdownOnDone(ctx, hello) })
-
-	webSrv := newWebServer(reg, f, logger)
-	g.Go(func() error { return serveWeb(webSrv, f, logger) })
-	g.Go(func() error { return shutdownOnDone(ctx, webSrv) })
-
-	var ctrl *healthep.Controller
-	if healthIP.IsValid() {
-		ctrl, err = healthep.NewController(healthep.Config{
-			IP: healthIP, Netns: f.healthNetns, HostInterface: f.healthInterface,
-			HelloPort: f.helloPort, CheckInterval: f.healthCheck, CheckTimeout: f.probeTimeout,
-		}, metrics, log.With(logger, "component", "healthep"))
-		if err != nil {
-			return err
-		}
-		g.Go(func() error { return ctrl.Run(ctx) })
+// startHealthEndpoint builds and keeps the health namespace when there is a
+// health IP; nil otherwise.
+func (d *daemonCommand) startHealthEndpoint(ctx context.Context, g *errgroup.Group, ip netip.Addr, metrics *collector.Metrics, logger log.Logger) (*healthep.Controller, error) {
+	if !ip.IsValid() {
+		return nil, nil
 	}
-
-	var sched *prober.Scheduler
-	if probing {
-		icmpProbe, closeICMP, err := f.icmpProbe()
-		if err != nil {
-			return err
-		}
-		defer closeICMP()
-		sched, err = prober.NewScheduler(prober.Config{
-			Interval: f.probeInterval, Timeout: f.probeTimeout, MaxInFlight: f.maxInFlight,
-		}, map[prober.Protocol]prober.ProbeFunc{
-			prober.ProtocolICMP: icmpProbe,
-			prober.ProtocolHTTP: prober.NewHTTPProbe(prober.HTTPConfig{Port: f.helloPort, Path: healthep.HelloPath, NetHTTP: f.httpClient == "net-http"}),
-		}, store, metrics, log.With(logger, "component", "prober"))
-		if err != nil {
-			return err
-		}
-		apply := func(l []nodes.Node) {
-			current.Store(&l)
-			metrics.SetNodes(len(l))
-			metrics.SetDiscoveryRejected(false)
-			sched.SetTargets(prober.TargetsFor(prober.SelectPeers(f.nodeName, l, f.probePeers)))
-		}
-		apply(list)
-		discLogger := log.With(logger, "component", "discovery")
-		g.Go(func() error {
-			source.Watch(ctx, func(l []nodes.Node) {
-				if err := checkLocal(l, f.nodeName); err != nil {
-					metrics.DiscoveryError()
-					metrics.SetDiscoveryRejected(true)
-					level.Error(discLogger).Log("msg", "new node list rejected, keeping the last good one", "err", err)
-					return
-				}
-				level.Info(discLogger).Log("msg", "node list changed", "nodes", len(l))
-				apply(l)
-			}, func(err error) {
-				metrics.DiscoveryError()
-				// A watch error is retried by the source, and no new list
-				// would clear the mark: only a rejected list sets it.
-				if !nodes.IsTransient(err) {
-					metrics.SetDiscoveryRejected(true)
-				}
-				level.Error(discLogger).Log("msg", "node list could not be loaded, keeping the last good one", "err", err)
-			})
-			return nil
-		})
-		g.Go(func() error { sched.Run(ctx); return nil })
+	f := &d.flags
+	ctrl, err := healthep.NewController(healthep.Config{
+		IP: ip, Netns: f.healthNetns, HostInterface: f.healthInterface,
+		HelloPort: f.helloPort, CheckInterval: f.healthCheck, CheckTimeout: f.probeTimeout,
+	}, metrics, log.With(logger, "component", "healthep"))
+	if err != nil {
+		return nil, err
 	}
+	g.Go(func() error { return ctrl.Run(ctx) })
+	return ctrl, nil
+}
 
-	adminSrv := admin.NewServer(newAdminBackend(f, &current, store, sched, ctrl), log.With(logger, "component", "admin"))
-	adminSrv.BaseContext = func(net.Listener) context.Context { return ctx } // SIGTERM also ends a running --probe
+// startProbing runs the scheduler on the keeper's targets and keeps the
+// keeper fed from source; nil for a passive daemon.
+func (d *daemonCommand) startProbing(ctx context.Context, g *errgroup.Group, deps daemonDeps, keeper *plan.Keeper, source nodes.Source, store *prober.Store, metrics *collector.Metrics, logger log.Logger) (*prober.Scheduler, error) {
+	f := &d.flags
+	if f.passive {
+		return nil, nil
+	}
+	probes, closeProbes, err := deps.probes(f)
+	if err != nil {
+		return nil, err
+	}
+	sched, err := prober.NewScheduler(prober.Config{
+		Interval: f.probeInterval, Timeout: f.probeTimeout, MaxInFlight: f.maxInFlight,
+	}, probes, store, metrics, log.With(logger, "component", "prober"))
+	if err != nil {
+		closeProbes()
+		return nil, err
+	}
+	keeper.OnChange(func(p *plan.Plan) { sched.SetTargets(p.Targets()) })
+	g.Go(func() error { keeper.Watch(ctx, source); return nil })
 	g.Go(func() error {
-		if err := adminSrv.Serve(adminLn); !errors.Is(err, http.ErrServerClosed) {
+		sched.Run(ctx) // returns once the probes in flight have ended
+		closeProbes()
+		return nil
+	})
+	return sched, nil
+}
+
+// serveHTTP serves srv in g and shuts it down gracefully once ctx ends.
+func serveHTTP(ctx context.Context, g *errgroup.Group, srv *http.Server, serve func(*http.Server) error) {
+	g.Go(func() error {
+		if err := serve(srv); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			return err
 		}
 		return nil
 	})
-	g.Go(func() error { return shutdownOnDone(ctx, adminSrv) })
-
-	level.Info(logger).Log("msg", "running", "hello", f.helloAddress, "nodes", len(list), "health_ip", healthIP, "passive", f.passive)
-	err = g.Wait()
-	if errors.Is(err, context.Canceled) {
-		err = nil
-	}
-	return err
-}
-
-// checkLocal makes sure this node is in the list: it is probed like any peer,
-// and a list without it is most likely the wrong file.
-func checkLocal(list []nodes.Node, name string) error {
-	if _, ok := nodes.Find(list, name); !ok {
-		return fmt.Errorf("this node %q (--node.name) is not in the node list", name)
-	}
-	return nil
+	g.Go(func() error {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+		return nil
+	})
 }
 
 // healthEndpointIP is the IP of the health namespace to build: --healthep.ip,
-// else the local node's health_ip from a node file, else none. On Kubernetes
-// the local node's health IP is its health pod's (or the annotation's), which
-// something else serves.
-func (d *daemonCommand) healthEndpointIP(list []nodes.Node) netip.Addr {
-	if d.flags.healthAddr.IsValid() || d.flags.nodesKubernetes {
+// else the local node's health_ip of a node file, else none. On Kubernetes
+// the local node's health IP is its health pod's, which the cluster made.
+func (d *daemonCommand) healthEndpointIP(p *plan.Plan) netip.Addr {
+	switch {
+	case d.flags.healthAddr.IsValid():
 		return d.flags.healthAddr
+	case d.flags.nodesKubernetes:
+		return netip.Addr{}
 	}
-	n, _ := nodes.Find(list, d.flags.nodeName) // the zero Node, without health IP, if absent
-	return n.HealthIP
-}
-
-// shutdownOnDone stops srv gracefully once ctx ends.
-func shutdownOnDone(ctx context.Context, srv *http.Server) error {
-	<-ctx.Done()
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-	defer cancel()
-	_ = srv.Shutdown(sctx)
-	return nil
+	return p.LocalNode().HealthIP
 }

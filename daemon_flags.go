@@ -5,15 +5,18 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"strconv"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
+	"github.com/connectivity-exporter/connectivity_exporter/admin"
 	"github.com/connectivity-exporter/connectivity_exporter/collector"
+	"github.com/connectivity-exporter/connectivity_exporter/healthep"
+	"github.com/connectivity-exporter/connectivity_exporter/hello"
 	"github.com/connectivity-exporter/connectivity_exporter/nodes"
+	"github.com/connectivity-exporter/connectivity_exporter/plan"
 	"github.com/connectivity-exporter/connectivity_exporter/prober"
 )
 
@@ -37,6 +40,7 @@ type daemonFlags struct {
 	healthNetns      string
 	healthInterface  string
 	healthCheck      time.Duration
+	healthPodGrace   time.Duration
 	adminSocket      string
 	passive          bool
 	perPeer          string
@@ -63,7 +67,7 @@ func addDaemonCommand(app *kingpin.Application) *daemonCommand {
 	hostname, _ := os.Hostname()
 	c.Flag("node.name", "This node's name; must match an entry of the node list.").Default(hostname).StringVar(&f.nodeName)
 	c.Flag("nodes.file", "YAML node list, reloaded when it changes.").PlaceHolder("FILE").StringVar(&f.nodesFile)
-	c.Flag("nodes.file.poll-interval", "How often the node list file is checked for changes.").Default("5s").DurationVar(&f.nodesFilePoll)
+	c.Flag("nodes.file.poll-interval", "How often the node list file is checked for changes.").Default(nodes.DefaultPollInterval.String()).DurationVar(&f.nodesFilePoll)
 	c.Flag("nodes.kubernetes", "Discover nodes from the Kubernetes API (the cluster's Node objects, watched for changes).").BoolVar(&f.nodesKubernetes)
 	c.Flag("kubeconfig", "Kubeconfig file for --nodes.kubernetes (default: the pod's service account, in-cluster).").PlaceHolder("FILE").StringVar(&f.kube.Kubeconfig)
 	c.Flag("nodes.kubernetes.address-type", "Node address probed on the host paths: InternalIP or ExternalIP.").Default("InternalIP").EnumVar(&f.kube.AddressType, "InternalIP", "ExternalIP")
@@ -73,6 +77,7 @@ func addDaemonCommand(app *kingpin.Application) *daemonCommand {
 	c.Flag("nodes.kubernetes.health-pods.selector", "Label selector of the health pods (one per node, as the health DaemonSet runs them).").Default(nodes.DefaultHealthPodSelector).StringVar(&f.kube.HealthPodSelector)
 	c.Flag("nodes.kubernetes.not-ready", "Nodes whose Ready condition is not True: include (probe them) or exclude.").Default(nodes.KubernetesInclude).EnumVar(&f.kube.NotReady, nodes.KubernetesInclude, nodes.KubernetesExclude)
 	c.Flag("nodes.kubernetes.cordoned", "Cordoned (unschedulable) nodes: exclude (drains and scale-downs page no one) or include. This node is always kept.").Default(nodes.KubernetesExclude).EnumVar(&f.kube.Cordoned, nodes.KubernetesInclude, nodes.KubernetesExclude)
+	c.Flag("nodes.kubernetes.health-pods.grace", "With --nodes.kubernetes: how long after start a missing or silent health pod on this node is not yet reported (connectivity_health_endpoint_up stays absent), while a new node's pod is scheduled.").Default("2m").DurationVar(&f.healthPodGrace)
 	c.Flag("probe.interval", "Each path of each peer is probed once per interval, spread evenly over it.").Default("15s").DurationVar(&f.probeInterval)
 	c.Flag("probe.timeout", "One probe's deadline.").Default("2s").DurationVar(&f.probeTimeout)
 	c.Flag("probe.failure-threshold", "Consecutive failures before a path is reported unreachable.").Default("3").IntVar(&f.failureThreshold)
@@ -81,11 +86,11 @@ func addDaemonCommand(app *kingpin.Application) *daemonCommand {
 	c.Flag("probe.icmp.engine", "How ICMP echoes are sent: shared (one socket per address family for all probes) or pro-bing (a socket per probe; costs about three times the CPU, see BENCHMARKS.md).").Default("shared").EnumVar(&f.icmpEngine, "shared", "pro-bing")
 	c.Flag("probe.http.client", "How /hello is fetched: minimal (a strict HTTP/1.1 GET on a fresh connection) or net-http (Go's net/http client, about 1.4 times the CPU).").Default("minimal").EnumVar(&f.httpClient, "minimal", "net-http")
 	c.Flag("probe.peers", "Probe only this many peers (plus this node), chosen by consistent hashing so that every node is probed by about as many others; 0 probes every node. For very large clusters.").Default("0").IntVar(&f.probePeers)
-	c.Flag("hello.listen-address", "Address of the host /hello responder; its port is also the port probed on peers.").Default(":4240").StringVar(&f.helloAddress)
+	c.Flag("hello.listen-address", "Address of the host /hello responder; its port is also the port probed on peers.").Default(defaultHelloAddress()).StringVar(&f.helloAddress)
 	c.Flag("healthep.ip", "Create the health endpoint with this IP (default: with --nodes.file, the local node's health_ip; none without either).").PlaceHolder("IP").StringVar(&f.healthIP)
-	c.Flag("healthep.netns", "Name of the health network namespace (as in ip netns list).").Default("connectivity-health").StringVar(&f.healthNetns)
-	c.Flag("healthep.interface", "Host-side name of the veth pair to the health namespace.").Default("cx_health").StringVar(&f.healthInterface)
-	c.Flag("healthep.check-interval", "How often the health endpoint is checked and rebuilt if broken.").Default("5s").DurationVar(&f.healthCheck)
+	c.Flag("healthep.netns", "Name of the health network namespace (as in ip netns list).").Default(healthep.DefaultNetns).StringVar(&f.healthNetns)
+	c.Flag("healthep.interface", "Host-side name of the veth pair to the health namespace.").Default(healthep.DefaultHostInterface).StringVar(&f.healthInterface)
+	c.Flag("healthep.check-interval", "How often the health endpoint is checked and rebuilt if broken.").Default(healthep.DefaultCheckInterval.String()).DurationVar(&f.healthCheck)
 	c.Flag("admin.socket", "Unix socket of the admin API used by the status, ping and get commands.").Default(defaultAdminSocket).StringVar(&f.adminSocket)
 	c.Flag("passive", "Only answer /hello (and keep the health endpoint); do not probe.").BoolVar(&f.passive)
 	c.Flag("metrics.per-peer", "Which peers get per-peer series: all, failing, none, or auto (all up to --metrics.per-peer.auto-max-nodes nodes, failing above).").Default("auto").EnumVar(&f.perPeer, "auto", "all", "failing", "none")
@@ -120,6 +125,8 @@ func (f *daemonFlags) validate() error {
 		return fmt.Errorf("--probe.max-in-flight must be at least 1, got %d", f.maxInFlight)
 	case f.healthCheck <= 0:
 		return fmt.Errorf("--healthep.check-interval must be positive, got %s", f.healthCheck)
+	case f.healthPodGrace < 0:
+		return fmt.Errorf("--nodes.kubernetes.health-pods.grace must not be negative, got %s", f.healthPodGrace)
 	case f.perPeerAutoMax < 0:
 		return fmt.Errorf("--metrics.per-peer.auto-max-nodes must not be negative, got %d", f.perPeerAutoMax)
 	case f.telemetryPath == "" || f.telemetryPath[0] != '/':
@@ -127,13 +134,9 @@ func (f *daemonFlags) validate() error {
 	case f.adminSocket == "":
 		return fmt.Errorf("--admin.socket is empty")
 	}
-	_, port, err := net.SplitHostPort(f.helloAddress)
-	if err != nil {
-		return fmt.Errorf("--hello.listen-address %q: %v", f.helloAddress, err)
-	}
-	f.helloPort, err = strconv.Atoi(port)
-	if err != nil || f.helloPort < 1 || f.helloPort > 65535 {
-		return fmt.Errorf("--hello.listen-address %q: port must be 1-65535", f.helloAddress)
+	var err error
+	if f.helloPort, err = helloListenPort(f.helloAddress); err != nil {
+		return err
 	}
 	if f.nodesKubernetes {
 		if err := f.kube.Validate(); err != nil {
@@ -158,6 +161,44 @@ func (f *daemonFlags) collectorOptions(healthEndpoint bool) collector.Options {
 		Interval:       f.probeInterval,
 		Timeout:        f.probeTimeout,
 	}
+}
+
+// healthPod: the health endpoint is this node's pod of the health
+// DaemonSet, made by the cluster, not a namespace this daemon builds; it is
+// known from this node's own endpoint paths.
+func (f *daemonFlags) healthPod() bool {
+	return f.nodesKubernetes && !f.healthAddr.IsValid() && !f.passive
+}
+
+func (f *daemonFlags) planConfig() plan.Config {
+	return plan.Config{Local: f.nodeName, PeerLimit: f.probePeers, Passive: f.passive}
+}
+
+// listen opens the host /hello listener and the admin socket.
+func (f *daemonFlags) listen() (hello, adminLn net.Listener, err error) {
+	hello, err = net.Listen("tcp", f.helloAddress)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--hello.listen-address: %w", err)
+	}
+	adminLn, err = admin.Listen(f.adminSocket)
+	if err != nil {
+		hello.Close()
+		return nil, nil, fmt.Errorf("--admin.socket: %w", err)
+	}
+	return hello, adminLn, nil
+}
+
+// probes builds the probe of each protocol as the flags ask, and what
+// closes them.
+func (f *daemonFlags) probes() (map[prober.Protocol]prober.ProbeFunc, func(), error) {
+	icmp, closeICMP, err := f.icmpProbe()
+	if err != nil {
+		return nil, nil, err
+	}
+	return map[prober.Protocol]prober.ProbeFunc{
+		prober.ProtocolICMP: icmp,
+		prober.ProtocolHTTP: prober.NewHTTPProbe(prober.HTTPConfig{Port: f.helloPort, Path: hello.Path, NetHTTP: f.httpClient == "net-http"}),
+	}, closeICMP, nil
 }
 
 // icmpProbe builds the ICMP prober --probe.icmp.engine asks for, and what

@@ -1,6 +1,7 @@
 // Command connectivity_exporter probes every node of a cluster from every
 // other node on four paths (host and health endpoint, ICMP and HTTP) and
-// serves the results to Prometheus; its CLI commands ask a running daemon.
+// serves the results to Prometheus; its CLI commands ask a running daemon,
+// and its hello command serves only /hello, as a health endpoint of its own.
 package main
 
 import (
@@ -27,6 +28,7 @@ func run(args []string) int {
 
 	logFlags := addLogFlags(app)
 	daemon := addDaemonCommand(app)
+	helloCmd := addHelloCommand(app)
 	cli := addCLICommands(app)
 
 	cmd, err := app.Parse(args)
@@ -39,8 +41,11 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "%s: error: %v\n", appName, err)
 		return exitUsage
 	}
-	if cmd == daemon.cmd.FullCommand() {
+	switch cmd {
+	case daemon.cmd.FullCommand():
 		return daemon.run(logger)
+	case helloCmd.cmd.FullCommand():
+		return helloCmd.run(logger)
 	}
 	return cli.run(cmd)
 }

@@ -5,34 +5,71 @@ import (
 	"sort"
 	"time"
 
-	"github.com/connectivity-exporter/connectivity_exporter/nodes"
+	"github.com/connectivity-exporter/connectivity_exporter/plan"
 	"github.com/connectivity-exporter/connectivity_exporter/prober"
 )
 
-// BuildReport turns the node list and the prober's states into a Report: the
-// local node first, then the others by name. The node list is authoritative:
-// states of nodes not in it are left out, and a path without a state (or
-// whose state is for an address the node no longer has) is reported unknown.
-// Times are converted to UTC so that reports read the same on every node.
-func BuildReport(local string, list []nodes.Node, states []prober.PathState, probeTime time.Time, interval time.Duration) Report {
+// ReportOptions says what BuildReport cannot read from the plan and the
+// states.
+type ReportOptions struct {
+	// ProbeTime is when the newest result was taken (LatestProbe), or when
+	// a fresh probe was made.
+	ProbeTime time.Time
+	Interval  time.Duration
+	// Fresh reports a probe made now, started at FreshSince: the status of
+	// a path probed since then is its latest result, threshold or not.
+	Fresh      bool
+	FreshSince time.Time
+	// FailureThreshold and HelloPort are the daemon's settings.
+	FailureThreshold int
+	HelloPort        int
+}
+
+// BuildReport turns the plan in force and the prober's states into a
+// Report: the local node first, then the others by name. The plan is
+// authoritative: states of paths it does not probe are left out, and a
+// probed path without a state is reported unknown. Times are converted to
+// UTC so that reports read the same on every node.
+func BuildReport(p *plan.Plan, states []prober.PathState, opts ReportOptions) Report {
 	byTarget := make(map[prober.Target]prober.PathState, len(states))
 	for _, st := range states {
 		byTarget[st.Target] = st
 	}
 	out := Report{
-		ProbeTime: utc(probeTime),
-		Interval:  Duration(interval),
-		LocalNode: local,
-		Nodes:     make([]NodeReport, 0, len(list)),
+		ProbeTime:        utc(opts.ProbeTime),
+		Interval:         Duration(opts.Interval),
+		HelloPort:        opts.HelloPort,
+		Fresh:            opts.Fresh,
+		FailureThreshold: opts.FailureThreshold,
+		ProbePeers:       p.PeerLimit(),
+		LocalNode:        p.Local(),
+		Nodes:            make([]NodeReport, 0, p.Len()),
 	}
-	for _, n := range list {
-		nr := NodeReport{
-			Name:  n.Name,
-			Local: n.Name == local,
-			Host:  buildPath(byTarget, n.Name, prober.PathHost, n.HostIP),
+	probe := func(t prober.Target) ProbeReport {
+		st, ok := byTarget[t]
+		if !ok {
+			return ProbeReport{Status: string(prober.StatusUnknown)}
 		}
-		if n.HasHealthEndpoint() {
-			nr.Endpoint = buildPath(byTarget, n.Name, prober.PathEndpoint, n.HealthIP)
+		pr := ProbeReport{
+			Status:              string(st.Status),
+			Result:              string(st.LastResult),
+			Latency:             Duration(st.LastRTT),
+			LastProbed:          utc(st.LastProbed),
+			Error:               st.LastError,
+			ConsecutiveFailures: st.ConsecutiveFailures,
+		}
+		if opts.Fresh && !st.LastProbed.Before(opts.FreshSince) {
+			pr.Status = string(prober.StatusReachable)
+			if st.LastResult != prober.ResultSuccess {
+				pr.Status = string(prober.StatusUnreachable)
+			}
+		}
+		return pr
+	}
+	for _, e := range p.Entries() {
+		nr := NodeReport{Name: e.Name, Local: e.Name == p.Local(), NotProbed: p.NotProbedReason(e)}
+		if e.Probed {
+			nr.Host, nr.Endpoint = buildPaths(e.Targets, probe)
 		}
 		out.Nodes = append(out.Nodes, nr)
 	}
@@ -46,22 +83,27 @@ func BuildReport(local string, list []nodes.Node, states []prober.PathState, pro
 	return out
 }
 
-func buildPath(byTarget map[prober.Target]prober.PathState, peer string, path prober.Path, ip netip.Addr) *PathReport {
-	probe := func(proto prober.Protocol) ProbeReport {
-		st, ok := byTarget[prober.Target{Peer: peer, Path: path, Protocol: proto, IP: ip}]
-		if !ok {
-			return ProbeReport{Status: string(prober.StatusUnknown)}
+// buildPaths groups a node's targets into its host and endpoint paths.
+func buildPaths(ts []prober.Target, probe func(prober.Target) ProbeReport) (host, endpoint *PathReport) {
+	get := func(p **PathReport, ip netip.Addr) *PathReport {
+		if *p == nil {
+			*p = &PathReport{IP: ip.String()}
 		}
-		return ProbeReport{
-			Status:              string(st.Status),
-			Result:              string(st.LastResult),
-			Latency:             Duration(st.LastRTT),
-			LastProbed:          utc(st.LastProbed),
-			Error:               st.LastError,
-			ConsecutiveFailures: st.ConsecutiveFailures,
+		return *p
+	}
+	for _, t := range ts {
+		pr := &host
+		if t.Path == prober.PathEndpoint {
+			pr = &endpoint
+		}
+		path := get(pr, t.IP)
+		if t.Protocol == prober.ProtocolHTTP {
+			path.HTTP = probe(t)
+		} else {
+			path.ICMP = probe(t)
 		}
 	}
-	return &PathReport{IP: ip.String(), ICMP: probe(prober.ProtocolICMP), HTTP: probe(prober.ProtocolHTTP)}
+	return host, endpoint
 }
 
 // LatestProbe is when the newest of states was probed (zero if none was): the

@@ -1,6 +1,7 @@
 package admin_test
 
 import (
+	"fmt"
 	"net/netip"
 	"reflect"
 	"testing"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/connectivity-exporter/connectivity_exporter/admin"
 	"github.com/connectivity-exporter/connectivity_exporter/nodes"
+	"github.com/connectivity-exporter/connectivity_exporter/plan"
 	"github.com/connectivity-exporter/connectivity_exporter/prober"
 )
 
@@ -44,13 +46,19 @@ func TestBuildReport(t *testing.T) {
 	}
 	states[0].LastProbed = t0.In(local)
 
-	got := admin.BuildReport("node-2", list, states, t0.In(local), 15*time.Second)
+	p, err := plan.New(plan.Config{Local: "node-2"}, list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := admin.BuildReport(p, states, admin.ReportOptions{ProbeTime: t0.In(local), Interval: 15 * time.Second, FailureThreshold: 3, HelloPort: 4240})
 
 	unknown := admin.ProbeReport{Status: "unknown"}
 	want := admin.Report{
-		ProbeTime: t0,
-		Interval:  admin.Duration(15 * time.Second),
-		LocalNode: "node-2",
+		ProbeTime:        t0,
+		Interval:         admin.Duration(15 * time.Second),
+		HelloPort:        4240,
+		FailureThreshold: 3,
+		LocalNode:        "node-2",
 		Nodes: []admin.NodeReport{
 			{
 				Name: "node-2", Local: true,
@@ -75,7 +83,7 @@ func TestBuildReport(t *testing.T) {
 }
 
 func TestBuildReportEmpty(t *testing.T) {
-	got := admin.BuildReport("node-1", nil, nil, time.Time{}, time.Second)
+	got := admin.BuildReport(plan.Empty(plan.Config{Local: "node-1", Passive: true}), nil, admin.ReportOptions{Interval: time.Second})
 	if got.Nodes == nil || len(got.Nodes) != 0 || !got.ProbeTime.IsZero() {
 		t.Errorf("BuildReport of nothing = %+v; want an empty, non-nil node list and a zero probe time", got)
 	}
@@ -105,5 +113,71 @@ func TestNewCycleInfo(t *testing.T) {
 	}
 	if got := admin.NewCycleInfo(prober.Cycle{}); !got.Start.IsZero() {
 		t.Errorf("NewCycleInfo(zero).Start = %v; want zero", got.Start)
+	}
+}
+
+// Nodes outside the --probe.peers choice are listed, say why, and carry no
+// paths: whatever the store holds for them (an older plan) is left out.
+func TestBuildReportPeerLimit(t *testing.T) {
+	var list []nodes.Node
+	for i := 1; i <= 5; i++ {
+		list = append(list, nodes.Node{Name: fmt.Sprintf("node-%d", i), HostIP: netip.AddrFrom4([4]byte{198, 18, 0, byte(i)})})
+	}
+	p, err := plan.New(plan.Config{Local: "node-1", PeerLimit: 2}, list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var states []prober.PathState
+	for _, n := range list { // an older plan probed every node
+		states = append(states, state(n.Name, prober.PathHost, prober.ProtocolICMP, n.HostIP.String(), prober.ResultSuccess, time.Millisecond))
+	}
+	r := admin.BuildReport(p, states, admin.ReportOptions{})
+	if r.ProbePeers != 2 || len(r.Nodes) != 5 {
+		t.Fatalf("ProbePeers %d, %d nodes; want 2 and 5", r.ProbePeers, len(r.Nodes))
+	}
+	probed := 0
+	for _, n := range r.Nodes {
+		switch {
+		case n.NotProbed == "":
+			probed++
+			if n.Host == nil || n.Host.ICMP.Status != "reachable" {
+				t.Errorf("%s is probed: host path %+v; want its state", n.Name, n.Host)
+			}
+		case n.NotProbed != "outside its 2 peers" || n.Host != nil || n.Endpoint != nil:
+			t.Errorf("%s: NotProbed %q, host %+v, endpoint %+v; want the reason and no paths", n.Name, n.NotProbed, n.Host, n.Endpoint)
+		}
+	}
+	if probed != 3 || r.Nodes[0].Name != "node-1" || r.Nodes[0].NotProbed != "" {
+		t.Errorf("%d probed nodes, first %+v; want 3, the local node first and probed", probed, r.Nodes[0])
+	}
+}
+
+// A fresh probe's failure counts at once; paths not probed since the fresh
+// probe started keep the threshold's view.
+func TestBuildReportFresh(t *testing.T) {
+	list := []nodes.Node{{Name: "node-1", HostIP: netip.MustParseAddr("198.18.0.1")}}
+	p, err := plan.New(plan.Config{Local: "node-1"}, list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	below := state("node-1", prober.PathHost, prober.ProtocolICMP, "198.18.0.1", prober.ResultTimeout, 0)
+	below.Status, below.ConsecutiveFailures = prober.StatusReachable, 1 // one failure, threshold 3
+	recovered := state("node-1", prober.PathHost, prober.ProtocolHTTP, "198.18.0.1", prober.ResultSuccess, time.Millisecond)
+	recovered.Status = prober.StatusUnknown // never reached the threshold's verdict yet
+	states := []prober.PathState{below, recovered}
+	for _, tc := range []struct {
+		name       string
+		opts       admin.ReportOptions
+		icmp, http string
+	}{
+		{"threshold view", admin.ReportOptions{}, "reachable", "unknown"},
+		{"fresh", admin.ReportOptions{Fresh: true, FreshSince: t0}, "unreachable", "reachable"},
+		{"fresh, probed before it started", admin.ReportOptions{Fresh: true, FreshSince: t0.Add(time.Second)}, "reachable", "unknown"},
+	} {
+		r := admin.BuildReport(p, states, tc.opts)
+		h := r.Nodes[0].Host
+		if h.ICMP.Status != tc.icmp || h.HTTP.Status != tc.http || r.Fresh != tc.opts.Fresh {
+			t.Errorf("%s: ICMP %s, HTTP %s, Fresh %v; want %s, %s, %v", tc.name, h.ICMP.Status, h.HTTP.Status, r.Fresh, tc.icmp, tc.http, tc.opts.Fresh)
+		}
 	}
 }

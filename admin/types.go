@@ -13,18 +13,34 @@ type Report struct {
 	Interval Duration `json:"interval"`
 	// HelloPort is the TCP port probed for /hello on every node; 0 from a
 	// daemon that does not say, which probes the default, 4240.
-	HelloPort int          `json:"hello_port,omitempty"`
-	LocalNode string       `json:"local_node"`
-	Nodes     []NodeReport `json:"nodes"`
+	HelloPort int `json:"hello_port,omitempty"`
+	// Fresh marks the answer to a probe made now (status --probe): a path
+	// whose fresh probe failed is unreachable at once. Otherwise a path
+	// turns unreachable after FailureThreshold failures in a row, as the
+	// connectivity_peer_reachable metric does.
+	Fresh bool `json:"fresh,omitempty"`
+	// FailureThreshold is the daemon's --probe.failure-threshold; 0 from a
+	// daemon that does not say.
+	FailureThreshold int `json:"failure_threshold,omitempty"`
+	// ProbePeers is the daemon's --probe.peers: each node probes only that
+	// many peers; 0 when it probes every node.
+	ProbePeers int          `json:"probe_peers,omitempty"`
+	LocalNode  string       `json:"local_node"`
+	Nodes      []NodeReport `json:"nodes"`
 }
 
 // NodeReport is one node's paths as seen from the local node.
 type NodeReport struct {
 	Name  string `json:"name"`
 	Local bool   `json:"local"`
-	// Host is nil only in reports that were not built by BuildReport.
+	// NotProbed says why the local node does not probe this node (outside
+	// its --probe.peers choice, or a passive daemon); empty when it does.
+	// Such a node is neither healthy nor unhealthy from here.
+	NotProbed string `json:"not_probed,omitempty"`
+	// Host is nil for a node that is not probed (NotProbed), and in
+	// reports that were not built by BuildReport.
 	Host *PathReport `json:"host,omitempty"`
-	// Endpoint is nil when the node has no health IP.
+	// Endpoint is nil when the node has no health IP or is not probed.
 	Endpoint *PathReport `json:"endpoint,omitempty"`
 	// Diagnosis is a one-line reading of the node's paths; the daemon
 	// leaves it empty and the CLI fills it (status.WithDiagnosis).

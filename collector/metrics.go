@@ -27,7 +27,7 @@ type Metrics struct {
 	nodes      prometheus.Gauge
 	discErrors prometheus.Counter
 	discReject prometheus.Gauge
-	hepUp      prometheus.Gauge
+	hepUp      *lateBool
 	hepRestart prometheus.Counter
 
 	// agg holds the aggregate series of each path and protocol, resolved
@@ -113,10 +113,8 @@ func New(reg prometheus.Registerer, opts Options, states StateSource, build Buil
 			Namespace: namespace, Name: "discovery_rejected", ConstLabels: src,
 			Help: "1 while the latest node list was rejected (a node file that does not parse or validate, an invalid Kubernetes node list, a list without this node) and the last good list is in force; 0 once a good list is loaded.",
 		}),
-		hepUp: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "health_endpoint_up", ConstLabels: src,
-			Help: "1 if this node's health endpoint answered its latest check.",
-		}),
+		hepUp: newLateBool("health_endpoint_up",
+			"1 if this node's health endpoint answered its latest check; absent before the first check (and, for a health pod, during the grace period of a new node).", src),
 		hepRestart: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: namespace, Name: "health_endpoint_restarts_total", ConstLabels: src,
 			Help: "Times the health endpoint was rebuilt after a failed check.",
@@ -217,7 +215,7 @@ func (m *Metrics) DiscoveryError() { m.discErrors.Inc() }
 func (m *Metrics) SetDiscoveryRejected(rejected bool) { setBool(m.discReject, rejected) }
 
 // SetHealthEndpointUp records the latest health endpoint check (healthep.Reporter).
-func (m *Metrics) SetHealthEndpointUp(up bool) { setBool(m.hepUp, up) }
+func (m *Metrics) SetHealthEndpointUp(up bool) { m.hepUp.set(up) }
 
 // setBool sets g to 1 for true, 0 for false.
 func setBool(g prometheus.Gauge, v bool) {

@@ -216,3 +216,38 @@ func TestOptionsValidate(t *testing.T) {
 		t.Error("New accepted invalid options")
 	}
 }
+
+// connectivity_health_endpoint_up is absent until the first check says
+// something: a 0 before it would read as "down".
+func TestHealthEndpointUpAbsentUntilSet(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := New(reg, baseOptions(PerPeerNone), fixedStates(nil), BuildInfo{Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const name = "connectivity_health_endpoint_up"
+	for _, tc := range []struct {
+		set  func()
+		want string // "" for absent
+	}{
+		{func() {}, ""},
+		{func() { m.SetHealthEndpointUp(false) }, "0"},
+		{func() { m.SetHealthEndpointUp(true) }, "1"},
+	} {
+		tc.set()
+		n, err := testutil.GatherAndCount(reg, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tc.want == "" {
+			if n != 0 {
+				t.Errorf("%s exported before any check", name)
+			}
+			continue
+		}
+		want := "# HELP " + name + " 1 if this node's health endpoint answered its latest check; absent before the first check (and, for a health pod, during the grace period of a new node).\n# TYPE " + name + " gauge\n" + name + `{source="node-1"} ` + tc.want + "\n"
+		if err := testutil.GatherAndCompare(reg, strings.NewReader(want), name); err != nil {
+			t.Error(err)
+		}
+	}
+}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/connectivity-exporter/connectivity_exporter/hello"
 )
 
 // newCheckClient returns a client for the /hello check. Every check opens a
@@ -61,7 +63,7 @@ func (e *endpoint) check(ctx context.Context, client *http.Client) error {
 }
 
 func helloURL(ip netip.Addr, port int) string {
-	return "http://" + net.JoinHostPort(ip.String(), strconv.Itoa(port)) + HelloPath
+	return "http://" + net.JoinHostPort(ip.String(), strconv.Itoa(port)) + hello.Path
 }
 
 func getHello(ctx context.Context, client *http.Client, url string) error {

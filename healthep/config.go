@@ -8,11 +8,11 @@ import (
 	"time"
 )
 
-// Defaults match the daemon flags in DESIGN.md.
+// Defaults of the daemon's --healthep.* flags, as DESIGN.md names them;
+// daemon_flags.go takes them from here.
 const (
 	DefaultNetns         = "connectivity-health"
 	DefaultHostInterface = "cx_health"
-	DefaultHelloPort     = 4240
 	DefaultCheckInterval = 5 * time.Second
 	DefaultCheckTimeout  = 2 * time.Second
 )

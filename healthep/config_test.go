@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/connectivity-exporter/connectivity_exporter/hello"
 )
 
 func validConfig() Config {
@@ -12,7 +14,7 @@ func validConfig() Config {
 		IP:            netip.MustParseAddr("198.19.0.1"),
 		Netns:         DefaultNetns,
 		HostInterface: DefaultHostInterface,
-		HelloPort:     DefaultHelloPort,
+		HelloPort:     hello.DefaultPort,
 		CheckInterval: DefaultCheckInterval,
 		CheckTimeout:  DefaultCheckTimeout,
 	}
@@ -92,7 +94,7 @@ func TestNewControllerRejectsBadConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Up() || c.Status().Up {
+	if c.Status().Up {
 		t.Fatal("a controller that never ran reports up")
 	}
 }

@@ -92,13 +92,6 @@ func (c *Controller) Run(ctx context.Context) error {
 	}
 }
 
-// Up tells whether the last check passed.
-func (c *Controller) Up() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.status.Up
-}
-
 // Status returns a snapshot of the controller's state.
 func (c *Controller) Status() Status {
 	c.mu.Lock()

@@ -1,7 +1,7 @@
 // Package healthep builds and supervises the node's health endpoint: a named
 // network namespace (as in `ip netns list`) holding the health IP, joined to
-// the daemon's netns by a veth pair, with the /hello responder listening
-// inside it. Peers probe it to tell "node up" apart from "node forwards
+// the daemon's netns by a veth pair, with the /hello responder (package
+// hello) listening inside it. Peers probe it to tell "node up" apart from "node forwards
 // traffic to endpoints".
 //
 // Layout, for health IP H and the default names:

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/go-kit/log"
+
+	"github.com/connectivity-exporter/connectivity_exporter/hello"
 )
 
 // helperEnv carries a helperSpec to the test binary re-executed inside a
@@ -33,7 +35,7 @@ func (s helperSpec) config() Config {
 		IP:            s.IP,
 		Netns:         s.Netns,
 		HostInterface: s.HostInterface,
-		HelloPort:     DefaultHelloPort,
+		HelloPort:     hello.DefaultPort,
 		CheckInterval: s.Interval,
 		CheckTimeout:  s.Interval,
 	}

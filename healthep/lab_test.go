@@ -22,6 +22,8 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
+
+	"github.com/connectivity-exporter/connectivity_exporter/hello"
 )
 
 // The lab: every "host" is a network namespace named cxt-hep-*, every address
@@ -132,7 +134,7 @@ func helloFrom(nsName string, ip netip.Addr, timeout time.Duration) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	return getHello(ctx, client, helloURL(ip, DefaultHelloPort))
+	return getHello(ctx, client, helloURL(ip, hello.DefaultPort))
 }
 
 // pingFrom sends one ICMP echo to ip from inside the named netns and waits for

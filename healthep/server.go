@@ -13,6 +13,8 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"github.com/vishvananda/netns"
+
+	"github.com/connectivity-exporter/connectivity_exporter/hello"
 )
 
 // helloServer is the /hello responder living in the health netns. The process
@@ -20,7 +22,7 @@ import (
 // health netns, and everything accepted from it does too.
 type helloServer struct {
 	srv  *http.Server
-	done chan error // receives ServeHello's result once it returns
+	done chan error // receives hello.Serve's result once it returns
 }
 
 // listenInNetns binds ip:port with a socket created inside ns.
@@ -50,8 +52,8 @@ func startHelloServer(ns netns.NsHandle, ip netip.Addr, port int, logger log.Log
 		return nil, err
 	}
 	errLog := stdlog.New(log.NewStdlibAdapter(level.Debug(logger)), "", 0)
-	s := &helloServer{srv: NewHelloServerWith(HelloOptions{ErrorLog: errLog}), done: make(chan error, 1)}
-	go func() { s.done <- ServeHello(s.srv, ln) }()
+	s := &helloServer{srv: hello.NewServer(hello.Options{ErrorLog: errLog}), done: make(chan error, 1)}
+	go func() { s.done <- hello.Serve(s.srv, ln) }()
 	return s, nil
 }
 

@@ -40,6 +40,37 @@ func Validate(nodes []Node) error {
 	return joinProblems(v.problems)
 }
 
+// checkEntries applies Validate's checks to the entries of a node file
+// and returns the nodes they describe. A problem is placed on the line of
+// its field, or of the entry when the field is missing.
+func checkEntries(entries []fileEntry) ([]Node, []problem) {
+	v := newValidator(func(i int, f field) place {
+		if line := entries[i].fieldLine(f); line != 0 {
+			return place{line: line}
+		}
+		return place{line: entries[i].line}
+	})
+	nodes := make([]Node, len(entries))
+	for i := range entries {
+		e, n := &entries[i], &nodes[i]
+		switch {
+		case e.Name.got != "":
+			v.add(i, fieldName, "node name must be a string, got %s", e.Name.got)
+		case e.Name.line == 0:
+			v.add(i, fieldNode, "node name is required")
+		default:
+			n.Name = e.Name.text
+			v.name(i, n.Name)
+		}
+		n.HostIP = v.fileAddr(i, n.Name, fieldHostIP, e.HostIP)
+		if e.HostIP.line == 0 {
+			v.add(i, fieldNode, "%shost_ip is required", subject(n.Name))
+		}
+		n.HealthIP = v.fileAddr(i, n.Name, fieldHealthIP, e.HealthIP)
+	}
+	return nodes, v.problems
+}
+
 // Find returns the node called name.
 func Find(nodes []Node, name string) (Node, bool) {
 	for _, n := range nodes {
@@ -202,6 +233,23 @@ func (v *validator) addr(i int, name string, f field, ip netip.Addr, shown strin
 		return
 	}
 	v.addrs[ip] = owner{index: i, field: f, name: name}
+}
+
+// fileAddr checks an IP of node i as the file wrote it, and returns it
+// (unmapped), or the zero Addr when it is absent or not an IP.
+func (v *validator) fileAddr(i int, name string, f field, ip ipField) netip.Addr {
+	switch {
+	case ip.line == 0:
+		return netip.Addr{}
+	case ip.got != "":
+		v.add(i, f, "%s%s must be a string, got %s", subject(name), f, ip.got)
+		return netip.Addr{}
+	case !ip.addr.IsValid():
+		v.add(i, f, "%sinvalid %s %q", subject(name), f, ip.text)
+		return netip.Addr{}
+	}
+	v.addr(i, name, f, ip.addr, ip.text)
+	return ip.addr.Unmap()
 }
 
 // addrProblem says why ip cannot be a probe target, or "" if it can.

@@ -23,6 +23,7 @@ import (
 	"kernel.org/pub/linux/libs/security/libcap/cap"
 
 	"github.com/connectivity-exporter/connectivity_exporter/healthep"
+	"github.com/connectivity-exporter/connectivity_exporter/hello"
 )
 
 func TestNeedsCaps(t *testing.T) {
@@ -150,7 +151,7 @@ func TestPrivilegesHelper(t *testing.T) {
 		defer stop()
 		c, err := healthep.NewController(healthep.Config{
 			IP: netip.MustParseAddr("198.19.250.1"), Netns: spec.HealthNetns, HostInterface: "cxh_hep",
-			HelloPort: healthep.DefaultHelloPort, CheckInterval: 300 * time.Millisecond, CheckTimeout: 300 * time.Millisecond,
+			HelloPort: hello.DefaultPort, CheckInterval: 300 * time.Millisecond, CheckTimeout: 300 * time.Millisecond,
 		}, reporter(emit), log.NewLogfmtLogger(os.Stderr))
 		if err == nil {
 			err = c.Run(ctx)

@@ -97,6 +97,17 @@ func (s *Store) Retain(targets []Target) (removed []Target) {
 	return removed
 }
 
+// State returns the state of target t; false when t is not tracked.
+func (s *Store) State(t Target) (PathState, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	st, ok := s.states[t]
+	if !ok {
+		return PathState{}, false
+	}
+	return *st, true
+}
+
 // Snapshot returns a copy of every state, ordered by peer, path and protocol.
 func (s *Store) Snapshot() []PathState {
 	s.mu.RLock()

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs what the tests and the demo need on a Debian machine: the network
-# tools that build the lab, a real Prometheus and Alertmanager, and the Go
-# modules. Run as root. Skips apt when everything is already there.
+# tools that build the lab, a real Prometheus and Alertmanager, podman with
+# runc (the container test; crun refuses this kind of machine's mixed cgroup
+# layout), and the Go modules. Run as root. Skips apt when everything is
+# already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(iproute2 nftables curl iputils-ping prometheus prometheus-alertmanager)
-tools=(ip nft curl ping prometheus promtool prometheus-alertmanager)
+packages=(iproute2 nftables curl iputils-ping prometheus prometheus-alertmanager podman runc)
+tools=(ip nft curl ping prometheus promtool prometheus-alertmanager podman runc)
 missing=0
 for t in "${tools[@]}"; do command -v "$t" >/dev/null || missing=1; done
 if [ "$missing" = 1 ]; then

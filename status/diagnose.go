@@ -5,7 +5,7 @@ import (
 	"strings"
 
 	"github.com/connectivity-exporter/connectivity_exporter/admin"
-	"github.com/connectivity-exporter/connectivity_exporter/healthep"
+	"github.com/connectivity-exporter/connectivity_exporter/hello"
 	"github.com/connectivity-exporter/connectivity_exporter/prober"
 )
 
@@ -16,9 +16,13 @@ func Diagnose(r admin.Report) map[string]string {
 	out := make(map[string]string)
 	port := r.HelloPort
 	if port == 0 {
-		port = healthep.DefaultHelloPort
+		port = hello.DefaultPort
 	}
 	for _, n := range r.Nodes {
+		if n.NotProbed != "" {
+			out[n.Name] = "not probed from this node (" + n.NotProbed + ")"
+			continue
+		}
 		if d := diagnoseNode(n, port); d != "" {
 			out[n.Name] = d
 		}
@@ -30,7 +34,7 @@ func Diagnose(r admin.Report) map[string]string {
 			out[name] = "unreachable, probably because this node is isolated"
 		}
 		for _, n := range r.Nodes {
-			if isLocal(r, n) {
+			if isLocal(r, n) && n.NotProbed == "" {
 				out[n.Name] = fmt.Sprintf("this node is isolated: %d/%d peers unreachable from here; check this node's uplink, routes and firewall", len(cut), peers)
 			}
 		}
@@ -54,11 +58,11 @@ func WithDiagnosis(r admin.Report) admin.Report {
 // are at least two and at least half of the peers, and the number of peers.
 func isolatedPeers(r admin.Report) (cut []string, peers int) {
 	for _, n := range r.Nodes {
-		if isLocal(r, n) {
+		if isLocal(r, n) || n.NotProbed != "" {
 			continue
 		}
 		peers++
-		if n.Host != nil && n.Host.ICMP.Status == unreachable && n.Host.HTTP.Status == unreachable {
+		if n.Host != nil && failed(n.Host.ICMP) && failed(n.Host.HTTP) {
 			cut = append(cut, n.Name)
 		}
 	}
@@ -70,49 +74,75 @@ func isolatedPeers(r admin.Report) (cut []string, peers int) {
 
 // diagnoseNode reads one node's paths; the cases are checked from the most
 // to the least specific, so the first that fits is the best explanation.
+// Every claim it makes ("ICMP answers", "TCP works") is one that the lines
+// under it show: a path counts as working only when it is reachable and its
+// latest probe succeeded.
 func diagnoseNode(n admin.NodeReport, helloPort int) string {
 	all := probesOf(n)
-	var known, down []probe
+	var answered, down []probe
+	pending, early := 0, 0
 	refused := false
 	for _, p := range all {
-		switch p.Status {
-		case reachable:
-			known = append(known, p)
-		case unreachable:
-			known = append(known, p)
+		switch {
+		case failed(p.ProbeReport):
 			down = append(down, p)
 			refused = refused || p.Result == string(prober.ResultRefused)
+			if p.Status != unreachable {
+				early++
+			}
+		case p.Result == "" && p.Status != reachable:
+			pending++
+		default:
+			answered = append(answered, p)
 		}
 	}
 	switch {
-	case len(known) == 0:
+	case len(down) == 0 && len(answered) == 0:
 		return "not probed yet"
-	case len(down) == 0 && len(known) < len(all):
-		return fmt.Sprintf("not probed yet on %d of %d paths", len(all)-len(known), len(all))
+	case len(down) == 0 && pending > 0:
+		return fmt.Sprintf("not probed yet on %d of %d paths", pending, len(all))
 	case len(down) == 0:
 		return ""
-	case len(down) == len(known) && !refused:
+	case early == len(down):
+		// The lines under it show these failures as below the failure
+		// threshold; the diagnosis says so too.
+		return "first failures, below the failure threshold so far: " + diagnoseFailures(n, helloPort, answered, down, refused)
+	}
+	return diagnoseFailures(n, helloPort, answered, down, refused)
+}
+
+// diagnoseFailures names the pattern of a node's failing paths.
+func diagnoseFailures(n admin.NodeReport, helloPort int, answered, down []probe, refused bool) string {
+	switch {
+	case len(answered) == 0 && !refused:
 		// A refusal is an answer: only silence on every path means down.
-		if len(known) == 1 {
+		if len(down) == 1 {
 			return fmt.Sprintf("%s is down or cut off: its only probed path does not answer", n.Name)
 		}
-		return fmt.Sprintf("%s is down or cut off: none of its %d probed paths answers", n.Name, len(known))
+		return fmt.Sprintf("%s is down or cut off: none of its %d probed paths answers", n.Name, len(down))
 	}
 
-	hostICMP, hostHTTP := status(n.Host, false), status(n.Host, true)
+	var host admin.PathReport // zero in reports that were not built by BuildReport
+	if n.Host != nil {
+		host = *n.Host
+	}
+	hostICMP, hostHTTP := host.ICMP, host.HTTP
 	switch {
-	case hostHTTP == unreachable && n.Host.HTTP.Result == string(prober.ResultRefused):
-		if hostICMP == reachable {
+	case failed(hostHTTP) && hostHTTP.Result == string(prober.ResultRefused):
+		switch {
+		case works(hostICMP):
 			return fmt.Sprintf("the exporter is not running on %s (ICMP answers, HTTP /hello refused)", n.Name)
+		case failed(hostICMP):
+			return fmt.Sprintf("the exporter is not running on %s (HTTP /hello refused) and ICMP to it gets no answer", n.Name)
 		}
-		return fmt.Sprintf("the exporter is not running on %s (HTTP /hello refused) and ICMP to it gets no answer", n.Name)
-	case hostHTTP == unreachable && hostICMP == reachable:
+		return fmt.Sprintf("the exporter is not running on %s (HTTP /hello refused)", n.Name)
+	case failed(hostHTTP) && works(hostICMP):
 		return fmt.Sprintf("TCP port %d blocked or the exporter hangs on %s", helloPort, n.Name)
-	case n.Endpoint != nil && (hostICMP == reachable || hostHTTP == reachable) && endpointDown(n.Endpoint):
+	case n.Endpoint != nil && (works(hostICMP) || works(hostHTTP)) && endpointDown(n.Endpoint):
 		return fmt.Sprintf("traffic is dropped inside %s before it reaches endpoints: check forwarding and firewall there (e.g. a FORWARD chain with policy DROP), and the health endpoint", n.Name)
 	case onlyICMPDown(n, down):
 		return fmt.Sprintf("ICMP is filtered on the path to %s; TCP works", n.Name)
-	case len(down) == 1 && down[0].endp && down[0].http && status(n.Endpoint, false) == reachable:
+	case len(down) == 1 && down[0].endp && down[0].http && works(n.Endpoint.ICMP):
 		if down[0].Result == string(prober.ResultRefused) {
 			return fmt.Sprintf("the health endpoint on %s answers ICMP but refuses HTTP: its /hello responder is not running", n.Name)
 		}
@@ -125,41 +155,41 @@ func diagnoseNode(n admin.NodeReport, helloPort int) string {
 	return "unreachable on " + strings.Join(names, ", ")
 }
 
-// status of one protocol of a path; "" when the path does not exist.
-func status(p *admin.PathReport, http bool) string {
-	switch {
-	case p == nil:
-		return ""
-	case http:
-		return p.HTTP.Status
-	default:
-		return p.ICMP.Status
+// failed: the path is unreachable, or it has no verdict yet and its latest
+// probe failed (a node that never answered since it was listed).
+func failed(p admin.ProbeReport) bool {
+	switch p.Status {
+	case unreachable:
+		return true
+	case reachable:
+		return false
 	}
+	return p.Result != "" && p.Result != string(prober.ResultSuccess)
 }
 
-// endpointDown: every probed endpoint path is unreachable.
+// works: the path is reachable and its latest probe succeeded, so a
+// diagnosis may say that it answers.
+func works(p admin.ProbeReport) bool {
+	return p.Status == reachable && (p.Result == "" || p.Result == string(prober.ResultSuccess))
+}
+
+// endpointDown: no endpoint path works and at least one failed.
 func endpointDown(p *admin.PathReport) bool {
-	known := 0
-	for _, s := range []string{p.ICMP.Status, p.HTTP.Status} {
-		switch s {
-		case reachable:
-			return false
-		case unreachable:
-			known++
-		}
+	if works(p.ICMP) || works(p.HTTP) {
+		return false
 	}
-	return known > 0
+	return failed(p.ICMP) || failed(p.HTTP)
 }
 
-// onlyICMPDown: every unreachable path is ICMP, and HTTP to the same
-// address works.
+// onlyICMPDown: every failing path is ICMP, and HTTP to the same address
+// works.
 func onlyICMPDown(n admin.NodeReport, down []probe) bool {
 	for _, p := range down {
 		pr := n.Host
 		if p.endp {
 			pr = n.Endpoint
 		}
-		if p.http || pr.HTTP.Status != reachable {
+		if p.http || !works(pr.HTTP) {
 			return false
 		}
 	}

@@ -92,6 +92,12 @@ func TestDiagnose(t *testing.T) {
 		{"refused somewhere, silence elsewhere", []row{{"node-1", "RRRR"}, {"node-2", "TTTX"}}, map[string]string{"node-2": "unreachable on host ICMP (timed out), host HTTP (timed out), endpoint ICMP (timed out), endpoint HTTP (refused)"}},
 		{"not probed yet", []row{{"node-1", "????"}, {"node-2", "??"}}, map[string]string{"node-1": "not probed yet", "node-2": "not probed yet"}},
 		{"partly probed", []row{{"node-1", "RRRR"}, {"node-2", "RR??"}}, map[string]string{"node-2": "not probed yet on 2 of 4 paths"}},
+		{"first failures are failures", []row{{"node-1", "RRRR"}, {"node-2", "ffff"}}, map[string]string{"node-2": "first failures, below the failure threshold so far: node-2 is down or cut off: none of its 4 probed paths answers"}},
+		{"first failures, one not probed yet", []row{{"node-1", "RRRR"}, {"node-2", "Rxf?"}}, map[string]string{"node-2": "first failures, below the failure threshold so far: the exporter is not running on node-2 (ICMP answers, HTTP /hello refused)"}},
+		{"first failure next to a verdict", []row{{"node-1", "RRRR"}, {"node-2", "RTfR"}}, map[string]string{"node-2": "TCP port 4240 blocked or the exporter hangs on node-2"}},
+		// HTTP is still reachable but its latest probe failed: "TCP works" would contradict that line.
+		{"TCP works only when its latest probe did", []row{{"node-1", "RRRR"}, {"node-2", "TtRR"}}, map[string]string{"node-2": "unreachable on host ICMP (timed out)"}},
+		{"ICMP answers only when its latest probe did", []row{{"node-1", "RRRR"}, {"node-2", "tXRR"}}, map[string]string{"node-2": "the exporter is not running on node-2 (HTTP /hello refused)"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := status.Diagnose(scenario(tc.rows...))
@@ -99,6 +105,59 @@ func TestDiagnose(t *testing.T) {
 				t.Errorf("Diagnose:\n got %q\nwant %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// status --probe: a failed fresh probe is a failure at once, and the
+// diagnosis reads it, not the threshold's view.
+func TestDiagnoseFresh(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		rows []row
+		want map[string]string
+	}{
+		{"cut off just now", []row{{"node-1", "RRRR"}, {"node-2", "RRRR"}, {"node-3", "tttt"}}, map[string]string{"node-3": "node-3 is down or cut off: none of its 4 probed paths answers"}},
+		{"HTTP timed out just now: not ICMP filtering", []row{{"node-1", "RRRR"}, {"node-2", "Ttft"}}, map[string]string{"node-2": "node-2 is down or cut off: none of its 4 probed paths answers"}},
+		{"endpoint dropped just now", []row{{"node-1", "RRRR"}, {"node-2", "RRtt"}}, map[string]string{"node-2": forwardDrop}},
+		{"healthy", []row{{"node-1", "RRRR"}, {"node-2", "RRRR"}}, map[string]string{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := scenarioWith(view{fresh: true}, tc.rows...)
+			if got := status.Diagnose(r); !maps.Equal(got, tc.want) {
+				t.Errorf("Diagnose:\n got %q\nwant %q", got, tc.want)
+			}
+			wantCode := status.ExitOK
+			if len(tc.want) > 0 {
+				wantCode = status.ExitUnhealthy
+			}
+			if got := status.ExitCode(r); got != wantCode {
+				t.Errorf("ExitCode = %d; want %d", got, wantCode)
+			}
+		})
+	}
+}
+
+// Nodes outside --probe.peers are neither healthy nor unhealthy, and their
+// diagnosis says why they are not probed.
+func TestDiagnoseProbePeers(t *testing.T) {
+	rows := []row{{"node-1", "RRRR"}, {"node-2", "RRRR"}, {"node-3", "RRRR"}, {"node-4", "RRRR"}, {"node-5", "RRRR"}}
+	r := scenarioWith(view{peers: 2}, rows...)
+	got := status.Diagnose(r)
+	notProbed := 0
+	for _, n := range r.Nodes {
+		if n.NotProbed == "" {
+			continue
+		}
+		notProbed++
+		if got[n.Name] != "not probed from this node (outside its 2 peers)" {
+			t.Errorf("%s: diagnosis %q", n.Name, got[n.Name])
+		}
+	}
+	if notProbed != 2 || len(got) != 2 {
+		t.Errorf("%d nodes not probed, diagnoses %q; want 2 and only theirs", notProbed, got)
+	}
+	if code := status.ExitCode(r); code != status.ExitOK {
+		t.Errorf("ExitCode = %d; want %d: nodes not probed are not unhealthy", code, status.ExitOK)
 	}
 }
 

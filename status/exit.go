@@ -10,12 +10,13 @@ const (
 	ExitUnreachable = 3
 )
 
-// ExitCode is ExitOK when every node is reachable on all its paths (also
-// when no node is known) and ExitUnhealthy otherwise, including paths not
-// probed yet.
+// ExitCode is ExitOK when every node this node probes is reachable on all
+// its paths (also when no node is known) and ExitUnhealthy otherwise,
+// including paths not probed yet. Nodes outside the --probe.peers choice
+// count neither way.
 func ExitCode(r admin.Report) int {
 	for _, n := range r.Nodes {
-		if !nodeReachable(n) {
+		if n.NotProbed == "" && !nodeReachable(n) {
 			return ExitUnhealthy
 		}
 	}

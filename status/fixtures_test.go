@@ -3,10 +3,12 @@ package status_test
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/connectivity-exporter/connectivity_exporter/admin"
 	"github.com/connectivity-exporter/connectivity_exporter/nodes"
+	"github.com/connectivity-exporter/connectivity_exporter/plan"
 	"github.com/connectivity-exporter/connectivity_exporter/prober"
 )
 
@@ -21,12 +23,22 @@ var t0 = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
 //	X  unreachable, refused
 //	E  unreachable, error
 //	t  still reachable, latest probe timed out (below the failure threshold)
+//	f  no verdict yet, latest probe timed out (a first failure)
+//	x  no verdict yet, latest probe refused (a first failure)
 //	?  not probed yet
 type row struct{ name, spec string }
 
+// view is how the daemon was asked and set up.
+type view struct {
+	fresh bool // status --probe
+	peers int  // --probe.peers
+}
+
 // scenario builds a report as the daemon does, from a node list and prober
 // states; the first row is the local node.
-func scenario(rows ...row) admin.Report {
+func scenario(rows ...row) admin.Report { return scenarioWith(view{}, rows...) }
+
+func scenarioWith(v view, rows ...row) admin.Report {
 	var list []nodes.Node
 	var states []prober.PathState
 	for i, r := range rows {
@@ -35,13 +47,24 @@ func scenario(rows ...row) admin.Report {
 			n.HealthIP = netip.MustParseAddr(fmt.Sprintf("198.19.0.%d", i+1))
 		}
 		list = append(list, n)
-		for j, t := range prober.TargetsFor([]nodes.Node{n}) {
-			if st, ok := pathState(t, r.spec[j], i, j); ok {
+	}
+	p, err := plan.New(plan.Config{Local: rows[0].name, PeerLimit: v.peers}, list)
+	if err != nil {
+		panic(err)
+	}
+	for _, e := range p.Entries() {
+		i := slices.IndexFunc(rows, func(r row) bool { return r.name == e.Name })
+		for j, t := range e.Targets {
+			if st, ok := pathState(t, rows[i].spec[j], i, j); ok {
 				states = append(states, st)
 			}
 		}
 	}
-	return admin.BuildReport(rows[0].name, list, states, admin.LatestProbe(states), 15*time.Second)
+	opts := admin.ReportOptions{ProbeTime: admin.LatestProbe(states), Interval: 15 * time.Second, FailureThreshold: 3}
+	if v.fresh {
+		opts.Fresh, opts.FreshSince = true, t0.Add(-time.Minute)
+	}
+	return admin.BuildReport(p, states, opts)
 }
 
 var baseRTT = [4]time.Duration{112 * time.Microsecond, 431 * time.Microsecond, 154 * time.Microsecond, 456 * time.Microsecond}
@@ -70,6 +93,12 @@ func pathState(t prober.Target, c byte, node, path int) (prober.PathState, bool)
 	case 't':
 		st.Status = prober.StatusReachable
 		fail(prober.ResultTimeout, "no echo reply before the timeout", "connection timed out", 1)
+	case 'f':
+		st.Status = prober.StatusUnknown
+		fail(prober.ResultTimeout, "no echo reply before the timeout", "connection timed out", 1)
+	case 'x':
+		st.Status = prober.StatusUnknown
+		fail(prober.ResultRefused, "connection refused", "connection refused", 1)
 	case '?':
 		return prober.PathState{}, false
 	default:

@@ -26,12 +26,21 @@ func RenderText(w io.Writer, r admin.Report, opts TextOptions) error {
 	r = WithDiagnosis(r)
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "Probe time:   %s\n", timeText(r.ProbeTime, "never (no probe has finished yet)"))
+	fmt.Fprintf(bw, "View:         %s\n", viewText(r))
 	fmt.Fprintln(bw, "Nodes:")
 	if len(r.Nodes) == 0 {
 		fmt.Fprintln(bw, "  none known")
 	}
-	omitted, healthy := 0, 0
+	omitted, healthy, probed, notProbed := 0, 0, 0, 0
 	for _, n := range r.Nodes {
+		if n.NotProbed != "" {
+			notProbed++
+			if opts.Verbose {
+				writeNotProbed(bw, isLocal(r, n), n)
+			}
+			continue
+		}
+		probed++
 		ok := nodeReachable(n)
 		if ok {
 			healthy++
@@ -45,8 +54,43 @@ func RenderText(w io.Writer, r admin.Report, opts TextOptions) error {
 	if omitted > 0 {
 		fmt.Fprintf(bw, "  %s omitted; --verbose shows all nodes\n", plural(omitted, "healthy node"))
 	}
-	fmt.Fprintf(bw, "Cluster health:   %d/%d reachable\n", healthy, len(r.Nodes))
+	if notProbed > 0 && !opts.Verbose {
+		fmt.Fprintf(bw, "  %s not probed from this node; --verbose lists them\n", plural(notProbed, "node"))
+	}
+	fmt.Fprintf(bw, "Cluster health:   %d/%d reachable%s\n", healthy, probed, healthScope(r, probed, notProbed))
 	return bw.Flush()
+}
+
+// viewText says which view of the paths the report is: the probe made just
+// now, or the latest results held to the failure threshold.
+func viewText(r admin.Report) string {
+	if r.Fresh {
+		return "probed now (--probe): a path whose probe failed is unreachable"
+	}
+	if r.FailureThreshold > 0 {
+		return fmt.Sprintf("latest results: a path is unreachable after %s in a row", plural(r.FailureThreshold, "failed probe"))
+	}
+	return "latest results: a path is unreachable after the failure threshold"
+}
+
+// healthScope says what Cluster health counted when this node does not
+// probe every node.
+func healthScope(r admin.Report, probed, notProbed int) string {
+	switch {
+	case notProbed == 0:
+		return ""
+	case r.ProbePeers > 0:
+		return fmt.Sprintf(" (the %s this node probes: --probe.peers=%d; %d more not probed from here)", plural(probed, "node"), r.ProbePeers, notProbed)
+	}
+	return fmt.Sprintf(" (%d more not probed from here)", notProbed)
+}
+
+func writeNotProbed(w io.Writer, local bool, n admin.NodeReport) {
+	suffix := ""
+	if local {
+		suffix = " (localhost)"
+	}
+	fmt.Fprintf(w, "  %s%s:\n    Not probed from this node: %s\n", clean(n.Name), suffix, clean(n.NotProbed))
 }
 
 func writeNode(w io.Writer, local bool, n admin.NodeReport) {

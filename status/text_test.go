@@ -11,27 +11,34 @@ import (
 
 func TestRenderTextGolden(t *testing.T) {
 	healthy := []row{{"node-1", "RRRR"}, {"node-2", "RRRR"}, {"node-3", "RRRR"}}
+	fiveHealthy := append(healthy, row{"node-4", "RRRR"}, row{"node-5", "RRRR"})
 	for _, tc := range []struct {
 		golden  string
 		rows    []row
 		verbose bool
+		view    view
 	}{
-		{"healthy", healthy, false},
-		{"healthy_verbose", healthy, true},
-		{"a_isolated", []row{{"node-1", "RRRR"}, {"node-2", "TTTT"}, {"node-3", "TTTT"}, {"node-4", "TT"}, {"node-5", "RRRR"}}, false},
-		{"b_node_down", []row{{"node-1", "RRRR"}, {"node-2", "RRRR"}, {"node-3", "TTTT"}}, false},
-		{"c_endpoint_dropped", []row{{"node-1", "RRRR"}, {"node-2", "RRTT"}}, false},
-		{"c_endpoint_dropped_verbose", []row{{"node-1", "RRRR"}, {"node-2", "RRTT"}}, true},
-		{"d_icmp_filtered", []row{{"node-1", "RRRR"}, {"node-2", "TRTR"}, {"node-3", "RRRR"}}, false},
-		{"e_exporter_not_running", []row{{"node-1", "RRRR"}, {"node-2", "RXRX"}, {"node-3", "RRRR"}}, false},
-		{"f_port_blocked", []row{{"node-1", "RRRR"}, {"node-2", "RTRT"}, {"node-3", "RE"}}, false},
-		{"no_health_ip", []row{{"node-1", "RRRR"}, {"node-2", "RR"}, {"node-3", "TT"}}, true},
-		{"not_probed_yet", []row{{"node-1", "????"}, {"node-2", "????"}, {"node-3", "??"}}, false},
-		{"transient_failure", []row{{"node-1", "RRRR"}, {"node-2", "RRtR"}, {"node-3", "RRRR"}}, false},
+		{"healthy", healthy, false, view{}},
+		{"healthy_verbose", healthy, true, view{}},
+		{"a_isolated", []row{{"node-1", "RRRR"}, {"node-2", "TTTT"}, {"node-3", "TTTT"}, {"node-4", "TT"}, {"node-5", "RRRR"}}, false, view{}},
+		{"b_node_down", []row{{"node-1", "RRRR"}, {"node-2", "RRRR"}, {"node-3", "TTTT"}}, false, view{}},
+		{"c_endpoint_dropped", []row{{"node-1", "RRRR"}, {"node-2", "RRTT"}}, false, view{}},
+		{"c_endpoint_dropped_verbose", []row{{"node-1", "RRRR"}, {"node-2", "RRTT"}}, true, view{}},
+		{"d_icmp_filtered", []row{{"node-1", "RRRR"}, {"node-2", "TRTR"}, {"node-3", "RRRR"}}, false, view{}},
+		{"e_exporter_not_running", []row{{"node-1", "RRRR"}, {"node-2", "RXRX"}, {"node-3", "RRRR"}}, false, view{}},
+		{"f_port_blocked", []row{{"node-1", "RRRR"}, {"node-2", "RTRT"}, {"node-3", "RE"}}, false, view{}},
+		{"no_health_ip", []row{{"node-1", "RRRR"}, {"node-2", "RR"}, {"node-3", "TT"}}, true, view{}},
+		{"not_probed_yet", []row{{"node-1", "????"}, {"node-2", "????"}, {"node-3", "??"}}, false, view{}},
+		{"transient_failure", []row{{"node-1", "RRRR"}, {"node-2", "RRtR"}, {"node-3", "RRRR"}}, false, view{}},
+		{"first_failures", []row{{"node-1", "RRRR"}, {"node-2", "Rxff"}, {"node-3", "RRRR"}}, false, view{}},
+		{"fresh_node_cut", []row{{"node-1", "RRRR"}, {"node-2", "RRRR"}, {"node-3", "tttt"}}, false, view{fresh: true}},
+		{"fresh_healthy", healthy, false, view{fresh: true}},
+		{"probe_peers", fiveHealthy, false, view{peers: 2}},
+		{"probe_peers_verbose", fiveHealthy, true, view{peers: 2}},
 	} {
 		t.Run(tc.golden, func(t *testing.T) {
 			var buf bytes.Buffer
-			if err := status.RenderText(&buf, scenario(tc.rows...), status.TextOptions{Verbose: tc.verbose}); err != nil {
+			if err := status.RenderText(&buf, scenarioWith(tc.view, tc.rows...), status.TextOptions{Verbose: tc.verbose}); err != nil {
 				t.Fatal(err)
 			}
 			golden(t, "text_"+tc.golden, buf.Bytes())

@@ -12,6 +12,7 @@ import (
 
 	"github.com/connectivity-exporter/connectivity_exporter/admin"
 	"github.com/connectivity-exporter/connectivity_exporter/nodes"
+	"github.com/connectivity-exporter/connectivity_exporter/plan"
 	"github.com/connectivity-exporter/connectivity_exporter/prober"
 	"github.com/connectivity-exporter/connectivity_exporter/status"
 )
@@ -45,17 +46,22 @@ func TestWiringWithScheduler(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sched.SetTargets(prober.TargetsFor(list))
+	p, err := plan.New(plan.Config{Local: "node-1"}, list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sched.SetTargets(p.Targets())
 
 	started := time.Now()
 	backend := admin.BackendFuncs{
 		StatusFunc: func() admin.Report {
 			states := store.Snapshot()
-			return admin.BuildReport("node-1", list, states, admin.LatestProbe(states), sched.Interval())
+			return admin.BuildReport(p, states, admin.ReportOptions{ProbeTime: admin.LatestProbe(states), Interval: time.Minute})
 		},
 		ProbeFunc: func(ctx context.Context) admin.Report {
+			since := time.Now()
 			states := sched.ProbeAll(ctx)
-			return admin.BuildReport("node-1", list, states, time.Now(), sched.Interval())
+			return admin.BuildReport(p, states, admin.ReportOptions{ProbeTime: time.Now(), Interval: time.Minute, Fresh: true, FreshSince: since})
 		},
 		InfoFunc: func() admin.Info {
 			return admin.Info{Version: "test", Started: started, Nodes: len(list), LocalNode: "node-1", LastCycle: admin.NewCycleInfo(sched.LastCycle())}

@@ -28,6 +28,7 @@ import (
 
 	"github.com/connectivity-exporter/connectivity_exporter/collector"
 	"github.com/connectivity-exporter/connectivity_exporter/nodes"
+	"github.com/connectivity-exporter/connectivity_exporter/plan"
 	"github.com/connectivity-exporter/connectivity_exporter/prober"
 	"github.com/connectivity-exporter/connectivity_exporter/test/testbin"
 )
@@ -123,9 +124,16 @@ func TestChurnLeavesNothingBehind(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			apply := func(l []nodes.Node) { // as the daemon does on a new list
-				metrics.SetNodes(len(l))
-				sched.SetTargets(prober.TargetsFor(l))
+			first, err := plan.New(plan.Config{Local: "node-1"}, base)
+			if err != nil {
+				t.Fatal(err)
+			}
+			keeper := plan.NewKeeper(first, metrics, log.NewNopLogger()) // as the daemon has it
+			keeper.OnChange(func(p *plan.Plan) { sched.SetTargets(p.Targets()) })
+			apply := func(l []nodes.Node) {
+				if err := keeper.Update(l); err != nil {
+					t.Fatal(err)
+				}
 			}
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan struct{})
@@ -207,7 +215,7 @@ func TestChurnLeavesNothingBehind(t *testing.T) {
 			if !slices.Equal(got, want) {
 				t.Errorf("series after churn differ from before:\n got %d: %v\nwant %d: %v", len(got), got, len(want), want)
 			}
-			if n, w := store.Len(), len(prober.TargetsFor(base)); n != w {
+			if n, w := len(store.Snapshot()), len(first.Targets()); n != w {
 				t.Errorf("the store tracks %d paths, want %d", n, w)
 			}
 			body := scrape(t, web.URL)

@@ -55,6 +55,7 @@ type lab struct {
 	prefix string
 	dir    string
 	size   int
+	args   string // exporter flags, labArgs unless the test says otherwise
 }
 
 func requireRoot(t *testing.T) {
@@ -69,9 +70,12 @@ func requireRoot(t *testing.T) {
 
 // startLab brings up k nodes and tears them down when the test ends, also
 // when it fails.
-func startLab(t *testing.T, k int) *lab {
+func startLab(t *testing.T, k int) *lab { return startLabWith(t, k, labArgs) }
+
+// startLabWith is startLab with other exporter flags.
+func startLabWith(t *testing.T, k int, args string) *lab {
 	requireRoot(t)
-	l := &lab{t: t, prefix: "cxe2e", dir: t.TempDir(), size: k}
+	l := &lab{t: t, prefix: "cxe2e", dir: t.TempDir(), size: k, args: args}
 	lockLabs(t)
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -94,7 +98,7 @@ func startLab(t *testing.T, k int) *lab {
 }
 
 func (l *lab) env() []string {
-	return append(os.Environ(), "LAB_PREFIX="+l.prefix, "LAB_DIR="+l.dir, "LAB_BIN="+binary, "LAB_ARGS="+labArgs)
+	return append(os.Environ(), "LAB_PREFIX="+l.prefix, "LAB_DIR="+l.dir, "LAB_BIN="+binary, "LAB_ARGS="+l.args)
 }
 
 func (l *lab) run(args ...string) (string, error) {

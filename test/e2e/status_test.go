@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +26,25 @@ func (l *lab) status(i int, args ...string) (admin.Report, string, error) {
 		return r, string(out), fmt.Errorf("status output is not a report: %v (exit: %v)", jerr, err)
 	}
 	return r, string(out), nil
+}
+
+// statusText runs the real `connectivity_exporter status` against node i's
+// daemon and returns its text and exit code.
+func (l *lab) statusText(i int, args ...string) (string, int) {
+	l.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	sock := filepath.Join(l.dir, fmt.Sprintf("node-%d", i), "admin.sock")
+	out, err := exec.CommandContext(ctx, binary, append([]string{"status", "--admin.socket=" + sock}, args...)...).CombinedOutput()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		return string(out), 0
+	case errors.As(err, &exit):
+		return string(out), exit.ExitCode()
+	}
+	l.t.Fatalf("status: %v\n%s", err, out)
+	return "", -1
 }
 
 // expectDiagnosis waits until node src's status diagnoses node peer with a
@@ -108,5 +128,37 @@ func TestStatusProbeWithANodeCutOffReturnsWithinTheTimeout(t *testing.T) {
 		if n.Name == "node-3" && (n.Host.ICMP.Result != "timeout" || n.Host.HTTP.Result != "timeout") {
 			t.Errorf("node-3 after --probe: %+v", n.Host)
 		}
+	}
+
+	// The text of a fresh probe, right after the cut (the lab's failure
+	// threshold is 2, so the gauges may not say it yet): node-3 is down.
+	l.mustRun("clear", "cut", "3")
+	l.expectPaths(3, allPaths, 1, converge)
+	l.mustRun("fault", "cut", "3")
+	text, code := l.statusText(1, "--probe")
+	if code != 1 || !strings.Contains(text, "Diagnosis: node-3 is down or cut off") || !strings.Contains(text, "Cluster health:   2/3 reachable") {
+		t.Errorf("status --probe right after node-3 was cut: exit %d (want 1):\n%s", code, text)
+	}
+}
+
+// With --probe.peers=2 on 5 nodes, each node probes 2 peers: the others are
+// not broken, so status exits 0 and says nothing of "not probed yet".
+func TestStatusWithProbePeers(t *testing.T) {
+	l := startLabWith(t, 5, labArgs+" --probe.peers=2")
+	var text string
+	eventually(t, converge, "status on node-1 exiting 0", func() (bool, string) {
+		var code int
+		text, code = l.statusText(1)
+		return code == 0, fmt.Sprintf("exit %d:\n%s", code, text)
+	})
+	if strings.Contains(text, "not probed yet") || strings.Contains(text, "Not probed yet") {
+		t.Errorf("status shows nodes outside the peers as not probed yet:\n%s", text)
+	}
+	if !strings.Contains(text, "Cluster health:   3/3 reachable (the 3 nodes this node probes: --probe.peers=2; 2 more not probed from here)") {
+		t.Errorf("Cluster health line:\n%s", text)
+	}
+	verbose, code := l.statusText(1, "--verbose")
+	if code != 0 || strings.Count(verbose, "Not probed from this node: outside its 2 peers") != 2 {
+		t.Errorf("status --verbose: exit %d:\n%s", code, verbose)
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/connectivity-exporter/connectivity_exporter/collector"
 	"github.com/connectivity-exporter/connectivity_exporter/nodes"
+	"github.com/connectivity-exporter/connectivity_exporter/plan"
 	"github.com/connectivity-exporter/connectivity_exporter/prober"
 )
 
@@ -63,7 +64,7 @@ func peerFigures() []peerFigure {
 			start := time.Now()
 			for _, node := range all {
 				chosen := map[string]bool{}
-				for _, p := range prober.SelectPeers(node.Name, all, k) {
+				for _, p := range plan.SelectPeers(node.Name, all, k) {
 					if p.Name != node.Name {
 						in[p.Name]++
 						chosen[p.Name] = true
@@ -102,7 +103,7 @@ func peerFigures() []peerFigure {
 			changed, must, total := 0, 0, 0
 			for _, node := range left {
 				after := map[string]bool{}
-				for _, p := range prober.SelectPeers(node.Name, left, k) {
+				for _, p := range plan.SelectPeers(node.Name, left, k) {
 					if p.Name != node.Name {
 						after[p.Name] = true
 					}

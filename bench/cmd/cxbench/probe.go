@@ -19,8 +19,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/connectivity-exporter/connectivity_exporter/collector"
-	"github.com/connectivity-exporter/connectivity_exporter/healthep"
+	"github.com/connectivity-exporter/connectivity_exporter/hello"
 	"github.com/connectivity-exporter/connectivity_exporter/nodes"
+	"github.com/connectivity-exporter/connectivity_exporter/plan"
 	"github.com/connectivity-exporter/connectivity_exporter/prober"
 )
 
@@ -40,7 +41,7 @@ func probeMain(args []string) error {
 	httpClient := fs.String("http", "minimal", "HTTP client: minimal or net-http")
 	protocols := fs.String("protocols", "icmp,http", "protocols to probe")
 	listen := fs.String("listen", "127.0.0.1:9250", "metrics address")
-	hello := fs.String("hello", ":4240", "hello address (empty: none)")
+	helloAddr := fs.String("hello", ":4240", "hello address (empty: none)")
 	perPeer := fs.String("per-peer", "auto", "per-peer mode")
 	k := fs.Int("peers", 0, "probe only this many peers (SelectPeers); 0: all")
 	quantum := fs.Duration("quantum", 0, "prober.Config.Quantum (0: automatic, negative: none)")
@@ -56,7 +57,10 @@ func probeMain(args []string) error {
 	if err != nil {
 		return err
 	}
-	list = prober.SelectPeers(*local, list, *k)
+	pl, err := plan.New(plan.Config{Local: *local, PeerLimit: *k}, list)
+	if err != nil {
+		return err
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -88,7 +92,7 @@ func probeMain(args []string) error {
 	default:
 		return fmt.Errorf("unknown ICMP engine %q", *engine)
 	}
-	httpProbe := prober.NewHTTPProbe(prober.HTTPConfig{Port: 4240, Path: healthep.HelloPath, NetHTTP: *httpClient == "net-http"})
+	httpProbe := prober.NewHTTPProbe(prober.HTTPConfig{Port: hello.DefaultPort, Path: hello.Path, NetHTTP: *httpClient == "net-http"})
 
 	sched, err := prober.NewScheduler(prober.Config{Interval: *interval, Timeout: *timeout, MaxInFlight: 1024, Quantum: *quantum},
 		map[prober.Protocol]prober.ProbeFunc{prober.ProtocolICMP: icmpProbe, prober.ProtocolHTTP: httpProbe},
@@ -97,7 +101,7 @@ func probeMain(args []string) error {
 		return err
 	}
 	var targets []prober.Target
-	for _, t := range prober.TargetsFor(list) {
+	for _, t := range pl.Targets() {
 		if strings.Contains(*protocols, string(t.Protocol)) {
 			targets = append(targets, t)
 		}
@@ -112,13 +116,13 @@ func probeMain(args []string) error {
 	srv := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
 	defer srv.Close()
-	if *hello != "" {
-		hln, err := net.Listen("tcp", *hello)
+	if *helloAddr != "" {
+		hln, err := net.Listen("tcp", *helloAddr)
 		if err != nil {
 			return err
 		}
-		hs := healthep.NewHelloServer()
-		go healthep.ServeHello(hs, hln)
+		hs := hello.NewServer(hello.Options{})
+		go hello.Serve(hs, hln)
 		defer hs.Close()
 	}
 	start := time.Now()

@@ -1,4 +1,4 @@
-package healthep
+package hello
 
 import (
 	"bufio"
@@ -42,11 +42,11 @@ func startHelloForTest(t *testing.T, srv *http.Server, maxConns int) *helloUnder
 		ln = LimitListener(ln, maxConns)
 	}
 	done := make(chan error, 1)
-	go func() { done <- ServeHello(srv, ln) }()
+	go func() { done <- Serve(srv, ln) }()
 	t.Cleanup(func() {
 		srv.Close()
 		if err := <-done; err != nil {
-			t.Errorf("ServeHello: %v", err)
+			t.Errorf("Serve: %v", err)
 		}
 	})
 	return h
@@ -85,7 +85,7 @@ func (c *countedConn) CloseWrite() error { return c.Conn.(*net.TCPConn).CloseWri
 func (h *helloUnderTest) get(timeout time.Duration) (time.Duration, error) {
 	c := http.Client{Timeout: timeout, Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil}}
 	start := time.Now()
-	resp, err := c.Get("http://" + h.addr + HelloPath)
+	resp, err := c.Get("http://" + h.addr + Path)
 	if err != nil {
 		return time.Since(start), err
 	}
@@ -179,22 +179,22 @@ func TestHelloSurvivesSlowClients(t *testing.T) {
 	tests := []struct {
 		name     string
 		attacker int
-		opts     HelloOptions
-		maxConns int // 0: ServeHello's default cap
+		opts     Options
+		maxConns int // 0: Serve's default cap
 		// send runs once per attacker right after it connects; trickle,
 		// if set, keeps writing to all of them until the test ends.
 		send    string
 		trickle bool
 	}{
 		{name: "300 half-sent request heads, default options", attacker: 300, send: halfHead},
-		{name: "300 connect and send nothing", attacker: 300, opts: HelloOptions{ReadHeaderTimeout: 500 * time.Millisecond}},
-		{name: "100 slowloris, one byte per 100ms", attacker: 100, opts: HelloOptions{ReadHeaderTimeout: 700 * time.Millisecond}, trickle: true},
-		{name: "200 half-sent heads over a cap of 50", attacker: 200, opts: HelloOptions{ReadHeaderTimeout: 500 * time.Millisecond}, maxConns: 50, send: halfHead},
+		{name: "300 connect and send nothing", attacker: 300, opts: Options{ReadHeaderTimeout: 500 * time.Millisecond}},
+		{name: "100 slowloris, one byte per 100ms", attacker: 100, opts: Options{ReadHeaderTimeout: 700 * time.Millisecond}, trickle: true},
+		{name: "200 half-sent heads over a cap of 50", attacker: 200, opts: Options{ReadHeaderTimeout: 500 * time.Millisecond}, maxConns: 50, send: halfHead},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			rht := tc.opts.withDefaults().ReadHeaderTimeout
-			h := startHelloForTest(t, NewHelloServerWith(tc.opts), tc.maxConns)
+			h := startHelloForTest(t, NewServer(tc.opts), tc.maxConns)
 			if _, err := h.get(2 * time.Second); err != nil {
 				t.Fatalf("before the attack: %v", err)
 			}
@@ -266,7 +266,7 @@ func TestHelloSurvivesSlowClients(t *testing.T) {
 			}
 			limit := tc.maxConns
 			if limit == 0 {
-				limit = DefaultHelloMaxConns
+				limit = DefaultMaxConns
 			}
 			t.Logf("attackers=%d cap=%d: normal GET took %s; server goroutines %d -> %d -> %d; heap+stacks %.1f -> %.1f -> %.1f MiB (~%d B per held connection); fds %d -> %d -> %d; all attackers cut off after %s",
 				tc.attacker, limit, took.Round(time.Millisecond),
@@ -289,7 +289,7 @@ func TestHelloSurvivesSlowClients(t *testing.T) {
 func mib(b uint64) float64 { return float64(b) / (1 << 20) }
 
 func TestHelloAnswers(t *testing.T) {
-	h := startHelloForTest(t, NewHelloServer(), 0)
+	h := startHelloForTest(t, NewServer(Options{}), 0)
 	big := "GET /hello HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 64<<10) + "\r\n\r\n"
 	tests := []struct {
 		name    string
@@ -299,7 +299,7 @@ func TestHelloAnswers(t *testing.T) {
 		{"hello", "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n", http.StatusOK},
 		{"head", "HEAD /hello HTTP/1.1\r\nHost: x\r\n\r\n", http.StatusOK},
 		{"oversized header", big, http.StatusRequestHeaderFieldsTooLarge},
-		{"just over the limit", "GET /hello HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", DefaultHelloMaxHeaderBytes+4096) + "\r\n\r\n", http.StatusRequestHeaderFieldsTooLarge},
+		{"just over the limit", "GET /hello HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", DefaultMaxHeaderBytes+4096) + "\r\n\r\n", http.StatusRequestHeaderFieldsTooLarge},
 		{"other path", "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", http.StatusNotFound},
 		{"other method", "POST /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", http.StatusMethodNotAllowed},
 		{"garbage", "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n", http.StatusBadRequest},
@@ -330,60 +330,5 @@ func TestHelloAnswers(t *testing.T) {
 				t.Error("the server keeps the connection: keep-alives must be off")
 			}
 		})
-	}
-}
-
-func TestLimitListenerReleasesSlots(t *testing.T) {
-	inner, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln := LimitListener(inner, 2)
-	defer ln.Close()
-	accepted := make(chan net.Conn, 10)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				close(accepted)
-				return
-			}
-			accepted <- c
-		}
-	}()
-	var clients []net.Conn
-	defer func() {
-		for _, c := range clients {
-			c.Close()
-		}
-	}()
-	for range 3 {
-		c, err := net.Dial("tcp", inner.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		clients = append(clients, c)
-	}
-	first, second := <-accepted, <-accepted
-	select {
-	case <-accepted:
-		t.Fatal("a third connection was accepted over a cap of 2")
-	case <-time.After(200 * time.Millisecond):
-	}
-	first.Close()
-	first.Close() // a second Close must not free a second slot
-	select {
-	case c := <-accepted:
-		c.Close()
-	case <-time.After(2 * time.Second):
-		t.Fatal("closing a connection did not free its slot")
-	}
-	if _, ok := second.(interface{ CloseWrite() error }); !ok {
-		t.Error("limited connections lost CloseWrite")
-	}
-	second.Close()
-	ln.Close()
-	if _, ok := <-accepted; ok {
-		t.Error("Accept returned a connection after Close")
 	}
 }

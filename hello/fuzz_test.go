@@ -1,4 +1,4 @@
-package healthep
+package hello
 
 import (
 	"bufio"
@@ -24,7 +24,7 @@ func FuzzHelloRequest(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	h := HelloHandler()
+	h := Handler()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(data)))
 		if err != nil {
@@ -38,7 +38,7 @@ func FuzzHelloRequest(f *testing.F) {
 		if req.Method != http.MethodGet && req.Method != http.MethodHead {
 			t.Fatalf("%s answered 200", req.Method)
 		}
-		if req.URL.Path != HelloPath {
+		if req.URL.Path != Path {
 			t.Fatalf("path %q answered 200", req.URL.Path)
 		}
 		if req.Method == http.MethodGet && rec.Body.String() != "hello\n" {

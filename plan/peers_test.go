@@ -1,4 +1,4 @@
-package prober
+package plan
 
 import (
 	"fmt"
@@ -105,5 +105,23 @@ func TestSelectPeersChangesLittleWhenNodesLeave(t *testing.T) {
 	// Choices of departed nodes must change (about 1%); few others should.
 	if frac := float64(changed) / float64(total); frac > 0.03 {
 		t.Fatalf("%.1f%% of choices changed when 1%% of the nodes left", 100*frac)
+	}
+}
+
+func BenchmarkSelectPeers(b *testing.B) {
+	all := cluster(5000)
+	b.ReportAllocs()
+	for b.Loop() {
+		SelectPeers("node-42", all, 50)
+	}
+}
+
+func BenchmarkNew(b *testing.B) {
+	all := cluster(5000)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := New(Config{Local: "node-42", PeerLimit: 50}, all); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -1,0 +1,121 @@
+package plan
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+
+	"github.com/connectivity-exporter/connectivity_exporter/nodes"
+)
+
+// DefaultLoadTimeout bounds the first node list: an unreachable API server
+// is then a start error (exit 1, restarted by the kubelet), not a silent
+// hang.
+const DefaultLoadTimeout = time.Minute
+
+// Reporter is told what becomes of node lists (collector.Metrics is one).
+type Reporter interface {
+	// SetNodes is the number of nodes in the list in force.
+	SetNodes(n int)
+	// DiscoveryError counts a list that could not be loaded or was rejected.
+	DiscoveryError()
+	// SetDiscoveryRejected is true while a rejected list is what the
+	// source offers; the last good list stays in force meanwhile.
+	SetDiscoveryRejected(rejected bool)
+}
+
+// Load reads the first node list from source within timeout and makes the
+// first Plan of it; any problem is an error for the daemon to exit with.
+// A nil source (a passive daemon without a node list) is the Empty plan.
+func Load(ctx context.Context, cfg Config, source nodes.Source, timeout time.Duration) (*Plan, error) {
+	if source == nil {
+		return Empty(cfg), nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	list, err := source.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return New(cfg, list)
+}
+
+// Keeper is the one owner of the Plan in force, in the way of
+// blackbox_exporter's SafeConfig: it takes every new node list, checks it,
+// keeps the last good plan when a list is bad, reports both, and hands each
+// new plan to its consumers.
+type Keeper struct {
+	reporter Reporter
+	logger   log.Logger
+
+	current atomic.Pointer[Plan]
+
+	// mu orders plan changes, so that consumers see plans in the order
+	// they were stored.
+	mu        sync.Mutex
+	consumers []func(*Plan)
+}
+
+// NewKeeper starts with first in force and reports it.
+func NewKeeper(first *Plan, reporter Reporter, logger log.Logger) *Keeper {
+	k := &Keeper{reporter: reporter, logger: logger}
+	k.current.Store(first)
+	reporter.SetNodes(first.Len())
+	reporter.SetDiscoveryRejected(false)
+	return k
+}
+
+// Current is the plan in force.
+func (k *Keeper) Current() *Plan { return k.current.Load() }
+
+// OnChange hands the plan in force to consume now and every new plan later.
+func (k *Keeper) OnChange(consume func(*Plan)) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.consumers = append(k.consumers, consume)
+	consume(k.current.Load())
+}
+
+// Update makes list the list in force, or rejects it (keeping the last good
+// plan) when this node is not in it.
+func (k *Keeper) Update(list []nodes.Node) error {
+	cur := k.current.Load()
+	p, err := New(cur.cfg, list)
+	if err != nil {
+		k.reporter.DiscoveryError()
+		k.reporter.SetDiscoveryRejected(true)
+		level.Error(k.logger).Log("msg", "new node list rejected, keeping the last good one", "err", err)
+		return err
+	}
+	level.Info(k.logger).Log("msg", "node list changed", "nodes", p.Len(), "probed", p.Probed())
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.current.Store(p)
+	k.reporter.SetNodes(p.Len())
+	k.reporter.SetDiscoveryRejected(false)
+	for _, consume := range k.consumers {
+		consume(p)
+	}
+	return nil
+}
+
+// Fail records a list the source could not load; the last good plan stays.
+func (k *Keeper) Fail(err error) {
+	k.reporter.DiscoveryError()
+	// A transient error (a watch that broke and is retried) is no rejected
+	// list: no new list would clear the mark, so only a bad list sets it.
+	if !nodes.IsTransient(err) {
+		k.reporter.SetDiscoveryRejected(true)
+	}
+	level.Error(k.logger).Log("msg", "node list could not be loaded, keeping the last good one", "err", err)
+}
+
+// Watch feeds every list and error of source to Update and Fail until ctx
+// ends.
+func (k *Keeper) Watch(ctx context.Context, source nodes.Source) {
+	source.Watch(ctx, func(l []nodes.Node) { _ = k.Update(l) }, k.Fail)
+}
