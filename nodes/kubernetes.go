@@ -146,11 +146,18 @@ func (s *KubernetesSource) watchError(what string) cache.WatchErrorHandlerWithCo
 	}
 }
 
-// watchFailed keeps err for Load's timeout and hands it to Watch.
+// watchFailed keeps err for Load's timeout and hands it to Watch. Before
+// the first complete list nobody else would say anything until Load times
+// out, so it is logged here then: an RBAC error shows at once.
 func (s *KubernetesSource) watchFailed(err error) {
 	s.mu.Lock()
 	s.lastWatch = err
 	s.mu.Unlock()
+	select {
+	case <-s.allSynced:
+	default:
+		level.Warn(s.logger).Log("msg", "Kubernetes API error before the first complete list, retrying", "err", err)
+	}
 	select {
 	case s.errs <- err:
 	default: // one is pending; the informer's backoff paces the rest

@@ -560,6 +560,10 @@ func TestKubernetesLoadTimesOutWithLastError(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "list refused by test") {
 		t.Fatalf("Load = %v, want %q... with the list error", err, want)
 	}
+	// Logged as it happened, not only when Load gives up.
+	if want := `msg="Kubernetes API error before the first complete list, retrying" err="watching Kubernetes nodes: failed to list *v1.Node: list refused by test"`; !strings.Contains(h.log.String(), want) {
+		t.Errorf("log lacks %s:\n%s", want, h.log.String())
+	}
 }
 
 func TestKubernetesWatchWithoutLoad(t *testing.T) {

@@ -618,7 +618,7 @@ func TestDaemonSetFlagsExist(t *testing.T) {
 // write of any kind.
 func TestRBAC(t *testing.T) {
 	m := loadManifests(t)
-	checkRules(t, "ClusterRole", m.clusterRole.Rules, "nodes", "get", "list", "watch")
+	checkRules(t, "ClusterRole", m.clusterRole.Rules, "nodes", "list", "watch")
 	if m.clusterRole.AggregationRule != nil {
 		t.Error("the ClusterRole must not aggregate other roles")
 	}
