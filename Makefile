@@ -24,10 +24,15 @@ build:
 image: build
 	$(ENGINE) build --build-arg BASE=$(BASE) -t $(IMAGE) .
 
-# Every test: unit, and as root the network ones (namespaces, real Prometheus).
+# Every test: unit, and as root the network ones (namespaces, real Prometheus),
+# then test/kubeapi: a real kube-apiserver, in a module of its own so that
+# k8s.io/kubernetes stays out of go.mod (-vet=off: vet of its ~1,500
+# dependency packages takes minutes; no -race: it adds nothing the main
+# module's tests lack, and the cold build takes 8+ minutes without it).
 test: build
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 20m ./...
+	cd test/kubeapi && $(GO) test -vet=off -count=1 -timeout 15m ./...
 	scripts/fuzz.sh
 
 # Unit tests only (no root needed; the network tests skip themselves).

@@ -19,3 +19,5 @@ if [ "$missing" = 1 ]; then
 fi
 command -v go >/dev/null || { echo "install-deps: Go is not installed (https://go.dev/doc/install; go.mod says which version)" >&2; exit 1; }
 go mod download
+# test/kubeapi's own module: the kube-apiserver and etcd (about 135 MB).
+(cd test/kubeapi && go mod download)
