@@ -13,10 +13,16 @@ BUILD    := CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)"
 ENGINE   ?= podman
 BASE     ?= gcr.io/distroless/static-debian12
 IMAGE    ?= connectivity-exporter
+# golangci-lint at the version pinned in tools/go.mod, whose dependencies stay
+# out of the main go.mod. -modfile keeps the working directory, so it lints the
+# module it is run in.
+GOLANGCI_LINT = $(GO) tool -modfile=$(CURDIR)/tools/go.mod golangci-lint run --config $(CURDIR)/.golangci.yml
+# The modules beside the main one: the tools and the bench harness.
+MODULES  := tools tools/bench test/kubeapi
 
 .PHONY: all build image test unit lint fuzz demo deps bench clean
 
-all: lint build test
+all: build test
 
 build:
 	$(BUILD) -o $(BINARY) .
@@ -24,13 +30,13 @@ build:
 image: build
 	$(ENGINE) build --build-arg BASE=$(BASE) -t $(IMAGE) .
 
-# Every test: unit, and as root the network ones (namespaces, real Prometheus),
-# then test/kubeapi: a real kube-apiserver, in a module of its own so that
-# k8s.io/kubernetes stays out of go.mod (-vet=off: vet of its ~1,500
-# dependency packages takes minutes; no -race: it adds nothing the main
-# module's tests lack, and the cold build takes 8+ minutes without it).
-test: build
-	$(GO) vet ./...
+# Every check: lint, then unit tests, and as root the network ones
+# (namespaces, real Prometheus); then test/kubeapi, a real kube-apiserver,
+# in a module of its own so that k8s.io/kubernetes stays out of go.mod
+# (-vet=off: vet of its ~1,500 dependency packages takes minutes; no -race:
+# it adds nothing the main module's tests lack, and the cold build takes
+# 8+ minutes without it).
+test: lint build
 	$(GO) test -race -count=1 -timeout 20m ./...
 	cd test/kubeapi && $(GO) test -vet=off -count=1 -timeout 15m ./...
 	scripts/fuzz.sh
@@ -43,9 +49,16 @@ unit:
 fuzz:
 	scripts/fuzz.sh
 
+# gofmt, go vet and golangci-lint on every module, and go.mod and go.sum as
+# `go mod tidy` would write them.
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$out" ] || { echo "gofmt needed:"; echo "$$out"; exit 1; }
 	$(GO) vet ./...
+	cd tools/bench && $(GO) vet ./...
+	$(GOLANGCI_LINT) ./...
+	cd tools/bench && $(GOLANGCI_LINT) ./...
+	$(GO) mod tidy -diff
+	for m in $(MODULES); do (cd $$m && $(GO) mod tidy -diff) || exit 1; done
 
 demo: deps build
 	scripts/demo.sh
@@ -53,7 +66,7 @@ demo: deps build
 # Probing cost next to fping, smokeping_prober and blackbox_exporter, up to 5,000
 # simulated peers (root, about 10 minutes); rewrites the figures in BENCHMARKS.md.
 bench:
-	GO=$(GO) bench/run.sh
+	GO=$(GO) tools/bench/run.sh
 
 deps:
 	scripts/install-deps.sh

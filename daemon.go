@@ -68,10 +68,11 @@ func (d *daemonCommand) serve(ctx context.Context, logger log.Logger, deps daemo
 	f := &d.flags
 	level.Info(logger).Log("msg", "starting "+appName, "version", version.Info(), "node", f.nodeName)
 
-	source, err := d.nodeSource(ctx, logger)
+	source, closeSource, err := d.nodeSource(ctx, logger)
 	if err != nil {
 		return err
 	}
+	defer closeSource()
 	first, err := plan.Load(ctx, f.planConfig(), source, plan.DefaultLoadTimeout)
 	if err != nil {
 		return err
@@ -123,22 +124,21 @@ func (d *daemonCommand) serve(ctx context.Context, logger log.Logger, deps daemo
 	return nil
 }
 
-// nodeSource is the node list's source: the file, Kubernetes, or nil for a
-// passive daemon without either. A Kubernetes source stops with ctx.
-func (d *daemonCommand) nodeSource(ctx context.Context, logger log.Logger) (nodes.Source, error) {
+// nodeSource is the node list's source (the file, Kubernetes, or nil for a
+// passive daemon without either) and what stops it.
+func (d *daemonCommand) nodeSource(ctx context.Context, logger log.Logger) (nodes.Source, func(), error) {
 	f := &d.flags
 	switch {
 	case f.nodesFile != "":
-		return nodes.NewFileSource(f.nodesFile, f.nodesFilePoll), nil
+		return nodes.NewFileSource(f.nodesFile, f.nodesFilePoll), func() {}, nil
 	case f.nodesKubernetes:
 		ks, err := d.kubernetesSource(logger)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		context.AfterFunc(ctx, func() { ks.Close() }) // Watch closes it too; this covers an early return
-		return ks, nil
+		return ks, func() { ks.Close() }, nil // Watch closes it too; this covers an early return
 	}
-	return nil, nil
+	return nil, func() {}, nil
 }
 
 func newRegistry() *prometheus.Registry {

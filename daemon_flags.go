@@ -20,7 +20,7 @@ import (
 	"github.com/connectivity-exporter/connectivity_exporter/prober"
 )
 
-// daemonFlags are the daemon's settings, as DESIGN.md names them.
+// daemonFlags are the daemon's settings, one field per flag.
 type daemonFlags struct {
 	nodeName         string
 	nodesFile        string
@@ -84,7 +84,7 @@ func addDaemonCommand(app *kingpin.Application) *daemonCommand {
 	c.Flag("probe.max-in-flight", "Most probes running at once.").Default("1024").IntVar(&f.maxInFlight)
 	c.Flag("probe.icmp.privileged", "Send ICMP through raw sockets (needs CAP_NET_RAW); --no-probe.icmp.privileged uses unprivileged ICMP sockets (needs net.ipv4.ping_group_range).").Default("true").BoolVar(&f.icmpPrivileged)
 	c.Flag("probe.icmp.engine", "How ICMP echoes are sent: shared (one socket per address family for all probes) or pro-bing (a socket per probe; costs about three times the CPU, see BENCHMARKS.md).").Default("shared").EnumVar(&f.icmpEngine, "shared", "pro-bing")
-	c.Flag("probe.http.client", "How /hello is fetched: minimal (a strict HTTP/1.1 GET on a fresh connection) or net-http (Go's net/http client, about 1.4 times the CPU).").Default("minimal").EnumVar(&f.httpClient, "minimal", "net-http")
+	c.Flag("probe.http.client", "How /hello is fetched: minimal (a strict HTTP/1.1 GET on a fresh connection) or net-http (Go's net/http client, about 1.5 times the CPU per probe, see BENCHMARKS.md).").Default("minimal").EnumVar(&f.httpClient, "minimal", "net-http")
 	c.Flag("probe.peers", "Probe only this many peers (plus this node), chosen by consistent hashing so that every node is probed by about as many others; 0 probes every node. For very large clusters.").Default("0").IntVar(&f.probePeers)
 	c.Flag("hello.listen-address", "Address of the host /hello responder; its port is also the port probed on peers.").Default(defaultHelloAddress()).StringVar(&f.helloAddress)
 	c.Flag("healthep.ip", "Create the health endpoint with this IP (default: with --nodes.file, the local node's health_ip; none without either).").PlaceHolder("IP").StringVar(&f.healthIP)

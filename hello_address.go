@@ -19,7 +19,7 @@ func defaultHelloAddress() string {
 func helloListenPort(address string) (int, error) {
 	_, port, err := net.SplitHostPort(address)
 	if err != nil {
-		return 0, fmt.Errorf("--hello.listen-address %q: %v", address, err)
+		return 0, fmt.Errorf("--hello.listen-address %q: %w", address, err)
 	}
 	p, err := strconv.Atoi(port)
 	if err != nil || p < 1 || p > 65535 {

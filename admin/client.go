@@ -35,9 +35,6 @@ type Client struct {
 // ClientOption changes a Client's defaults.
 type ClientOption func(*Client)
 
-// WithProbeTimeout bounds Probe (default DefaultProbeTimeout).
-func WithProbeTimeout(d time.Duration) ClientOption { return func(c *Client) { c.probeTimeout = d } }
-
 // NewClient returns a client of the daemon listening on socketPath.
 func NewClient(socketPath string, opts ...ClientOption) *Client {
 	c := &Client{socket: socketPath, probeTimeout: DefaultProbeTimeout}
@@ -56,9 +53,6 @@ func NewClient(socketPath string, opts ...ClientOption) *Client {
 	}}
 	return c
 }
-
-// SocketPath is the socket the client talks to.
-func (c *Client) SocketPath() string { return c.socket }
 
 // Ping checks that the daemon serves the admin API.
 func (c *Client) Ping(ctx context.Context) error {

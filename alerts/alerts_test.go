@@ -1,3 +1,10 @@
+// Package alerts holds no code: the alerting and recording rules are plain
+// YAML for Prometheus' rule_files, with promtool unit tests under tests/.
+// These tests run promtool on them, check their conventions, and check that
+// they select only metrics the collector exposes (its golden files say which).
+//
+// The rules select the exporters by job="connectivity": scrape them with a
+// job of that name (see examples/prometheus.yml).
 package alerts
 
 import (
@@ -10,8 +17,19 @@ import (
 	"strings"
 	"testing"
 
-	"go.yaml.in/yaml/v3"
+	"go.yaml.in/yaml/v4"
+
+	"github.com/connectivity-exporter/connectivity_exporter/test/metricnames"
 )
+
+// The rule files, in this directory.
+const (
+	AlertsFile = "connectivity-alerts.yml"
+	RulesFile  = "connectivity-rules.yml"
+)
+
+// Job is the value of the job label the rules select.
+const Job = "connectivity"
 
 type ruleFile struct {
 	Groups []struct {
@@ -59,7 +77,7 @@ func readYAML(t *testing.T, read func(string) ([]byte, error), name string, v an
 func loadRules(t *testing.T, name string) []rule {
 	t.Helper()
 	var f ruleFile
-	readYAML(t, Files.ReadFile, name, &f)
+	readYAML(t, os.ReadFile, name, &f)
 	var rules []rule
 	for _, g := range f.Groups {
 		rules = append(rules, g.Rules...)
@@ -143,20 +161,6 @@ func TestExampleAlertmanagerNamesAlerts(t *testing.T) {
 
 func TestPromtoolTestRules(t *testing.T) {
 	runPromtool(t, append([]string{"test", "rules"}, testFiles(t)...)...)
-}
-
-// The files on disk are the ones embedded: Files must not go stale.
-func TestEmbeddedFilesMatchDisk(t *testing.T) {
-	for _, name := range []string{AlertsFile, RulesFile} {
-		disk, err := os.ReadFile(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		emb, _ := Files.ReadFile(name)
-		if !bytes.Equal(disk, emb) {
-			t.Errorf("%s: embedded copy differs from the file", name)
-		}
-	}
 }
 
 var (
@@ -273,6 +277,28 @@ func TestEveryAlertIsUnitTested(t *testing.T) {
 	for name := range fires {
 		if !defined[name] {
 			t.Errorf("tests expect alert %q, which does not exist", name)
+		}
+	}
+}
+
+// Every series the rules select is one the collector exposes, one the
+// recording rules record, or Prometheus' own up.
+func TestRulesSelectExposedMetrics(t *testing.T) {
+	exposed, err := metricnames.Exposed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	recorded := map[string]bool{}
+	for _, r := range loadRules(t, RulesFile) {
+		recorded[r.Record] = true
+	}
+	for _, file := range []string{RulesFile, AlertsFile} {
+		for _, r := range loadRules(t, file) {
+			for _, n := range metricnames.Selected(r.Expr) {
+				if !exposed[n] && !recorded[n] && n != "up" {
+					t.Errorf("%s: rule %s%s selects %s, which the collector does not expose (collector/testdata/*.prom) and %s does not record", file, r.Alert, r.Record, n, RulesFile)
+				}
+			}
 		}
 	}
 }

@@ -1,3 +1,7 @@
+// Package dashboards holds no code: the Grafana dashboards are plain JSON.
+// These tests check them: schema, data sources, panel ids, variables, that
+// every query parses, and that it selects only metrics the collector exposes
+// (its golden files say which) or that the recording rules record.
 package dashboards
 
 import (
@@ -11,9 +15,10 @@ import (
 	"strings"
 	"testing"
 
-	"go.yaml.in/yaml/v3"
+	"go.yaml.in/yaml/v4"
 
-	"github.com/connectivity-exporter/connectivity_exporter/alerts"
+	"github.com/connectivity-exporter/connectivity_exporter/test/grafana"
+	"github.com/connectivity-exporter/connectivity_exporter/test/metricnames"
 )
 
 const (
@@ -24,31 +29,18 @@ const (
 // Every dashboard lets the user pick these.
 var requiredVariables = []string{"datasource", "source", "peer", "path", "protocol"}
 
-// The metrics of the design brief (DESIGN.md), plus up and ALERTS.
-var contractMetrics = map[string]bool{
-	"connectivity_peer_reachable":                 true,
-	"connectivity_peer_rtt_seconds":               true,
-	"connectivity_peer_rtt_seconds_bucket":        true,
-	"connectivity_peer_probes_total":              true,
-	"connectivity_peers":                          true,
-	"connectivity_rtt_seconds":                    true,
-	"connectivity_rtt_seconds_bucket":             true,
-	"connectivity_probes_total":                   true,
-	"connectivity_probe_cycle_duration_seconds":   true,
-	"connectivity_probe_interval_seconds":         true,
-	"connectivity_probe_timeout_seconds":          true,
-	"connectivity_nodes":                          true,
-	"connectivity_discovery_errors_total":         true,
-	"connectivity_health_endpoint_up":             true,
-	"connectivity_health_endpoint_restarts_total": true,
-	"connectivity_build_info":                     true,
-	"up":                                          true,
-	"ALERTS":                                      true,
-}
+// The dashboards, from this directory.
+var dashboardFS = os.DirFS(".")
 
-func dashboards(t *testing.T) []dashboardFile {
+// rulesFile records the series named level:metric:operations.
+const rulesFile = "../alerts/connectivity-rules.yml"
+
+// Series of Prometheus' own that the dashboards may select.
+var prometheusSeries = map[string]bool{"up": true, "ALERTS": true}
+
+func dashboards(t *testing.T) []grafana.Dashboard {
 	t.Helper()
-	ds, err := loadDashboards(FS)
+	ds, err := grafana.Load(dashboardFS)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,51 +54,54 @@ func TestDashboardsAreValid(t *testing.T) {
 	uids := map[string]string{}
 	for _, d := range dashboards(t) {
 		// Whole-file checks on the raw JSON: nothing unknown to the model is lost.
-		b, _ := FS.ReadFile(d.name)
+		b, err := os.ReadFile(d.File)
+		if err != nil {
+			t.Fatal(err)
+		}
 		var raw map[string]any
 		if err := json.Unmarshal(b, &raw); err != nil {
-			t.Fatalf("%s: %v", d.name, err)
+			t.Fatalf("%s: %v", d.File, err)
 		}
 		if _, ok := raw["id"]; ok {
-			t.Errorf("%s: has an id: dashboards to import must leave it out", d.name)
+			t.Errorf("%s: has an id: dashboards to import must leave it out", d.File)
 		}
 		if d.SchemaVersion < minSchemaVersion {
-			t.Errorf("%s: schemaVersion %d, want %d or later", d.name, d.SchemaVersion, minSchemaVersion)
+			t.Errorf("%s: schemaVersion %d, want %d or later", d.File, d.SchemaVersion, minSchemaVersion)
 		}
 		if d.Title == "" || d.UID == "" {
-			t.Errorf("%s: title %q, uid %q: both are needed", d.name, d.Title, d.UID)
+			t.Errorf("%s: title %q, uid %q: both are needed", d.File, d.Title, d.UID)
 		}
 		if other, ok := uids[d.UID]; ok {
-			t.Errorf("%s and %s share the uid %q", d.name, other, d.UID)
+			t.Errorf("%s and %s share the uid %q", d.File, other, d.UID)
 		}
-		uids[d.UID] = d.name
+		uids[d.UID] = d.File
 	}
 }
 
 func TestPanelDatasources(t *testing.T) {
 	for _, d := range dashboards(t) {
-		walkPanels(d.Panels, func(p panelJSON) {
+		grafana.WalkPanels(d.Panels, func(p grafana.Panel) {
 			if p.Type == "row" {
 				if p.Datasource != nil && p.Datasource.UID != datasourceVar {
-					t.Errorf("%s: row %q: datasource uid %q, want %q", d.name, p.Title, p.Datasource.UID, datasourceVar)
+					t.Errorf("%s: row %q: datasource uid %q, want %q", d.File, p.Title, p.Datasource.UID, datasourceVar)
 				}
 				return
 			}
 			if p.Datasource == nil || p.Datasource.UID != datasourceVar || p.Datasource.Type != "prometheus" {
-				t.Errorf("%s: panel %d %q: datasource %+v, want prometheus %q", d.name, p.ID, p.Title, p.Datasource, datasourceVar)
+				t.Errorf("%s: panel %d %q: datasource %+v, want prometheus %q", d.File, p.ID, p.Title, p.Datasource, datasourceVar)
 			}
 			if len(p.Targets) == 0 {
-				t.Errorf("%s: panel %d %q has no query", d.name, p.ID, p.Title)
+				t.Errorf("%s: panel %d %q has no query", d.File, p.ID, p.Title)
 			}
 			for _, tg := range p.Targets {
 				if tg.Datasource == nil || tg.Datasource.UID != datasourceVar {
-					t.Errorf("%s: panel %d %q target %s: datasource %+v, want %q", d.name, p.ID, p.Title, tg.RefID, tg.Datasource, datasourceVar)
+					t.Errorf("%s: panel %d %q target %s: datasource %+v, want %q", d.File, p.ID, p.Title, tg.RefID, tg.Datasource, datasourceVar)
 				}
 			}
 		})
 		for _, a := range d.Annotations.List {
 			if a.Expr != "" && (a.Datasource == nil || a.Datasource.UID != datasourceVar) {
-				t.Errorf("%s: annotation %q: datasource %+v, want %q", d.name, a.Name, a.Datasource, datasourceVar)
+				t.Errorf("%s: annotation %q: datasource %+v, want %q", d.File, a.Name, a.Datasource, datasourceVar)
 			}
 		}
 	}
@@ -115,12 +110,12 @@ func TestPanelDatasources(t *testing.T) {
 func TestPanelIDsAreUnique(t *testing.T) {
 	for _, d := range dashboards(t) {
 		seen := map[int]string{}
-		walkPanels(d.Panels, func(p panelJSON) {
+		grafana.WalkPanels(d.Panels, func(p grafana.Panel) {
 			if p.ID <= 0 {
-				t.Errorf("%s: panel %q has no id", d.name, p.Title)
+				t.Errorf("%s: panel %q has no id", d.File, p.Title)
 			}
 			if other, ok := seen[p.ID]; ok {
-				t.Errorf("%s: panels %q and %q share the id %d", d.name, other, p.Title, p.ID)
+				t.Errorf("%s: panels %q and %q share the id %d", d.File, other, p.Title, p.ID)
 			}
 			seen[p.ID] = p.Title
 		})
@@ -129,52 +124,52 @@ func TestPanelIDsAreUnique(t *testing.T) {
 
 func TestVariables(t *testing.T) {
 	for _, d := range dashboards(t) {
-		defined := map[string]variableJSON{}
+		defined := map[string]grafana.Variable{}
 		for _, v := range d.Templating.List {
 			defined[v.Name] = v
 		}
 		for _, name := range requiredVariables {
 			if _, ok := defined[name]; !ok {
-				t.Errorf("%s: variable %q is not defined", d.name, name)
+				t.Errorf("%s: variable %q is not defined", d.File, name)
 			}
 		}
-		if ds := defined["datasource"]; ds.Type != "datasource" || ds.queryString() != "prometheus" {
-			t.Errorf("%s: variable datasource must be of type datasource for prometheus, got type %q query %q", d.name, ds.Type, ds.queryString())
+		if ds := defined["datasource"]; ds.Type != "datasource" || ds.QueryString() != "prometheus" {
+			t.Errorf("%s: variable datasource must be of type datasource for prometheus, got type %q query %q", d.File, ds.Type, ds.QueryString())
 		}
 		check := func(where, s string) {
-			for _, name := range VariableRefs(s) {
+			for _, name := range grafana.VariableRefs(s) {
 				if strings.HasPrefix(name, "__") {
-					if _, ok := Builtin[name]; !ok {
-						t.Errorf("%s: %s uses the global variable $%s, which Expand does not know", d.name, where, name)
+					if _, ok := grafana.Builtin[name]; !ok {
+						t.Errorf("%s: %s uses the global variable $%s, which Expand does not know", d.File, where, name)
 					}
 					continue
 				}
 				if _, ok := defined[name]; !ok {
-					t.Errorf("%s: %s uses $%s, which is not defined", d.name, where, name)
+					t.Errorf("%s: %s uses $%s, which is not defined", d.File, where, name)
 				}
 			}
 		}
 		for _, v := range d.Templating.List {
 			if v.Type == "query" {
 				if v.Datasource == nil || v.Datasource.UID != datasourceVar {
-					t.Errorf("%s: variable %q: datasource %+v, want %q", d.name, v.Name, v.Datasource, datasourceVar)
+					t.Errorf("%s: variable %q: datasource %+v, want %q", d.File, v.Name, v.Datasource, datasourceVar)
 				}
-				q := v.queryString()
+				q := v.QueryString()
 				if !strings.HasPrefix(q, "label_values(") {
-					t.Errorf("%s: variable %q: query %q, want a label_values() query", d.name, v.Name, q)
+					t.Errorf("%s: variable %q: query %q, want a label_values() query", d.File, v.Name, q)
 				}
 				check(fmt.Sprintf("variable %q", v.Name), q)
 			}
 		}
-		walkPanels(d.Panels, func(p panelJSON) {
+		grafana.WalkPanels(d.Panels, func(p grafana.Panel) {
 			for _, tg := range p.Targets {
 				check(fmt.Sprintf("panel %d %q target %s", p.ID, p.Title, tg.RefID), tg.Expr)
 			}
 			check(fmt.Sprintf("title of panel %d", p.ID), p.Title)
 			if p.Repeat != "" {
 				v, ok := defined[p.Repeat]
-				if !ok || !(v.Multi || v.IncludeAll) {
-					t.Errorf("%s: panel %d %q repeats over %q, which is not a multi-value variable", d.name, p.ID, p.Title, p.Repeat)
+				if !ok || (!v.Multi && !v.IncludeAll) {
+					t.Errorf("%s: panel %d %q repeats over %q, which is not a multi-value variable", d.File, p.ID, p.Title, p.Repeat)
 				}
 			}
 		})
@@ -185,7 +180,7 @@ func TestVariables(t *testing.T) {
 }
 
 // allValues gives every variable of the dashboards the value ".*".
-func allValues(ds []dashboardFile) map[string]string {
+func allValues(ds []grafana.Dashboard) map[string]string {
 	values := map[string]string{}
 	for _, d := range ds {
 		for _, v := range d.Templating.List {
@@ -197,7 +192,11 @@ func allValues(ds []dashboardFile) map[string]string {
 
 func TestQueries(t *testing.T) {
 	ds := dashboards(t)
-	qs, err := Queries(FS, allValues(ds))
+	qs, err := grafana.Queries(dashboardFS, allValues(ds))
+	if err != nil {
+		t.Fatal(err)
+	}
+	exposed, err := metricnames.Exposed()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,9 +208,9 @@ func TestQueries(t *testing.T) {
 		if strings.Contains(q.Expr, "$") || strings.Contains(q.Expr, "[[") {
 			t.Errorf("%s %q: variable left in %q", q.File, q.Panel, q.Expr)
 		}
-		for _, n := range MetricNames(q.Expr) {
-			if !contractMetrics[n] && !recorded[n] {
-				t.Errorf("%s %q: %s is neither a metric of the design brief nor recorded by alerts/%s", q.File, q.Panel, n, alerts.RulesFile)
+		for _, n := range metricnames.Selected(q.Expr) {
+			if !exposed[n] && !recorded[n] && !prometheusSeries[n] {
+				t.Errorf("%s %q: %s is neither exposed by the collector (collector/testdata/*.prom) nor recorded by %s", q.File, q.Panel, n, rulesFile)
 			}
 			if strings.HasPrefix(n, "connectivity_") && !strings.Contains(q.Raw, `job="connectivity"`) {
 				t.Errorf("%s %q: selects %s without job=\"connectivity\"", q.File, q.Panel, n)
@@ -225,8 +224,15 @@ func TestQueries(t *testing.T) {
 		}
 	}
 	for _, d := range ds {
-		if perFile[d.name] == 0 {
-			t.Errorf("%s: no query listed", d.name)
+		if perFile[d.File] == 0 {
+			t.Errorf("%s: no query listed", d.File)
+		}
+		for _, v := range d.Templating.List {
+			for _, n := range metricnames.Selected(v.QueryString()) {
+				if !exposed[n] {
+					t.Errorf("%s: variable %q: %s is not exposed by the collector (collector/testdata/*.prom)", d.File, v.Name, n)
+				}
+			}
 		}
 	}
 	if !classicHeatmap || !nativeHeatmap {
@@ -234,26 +240,14 @@ func TestQueries(t *testing.T) {
 	}
 
 	// A variable without a value is an error, not a silent pass-through.
-	if _, err := Queries(FS, map[string]string{"source": "node-1"}); err == nil {
+	if _, err := grafana.Queries(dashboardFS, map[string]string{"source": "node-1"}); err == nil {
 		t.Error("Queries with values missing: no error")
-	}
-}
-
-func TestExpand(t *testing.T) {
-	got, err := Expand(`rate(x{a=~"$source", b="${peer}", c="[[path]]", d="${protocol:regex}"}[$__rate_interval]) or label_replace(y, "d", "$1", "s", "(.*)")`,
-		map[string]string{"source": "n1|n2", "peer": "n3", "path": "host", "protocol": "icmp", "__rate_interval": "2m"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := `rate(x{a=~"n1|n2", b="n3", c="host", d="icmp"}[2m]) or label_replace(y, "d", "$1", "s", "(.*)")`
-	if got != want {
-		t.Errorf("Expand:\n got %s\nwant %s", got, want)
 	}
 }
 
 func recordedNames(t *testing.T) map[string]bool {
 	t.Helper()
-	b, err := alerts.Files.ReadFile(alerts.RulesFile)
+	b, err := os.ReadFile(rulesFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,7 +281,7 @@ func TestQueriesParse(t *testing.T) {
 		t.Skip("promtool is not on PATH: install it (Debian: apt-get install prometheus) to check that the dashboards' queries parse")
 	}
 	ds := dashboards(t)
-	qs, err := Queries(FS, allValues(ds))
+	qs, err := grafana.Queries(dashboardFS, allValues(ds))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,9 +296,9 @@ func TestQueriesParse(t *testing.T) {
 	var groups []group
 	where := map[string]string{}
 	for _, d := range ds {
-		g := group{Name: d.name}
+		g := group{Name: d.File}
 		for i, q := range qs {
-			if q.File != d.name {
+			if q.File != d.File {
 				continue
 			}
 			name := fmt.Sprintf("dashboard_query_%d_%s", i, strings.Trim(ruleName.ReplaceAllString(strings.ToLower(q.Panel+"_"+q.RefID), "_"), "_"))

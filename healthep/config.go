@@ -8,8 +8,8 @@ import (
 	"time"
 )
 
-// Defaults of the daemon's --healthep.* flags, as DESIGN.md names them;
-// daemon_flags.go takes them from here.
+// Defaults of the health endpoint's settings, which the daemon's --healthep.*
+// flags take.
 const (
 	DefaultNetns         = "connectivity-health"
 	DefaultHostInterface = "cx_health"

@@ -5,13 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
-	"strings"
 
-	"go.yaml.in/yaml/v3"
+	"go.yaml.in/yaml/v4"
 )
 
-// ParseFile parses a node list file (the format in DESIGN.md):
+// ParseFile parses a node list file (the format in README.md, "Node list"):
 //
 //	nodes:
 //	  - name: node-1         # required, unique; "cluster/name" allowed
@@ -23,16 +21,18 @@ import (
 // aliases and more than one document are errors. IPs are normalised
 // (::ffff:10.0.0.1 becomes 10.0.0.1); the order of the file is kept.
 //
-// Every error names its line ("line 5: unknown key \"hostip\""), except
-// YAML syntax errors, which are yaml's own words and line ("invalid YAML:
-// line 2: did not find expected key"; the line is one short for some, and
-// missing for others). ParseFile reports all the problems it finds, in file
-// order, one per line of the error (at most 20), so that one edit can fix
-// them all. The exception is a file whose shape is wrong (not YAML, not a
-// mapping, no list under "nodes"): nothing below that can be read, so only
-// that is reported.
+// Every error names its line ("line 5: unknown key \"hostip\""). A YAML
+// syntax error is yaml's words on the line where yaml stopped, and says
+// where the construct it was reading starts when that is another line
+// ("line 6: invalid YAML: did not find expected ',' or ']' (while parsing
+// a flow sequence that starts at line 5)"); yaml puts the end of the file
+// on a line of its own. ParseFile reports all the problems it finds, in
+// file order, one per line of the error (at most 20), so that one edit can
+// fix them all. The exception is a file whose shape is wrong (not YAML, not
+// a mapping, no list under "nodes"): nothing below that can be read, so
+// only that is reported.
 func ParseFile(data []byte) ([]Node, error) {
-	root, p := decodeTree(data)
+	root, p := loadTree(data)
 	if p != nil {
 		return nil, joinProblems([]problem{*p})
 	}
@@ -40,7 +40,7 @@ func ParseFile(data []byte) ([]Node, error) {
 	if !ok {
 		return nil, joinProblems(ps)
 	}
-	entries, decodeProblems := decodeEntries(data)
+	entries, decodeProblems := decodeEntries(root)
 	ps = append(decodeProblems, ps...)
 	if len(entries) != len(items) {
 		// yaml leaves out a mapping that repeats a key (an entry, or the
@@ -63,20 +63,24 @@ func ParseFile(data []byte) ([]Node, error) {
 
 const emptyFile = "file is empty, want a mapping with key \"nodes\""
 
-// decodeTree returns the top node of the only YAML document in data.
-func decodeTree(data []byte) (*yaml.Node, *problem) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
+// loadTree parses data, once, into a tree and returns the top node of its
+// only document.
+func loadTree(data []byte) (*yaml.Node, *problem) {
+	loader, err := yaml.NewLoader(bytes.NewReader(data))
+	if err != nil {
+		return nil, &problem{at: place{line: 1}, msg: "invalid YAML: " + err.Error()}
+	}
 	var doc yaml.Node
-	if err := decode(dec, &doc); errors.Is(err, io.EOF) {
+	if err := load(loader, &doc); errors.Is(err, io.EOF) {
 		return nil, &problem{at: place{line: 1}, msg: emptyFile}
 	} else if err != nil {
-		return nil, syntaxProblem(err)
+		return nil, syntaxProblem(data, err)
 	}
 	var extra yaml.Node
-	if err := decode(dec, &extra); err == nil {
+	if err := load(loader, &extra); err == nil {
 		return nil, &problem{at: place{line: max(extra.Line, 1)}, msg: "only one YAML document is allowed"}
 	} else if !errors.Is(err, io.EOF) {
-		return nil, syntaxProblem(err)
+		return nil, syntaxProblem(data, err)
 	}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 || isNull(doc.Content[0]) {
 		return nil, &problem{at: place{line: 1}, msg: emptyFile}
@@ -84,15 +88,9 @@ func decodeTree(data []byte) (*yaml.Node, *problem) {
 	return doc.Content[0], nil
 }
 
-// syntaxProblem is a YAML syntax error as yaml words it. Its line, when it
-// has one, is yaml's: one less than the real one for some parser errors.
-func syntaxProblem(err error) *problem {
-	return &problem{at: place{index: -1}, msg: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
-}
-
 // listItems checks the shape of the document whose top node is root and
 // returns the items of its node list. The shape is what the typed decode
-// would report in Go's terms ("cannot unmarshal !!seq into
+// would report in Go's terms ("cannot construct !!seq into
 // nodes.fileEntry"), and aliases, which it would follow, placing problems
 // on the line of the anchor. ok is false when the shape is wrong: then ps
 // says why, and nothing below can be read. A missing or empty list is a
@@ -160,63 +158,29 @@ type nodeFile struct {
 	Nodes []fileEntry `yaml:"nodes"`
 }
 
-// decodeEntries decodes data, one document whose shape listItems has
-// checked, into typed entries. The decoder is strict (KnownFields): yaml
-// reports unknown and repeated keys, each with its line, and goes on with
-// the rest of the file. It parses data a second time because KnownFields
-// is a setting of a Decoder reading text: (*yaml.Node).Decode ignores it.
-func decodeEntries(data []byte) ([]fileEntry, []problem) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
+// decodeEntries decodes the tree whose top node is root, a document whose
+// shape listItems has checked, into typed entries. The decode is strict:
+// yaml reports unknown and repeated keys, each with its position, and goes
+// on with the rest of the file; loadProblems says them in the file's terms.
+func decodeEntries(root *yaml.Node) ([]fileEntry, []problem) {
 	var f nodeFile
-	err := decode(dec, &f)
-	if te, ok := errors.AsType[*yaml.TypeError](err); ok {
-		return f.Nodes, typeProblems(te)
-	} else if err != nil {
-		return nil, []problem{*syntaxProblem(err)}
-	}
-	return f.Nodes, nil
+	err := guard(func() error { return root.Load(&f, yaml.WithKnownFields(), yaml.WithUniqueKeys()) })
+	return f.Nodes, loadProblems(root, err)
 }
 
-// typeProblems turns the messages of a yaml.TypeError, each "line N: ...",
-// into problems. Two are said in the file's terms rather than Go's:
-// KnownFields' "field hostip not found in type nodes.fileEntry" becomes
-// `unknown key "hostip"`, and "mapping key "x" already defined at line 3"
-// becomes `duplicate key "x" (first at line 3)`. Others are kept as yaml
-// wrote them.
-func typeProblems(te *yaml.TypeError) []problem {
-	ps := make([]problem, 0, len(te.Errors))
-	for _, msg := range te.Errors {
-		p := problem{at: place{index: -1}, msg: msg}
-		if rest, ok := strings.CutPrefix(msg, "line "); ok {
-			if num, text, ok := strings.Cut(rest, ": "); ok {
-				if n, err := strconv.Atoi(num); err == nil {
-					p = problem{at: place{line: n}, msg: text}
-				}
-			}
-		}
-		if rest, ok := strings.CutPrefix(p.msg, "field "); ok {
-			if key, _, ok := strings.Cut(rest, " not found in type "); ok {
-				p.msg = fmt.Sprintf("unknown key %q", key)
-			}
-		} else if rest, ok := strings.CutPrefix(p.msg, "mapping key "); ok {
-			if key, first, ok := strings.Cut(rest, " already defined at line "); ok {
-				p.msg = fmt.Sprintf("duplicate key %s (first at line %s)", key, first)
-			}
-		}
-		ps = append(ps, p)
-	}
-	return ps
+// load is loader.Load, guarded.
+func load(loader *yaml.Loader, n *yaml.Node) error {
+	return guard(func() error { return loader.Load(n) })
 }
 
-// decode is dec.Decode, but a panic inside yaml (a big port of C, fed with
-// whatever the operator wrote) becomes an error: a reload must not take the
-// daemon down.
-func decode(dec *yaml.Decoder, v any) (err error) {
+// guard runs a yaml call, turning a panic inside yaml (a big port of C,
+// fed with whatever the operator wrote) into an error: a reload must not
+// take the daemon down.
+func guard(call func() error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("yaml: parser failed: %v", r)
 		}
 	}()
-	return dec.Decode(v)
+	return call()
 }

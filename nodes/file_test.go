@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"go.yaml.in/yaml/v3"
+	"go.yaml.in/yaml/v4"
 )
 
 func addr(s string) netip.Addr { return netip.MustParseAddr(s) }
@@ -156,8 +156,8 @@ func TestParseFileErrors(t *testing.T) {
 		},
 		{
 			name: "unknown keys only",
-			in:   "nodes:\n  - {nmae: a, hostip: 10.0.0.1}\n",
-			want: "line 2: unknown key \"nmae\"\nline 2: unknown key \"hostip\"\n" +
+			in:   "nodes:\n  - {nom: a, hostip: 10.0.0.1}\n",
+			want: "line 2: unknown key \"nom\"\nline 2: unknown key \"hostip\"\n" +
 				"line 2: node name is required\nline 2: host_ip is required",
 		},
 		{
@@ -170,6 +170,21 @@ func TestParseFileErrors(t *testing.T) {
 			in: "nodes:\n  - name: a\n    name: b\n    host_ip: 10.0.0.1\n" +
 				"  - name: c\n    host_ip: 10.0.0.300\n  - {name: d, hostip: 10.0.0.4}\n",
 			want: "line 3: duplicate key \"name\" (first at line 2)\nline 7: unknown key \"hostip\"",
+		},
+		{
+			name: "key written three times: each repeat once, against the first",
+			in:   "nodes:\n  - name: a\n    name: b\n    name: c\n    host_ip: 10.0.0.1\n",
+			want: "line 3: duplicate key \"name\" (first at line 2)\nline 4: duplicate key \"name\" (first at line 2)",
+		},
+		{
+			name: "unknown key in a merged mapping",
+			in:   "nodes:\n  - name: a\n    <<: {host_ip: 10.0.0.1, hostip: 10.0.0.2}\n",
+			want: `line 3: unknown key "hostip"`,
+		},
+		{
+			name: "repeated unknown key is a repeat",
+			in:   "nodes:\n  - name: a\n    host_ip: 10.0.0.1\n    hostip: x\n    hostip: y\n",
+			want: `line 5: duplicate key "hostip" (first at line 4)`,
 		},
 		{
 			name: "repeated top-level key",
@@ -430,54 +445,6 @@ func TestParseFileErrors(t *testing.T) {
 			want: `line 3: alias *l is not allowed`,
 		},
 		{
-			name: "unknown alias (yaml gives no line)",
-			in:   "nodes:\n  - name: a\n    host_ip: *ip\n",
-			want: `invalid YAML: unknown anchor 'ip' referenced`,
-		},
-
-		// Not YAML: yaml's own words. Its parser (not scanner) errors give
-		// the line before the real one, and some have no line.
-		{
-			name: "binary",
-			in:   "nodes:\n\x00\x01\x02\xff",
-			want: `invalid YAML: control characters are not allowed`,
-		},
-		{
-			name: "not UTF-8",
-			in:   "nodes:\n  - name: caf\xe9\n",
-			want: `invalid YAML: incomplete UTF-8 octet sequence`,
-		},
-		{
-			name: "UTF-16 is read as UTF-16",
-			in:   "\xff\xfen\x00o\x00",
-			want: `line 1: want a mapping with key "nodes", got a string`,
-		},
-		{
-			name: "bad indentation (yaml gives the line before the list)",
-			in:   "nodes:\n  - name: a\n   host_ip: 10.0.0.1\n",
-			want: `invalid YAML: line 1: did not find expected '-' indicator`,
-		},
-		{
-			name: "unclosed flow list (yaml gives the line before)",
-			in:   "nodes:\n  - name: a\n    host_ip: [10.0.0.1\n",
-			want: `invalid YAML: line 2: did not find expected ',' or ']'`,
-		},
-		{
-			name: "stray brace (yaml gives the line before)",
-			in:   "nodes:\n- {name: a, host_ip: 10.0.0.1}\n}\n",
-			want: `invalid YAML: line 2: did not find expected key`,
-		},
-		{
-			name: "tab indentation (yaml gives the line where the scalar began)",
-			in:   "nodes:\n  - name: a\n\thost_ip: 10.0.0.1\n",
-			want: `invalid YAML: line 2: found a tab character that violates indentation`,
-		},
-		{
-			name: "mapping in a scalar",
-			in:   "nodes: a: b\n",
-			want: `invalid YAML: mapping values are not allowed in this context`,
-		},
-		{
 			name: "lines counted after CR line ends",
 			in:   "nodes:\r  - name: a\r    host_ip: 10.0.0.300\r",
 			want: `line 3: node "a": invalid host_ip "10.0.0.300"`,
@@ -520,6 +487,105 @@ line 9: unknown key "hostip"`,
 	}
 }
 
+// TestParseFileSyntaxErrors checks that a YAML syntax error names the line
+// to fix: where yaml stopped, and where the construct it was reading
+// starts when that is another line.
+func TestParseFileSyntaxErrors(t *testing.T) {
+	const head = "nodes:\n  - name: node-1\n    host_ip: 198.18.0.1\n  - name: node-2\n" // lines 1-4
+	tests := []struct {
+		name string
+		in   string
+		want string
+	}{
+		{
+			name: "unclosed flow sequence: found at the next line, opened on its own",
+			in:   head + "    host_ip: [198.18.0.2\n",
+			want: "line 6: invalid YAML: did not find expected ',' or ']' (while parsing a flow sequence that starts at line 5)",
+		},
+		{
+			name: "unclosed flow sequence with lines after it",
+			in:   head + "    host_ip: [198.18.0.2\n  - name: node-3\n    host_ip: 198.18.0.3\n",
+			want: "line 6: invalid YAML: did not find expected ',' or ']' (while parsing a flow sequence that starts at line 5)",
+		},
+		{
+			name: "bad indentation",
+			in:   "nodes:\n  - name: node-1\n    host_ip: 198.18.0.1\n   health_ip: 198.19.0.1\n",
+			want: "line 4: invalid YAML: did not find expected '-' indicator (while parsing a block collection that starts at line 2)",
+		},
+		{
+			name: "unterminated quoted string",
+			in:   head + "    host_ip: \"198.18.0.2\n",
+			want: "line 6: invalid YAML: found unexpected end of stream (while scanning a quoted scalar that starts at line 5)",
+		},
+		{
+			name: "tab indentation",
+			in:   head + "\thost_ip: 198.18.0.2\n",
+			want: "line 5: invalid YAML: found a tab character that violates indentation (while scanning a plain scalar that starts at line 4)",
+		},
+		{
+			name: "stray ]",
+			in:   "nodes:\n  - {name: a, host_ip: 198.18.0.1}\n]\n",
+			want: "line 3: invalid YAML: did not find expected key (while parsing a block mapping that starts at line 1)",
+		},
+		{
+			name: "stray }",
+			in:   "nodes:\n- {name: a, host_ip: 198.18.0.1}\n}\n",
+			want: "line 3: invalid YAML: did not find expected key (while parsing a block mapping that starts at line 1)",
+		},
+		{
+			name: "unclosed brace at the end of a file without a final line break",
+			in:   "nodes: [{name: a, host_ip: 198.18.0.1}",
+			want: "line 2: invalid YAML: did not find expected ',' or ']' (while parsing a flow sequence that starts at line 1)",
+		},
+		{
+			name: "mapping in a scalar: the context is on the same line",
+			in:   "nodes: a: b\n",
+			want: "line 1: invalid YAML: mapping values are not allowed in this context",
+		},
+		{
+			name: "unknown alias",
+			in:   "nodes:\n  - name: a\n    host_ip: *ip\n",
+			want: "line 3: invalid YAML: unknown anchor 'ip' referenced",
+		},
+		{
+			name: "control character",
+			in:   head + "    host_ip: 198.18.0.2\x00\n",
+			want: "line 5: invalid YAML: control characters are not allowed (value: 0)",
+		},
+		{
+			name: "control character after CRLF line breaks",
+			in:   "nodes:\r\n  - name: a\r\n    host_ip: \x01\r\n",
+			want: "line 3: invalid YAML: control characters are not allowed (value: 1)",
+		},
+		{
+			name: "binary",
+			in:   "nodes:\n\x00\x01\x02\xff",
+			want: "line 2: invalid YAML: control characters are not allowed (value: 0)",
+		},
+		{
+			name: "not UTF-8",
+			in:   head + "    host_ip: 198.18.0.2\n  - name: caf\xe9\n",
+			want: "line 6: invalid YAML: incomplete UTF-8 octet sequence",
+		},
+		{
+			name: "syntax error in a second document",
+			in:   "nodes: []\n---\nnodes: [\n",
+			want: "line 4: invalid YAML: did not find expected node content",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseFile([]byte(tt.in))
+			if err == nil {
+				t.Fatalf("ParseFile = %v, want error %q", got, tt.want)
+			}
+			if err.Error() != tt.want {
+				t.Errorf("ParseFile error:\n got %s\nwant %s", err, tt.want)
+			}
+		})
+	}
+}
+
 func TestParseFileCapsProblems(t *testing.T) {
 	var b strings.Builder
 	b.WriteString("nodes:\n")
@@ -542,43 +608,69 @@ func TestParseFileCapsProblems(t *testing.T) {
 	}
 }
 
-func TestTypeProblems(t *testing.T) {
+// TestEntryKeysAreYAMLs checks that the keys yamlKeys derives from the
+// entry type are the ones the strict decode accepts: a key added to
+// fileEntry is never reported as unknown.
+func TestEntryKeysAreYAMLs(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("nodes:\n  - ")
+	for key := range yamlKeys(reflect.TypeFor[fileEntry]()) {
+		b.WriteString(key + ": x\n    ")
+	}
+	root, p := loadTree([]byte(b.String()))
+	if p != nil {
+		t.Fatalf("loadTree: %v", p)
+	}
+	if _, ps := decodeEntries(root); len(ps) != 0 {
+		t.Errorf("decodeEntries(%q) = %v, want no problems", b.String(), ps)
+	}
+	if keys := yamlKeys(reflect.TypeFor[fileEntry]()); !keys["name"] || !keys["host_ip"] || !keys["health_ip"] || keys["line"] {
+		t.Errorf("yamlKeys(fileEntry) = %v, want name, host_ip, health_ip and not line", keys)
+	}
+}
+
+func TestYAMLKeys(t *testing.T) {
+	type sample struct {
+		Tagged   int `yaml:"tagged_key"`
+		Options  int `yaml:"with_options,omitempty"`
+		Default  int
+		OnlyOpts int `yaml:",omitempty"`
+		Skipped  int `yaml:"-"`
+	}
+	want := map[string]bool{"tagged_key": true, "with_options": true, "default": true, "onlyopts": true}
+	if got := yamlKeys(reflect.TypeFor[sample]()); !reflect.DeepEqual(got, want) {
+		t.Errorf("yamlKeys = %v, want %v", got, want)
+	}
+}
+
+// TestLoadErrorProblem checks how a load error of the strict decode is
+// said: in the file's terms when it is about a key that repeats or is not
+// a field, else yaml's message on its line.
+func TestLoadErrorProblem(t *testing.T) {
+	const in = "nodes:\n  - name: a\n    host_ip: 10.0.0.1\n    hostip: x\n"
+	root, p := loadTree([]byte(in))
+	if p != nil {
+		t.Fatalf("loadTree: %v", p)
+	}
 	tests := []struct {
-		name string
-		msg  string // one message of a yaml.TypeError
-		want string
+		name  string
+		stage yaml.Stage
+		mark  yaml.Mark
+		want  string
 	}{
-		{
-			name: "unknown field",
-			msg:  "line 5: field hostip not found in type nodes.fileEntry",
-			want: `line 5: unknown key "hostip"`,
-		},
-		{
-			name: "unknown field with spaces in the key",
-			msg:  "line 2: field host ip not found in type nodes.fileEntry",
-			want: `line 2: unknown key "host ip"`,
-		},
-		{
-			name: "repeated key",
-			msg:  `line 4: mapping key "host_ip" already defined at line 3`,
-			want: `line 4: duplicate key "host_ip" (first at line 3)`,
-		},
-		{
-			name: "anything else is kept",
-			msg:  "line 7: cannot unmarshal !!seq into string",
-			want: "line 7: cannot unmarshal !!seq into string",
-		},
-		{
-			name: "no line",
-			msg:  "field x not found in type nodes.fileEntry",
-			want: `unknown key "x"`,
-		},
+		{"unknown key", yaml.ConstructorStage, yaml.Mark{Line: 4, Column: 5}, `line 4: unknown key "hostip"`},
+		{"a field of the file", yaml.ConstructorStage, yaml.Mark{Line: 1, Column: 1}, "line 1: boom"},
+		{"a field of the entry", yaml.ConstructorStage, yaml.Mark{Line: 3, Column: 5}, "line 3: boom"},
+		{"not at a key", yaml.ConstructorStage, yaml.Mark{Line: 3, Column: 14}, "line 3: boom"},
+		{"not from the decode", yaml.ParserStage, yaml.Mark{Line: 4, Column: 5}, "line 4: boom"},
+		{"no position", yaml.ConstructorStage, yaml.Mark{}, "line 1: boom"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ps := typeProblems(&yaml.TypeError{Errors: []string{tt.msg}})
+			err := &yaml.LoadErrors{Errors: []*yaml.LoadError{yaml.NewLoadError(tt.stage, "boom", tt.mark, nil)}}
+			ps := loadProblems(root, err)
 			if len(ps) != 1 || ps[0].Error() != tt.want {
-				t.Errorf("typeProblems(%q) = %v, want [%s]", tt.msg, ps, tt.want)
+				t.Errorf("loadProblems = %v, want [%s]", ps, tt.want)
 			}
 		})
 	}

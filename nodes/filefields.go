@@ -3,7 +3,7 @@ package nodes
 import (
 	"net/netip"
 
-	"go.yaml.in/yaml/v3"
+	"go.yaml.in/yaml/v4"
 )
 
 // fileEntry is one item of the node list as the file wrote it. The strict

@@ -8,9 +8,9 @@ import (
 )
 
 // FuzzParseFile checks that ParseFile never panics, that every list it
-// returns passes Validate, and that every error line names a line that is
-// in the input, apart from YAML syntax errors, which are yaml's own words
-// and lines. Seeds: testdata/*.yaml and testdata/fuzz/FuzzParseFile/.
+// returns passes Validate, and that every error line names a line of the
+// input, YAML syntax errors included. Seeds: testdata/*.yaml and
+// testdata/fuzz/FuzzParseFile/.
 func FuzzParseFile(f *testing.F) {
 	for _, name := range []string{"good.yaml", "ipv6.yaml", "multicluster.yaml"} {
 		f.Add(readTestdata(f, name))
@@ -27,12 +27,14 @@ func FuzzParseFile(f *testing.F) {
 			t.Fatalf("ParseFile returned nodes with an error: %v", nodes)
 		}
 		// yaml counts CR, LF, CRLF, NEL, LS and PS as line breaks;
-		// counting all of them bounds the last line from above.
-		maxLine := 1 + bytes.Count(data, []byte("\n")) + bytes.Count(data, []byte("\r")) +
+		// counting all of them bounds the last line from above. yaml
+		// puts the end of the file on a line of its own: one more when
+		// the file lacks a final line break.
+		maxLine := 2 + bytes.Count(data, []byte("\n")) + bytes.Count(data, []byte("\r")) +
 			strings.Count(string(data), "\u0085") + strings.Count(string(data), "\u2028") +
 			strings.Count(string(data), "\u2029")
 		for _, msg := range strings.Split(err.Error(), "\n") {
-			if strings.HasSuffix(msg, "more problems not shown)") || strings.HasPrefix(msg, "invalid YAML: ") {
+			if strings.HasSuffix(msg, "more problems not shown)") {
 				continue
 			}
 			rest, ok := strings.CutPrefix(msg, "line ")

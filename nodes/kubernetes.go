@@ -230,14 +230,14 @@ func (s *KubernetesSource) Load(ctx context.Context) ([]Node, error) {
 		last := s.lastWatch
 		s.mu.Unlock()
 		if last != nil {
-			return nil, fmt.Errorf("waiting for the Kubernetes node list: %w (last error: %v)", ctx.Err(), last)
+			return nil, fmt.Errorf("waiting for the Kubernetes node list: %w (last error: %w)", ctx.Err(), last)
 		}
 		return nil, fmt.Errorf("waiting for the Kubernetes node list: %w", ctx.Err())
 	}
 	// Errors before the sync are superseded by it; Watch should not
 	// report them afterwards.
 	select {
-	case <-s.errs:
+	case <-s.errs: //nolint:errcheck // dropped on purpose, as said above
 	default:
 	}
 	list, err := s.current()

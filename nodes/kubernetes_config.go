@@ -118,7 +118,7 @@ func (c KubernetesConfig) Validate() error {
 		errs = append(errs, fmt.Errorf("IP family %q: want %s or %s", c.IPFamily, IPFamilyIPv4, IPFamilyIPv6))
 	}
 	// The API server's rule for annotation keys: a qualified name, any case.
-	if msgs := content.IsQualifiedName(strings.ToLower(c.HealthIPAnnotation)); len(msgs) > 0 {
+	if msgs := content.IsLabelKey(strings.ToLower(c.HealthIPAnnotation)); len(msgs) > 0 {
 		errs = append(errs, fmt.Errorf("health IP annotation %q is not a valid annotation key: %s", c.HealthIPAnnotation, strings.Join(msgs, "; ")))
 	}
 	if msgs := validation.IsDNS1123Label(c.HealthPodNamespace); len(msgs) > 0 {

@@ -36,18 +36,11 @@ type Needs struct {
 	// endpoint's /hello (bound again at every rebuild) or a web server
 	// that listens in its own goroutine.
 	LowPort bool
-	// ReadAnyFile: files not readable by uid 0 through their mode bits
-	// (owned by another user, mode 0600) are read after setup, e.g. a node
-	// list or TLS key on a volume with another owner.
-	ReadAnyFile bool
 }
 
 // Caps lists the capabilities n needs, in ascending order.
 func (n Needs) Caps() []cap.Value {
 	var out []cap.Value
-	if n.ReadAnyFile {
-		out = append(out, cap.DAC_READ_SEARCH)
-	}
 	if n.LowPort {
 		out = append(out, cap.NET_BIND_SERVICE)
 	}

@@ -38,7 +38,7 @@ func TestNeedsCaps(t *testing.T) {
 		{"health endpoint, unprivileged ICMP", Needs{HealthEndpoint: true}, []cap.Value{cap.NET_ADMIN, cap.SYS_ADMIN}},
 		{"full daemon", Needs{HealthEndpoint: true, RawICMP: true}, []cap.Value{cap.NET_ADMIN, cap.NET_RAW, cap.SYS_ADMIN}},
 		{"ICMP engine opened at start, /hello on port 80", Needs{HealthEndpoint: true, LowPort: true}, []cap.Value{cap.NET_BIND_SERVICE, cap.NET_ADMIN, cap.SYS_ADMIN}},
-		{"everything", Needs{true, true, true, true}, []cap.Value{cap.DAC_READ_SEARCH, cap.NET_BIND_SERVICE, cap.NET_ADMIN, cap.NET_RAW, cap.SYS_ADMIN}},
+		{"everything", Needs{true, true, true}, []cap.Value{cap.NET_BIND_SERVICE, cap.NET_ADMIN, cap.NET_RAW, cap.SYS_ADMIN}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -22,15 +22,24 @@ type HTTPConfig struct {
 	Port int
 	Path string
 	// NetHTTP uses net/http's client instead of the minimal HTTP/1.1 GET.
-	// Both classify alike; net/http costs about twice the CPU per probe
+	// Both classify /hello answers alike (net/http also decodes a chunked
+	// answer, which no responder sends and the minimal GET refuses);
+	// net/http costs about 1.5 times the CPU per probe
 	// (see BENCHMARKS.md). Kept as a fallback and for comparison.
 	NetHTTP bool
 }
 
 // NewHTTPProbe returns a ProbeFunc that GETs http://ip:port/path over a fresh
 // TCP connection (no keep-alive, so every probe tests the path) and classifies
-// the result. RTT runs from dialling to the end of the body. Redirects,
-// non-200 answers, malformed answers and bodies over 4 KiB are errors.
+// the result. Redirects, non-200 answers, malformed answers and bodies over
+// 4 KiB are errors.
+//
+// The minimal GET's RTT, on Linux, is the kernel's handshake RTT (TCP_INFO)
+// plus the time from writing the request to the kernel's receive timestamp
+// of the answer's last bytes, so the prober's own delay before it writes is
+// left out; if the SYN was sent again, it is the whole time since the
+// connect, so the loss shows. Elsewhere, and with net/http, the RTT runs
+// from dialling to the end of the body.
 func NewHTTPProbe(cfg HTTPConfig) ProbeFunc {
 	if cfg.NetHTTP {
 		return newNetHTTPProbe(cfg)

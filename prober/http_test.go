@@ -87,15 +87,23 @@ func TestHTTPProbeClassifies(t *testing.T) {
 			})
 		}, ResultError, "malformed HTTP"},
 		{"endless body", func(t *testing.T) int {
-			return serveHTTP(t, func(w http.ResponseWriter, r *http.Request) {
+			return serveRaw(t, func(c net.Conn) {
+				c.Read(make([]byte, 512)) // the request
+				c.Write([]byte("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n"))
 				chunk := []byte(strings.Repeat("x", 1024))
-				for r.Context().Err() == nil {
-					if _, err := w.Write(chunk); err != nil {
+				for range 10_000 { // bounded: 10 MB at most, stops when the client goes
+					if _, err := c.Write(chunk); err != nil {
 						return
 					}
 				}
 			})
 		}, ResultError, "answer body over 4096 bytes"},
+		{"chunked answer", func(t *testing.T) int {
+			return serveHTTP(t, func(w http.ResponseWriter, _ *http.Request) {
+				http.NewResponseController(w).Flush() // no Content-Length: chunked
+				w.Write([]byte("hello\n"))
+			})
+		}, ResultError, "unsupported Transfer-Encoding"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

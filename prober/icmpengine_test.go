@@ -395,7 +395,7 @@ func TestICMPEngineClosed(t *testing.T) {
 	e.Close() // twice is fine
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	if o := e.Probe(ctx, netip.MustParseAddr("127.0.0.1")); o.Result != ResultError || o.Err != errICMPClosed {
+	if o := e.Probe(ctx, netip.MustParseAddr("127.0.0.1")); o.Result != ResultError || !errors.Is(o.Err, errICMPClosed) {
 		t.Fatalf("%+v", o)
 	}
 }
@@ -404,14 +404,14 @@ func TestICMPEngineInvalidAddress(t *testing.T) {
 	e := &ICMPEngine{}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	if o := e.Probe(ctx, netip.Addr{}); o.Result != ResultError || o.Err != errICMPNoAddress {
+	if o := e.Probe(ctx, netip.Addr{}); o.Result != ResultError || !errors.Is(o.Err, errICMPNoAddress) {
 		t.Fatalf("%+v", o)
 	}
 }
 
 func TestICMPEngineNeedsADeadline(t *testing.T) {
 	e := &ICMPEngine{} // the check comes before any socket is used
-	if o := e.Probe(context.Background(), peerA); o.Result != ResultError || o.Err != errICMPNoDeadline {
+	if o := e.Probe(context.Background(), peerA); o.Result != ResultError || !errors.Is(o.Err, errICMPNoDeadline) {
 		t.Fatalf("%+v", o)
 	}
 }

@@ -222,9 +222,6 @@ func (s *Scheduler) LastCycle() Cycle {
 	return s.lastCycle
 }
 
-// Interval is the configured probe interval.
-func (s *Scheduler) Interval() time.Duration { return s.cfg.Interval }
-
 // ProbeAll probes every current target at once (bounded by MaxInFlight) and
 // returns the resulting states. It returns by about the probe timeout per
 // MaxInFlight targets, however many peers are down.

@@ -120,13 +120,6 @@ func (s *Store) Snapshot() []PathState {
 	return out
 }
 
-// Len is the number of tracked targets.
-func (s *Store) Len() int {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return len(s.states)
-}
-
 func sortTargets(ts []Target) {
 	sort.Slice(ts, func(i, j int) bool { return targetLess(ts[i], ts[j]) })
 }

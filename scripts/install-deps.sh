@@ -2,8 +2,8 @@
 # Installs what the tests and the demo need on a Debian machine: the network
 # tools that build the lab, a real Prometheus and Alertmanager, podman with
 # runc (the container test; crun refuses this kind of machine's mixed cgroup
-# layout), and the Go modules. Run as root. Skips apt when everything is
-# already there.
+# layout), and the Go modules of every module in the tree (tools/ holds
+# golangci-lint's). Run as root. Skips apt when everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,5 +19,6 @@ if [ "$missing" = 1 ]; then
 fi
 command -v go >/dev/null || { echo "install-deps: Go is not installed (https://go.dev/doc/install; go.mod says which version)" >&2; exit 1; }
 go mod download
+for m in tools tools/bench; do (cd "$m" && go mod download); done
 # test/kubeapi's own module: the kube-apiserver and etcd (about 135 MB).
 (cd test/kubeapi && go mod download)

@@ -40,8 +40,10 @@ func daemon(t *testing.T, b admin.Backend) *admin.Client {
 	return admin.NewClient(admintest.Serve(t, b, nil))
 }
 
-func missingDaemon(t *testing.T) *admin.Client {
-	return admin.NewClient(filepath.Join(t.TempDir(), "admin.sock"))
+// missingDaemon returns a client of a socket that does not exist, and its path.
+func missingDaemon(t *testing.T) (*admin.Client, string) {
+	sock := filepath.Join(t.TempDir(), "admin.sock")
+	return admin.NewClient(sock), sock
 }
 
 func TestRun(t *testing.T) {
@@ -99,8 +101,8 @@ func TestCLIUsageErrors(t *testing.T) {
 }
 
 func TestCLIDaemonNotRunning(t *testing.T) {
-	c := missingDaemon(t)
-	want := "Error: cannot reach the connectivity_exporter daemon: " + c.SocketPath() + " does not exist; is the daemon running? start it with: connectivity_exporter --node.name=... --nodes.file=...\n"
+	c, sock := missingDaemon(t)
+	want := "Error: cannot reach the connectivity_exporter daemon: " + sock + " does not exist; is the daemon running? start it with: connectivity_exporter --node.name=... --nodes.file=...\n"
 	for name, run := range map[string]func(w, errw *bytes.Buffer) int{
 		"status": func(w, errw *bytes.Buffer) int {
 			return status.Run(context.Background(), w, errw, c, status.CLIOptions{})

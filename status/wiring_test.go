@@ -39,8 +39,8 @@ func TestWiringWithScheduler(t *testing.T) {
 		return prober.Outcome{Result: prober.ResultSuccess, RTT: 100 * time.Microsecond}
 	}
 	store := prober.NewStore(1)
-	sched, err := prober.NewScheduler(
-		prober.Config{Interval: time.Minute, Timeout: 50 * time.Millisecond, MaxInFlight: 4},
+	cfg := prober.Config{Interval: time.Minute, Timeout: 50 * time.Millisecond, MaxInFlight: 4}
+	sched, err := prober.NewScheduler(cfg,
 		map[prober.Protocol]prober.ProbeFunc{prober.ProtocolICMP: fake, prober.ProtocolHTTP: fake},
 		store, noObserver{}, log.NewNopLogger())
 	if err != nil {
@@ -56,12 +56,12 @@ func TestWiringWithScheduler(t *testing.T) {
 	backend := admin.BackendFuncs{
 		StatusFunc: func() admin.Report {
 			states := store.Snapshot()
-			return admin.BuildReport(p, states, admin.ReportOptions{ProbeTime: admin.LatestProbe(states), Interval: time.Minute})
+			return admin.BuildReport(p, states, admin.ReportOptions{ProbeTime: admin.LatestProbe(states), Interval: cfg.Interval})
 		},
 		ProbeFunc: func(ctx context.Context) admin.Report {
 			since := time.Now()
 			states := sched.ProbeAll(ctx)
-			return admin.BuildReport(p, states, admin.ReportOptions{ProbeTime: time.Now(), Interval: time.Minute, Fresh: true, FreshSince: since})
+			return admin.BuildReport(p, states, admin.ReportOptions{ProbeTime: time.Now(), Interval: cfg.Interval, Fresh: true, FreshSince: since})
 		},
 		InfoFunc: func() admin.Info {
 			return admin.Info{Version: "test", Started: started, Nodes: len(list), LocalNode: "node-1", LastCycle: admin.NewCycleInfo(sched.LastCycle())}

@@ -203,7 +203,7 @@ func expectPaths(t *testing.T, l *lab, peer string, up, down []path, within time
 func reachability(l *lab, peer string) (map[path]float64, error) {
 	body, err := l.inNS(l.a, "curl", "--silent", "--show-error", "--fail", "--max-time", "2", "http://"+nodeAIP+":9240/metrics")
 	if err != nil {
-		return nil, fmt.Errorf("scraping node-a's exporter: %v: %s", err, body)
+		return nil, fmt.Errorf("scraping node-a's exporter: %w: %s", err, body)
 	}
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	mfs, err := parser.TextToMetricFamilies(strings.NewReader(body))

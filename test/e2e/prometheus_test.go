@@ -18,9 +18,9 @@ import (
 	"testing"
 	"time"
 
-	"go.yaml.in/yaml/v3"
+	"go.yaml.in/yaml/v4"
 
-	"github.com/connectivity-exporter/connectivity_exporter/dashboards"
+	"github.com/connectivity-exporter/connectivity_exporter/test/grafana"
 	"github.com/connectivity-exporter/connectivity_exporter/test/testbin"
 )
 
@@ -91,7 +91,7 @@ func TestPrometheusDashboardsAndAlerts(t *testing.T) {
 	// With data of every kind present (an alert firing included), every
 	// panel of every dashboard must evaluate and show data.
 	values := map[string]string{"datasource": "prometheus", "source": "node-1", "peer": "node-2", "path": "endpoint", "protocol": "icmp"}
-	queries, err := dashboards.Queries(dashboards.FS, values)
+	queries, err := grafana.Queries(os.DirFS(filepath.Join(testbin.RepoRoot(), "dashboards")), values)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +139,7 @@ func TestPrometheusDashboardsAndAlerts(t *testing.T) {
 
 // panelKind is "native" or "classic" when every query of the panel reads
 // only that kind of histogram, else "".
-func panelKind(queries []dashboards.Query, key string) string {
+func panelKind(queries []grafana.Query, key string) string {
 	kind := ""
 	for _, q := range queries {
 		if q.File+": "+q.Panel != key {

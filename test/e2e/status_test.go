@@ -23,7 +23,7 @@ func (l *lab) status(i int, args ...string) (admin.Report, string, error) {
 	out, err := cmd.Output()
 	var r admin.Report
 	if jerr := json.Unmarshal(out, &r); jerr != nil {
-		return r, string(out), fmt.Errorf("status output is not a report: %v (exit: %v)", jerr, err)
+		return r, string(out), fmt.Errorf("status output is not a report: %w (exit: %v)", jerr, err) //nolint:errorlint // err is nil when status exited 0 but printed no report
 	}
 	return r, string(out), nil
 }

@@ -27,7 +27,7 @@ func Build(path string) error {
 	build.Dir = RepoRoot()
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
-		return fmt.Errorf("building the exporter: %v\n%s", err, out)
+		return fmt.Errorf("building the exporter: %w\n%s", err, out)
 	}
 	return nil
 }

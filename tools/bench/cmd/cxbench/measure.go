@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -86,7 +87,7 @@ func scrapeProto(ctx context.Context, url string) (map[string]*dto.MetricFamily,
 	for {
 		mf := &dto.MetricFamily{}
 		if err := dec.Decode(mf); err != nil {
-			if err == io.EOF {
+			if errors.Is(err, io.EOF) {
 				return out, nil
 			}
 			return nil, err

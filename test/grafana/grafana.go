@@ -1,13 +1,9 @@
-// Package dashboards holds the Grafana dashboards of connectivity_exporter as
-// plain JSON, and lists the PromQL queries they run, so that tests can check
-// them against a real Prometheus.
-//
-// The dashboards select the exporters by job="connectivity" and take their
-// data source from the ${datasource} variable.
-package dashboards
+// Package grafana reads Grafana dashboards (the JSON of dashboards/) and
+// lists the PromQL queries they run, so that tests can check them: their
+// variables and metric names, and their answers from a real Prometheus.
+package grafana
 
 import (
-	"embed"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -15,12 +11,9 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-)
 
-// FS holds the dashboards, one *.json file each.
-//
-//go:embed *.json
-var FS embed.FS
+	"github.com/connectivity-exporter/connectivity_exporter/test/metricnames"
+)
 
 // Query is one PromQL query of a dashboard: a panel target or an annotation.
 type Query struct {
@@ -105,48 +98,54 @@ func Expand(s string, values map[string]string) (string, error) {
 	return out, nil
 }
 
-// The subset of Grafana's dashboard model that holds queries.
-type dashboardJSON struct {
-	UID           string      `json:"uid"`
-	Title         string      `json:"title"`
-	SchemaVersion int         `json:"schemaVersion"`
-	Panels        []panelJSON `json:"panels"`
+// Dashboard is the subset of Grafana's dashboard model that the tests read.
+type Dashboard struct {
+	// File is the dashboard's file name.
+	File          string  `json:"-"`
+	UID           string  `json:"uid"`
+	Title         string  `json:"title"`
+	SchemaVersion int     `json:"schemaVersion"`
+	Panels        []Panel `json:"panels"`
 	Templating    struct {
-		List []variableJSON `json:"list"`
+		List []Variable `json:"list"`
 	} `json:"templating"`
 	Annotations struct {
-		List []annotationJSON `json:"list"`
+		List []Annotation `json:"list"`
 	} `json:"annotations"`
 }
 
-type datasourceJSON struct {
+// Datasource is a panel's, a target's, a variable's or an annotation's.
+type Datasource struct {
 	Type string `json:"type"`
 	UID  string `json:"uid"`
 }
 
-type panelJSON struct {
-	ID         int             `json:"id"`
-	Type       string          `json:"type"`
-	Title      string          `json:"title"`
-	Repeat     string          `json:"repeat"`
-	Datasource *datasourceJSON `json:"datasource"`
-	Targets    []targetJSON    `json:"targets"`
+// Panel is a panel or a row.
+type Panel struct {
+	ID         int         `json:"id"`
+	Type       string      `json:"type"`
+	Title      string      `json:"title"`
+	Repeat     string      `json:"repeat"`
+	Datasource *Datasource `json:"datasource"`
+	Targets    []Target    `json:"targets"`
 	// Panels of a collapsed row.
-	Panels []panelJSON `json:"panels"`
+	Panels []Panel `json:"panels"`
 }
 
-type targetJSON struct {
-	RefID      string          `json:"refId"`
-	Expr       string          `json:"expr"`
-	Format     string          `json:"format"`
-	Instant    bool            `json:"instant"`
-	Datasource *datasourceJSON `json:"datasource"`
+// Target is one query of a panel.
+type Target struct {
+	RefID      string      `json:"refId"`
+	Expr       string      `json:"expr"`
+	Format     string      `json:"format"`
+	Instant    bool        `json:"instant"`
+	Datasource *Datasource `json:"datasource"`
 }
 
-type variableJSON struct {
-	Name       string          `json:"name"`
-	Type       string          `json:"type"`
-	Datasource *datasourceJSON `json:"datasource"`
+// Variable is a templating variable.
+type Variable struct {
+	Name       string      `json:"name"`
+	Type       string      `json:"type"`
+	Datasource *Datasource `json:"datasource"`
 	// Query is a string for datasource and custom variables, an object with
 	// a "query" string for Prometheus query variables in current Grafana.
 	Query      json.RawMessage `json:"query"`
@@ -155,8 +154,8 @@ type variableJSON struct {
 	IncludeAll bool            `json:"includeAll"`
 }
 
-// queryString returns the variable's query whichever form it has.
-func (v variableJSON) queryString() string {
+// QueryString returns the variable's query whichever form it has.
+func (v Variable) QueryString() string {
 	var s string
 	if json.Unmarshal(v.Query, &s) == nil {
 		return s
@@ -170,18 +169,15 @@ func (v variableJSON) queryString() string {
 	return v.Definition
 }
 
-type annotationJSON struct {
-	Name       string          `json:"name"`
-	Expr       string          `json:"expr"`
-	Datasource *datasourceJSON `json:"datasource"`
+// Annotation is an annotation query.
+type Annotation struct {
+	Name       string      `json:"name"`
+	Expr       string      `json:"expr"`
+	Datasource *Datasource `json:"datasource"`
 }
 
-type dashboardFile struct {
-	name string
-	dashboardJSON
-}
-
-func loadDashboards(fsys fs.FS) ([]dashboardFile, error) {
+// Load reads every dashboard (*.json) of fsys, in file name order.
+func Load(fsys fs.FS) ([]Dashboard, error) {
 	names, err := fs.Glob(fsys, "*.json")
 	if err != nil {
 		return nil, err
@@ -190,43 +186,44 @@ func loadDashboards(fsys fs.FS) ([]dashboardFile, error) {
 		return nil, fmt.Errorf("no dashboard (*.json) found")
 	}
 	sort.Strings(names)
-	var ds []dashboardFile
+	var ds []Dashboard
 	for _, name := range names {
 		b, err := fs.ReadFile(fsys, name)
 		if err != nil {
 			return nil, err
 		}
-		d := dashboardFile{name: path.Base(name)}
-		if err := json.Unmarshal(b, &d.dashboardJSON); err != nil {
+		var d Dashboard
+		if err := json.Unmarshal(b, &d); err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
+		d.File = path.Base(name)
 		ds = append(ds, d)
 	}
 	return ds, nil
 }
 
-// walkPanels calls f for every panel, rows and the panels of collapsed rows included.
-func walkPanels(ps []panelJSON, f func(p panelJSON)) {
+// WalkPanels calls f for every panel, rows and the panels of collapsed rows included.
+func WalkPanels(ps []Panel, f func(p Panel)) {
 	for _, p := range ps {
 		f(p)
-		walkPanels(p.Panels, f)
+		WalkPanels(p.Panels, f)
 	}
 }
 
 // Queries lists every panel query and annotation query of the dashboards
 // (*.json) in fsys, in file and panel order, with variables substituted by
-// values (see Expand). Pass FS for the dashboards of this package.
+// values (see Expand).
 func Queries(fsys fs.FS, values map[string]string) ([]Query, error) {
-	ds, err := loadDashboards(fsys)
+	ds, err := Load(fsys)
 	if err != nil {
 		return nil, err
 	}
 	var qs []Query
 	var errs []string
-	add := func(d dashboardFile, panel string, id int, refID, raw, format string, instant bool) {
+	add := func(d Dashboard, panel string, id int, refID, raw, format string, instant bool) {
 		expr, err := Expand(raw, values)
 		if err != nil {
-			errs = append(errs, fmt.Sprintf("%s: panel %q %s: %v", d.name, panel, refID, err))
+			errs = append(errs, fmt.Sprintf("%s: panel %q %s: %v", d.File, panel, refID, err))
 			return
 		}
 		title, err := Expand(panel, values)
@@ -234,14 +231,14 @@ func Queries(fsys fs.FS, values map[string]string) ([]Query, error) {
 			title = panel
 		}
 		qs = append(qs, Query{
-			File: d.name, Dashboard: d.Title, UID: d.UID,
+			File: d.File, Dashboard: d.Title, UID: d.UID,
 			Panel: title, PanelID: id, RefID: refID,
 			Expr: expr, Raw: raw, Format: format, Instant: instant,
 			Native: readsNativeHistogram(raw), Recorded: readsRecordedSeries(raw),
 		})
 	}
 	for _, d := range ds {
-		walkPanels(d.Panels, func(p panelJSON) {
+		WalkPanels(d.Panels, func(p Panel) {
 			for _, t := range p.Targets {
 				if strings.TrimSpace(t.Expr) == "" {
 					continue
@@ -265,31 +262,8 @@ func Queries(fsys fs.FS, values map[string]string) ([]Query, error) {
 	return qs, nil
 }
 
-// metricName matches metric names (recorded ones with colons included),
-// followed by a selector or a range.
-var metricName = regexp.MustCompile(`([A-Za-z_:][A-Za-z0-9_:]*)\s*[{\[]`)
-
-// MetricNames returns the metric names expr selects, sorted, each once.
-func MetricNames(expr string) []string {
-	seen := map[string]bool{}
-	var names []string
-	for _, m := range metricName.FindAllStringSubmatch(expr, -1) {
-		n := m[1]
-		switch n {
-		case "by", "without", "on", "ignoring", "group_left", "group_right":
-			continue
-		}
-		if !seen[n] {
-			seen[n] = true
-			names = append(names, n)
-		}
-	}
-	sort.Strings(names)
-	return names
-}
-
 func readsNativeHistogram(expr string) bool {
-	for _, n := range MetricNames(expr) {
+	for _, n := range metricnames.Selected(expr) {
 		if n == "connectivity_rtt_seconds" || n == "connectivity_peer_rtt_seconds" {
 			return true
 		}
@@ -298,7 +272,7 @@ func readsNativeHistogram(expr string) bool {
 }
 
 func readsRecordedSeries(expr string) bool {
-	for _, n := range MetricNames(expr) {
+	for _, n := range metricnames.Selected(expr) {
 		if strings.Contains(n, ":") {
 			return true
 		}

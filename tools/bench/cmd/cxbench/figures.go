@@ -21,7 +21,7 @@ import (
 
 func figuresMain(args []string) error {
 	fs := flag.NewFlagSet("figures", flag.ExitOnError)
-	fs.Parse(args)
+	_ = fs.Parse(args) // ExitOnError: exits rather than return an error
 	var b bytes.Buffer
 	writePeerFigures(&b, peerFigures())
 	series, err := seriesFigures()

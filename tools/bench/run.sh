@@ -1,10 +1,11 @@
 #!/bin/sh
-# Runs the probing benchmarks (root): builds the exporter and the harness,
+# Runs the probing benchmarks (root): builds the exporter and the harness
+# (its own module, beside the exporter's),
 # then cxbench builds the cxb-prober and cxb-peers namespaces, measures and
 # writes the figures into BENCHMARKS.md. About 10 minutes; bounded to 15.
 # The namespaces are removed at the end, also on failure or Ctrl-C.
 set -eu
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 GO=${GO:-go}
 [ "$(id -u)" = 0 ] || { echo "bench: needs root (network namespaces, raw sockets)" >&2; exit 1; }
 tmp=$(mktemp -d)
@@ -25,5 +26,5 @@ for t in fping prometheus-smokeping-prober prometheus-blackbox-exporter ping; do
 done
 [ -z "$missing" ] || echo "bench: not installed:$missing (apt-get install -y fping prometheus-smokeping-prober prometheus-blackbox-exporter iputils-ping); those rows are skipped" >&2
 CGO_ENABLED=0 $GO build -o "$tmp/connectivity_exporter" .
-$GO build -o "$tmp/cxbench" ./bench/cmd/cxbench
+(cd tools/bench && $GO build -o "$tmp/cxbench" ./cmd/cxbench)
 "$tmp/cxbench" run -exporter "$tmp/connectivity_exporter" -out BENCHMARKS.md "$@"

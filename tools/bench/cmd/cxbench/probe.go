@@ -47,7 +47,7 @@ func probeMain(args []string) error {
 	quantum := fs.Duration("quantum", 0, "prober.Config.Quantum (0: automatic, negative: none)")
 	maxRun := fs.Duration("max-run", 10*time.Minute, "stop after this long whatever happens")
 	stats := fs.Bool("stats", false, "print CPU per probe at the end (for trying variants by hand)")
-	fs.Parse(args)
+	_ = fs.Parse(args) // ExitOnError: exits rather than return an error
 
 	data, err := os.ReadFile(*nodesFile)
 	if err != nil {
@@ -114,7 +114,7 @@ func probeMain(args []string) error {
 		return err
 	}
 	srv := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(ln)
+	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 	if *helloAddr != "" {
 		hln, err := net.Listen("tcp", *helloAddr)
@@ -122,14 +122,14 @@ func probeMain(args []string) error {
 			return err
 		}
 		hs := hello.NewServer(hello.Options{})
-		go hello.Serve(hs, hln)
+		go func() { _ = hello.Serve(hs, hln) }()
 		defer hs.Close()
 	}
 	start := time.Now()
 	sched.Run(ctx)
 	if *stats {
 		var ru syscall.Rusage
-		syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 		mfs, _ := reg.Gather()
 		var n float64
 		for _, mf := range mfs {

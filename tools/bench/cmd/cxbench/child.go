@@ -51,7 +51,7 @@ func startChild(name string, argv ...string) (*child, error) {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	c := &child{name: name, cmd: cmd, out: out, done: make(chan struct{})}
-	go func() { cmd.Wait(); close(c.done) }()
+	go func() { _ = cmd.Wait(); close(c.done) }()
 	return c, nil
 }
 
@@ -71,11 +71,11 @@ func (c *child) stop() {
 	if !c.alive() {
 		return
 	}
-	c.cmd.Process.Signal(syscall.SIGTERM)
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-c.done:
 	case <-time.After(5 * time.Second):
-		c.cmd.Process.Kill()
+		_ = c.cmd.Process.Kill()
 		<-c.done
 	}
 }

@@ -262,7 +262,7 @@ func writeGoals(b *bytes.Buffer, res *results) {
 	}
 	if h, ok := findRow(res.HTTP, "connectivity_exporter, minimal GET"); ok {
 		x := median(h.CPUPerProbe)
-		ref, refName := 550.0, "the issue's 0.55 ms"
+		ref, refName := 550.0, "0.55 ms, the figure the goal was set from"
 		if bb, ok := findRow(res.HTTP, "blackbox_exporter"); ok {
 			ref, refName = median(bb.CPUPerProbe), "blackbox_exporter measured here"
 		}

@@ -34,7 +34,7 @@ func runMain(args []string) error {
 	limit := fs.Duration("limit", 15*time.Minute, "stop everything after this long")
 	quick := fs.Bool("quick", false, "short windows, for trying the harness out")
 	only := fs.String("only", "", "run only the tools whose name contains this (for trying the harness out)")
-	fs.Parse(args)
+	_ = fs.Parse(args) // ExitOnError: exits rather than return an error
 	if os.Geteuid() != 0 {
 		return errors.New("needs root: network namespaces and raw sockets")
 	}
@@ -92,7 +92,7 @@ func runMain(args []string) error {
 func ipCmd(ctx context.Context, args ...string) error {
 	out, err := exec.CommandContext(ctx, "ip", args...).CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+		return fmt.Errorf("ip %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
 	}
 	return nil
 }
@@ -128,7 +128,7 @@ func setup(ctx context.Context) error {
 		for k, v := range kv {
 			cmd := exec.CommandContext(ctx, "ip", "netns", "exec", ns, "sh", "-c", "echo \"$1\" > /proc/sys/"+k, "sh", v)
 			if out, err := cmd.CombinedOutput(); err != nil {
-				return fmt.Errorf("sysctl %s in %s: %v: %s", k, ns, err, out)
+				return fmt.Errorf("sysctl %s in %s: %w: %s", k, ns, err, out)
 			}
 		}
 	}
@@ -145,10 +145,10 @@ func teardown() {
 		out, _ := exec.Command("ip", "netns", "pids", ns).Output()
 		for _, f := range strings.Fields(string(out)) {
 			if pid, err := strconv.Atoi(f); err == nil && pid != os.Getpid() {
-				syscall.Kill(pid, syscall.SIGKILL)
+				_ = syscall.Kill(pid, syscall.SIGKILL)
 			}
 		}
-		exec.Command("ip", "netns", "del", ns).Run()
+		_ = exec.Command("ip", "netns", "del", ns).Run()
 	}
 }
 
@@ -168,7 +168,7 @@ func execMain(args []string) error {
 	fs := flag.NewFlagSet("exec", flag.ExitOnError)
 	exporter := fs.String("exporter", "./connectivity_exporter", "the exporter binary (the /hello responder)")
 	limit := fs.Duration("limit", 5*time.Minute, "stop everything after this long")
-	fs.Parse(args)
+	_ = fs.Parse(args) // ExitOnError: exits rather than return an error
 	if fs.NArg() == 0 {
 		return errors.New("no command")
 	}
