@@ -17,14 +17,14 @@ import (
 const kubeHealthNS = "connectivity-exporter"
 
 // kubeTestPod builds a Running, Ready health pod on node with the given
-// IPs (status.podIPs, primary first), created at minute min of a fixed hour,
+// IPs (status.podIPs, primary first), created at minute of a fixed hour,
 // with options applied.
-func kubeTestPod(name, node string, min int, ips []string, opts ...func(*corev1.Pod)) *corev1.Pod {
+func kubeTestPod(name, node string, minute int, ips []string, opts ...func(*corev1.Pod)) *corev1.Pod {
 	p := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: name, Namespace: kubeHealthNS, UID: types.UID("uid-" + name),
 			Labels:            map[string]string{"app.kubernetes.io/name": "connectivity-health"},
-			CreationTimestamp: metav1.Date(2026, 11, 21, 12, min, 0, 0, time.UTC),
+			CreationTimestamp: metav1.Date(2026, 11, 21, 12, minute, 0, 0, time.UTC),
 		},
 		Spec: corev1.PodSpec{NodeName: node, Containers: []corev1.Container{{Name: "hello", Image: "connectivity-exporter:latest"}}},
 		Status: corev1.PodStatus{
