@@ -15,6 +15,8 @@ import (
 //	  - name: node-1         # required, unique; "cluster/name" allowed
 //	    host_ip: 10.0.0.1    # required, IPv4 or IPv6
 //	    health_ip: 10.1.0.1  # optional
+//	    zone: zone-a         # optional, as is region: at most 63
+//	    region: region-1     # printable characters, no spaces
 //
 // It applies the same checks as Validate, so every list it returns passes
 // Validate, and it is strict about the YAML: unknown or repeated keys,

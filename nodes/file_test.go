@@ -146,8 +146,8 @@ func TestParseFileErrors(t *testing.T) {
 		},
 		{
 			name: "unknown key in a flow mapping",
-			in:   "nodes:\n  - {name: a, host_ip: 10.0.0.1}\n  - {name: b, host_ip: 10.0.0.2, zone: z}\n",
-			want: `line 3: unknown key "zone"`,
+			in:   "nodes:\n  - {name: a, host_ip: 10.0.0.1}\n  - {name: b, host_ip: 10.0.0.2, rack: r1}\n",
+			want: `line 3: unknown key "rack"`,
 		},
 		{
 			name: "unknown key with a block value is placed on the key",

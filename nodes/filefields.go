@@ -15,6 +15,8 @@ type fileEntry struct {
 	Name     nameField `yaml:"name"`
 	HostIP   ipField   `yaml:"host_ip"`
 	HealthIP ipField   `yaml:"health_ip"`
+	Zone     textField `yaml:"zone"`
+	Region   textField `yaml:"region"`
 
 	line int // of the item in the list, set by ParseFile
 }
@@ -28,6 +30,10 @@ func (e *fileEntry) fieldLine(f field) int {
 		return e.HostIP.line
 	case fieldHealthIP:
 		return e.HealthIP.line
+	case fieldZone:
+		return e.Zone.line
+	case fieldRegion:
+		return e.Region.line
 	}
 	return 0
 }
@@ -44,6 +50,23 @@ type nameField struct {
 func (f *nameField) UnmarshalYAML(n *yaml.Node) error {
 	f.line = n.Line
 	f.text, f.got = scalar(n)
+	return nil
+}
+
+// textField is the value of an optional text key ("zone", "region"),
+// with where it was; absent, null and "" are all no value.
+type textField struct {
+	line int    // 0: no value
+	text string // as written
+	got  string // non-empty when the value is not a string: what it is
+}
+
+func (f *textField) UnmarshalYAML(n *yaml.Node) error {
+	text, got := scalar(n)
+	if text == "" && got == "" {
+		return nil
+	}
+	f.line, f.text, f.got = n.Line, text, got
 	return nil
 }
 

@@ -36,6 +36,8 @@ func Validate(nodes []Node) error {
 		if n.HealthIP.IsValid() {
 			v.addr(i, n.Name, fieldHealthIP, n.HealthIP, n.HealthIP.String())
 		}
+		v.topology(i, n.Name, fieldZone, n.Zone)
+		v.topology(i, n.Name, fieldRegion, n.Region)
 	}
 	return joinProblems(v.problems)
 }
@@ -67,6 +69,8 @@ func checkEntries(entries []fileEntry) ([]Node, []problem) {
 			v.add(i, fieldNode, "%shost_ip is required", subject(n.Name))
 		}
 		n.HealthIP = v.fileAddr(i, n.Name, fieldHealthIP, e.HealthIP)
+		n.Zone = v.fileTopology(i, n.Name, fieldZone, e.Zone)
+		n.Region = v.fileTopology(i, n.Name, fieldRegion, e.Region)
 	}
 	return nodes, v.problems
 }
@@ -89,6 +93,8 @@ const (
 	fieldName
 	fieldHostIP
 	fieldHealthIP
+	fieldZone
+	fieldRegion
 )
 
 func (f field) String() string {
@@ -99,6 +105,10 @@ func (f field) String() string {
 		return "host_ip"
 	case fieldHealthIP:
 		return "health_ip"
+	case fieldZone:
+		return "zone"
+	case fieldRegion:
+		return "region"
 	}
 	return "node"
 }
@@ -233,6 +243,52 @@ func (v *validator) addr(i int, name string, f field, ip netip.Addr, shown strin
 		return
 	}
 	v.addrs[ip] = owner{index: i, field: f, name: name}
+}
+
+// maxTopologyLen is the longest zone or region, in characters: the limit
+// of a Kubernetes label value, so that every topology label passes.
+const maxTopologyLen = 63
+
+// topology checks node i's zone or region; "" (none) is valid.
+func (v *validator) topology(i int, name string, f field, value string) {
+	if reason := topologyProblem(value); reason != "" {
+		v.add(i, f, "%sinvalid %s %q: %s", subject(name), f, value, reason)
+	}
+}
+
+// topologyProblem says what is wrong with a zone or region, or "" if
+// nothing. They become label values (peer_zone, source_zone) and words of
+// rules and dashboards, so they are printable and free of spaces.
+func topologyProblem(value string) string {
+	if !utf8.ValidString(value) {
+		return "not valid UTF-8"
+	}
+	if n := utf8.RuneCountInString(value); n > maxTopologyLen {
+		return fmt.Sprintf("%d characters, at most %d allowed", n, maxTopologyLen)
+	}
+	for _, r := range value {
+		if unicode.IsSpace(r) {
+			return "contains whitespace"
+		}
+		if !unicode.IsPrint(r) {
+			return "contains a non-printable character"
+		}
+	}
+	return ""
+}
+
+// fileTopology checks a zone or region of node i as the file wrote it,
+// and returns it, or "" when it is absent or bad.
+func (v *validator) fileTopology(i int, name string, f field, t textField) string {
+	if t.got != "" {
+		v.add(i, f, "%s%s must be a string, got %s", subject(name), f, t.got)
+		return ""
+	}
+	if topologyProblem(t.text) != "" {
+		v.topology(i, name, f, t.text)
+		return ""
+	}
+	return t.text
 }
 
 // fileAddr checks an IP of node i as the file wrote it, and returns it
