@@ -21,9 +21,9 @@ import (
 )
 
 // DefaultKubernetesDebounce is how long a KubernetesSource collects Node
-// and health pod events before it derives the list again: a rollout or a node pool
-// scaling up changes many nodes at once, and that should make one new
-// list, not one per node.
+// and health pod events before it derives the list again: a rollout or a
+// node pool scaling up changes many nodes (and pods) at once, and that
+// should make one new list, not one per object.
 const DefaultKubernetesDebounce = 200 * time.Millisecond
 
 // errKubernetesClosed is returned by Load after Close or a finished Watch.
