@@ -36,7 +36,7 @@ image: build
 # (-vet=off: vet of its ~1,500 dependency packages takes minutes; no -race:
 # it adds nothing the main module's tests lack, and the cold build takes
 # 8+ minutes without it).
-test: lint build
+test: deps lint build
 	$(GO) test -race -count=1 -timeout 20m ./...
 	cd test/kubeapi && $(GO) test -vet=off -count=1 -timeout 15m ./...
 	scripts/fuzz.sh
