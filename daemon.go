@@ -136,7 +136,7 @@ func (d *daemonCommand) nodeSource(ctx context.Context, logger log.Logger) (node
 	case f.nodesFile != "":
 		return nodes.NewFileSource(f.nodesFile, f.nodesFilePoll), func() {}, nil
 	case f.nodesKubernetes:
-		ks, err := d.kubernetesSource(ctx, logger)
+		ks, err := d.kubernetesSource(logger)
 		if err != nil {
 			return nil, nil, err
 		}

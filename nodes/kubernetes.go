@@ -14,43 +14,48 @@ import (
 	"github.com/go-kit/log/level"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	coreinformers "k8s.io/client-go/informers/core/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 )
 
 // DefaultKubernetesDebounce is how long a KubernetesSource collects Node
-// events before it derives the list again: a rollout or a node pool
-// scaling up changes many nodes at once, and that should make one new
-// list, not one per node.
+// and health pod events before it derives the list again: a rollout or a
+// node pool scaling up changes many nodes (and pods) at once, and that
+// should make one new list, not one per object.
 const DefaultKubernetesDebounce = 200 * time.Millisecond
 
 // errKubernetesClosed is returned by Load after Close or a finished Watch.
 var errKubernetesClosed = errors.New("kubernetes node source is closed")
 
 // KubernetesSource is a Source that derives the node list from the
-// cluster's Node objects (see KubernetesConfig for how), through a shared
-// informer: one LIST, then a WATCH that the informer keeps alive, so the
-// API server sends changes instead of being polled.
+// cluster's Node objects and the health pods (see KubernetesConfig for
+// how), through two shared informers: one LIST each, then a WATCH that the
+// informer keeps alive, so the API server sends changes instead of being
+// polled. The pod informer lists only the health pods (one namespace, one
+// label selector), so RBAC needs to grant pods only in that namespace.
 //
-// The informer starts with the first Load or Watch and stops when Watch
+// The informers start with the first Load or Watch and stop when Watch
 // returns or Close is called; the source cannot be started again after
 // that.
 type KubernetesSource struct {
-	cfg      KubernetesConfig
-	logger   log.Logger
-	informer cache.SharedIndexInformer
-	synced   cache.DoneChecker
-	initErr  error // setting up the informer failed (cannot happen before it runs)
-	debounce time.Duration
+	cfg       KubernetesConfig
+	logger    log.Logger
+	informer  cache.SharedIndexInformer // Node objects
+	pods      cache.SharedIndexInformer // health pods
+	synced    []cache.DoneChecker       // one per informer
+	allSynced chan struct{}             // closed once every informer has synced
+	initErr   error                     // setting up an informer failed (cannot happen before it runs)
+	debounce  time.Duration
 
 	// afterEvaluate, when set (by tests), is called after Watch derived
 	// the list and decided whether to report it, with the number of Node
-	// events the informer had delivered when it started, so that tests
-	// can wait for the evaluation that follows an event instead of
-	// sleeping.
+	// and pod events the informers had delivered when it started, so
+	// that tests can wait for the evaluation that follows an event
+	// instead of sleeping.
 	afterEvaluate func(events uint64)
-	events        atomic.Uint64 // Node events delivered so far
+	events        atomic.Uint64 // Node and pod events delivered so far
 
 	changed chan struct{} // the cache changed since the last evaluation; capacity 1
 	errs    chan error    // a watch error to report; capacity 1, later ones are coalesced
@@ -59,18 +64,19 @@ type KubernetesSource struct {
 	started bool
 	closed  bool
 	cancel  context.CancelFunc
-	stopped chan struct{} // closed when the informer has stopped
+	stopped chan struct{} // closed when the informers have stopped
 
 	mu          sync.Mutex
 	lastWatch   error               // the latest watch error, for Load's timeout
 	reported    []Node              // the last list handed out by Load or update
 	reportedErr string              // the last list error handed to fail, "" after a good list
 	notes       map[string]kubeNote // what was last logged per node
+	noHealth    int                 // nodes without a health IP, as last logged; -1 before
 }
 
-// NewKubernetesSource returns a source that watches the Node objects of
-// the cluster client talks to. cfg is assumed valid (see Validate); empty
-// fields take their defaults.
+// NewKubernetesSource returns a source that watches the Node objects and
+// the health pods of the cluster client talks to. cfg is assumed valid
+// (see Validate); empty fields take their defaults.
 func NewKubernetesSource(client kubernetes.Interface, cfg KubernetesConfig, logger log.Logger) *KubernetesSource {
 	if logger == nil {
 		logger = log.NewNopLogger()
@@ -80,11 +86,15 @@ func NewKubernetesSource(client kubernetes.Interface, cfg KubernetesConfig, logg
 		cfg:      cfg,
 		logger:   logger,
 		informer: coreinformers.NewNodeInformer(client, cfg.Resync, cache.Indexers{}),
-		debounce: DefaultKubernetesDebounce,
-		changed:  make(chan struct{}, 1),
-		errs:     make(chan error, 1),
-		stopped:  make(chan struct{}),
-		notes:    map[string]kubeNote{},
+		pods: coreinformers.NewFilteredPodInformer(client, cfg.HealthPodNamespace, cfg.Resync, cache.Indexers{},
+			func(o *metav1.ListOptions) { o.LabelSelector = cfg.HealthPodSelector }),
+		allSynced: make(chan struct{}),
+		debounce:  DefaultKubernetesDebounce,
+		changed:   make(chan struct{}, 1),
+		errs:      make(chan error, 1),
+		stopped:   make(chan struct{}),
+		notes:     map[string]kubeNote{},
+		noHealth:  -1,
 	}
 	signal := func() {
 		s.events.Add(1)
@@ -93,44 +103,68 @@ func NewKubernetesSource(client kubernetes.Interface, cfg KubernetesConfig, logg
 		default: // a signal is pending already; one evaluation sees both
 		}
 	}
-	reg, err := s.informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
+	handler := cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(any) { signal() },
 		UpdateFunc: func(any, any) { signal() },
 		DeleteFunc: func(any) { signal() },
-	})
-	s.initErr = errors.Join(err,
-		s.informer.SetTransform(cfg.kubeStrip),
-		s.informer.SetWatchErrorHandlerWithContext(s.watchError))
-	if reg != nil {
-		s.synced = reg.HasSyncedChecker()
+	}
+	for _, inf := range []struct {
+		informer  cache.SharedIndexInformer
+		transform cache.TransformFunc
+		what      string
+	}{
+		{s.informer, cfg.kubeStrip, "nodes"},
+		{s.pods, kubeStripPod, "health pods"},
+	} {
+		reg, err := inf.informer.AddEventHandler(handler)
+		s.initErr = errors.Join(s.initErr, err,
+			inf.informer.SetTransform(inf.transform),
+			inf.informer.SetWatchErrorHandlerWithContext(s.watchError(inf.what)))
+		if reg != nil {
+			s.synced = append(s.synced, reg.HasSyncedChecker())
+		}
 	}
 	return s
 }
 
-// watchError is the informer's watch error handler. The informer retries
-// by itself with a backoff, keeping its cache (so the last list stays);
-// this only makes the error visible.
-func (s *KubernetesSource) watchError(ctx context.Context, _ *cache.Reflector, err error) {
-	switch {
-	case ctx.Err() != nil, errors.Is(err, context.Canceled):
-		return // stopping
-	case apierrors.IsResourceExpired(err), apierrors.IsGone(err), errors.Is(err, io.EOF):
-		return // routine: the informer lists again or reconnects
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		level.Debug(s.logger).Log("msg", "Kubernetes node watch closed, reconnecting", "err", err)
-		return
+// watchError returns the watch error handler of the informer of what
+// ("nodes", "health pods"). The informer retries by itself with a
+// backoff, keeping its cache (so the last list stays); this only makes
+// the error visible.
+func (s *KubernetesSource) watchError(what string) cache.WatchErrorHandlerWithContext {
+	return func(ctx context.Context, _ *cache.Reflector, err error) {
+		switch {
+		case ctx.Err() != nil, errors.Is(err, context.Canceled):
+			return // stopping
+		case apierrors.IsResourceExpired(err), apierrors.IsGone(err), errors.Is(err, io.EOF):
+			return // routine: the informer lists again or reconnects
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			level.Debug(s.logger).Log("msg", "Kubernetes "+what+" watch closed, reconnecting", "err", err)
+			return
+		}
+		s.watchFailed(&TransientError{fmt.Errorf("watching Kubernetes %s: %w", what, err)})
 	}
-	err = &TransientError{fmt.Errorf("watching Kubernetes nodes: %w", err)}
+}
+
+// watchFailed keeps err for Load's timeout and hands it to Watch. Before
+// the first complete list nobody else would say anything until Load times
+// out, so it is logged here then: an RBAC error shows at once.
+func (s *KubernetesSource) watchFailed(err error) {
 	s.mu.Lock()
 	s.lastWatch = err
 	s.mu.Unlock()
+	select {
+	case <-s.allSynced:
+	default:
+		level.Warn(s.logger).Log("msg", "Kubernetes API error before the first complete list, retrying", "err", err)
+	}
 	select {
 	case s.errs <- err:
 	default: // one is pending; the informer's backoff paces the rest
 	}
 }
 
-// start runs the informer unless it runs already.
+// start runs the informers unless they run already.
 func (s *KubernetesSource) start() error {
 	if s.initErr != nil {
 		return fmt.Errorf("kubernetes node source: %w", s.initErr)
@@ -146,13 +180,26 @@ func (s *KubernetesSource) start() error {
 		s.cancel = cancel
 		go func() {
 			defer close(s.stopped)
-			s.informer.RunWithContext(ctx)
+			var wg sync.WaitGroup
+			wg.Go(func() { s.informer.RunWithContext(ctx) })
+			wg.Go(func() { s.pods.RunWithContext(ctx) })
+			wg.Go(func() {
+				for _, c := range s.synced {
+					select {
+					case <-c.Done():
+					case <-ctx.Done():
+						return
+					}
+				}
+				close(s.allSynced)
+			})
+			wg.Wait()
 		}()
 	}
 	return nil
 }
 
-// Close stops the informer and waits until it has stopped. It is safe to
+// Close stops the informers and waits until it has stopped. It is safe to
 // call more than once, and needed only when Watch was never run.
 func (s *KubernetesSource) Close() {
 	s.life.Lock()
@@ -167,15 +214,15 @@ func (s *KubernetesSource) Close() {
 	}
 }
 
-// Load waits until the informer has listed every node (bounded by ctx)
-// and returns the validated list. If ctx ends first, the error says so
+// Load waits until the informers have listed every node and health pod
+// (bounded by ctx) and returns the validated list. If ctx ends first, the error says so
 // and includes the latest error from the API server, if any.
 func (s *KubernetesSource) Load(ctx context.Context) ([]Node, error) {
 	if err := s.start(); err != nil {
 		return nil, err
 	}
 	select {
-	case <-s.synced.Done():
+	case <-s.allSynced:
 	case <-s.stopped:
 		return nil, errKubernetesClosed
 	case <-ctx.Done():
@@ -223,7 +270,7 @@ func (s *KubernetesSource) Watch(ctx context.Context, update func([]Node), fail 
 	}
 	defer s.Close()
 
-	synced := s.synced.Done()
+	synced := (<-chan struct{})(s.allSynced)
 	var debounce *time.Timer
 	var due <-chan time.Time // non-nil while changes wait for the debounce
 	defer func() {
@@ -298,22 +345,49 @@ func (s *KubernetesSource) record(list []Node, err error) (changed bool) {
 	return changed
 }
 
-// current derives the list from the informer's cache, validates it and
+// current derives the list from the informers' caches, validates it and
 // logs what changed about excluded or unusable nodes.
 func (s *KubernetesSource) current() ([]Node, error) {
-	items := s.informer.GetStore().List()
-	objs := make([]*corev1.Node, 0, len(items))
-	for _, it := range items {
-		if o, ok := it.(*corev1.Node); ok {
-			objs = append(objs, o)
-		}
-	}
-	list, notes := s.cfg.kubeNodes(objs)
+	list, notes := s.cfg.kubeNodes(storeObjects[*corev1.Node](s.informer), s.cfg.kubeHealthPods(storeObjects[*corev1.Pod](s.pods)))
 	s.logNotes(notes)
+	s.logNoHealth(list)
 	if err := Validate(list); err != nil {
 		return nil, fmt.Errorf("node list from Kubernetes: %w", err)
 	}
 	return list, nil
+}
+
+// storeObjects is what the informer's cache holds, as T.
+func storeObjects[T any](inf cache.SharedIndexInformer) []T {
+	items := inf.GetStore().List()
+	out := make([]T, 0, len(items))
+	for _, it := range items {
+		if o, ok := it.(T); ok {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// logNoHealth logs how many nodes have no health IP when that number
+// changes: one line for the cluster, not one per node, because before the
+// health DaemonSet is installed (or when the selector is wrong) that is
+// every node.
+func (s *KubernetesSource) logNoHealth(list []Node) {
+	n := 0
+	for _, node := range list {
+		if !node.HasHealthEndpoint() {
+			n++
+		}
+	}
+	s.mu.Lock()
+	changed := n != s.noHealth
+	s.noHealth = n
+	s.mu.Unlock()
+	if changed && n > 0 {
+		level.Info(s.logger).Log("msg", "nodes without a health endpoint are probed on the host paths only: they have no Running health pod (and no health IP annotation)",
+			"nodes_without", n, "nodes", len(list), "namespace", s.cfg.HealthPodNamespace, "selector", s.cfg.HealthPodSelector)
+	}
 }
 
 // logNotes logs each node's note when it is new or changed, so that a

@@ -36,3 +36,22 @@ func NewKubernetesClient(kubeconfig string) (kubernetes.Interface, error) {
 	}
 	return client, nil
 }
+
+// KubernetesNamespace is the namespace a client of the kubeconfig file
+// works in by default, as kubectl picks it: the namespace of its current
+// context, or "default". With an empty kubeconfig (in-cluster) it is the
+// pod's own namespace, from POD_NAMESPACE or the service account's
+// namespace file. The daemon looks for the health pods there unless told
+// otherwise, since the manifests deploy both DaemonSets together.
+func KubernetesNamespace(kubeconfig string) (string, error) {
+	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
+		&clientcmd.ClientConfigLoadingRules{ExplicitPath: kubeconfig}, &clientcmd.ConfigOverrides{})
+	ns, _, err := cc.Namespace()
+	if err != nil {
+		if kubeconfig == "" {
+			return "", fmt.Errorf("namespace of this pod: %w", err)
+		}
+		return "", fmt.Errorf("namespace of kubeconfig %s: %w", kubeconfig, err)
+	}
+	return ns, nil
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -78,14 +79,16 @@ func TestNewKubernetesClientErrors(t *testing.T) {
 	}
 }
 
-// kubeAPIServer is a minimal stand-in for the API server's Node endpoints,
-// enough for an informer over real HTTP and JSON: LIST, WATCH (streamed,
-// with or without the initial events), and PATCH recorded as received.
+// kubeAPIServer is a minimal stand-in for the API server's Node and Pod
+// endpoints, enough for informers over real HTTP and JSON: LIST and WATCH
+// (streamed, with or without the initial events) of nodes and of the pods
+// of one namespace.
 type kubeAPIServer struct {
 	t      *testing.T
 	mu     sync.Mutex
 	nodes  []corev1.Node
-	events chan string // watch events to stream, as JSON lines
+	pods   []corev1.Pod // in namespace kubeHealthNS
+	events chan string  // node watch events to stream, as JSON lines
 	paths  []string
 }
 
@@ -93,9 +96,29 @@ func (a *kubeAPIServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.mu.Lock()
 	a.paths = append(a.paths, r.Method+" "+r.URL.RequestURI())
 	nodes := slices.Clone(a.nodes)
+	pods := slices.Clone(a.pods)
 	a.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
+	podsPath := "/api/v1/namespaces/" + kubeHealthNS + "/pods"
 	switch {
+	case r.Method == http.MethodGet && r.URL.Path == podsPath && r.URL.Query().Get("watch") == "":
+		_ = json.NewEncoder(w).Encode(corev1.PodList{
+			TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "PodList"},
+			ListMeta: metav1.ListMeta{ResourceVersion: "10"},
+			Items:    pods,
+		})
+	case r.Method == http.MethodGet && r.URL.Path == podsPath:
+		w.WriteHeader(http.StatusOK)
+		if r.URL.Query().Get("sendInitialEvents") == "true" {
+			for _, p := range pods {
+				p.APIVersion, p.Kind = "v1", "Pod"
+				a.writeEvent(w, "ADDED", p)
+			}
+			a.writeEvent(w, "BOOKMARK", corev1.Pod{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"}, ObjectMeta: metav1.ObjectMeta{
+				ResourceVersion: "10", Annotations: map[string]string{metav1.InitialEventsAnnotationKey: "true"}}})
+		}
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
 	case r.Method == http.MethodGet && r.URL.Path == "/api/v1/nodes" && r.URL.Query().Get("watch") == "":
 		_ = json.NewEncoder(w).Encode(corev1.NodeList{
 			TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "NodeList"},
@@ -107,9 +130,10 @@ func (a *kubeAPIServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		if r.URL.Query().Get("sendInitialEvents") == "true" {
 			for _, n := range nodes {
+				n.APIVersion, n.Kind = "v1", "Node"
 				a.writeEvent(w, "ADDED", n)
 			}
-			a.writeEvent(w, "BOOKMARK", corev1.Node{ObjectMeta: metav1.ObjectMeta{
+			a.writeEvent(w, "BOOKMARK", corev1.Node{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Node"}, ObjectMeta: metav1.ObjectMeta{
 				ResourceVersion: "10", Annotations: map[string]string{metav1.InitialEventsAnnotationKey: "true"}}})
 		}
 		flusher.Flush()
@@ -127,9 +151,9 @@ func (a *kubeAPIServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (a *kubeAPIServer) writeEvent(w io.Writer, typ string, n corev1.Node) {
-	n.APIVersion, n.Kind = "v1", "Node"
-	data, err := json.Marshal(map[string]any{"type": typ, "object": n})
+// writeEvent writes a watch event of obj, which has its kind set.
+func (a *kubeAPIServer) writeEvent(w io.Writer, typ string, obj any) {
+	data, err := json.Marshal(map[string]any{"type": typ, "object": obj})
 	if err != nil {
 		a.t.Error(err)
 	}
@@ -138,7 +162,9 @@ func (a *kubeAPIServer) writeEvent(w io.Writer, typ string, n corev1.Node) {
 
 func (a *kubeAPIServer) send(typ string, n *corev1.Node) {
 	var buf bytes.Buffer
-	a.writeEvent(&buf, typ, *n)
+	o := *n
+	o.APIVersion, o.Kind = "v1", "Node"
+	a.writeEvent(&buf, typ, o)
 	a.events <- strings.TrimSpace(buf.String())
 }
 
@@ -146,16 +172,18 @@ func (a *kubeAPIServer) send(typ string, n *corev1.Node) {
 // a local HTTP server: the request paths, JSON decoding of lists and of a
 // streamed watch, which the fake clientset skips.
 func TestKubernetesSourceOverHTTP(t *testing.T) {
-	n1 := kubeIP4("node-1", "198.18.0.1", kubeHealth("198.19.0.1"))
+	n1 := kubeIP4("node-1", "198.18.0.1")
 	n1.ResourceVersion = "9"
-	api := &kubeAPIServer{t: t, nodes: []corev1.Node{*n1}, events: make(chan string, 10)}
+	pod := kubeTestPod("health-1", "node-1", 0, []string{"198.19.0.1"})
+	pod.ResourceVersion = "8"
+	api := &kubeAPIServer{t: t, nodes: []corev1.Node{*n1}, pods: []corev1.Pod{*pod}, events: make(chan string, 10)}
 	srv := httptest.NewTLSServer(api)
 	defer srv.Close()
 	client, err := NewKubernetesClient(kubeconfigFor(t, srv.URL))
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := NewKubernetesSource(client, KubernetesConfig{}, nil)
+	src := NewKubernetesSource(client, KubernetesConfig{HealthPodNamespace: kubeHealthNS}, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), kubeWait)
 	defer cancel()
 	list, err := src.Load(ctx)
@@ -191,18 +219,25 @@ func TestKubernetesSourceOverHTTP(t *testing.T) {
 
 	api.mu.Lock()
 	defer api.mu.Unlock()
-	// A WATCH of all nodes (client-go streams the initial list over it,
+	// A WATCH of all nodes and of the health pods of one namespace, by
+	// label (client-go streams the initial list over it,
 	// sendInitialEvents, where the server can; else it LISTs first), and
-	// nothing else: no polling, no other resource.
-	watched := false
+	// nothing else: no polling, no other resource, no pods of the cluster.
+	watched := map[string]bool{}
+	podsPrefix := "GET /api/v1/namespaces/" + kubeHealthNS + "/pods?"
+	selector := "labelSelector=" + url.QueryEscape(DefaultHealthPodSelector)
 	for _, p := range api.paths {
-		if !strings.HasPrefix(p, "GET /api/v1/nodes") {
+		switch {
+		case strings.HasPrefix(p, "GET /api/v1/nodes"):
+			watched["nodes"] = watched["nodes"] || strings.Contains(p, "watch=true")
+		case strings.HasPrefix(p, podsPrefix) && strings.Contains(p, selector):
+			watched["pods"] = watched["pods"] || strings.Contains(p, "watch=true")
+		default:
 			t.Errorf("unexpected request %s", p)
 		}
-		watched = watched || strings.Contains(p, "watch=true")
 	}
-	if !watched {
-		t.Errorf("requests %v: no WATCH of /api/v1/nodes", api.paths)
+	if !watched["nodes"] || !watched["pods"] {
+		t.Errorf("requests %v: want a WATCH of /api/v1/nodes and of the health pods", api.paths)
 	}
 }
 
@@ -214,4 +249,28 @@ func kubeconfigFor(t *testing.T, server string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+func TestKubernetesNamespace(t *testing.T) {
+	plain := kubeconfigFor(t, "https://198.18.0.1:6443")
+	data, err := os.ReadFile(plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withNS := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(withNS, []byte(strings.Replace(string(data), "      cluster: test\n", "      cluster: test\n      namespace: monitoring\n", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ kubeconfig, want string }{
+		{plain, "default"},
+		{withNS, "monitoring"},
+	} {
+		if got, err := KubernetesNamespace(tt.kubeconfig); err != nil || got != tt.want {
+			t.Errorf("KubernetesNamespace(%s) = %q, %v; want %q", filepath.Base(tt.kubeconfig), got, err, tt.want)
+		}
+	}
+	missing := filepath.Join(t.TempDir(), "missing")
+	if _, err := KubernetesNamespace(missing); err == nil || !strings.Contains(err.Error(), "namespace of kubeconfig "+missing) {
+		t.Errorf("missing kubeconfig: err = %v", err)
+	}
 }

@@ -8,11 +8,17 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/validate/content"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // DefaultHealthIPAnnotation is the Node annotation that holds a node's
 // health IP when KubernetesConfig.HealthIPAnnotation is empty.
 const DefaultHealthIPAnnotation = "connectivity-exporter.io/health-ip"
+
+// DefaultHealthPodSelector selects the pods of deploy/kubernetes's
+// health DaemonSet when KubernetesConfig.HealthPodSelector is empty.
+const DefaultHealthPodSelector = "app.kubernetes.io/name=connectivity-health"
 
 // Values of KubernetesConfig.NotReady and KubernetesConfig.Cordoned.
 const (
@@ -40,8 +46,17 @@ type KubernetesConfig struct {
 	// is skipped. The health IP must be of this family too.
 	IPFamily string
 	// HealthIPAnnotation is the Node annotation holding the node's health
-	// IP (DefaultHealthIPAnnotation when empty).
+	// IP (DefaultHealthIPAnnotation when empty). Where it is set it
+	// overrides the node's health pod.
 	HealthIPAnnotation string
+	// HealthPodNamespace is the namespace of the health pods: each node's
+	// health IP is the IP of its health pod (see kubeHealthPods). Empty
+	// means "default"; the daemon fills in the namespace of its kubeconfig
+	// context, or in a pod its own (KubernetesNamespace).
+	HealthPodNamespace string
+	// HealthPodSelector is the label selector of the health pods
+	// (DefaultHealthPodSelector when empty).
+	HealthPodSelector string
 	// NotReady is what happens to nodes whose Ready condition is not True:
 	// "include" (default: a node that went NotReady because it is cut off
 	// is exactly what the probes are for) or "exclude".
@@ -72,6 +87,12 @@ func (c KubernetesConfig) withDefaults() KubernetesConfig {
 	if c.HealthIPAnnotation == "" {
 		c.HealthIPAnnotation = DefaultHealthIPAnnotation
 	}
+	if c.HealthPodNamespace == "" {
+		c.HealthPodNamespace = corev1.NamespaceDefault
+	}
+	if c.HealthPodSelector == "" {
+		c.HealthPodSelector = DefaultHealthPodSelector
+	}
 	if c.NotReady == "" {
 		c.NotReady = KubernetesInclude
 	}
@@ -99,6 +120,12 @@ func (c KubernetesConfig) Validate() error {
 	// The API server's rule for annotation keys: a qualified name, any case.
 	if msgs := content.IsLabelKey(strings.ToLower(c.HealthIPAnnotation)); len(msgs) > 0 {
 		errs = append(errs, fmt.Errorf("health IP annotation %q is not a valid annotation key: %s", c.HealthIPAnnotation, strings.Join(msgs, "; ")))
+	}
+	if msgs := validation.IsDNS1123Label(c.HealthPodNamespace); len(msgs) > 0 {
+		errs = append(errs, fmt.Errorf("health pod namespace %q is not a namespace name: %s", c.HealthPodNamespace, strings.Join(msgs, "; ")))
+	}
+	if _, err := labels.Parse(c.HealthPodSelector); err != nil {
+		errs = append(errs, fmt.Errorf("health pod selector %q: %w", c.HealthPodSelector, err))
 	}
 	for _, f := range []struct{ name, value string }{{"not-ready", c.NotReady}, {"cordoned", c.Cordoned}} {
 		if f.value != KubernetesInclude && f.value != KubernetesExclude {

@@ -12,6 +12,8 @@ func TestKubernetesConfigDefaults(t *testing.T) {
 		AddressType:        "InternalIP",
 		IPFamily:           IPFamilyIPv4,
 		HealthIPAnnotation: DefaultHealthIPAnnotation,
+		HealthPodNamespace: "default",
+		HealthPodSelector:  DefaultHealthPodSelector,
 		NotReady:           KubernetesInclude,
 		Cordoned:           KubernetesExclude,
 	}
@@ -27,6 +29,7 @@ func TestKubernetesConfigValidate(t *testing.T) {
 	good := KubernetesConfig{
 		Kubeconfig: "/etc/kubeconfig", AddressType: "ExternalIP", IPFamily: "ipv6",
 		HealthIPAnnotation: "Example.com/Health-IP", NotReady: "exclude", Cordoned: "include",
+		HealthPodNamespace: "monitoring", HealthPodSelector: "app in (health, health-v2),tier!=web",
 		Resync: time.Hour, LocalNode: "node-1",
 	}
 	if err := good.Validate(); err != nil {
@@ -34,6 +37,7 @@ func TestKubernetesConfigValidate(t *testing.T) {
 	}
 	bad := KubernetesConfig{
 		AddressType: "Hostname", IPFamily: "dual", HealthIPAnnotation: "a b/c",
+		HealthPodNamespace: "Not_A_Namespace", HealthPodSelector: "app in health",
 		NotReady: "ignore", Cordoned: "yes", Resync: -time.Second,
 	}
 	err := bad.Validate()
@@ -45,6 +49,8 @@ func TestKubernetesConfigValidate(t *testing.T) {
 		`address type "Hostname": want InternalIP or ExternalIP`,
 		`IP family "dual": want ipv4 or ipv6`,
 		`health IP annotation "a b/c" is not a valid annotation key`,
+		`health pod namespace "Not_A_Namespace" is not a namespace name`,
+		`health pod selector "app in health": `,
 		`not-ready "ignore": want include or exclude`,
 		`cordoned "yes": want include or exclude`,
 		`resync period must not be negative, got -1s`,
@@ -53,7 +59,7 @@ func TestKubernetesConfigValidate(t *testing.T) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
 	}
-	if n := strings.Count(err.Error(), "\n") + 1; n != 6 {
-		t.Errorf("%d lines, want 6:\n%v", n, err)
+	if n := strings.Count(err.Error(), "\n") + 1; n != 8 {
+		t.Errorf("%d lines, want 8:\n%v", n, err)
 	}
 }

@@ -19,14 +19,16 @@ type kubeNote struct {
 	msg  string
 }
 
-// kubeNodes derives the node list from Node objects, sorted by name, and
-// notes (by node name) for the objects that were excluded or changed. It
-// does not validate the list as a whole (duplicates): the caller does.
-func (c KubernetesConfig) kubeNodes(objs []*corev1.Node) ([]Node, map[string]kubeNote) {
+// kubeNodes derives the node list from Node objects and each node's health
+// pod, sorted by name, and notes (by node name) for the objects that were
+// excluded or changed. It does not validate the list as a whole
+// (duplicates): the caller does.
+func (c KubernetesConfig) kubeNodes(objs []*corev1.Node, pods map[string]kubeHealthPod) ([]Node, map[string]kubeNote) {
 	list := make([]Node, 0, len(objs))
 	notes := map[string]kubeNote{}
 	for _, o := range objs {
-		n, note, keep := c.kubeNode(o)
+		pod, hasPod := pods[o.Name]
+		n, note, keep := c.kubeNode(o, pod, hasPod)
 		if note.msg != "" {
 			notes[o.Name] = note
 		}
@@ -39,7 +41,9 @@ func (c KubernetesConfig) kubeNodes(objs []*corev1.Node) ([]Node, map[string]kub
 }
 
 // kubeNode turns one Node object into a Node, or says why it is left out.
-func (c KubernetesConfig) kubeNode(o *corev1.Node) (Node, kubeNote, bool) {
+// Its health IP is the annotation's when that is usable, else its health
+// pod's, else none.
+func (c KubernetesConfig) kubeNode(o *corev1.Node, pod kubeHealthPod, hasPod bool) (Node, kubeNote, bool) {
 	local := c.LocalNode != "" && o.Name == c.LocalNode
 	if !local && c.NotReady == KubernetesExclude && !kubeReady(o) {
 		return Node{}, kubeNote{msg: "excluded: not Ready"}, false
@@ -54,27 +58,50 @@ func (c KubernetesConfig) kubeNode(o *corev1.Node) (Node, kubeNote, bool) {
 	}
 	n := Node{Name: o.Name, HostIP: host,
 		Zone: o.Labels[corev1.LabelTopologyZone], Region: o.Labels[corev1.LabelTopologyRegion]}
-	raw, ok := o.Annotations[c.HealthIPAnnotation]
-	if !ok {
-		return n, kubeNote{}, true
+	annotationProblem := ""
+	if raw, ok := o.Annotations[c.HealthIPAnnotation]; ok {
+		health, reason := c.annotationHealthIP(raw, host)
+		if reason == "" {
+			n.HealthIP = health
+			return n, kubeNote{}, true
+		}
+		annotationProblem = fmt.Sprintf("annotation %s=%q: %s", c.HealthIPAnnotation, raw, reason)
 	}
+	switch {
+	case hasPod && pod.ip == host:
+		// A hostNetwork pod: probing it would be the host paths again.
+		msg := fmt.Sprintf("probed without endpoint paths: health pod %s has the host IP %s", pod.name, host)
+		if annotationProblem != "" {
+			msg += "; " + annotationProblem
+		}
+		return n, kubeNote{warn: true, msg: msg}, true
+	case hasPod:
+		n.HealthIP = pod.ip
+		if annotationProblem != "" {
+			return n, kubeNote{warn: true, msg: annotationProblem + "; probed at health pod " + pod.name + " instead"}, true
+		}
+		return n, kubeNote{}, true
+	case annotationProblem != "":
+		return n, kubeNote{warn: true, msg: "probed without endpoint paths: " + annotationProblem}, true
+	}
+	return n, kubeNote{}, true
+}
+
+// annotationHealthIP parses the health IP annotation's value, or says why
+// it cannot be the health IP of a node with this host IP.
+func (c KubernetesConfig) annotationHealthIP(raw string, host netip.Addr) (netip.Addr, string) {
 	health, err := netip.ParseAddr(strings.TrimSpace(raw))
-	reason := ""
 	switch {
 	case err != nil:
-		reason = "not an IP address"
+		return netip.Addr{}, "not an IP address"
 	case !c.inFamily(health):
-		reason = "not an " + c.IPFamily + " address"
+		return netip.Addr{}, "not an " + c.IPFamily + " address"
 	case kubeAddrProblem(health) != "":
-		reason = kubeAddrProblem(health)
+		return netip.Addr{}, kubeAddrProblem(health)
 	case health.Unmap() == host:
-		reason = "the same as the host IP"
-	default:
-		n.HealthIP = health.Unmap()
-		return n, kubeNote{}, true
+		return netip.Addr{}, "the same as the host IP"
 	}
-	return n, kubeNote{warn: true, msg: fmt.Sprintf("probed without endpoint paths: annotation %s=%q: %s",
-		c.HealthIPAnnotation, raw, reason)}, true
+	return health.Unmap(), ""
 }
 
 // hostAddress is the first address of the configured type and family that

@@ -76,7 +76,7 @@ func TestKubeNodesFromTestdata(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := tt.cfg.withDefaults()
-			got, notes := cfg.kubeNodes(objs)
+			got, notes := cfg.kubeNodes(objs, nil)
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("nodes:\n got %v\nwant %v", got, tt.want)
 			}
@@ -106,7 +106,7 @@ func TestKubeNodesFromTestdata(t *testing.T) {
 				}
 				stripped[i] = s1.(*corev1.Node)
 			}
-			if got2, _ := cfg.kubeNodes(stripped); !reflect.DeepEqual(got2, got) {
+			if got2, _ := cfg.kubeNodes(stripped, nil); !reflect.DeepEqual(got2, got) {
 				t.Errorf("stripped objects give another list:\n got %v\nwant %v", got2, got)
 			}
 		})
@@ -160,7 +160,7 @@ func TestKubeNodeHealthIPProblems(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.value, func(t *testing.T) {
 			o := kubeIP4("n", "198.18.0.9", kubeHealth(tt.value))
-			n, note, keep := cfg.kubeNode(o)
+			n, note, keep := cfg.kubeNode(o, kubeHealthPod{}, false)
 			if !keep || n.HostIP != addr("198.18.0.9") {
 				t.Fatalf("node must be kept with its host IP, got %v keep=%v", n, keep)
 			}

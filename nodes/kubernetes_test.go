@@ -417,24 +417,30 @@ func TestKubernetesLoadInvalidList(t *testing.T) {
 	}
 }
 
-// kubeFlakyAPI makes the fake's list and watch of nodes fail while failing
-// is set, and lets a test end the watch that is running.
+// kubeFlakyAPI makes the fake's list and watch of resource ("nodes" when
+// empty) fail while failing is set, and lets a test end the watch that is
+// running.
 type kubeFlakyAPI struct {
-	failing atomic.Bool
-	lists   atomic.Int32 // failed lists
-	mu      sync.Mutex
-	watches []watch.Interface
+	resource string
+	failing  atomic.Bool
+	lists    atomic.Int32 // failed lists
+	mu       sync.Mutex
+	watches  []watch.Interface
 }
 
 func (f *kubeFlakyAPI) install(client *fake.Clientset) {
-	client.PrependReactor("list", "nodes", func(k8stesting.Action) (bool, runtime.Object, error) {
+	resource := f.resource
+	if resource == "" {
+		resource = "nodes"
+	}
+	client.PrependReactor("list", resource, func(k8stesting.Action) (bool, runtime.Object, error) {
 		if f.failing.Load() {
 			f.lists.Add(1)
 			return true, nil, errors.New("list refused by test")
 		}
 		return false, nil, nil
 	})
-	client.PrependWatchReactor("nodes", func(action k8stesting.Action) (bool, watch.Interface, error) {
+	client.PrependWatchReactor(resource, func(action k8stesting.Action) (bool, watch.Interface, error) {
 		if f.failing.Load() {
 			return true, nil, errors.New("watch refused by test")
 		}
@@ -553,6 +559,10 @@ func TestKubernetesLoadTimesOutWithLastError(t *testing.T) {
 	want := "waiting for the Kubernetes node list: context canceled (last error: watching Kubernetes nodes: "
 	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "list refused by test") {
 		t.Fatalf("Load = %v, want %q... with the list error", err, want)
+	}
+	// Logged as it happened, not only when Load gives up.
+	if want := `msg="Kubernetes API error before the first complete list, retrying" err="watching Kubernetes nodes: failed to list *v1.Node: list refused by test"`; !strings.Contains(h.log.String(), want) {
+		t.Errorf("log lacks %s:\n%s", want, h.log.String())
 	}
 }
 

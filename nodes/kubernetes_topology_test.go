@@ -38,7 +38,7 @@ func TestKubeNodeTopologyLabels(t *testing.T) {
 				t.Fatal(err)
 			}
 			for what, obj := range map[string]*corev1.Node{"object": o, "stripped object": stripped.(*corev1.Node)} {
-				n, _, keep := cfg.kubeNode(obj)
+				n, _, keep := cfg.kubeNode(obj, kubeHealthPod{}, false)
 				if !keep {
 					t.Fatalf("%s: node left out", what)
 				}

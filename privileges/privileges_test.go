@@ -33,6 +33,8 @@ func TestNeedsCaps(t *testing.T) {
 		want  []cap.Value
 	}{
 		{"passive, no health endpoint", Needs{}, nil},
+		{"Kubernetes default: raw ICMP, no health namespace, high ports", Needs{RawICMP: true}, []cap.Value{cap.NET_RAW}},
+		{"Kubernetes, raw ICMP, /hello on port 80", Needs{RawICMP: true, LowPort: true}, []cap.Value{cap.NET_BIND_SERVICE, cap.NET_RAW}},
 		{"health endpoint, unprivileged ICMP", Needs{HealthEndpoint: true}, []cap.Value{cap.NET_ADMIN, cap.SYS_ADMIN}},
 		{"full daemon", Needs{HealthEndpoint: true, RawICMP: true}, []cap.Value{cap.NET_ADMIN, cap.NET_RAW, cap.SYS_ADMIN}},
 		{"ICMP engine opened at start, /hello on port 80", Needs{HealthEndpoint: true, LowPort: true}, []cap.Value{cap.NET_BIND_SERVICE, cap.NET_ADMIN, cap.SYS_ADMIN}},
@@ -301,6 +303,7 @@ func TestDrop(t *testing.T) {
 		controller bool
 	}{
 		{"passive daemon keeps nothing", helperSpec{}, false, false},
+		{"Kubernetes daemon: raw ICMP only, no health namespace", helperSpec{Needs: Needs{RawICMP: true}}, true, false},
 		{"daemon with raw ICMP and a health endpoint rebuilt at runtime", helperSpec{Needs: Needs{HealthEndpoint: true, RawICMP: true}, Controller: true}, true, true},
 		{"health endpoint, ICMP engine already open", helperSpec{Needs: Needs{HealthEndpoint: true}}, false, false},
 	}

@@ -20,3 +20,5 @@ fi
 command -v go >/dev/null || { echo "install-deps: Go is not installed (https://go.dev/doc/install; go.mod says which version)" >&2; exit 1; }
 go mod download
 for m in tools tools/bench; do (cd "$m" && go mod download); done
+# test/kubeapi's own module: the kube-apiserver and etcd (about 135 MB).
+(cd test/kubeapi && go mod download)

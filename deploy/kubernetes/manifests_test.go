@@ -1,8 +1,8 @@
 // Package manifests holds no code: its tests check the Kubernetes manifests
-// beside them, which no cluster here can apply. Every manifest is decoded
-// strictly into the API's Go types (an unknown or misspelt field fails, as
-// `kubectl apply --validate=strict` would), and the properties the
-// exporter relies on are asserted: ports, flags, privileges, RBAC.
+// beside them. Every manifest is decoded strictly into the API's Go types
+// (an unknown or misspelt field fails, as `kubectl apply --validate=strict`
+// would), and the properties the exporter relies on are asserted: ports,
+// flags, privileges, RBAC. test/kubeapi applies them to a real API server.
 package manifests
 
 import (
@@ -20,30 +20,37 @@ import (
 	"sync"
 	"testing"
 
-	admissionv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/yaml"
-
-	"github.com/connectivity-exporter/connectivity_exporter/nodes"
 
 	"github.com/connectivity-exporter/connectivity_exporter/test/testbin"
 )
 
 const appLabel = "app.kubernetes.io/name"
 
-// manifests is every object in the *.yaml files here, by kind.
+// Names of the two DaemonSets.
+const (
+	exporterName = "connectivity-exporter"
+	healthName   = "connectivity-health"
+)
+
+// manifests is every object in the *.yaml files here, by kind (and by
+// name for the DaemonSets).
 type manifests struct {
+	namespace          corev1.Namespace
 	serviceAccount     corev1.ServiceAccount
 	clusterRole        rbacv1.ClusterRole
 	clusterRoleBinding rbacv1.ClusterRoleBinding
-	daemonSet          appsv1.DaemonSet
+	role               rbacv1.Role
+	roleBinding        rbacv1.RoleBinding
+	daemonSet          appsv1.DaemonSet // the exporter's
+	healthDaemonSet    appsv1.DaemonSet // the health pods'
 	service            corev1.Service
 	podMonitor         podMonitor
-	policy             admissionv1.ValidatingAdmissionPolicy
-	policyBinding      admissionv1.ValidatingAdmissionPolicyBinding
 	files              map[string][]string // file -> kinds in it
 }
 
@@ -162,6 +169,7 @@ func loadManifests(t *testing.T) *manifests {
 				APIVersion string `json:"apiVersion"`
 				Kind       string `json:"kind"`
 				Metadata   struct {
+					Name      string `json:"name"`
 					Namespace string `json:"namespace"`
 				} `json:"metadata"`
 			}
@@ -172,6 +180,9 @@ func loadManifests(t *testing.T) *manifests {
 				t.Errorf("%s: metadata.namespace %q: the manifests are namespace-agnostic (kustomization.yaml sets it)", where, head.Metadata.Namespace)
 			}
 			key := head.APIVersion + " " + head.Kind
+			if head.Kind == "DaemonSet" {
+				key += " " + head.Metadata.Name
+			}
 			if seen[key] {
 				t.Errorf("%s: a second %s; the tests expect one of each", where, key)
 			}
@@ -179,22 +190,26 @@ func loadManifests(t *testing.T) *manifests {
 			m.files[f] = append(m.files[f], head.Kind)
 			var into any
 			switch key {
+			case "v1 Namespace":
+				into = &m.namespace
 			case "v1 ServiceAccount":
 				into = &m.serviceAccount
 			case "rbac.authorization.k8s.io/v1 ClusterRole":
 				into = &m.clusterRole
 			case "rbac.authorization.k8s.io/v1 ClusterRoleBinding":
 				into = &m.clusterRoleBinding
-			case "apps/v1 DaemonSet":
+			case "rbac.authorization.k8s.io/v1 Role":
+				into = &m.role
+			case "rbac.authorization.k8s.io/v1 RoleBinding":
+				into = &m.roleBinding
+			case "apps/v1 DaemonSet " + exporterName:
 				into = &m.daemonSet
+			case "apps/v1 DaemonSet " + healthName:
+				into = &m.healthDaemonSet
 			case "v1 Service":
 				into = &m.service
 			case "monitoring.coreos.com/v1 PodMonitor":
 				into = &m.podMonitor
-			case "admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy":
-				into = &m.policy
-			case "admissionregistration.k8s.io/v1 ValidatingAdmissionPolicyBinding":
-				into = &m.policyBinding
 			default:
 				t.Fatalf("%s: %s has no test; add it to loadManifests and check it", where, key)
 			}
@@ -202,9 +217,11 @@ func loadManifests(t *testing.T) *manifests {
 		}
 	}
 	for _, want := range []string{
-		"v1 ServiceAccount", "rbac.authorization.k8s.io/v1 ClusterRole", "rbac.authorization.k8s.io/v1 ClusterRoleBinding",
-		"apps/v1 DaemonSet", "v1 Service", "monitoring.coreos.com/v1 PodMonitor",
-		"admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy", "admissionregistration.k8s.io/v1 ValidatingAdmissionPolicyBinding",
+		"v1 Namespace", "v1 ServiceAccount",
+		"rbac.authorization.k8s.io/v1 ClusterRole", "rbac.authorization.k8s.io/v1 ClusterRoleBinding",
+		"rbac.authorization.k8s.io/v1 Role", "rbac.authorization.k8s.io/v1 RoleBinding",
+		"apps/v1 DaemonSet " + exporterName, "apps/v1 DaemonSet " + healthName,
+		"v1 Service", "monitoring.coreos.com/v1 PodMonitor",
 	} {
 		if !seen[want] {
 			t.Errorf("no %s in the manifests", want)
@@ -213,25 +230,35 @@ func loadManifests(t *testing.T) *manifests {
 	return m
 }
 
-// container is the DaemonSet's one container.
+// container is the exporter DaemonSet's one container.
 func (m *manifests) container(t *testing.T) corev1.Container {
 	t.Helper()
-	cs := m.daemonSet.Spec.Template.Spec.Containers
+	return onlyContainer(t, m.daemonSet)
+}
+
+func onlyContainer(t *testing.T, ds appsv1.DaemonSet) corev1.Container {
+	t.Helper()
+	cs := ds.Spec.Template.Spec.Containers
 	if len(cs) != 1 {
-		t.Fatalf("DaemonSet has %d containers, want 1", len(cs))
+		t.Fatalf("DaemonSet %s has %d containers, want 1", ds.Name, len(cs))
 	}
 	return cs[0]
 }
 
-// args returns the DaemonSet's --flag=value arguments by flag name.
+// args returns the exporter DaemonSet's --flag=value arguments by flag name.
 func (m *manifests) args(t *testing.T) map[string]string {
 	t.Helper()
-	c := m.container(t)
-	if len(c.Command) != 0 {
-		t.Errorf("command %q overrides the image's entrypoint; use args", c.Command)
+	return flagArgs(t, m.container(t).Command, m.container(t).Args)
+}
+
+// flagArgs returns --flag=value arguments by flag name.
+func flagArgs(t *testing.T, command, args []string) map[string]string {
+	t.Helper()
+	if len(command) != 0 {
+		t.Errorf("command %q overrides the image's entrypoint; use args", command)
 	}
 	out := map[string]string{}
-	for _, a := range c.Args {
+	for _, a := range args {
 		name, value, _ := strings.Cut(a, "=")
 		if !strings.HasPrefix(name, "--") {
 			t.Errorf("argument %q is not a --flag", a)
@@ -360,48 +387,44 @@ func TestDaemonSetPrivileges(t *testing.T) {
 	if sc == nil {
 		t.Fatal("no securityContext")
 	}
-	privileged := sc.Privileged != nil && *sc.Privileged
-	if privileged {
-		// Allowed only with the reason written next to it.
-		data, _ := os.ReadFile("daemonset.yaml")
-		if !regexp.MustCompile(`(?s)#[^\n]*[Pp]rivileged[^\n]*\n\s*privileged: true`).Match(data) {
-			t.Error("privileged: true without a comment right above it saying why")
-		}
-	} else {
-		add := map[corev1.Capability]bool{}
-		if sc.Capabilities != nil {
-			for _, capability := range sc.Capabilities.Add {
-				add[capability] = true
-			}
-		}
-		want := map[corev1.Capability]bool{"NET_RAW": true, "NET_ADMIN": true, "SYS_ADMIN": true}
-		if sc.Capabilities == nil || !maps.Equal(add, want) || len(sc.Capabilities.Add) != len(want) {
-			t.Errorf("capabilities.add = %v, want exactly NET_RAW, NET_ADMIN, SYS_ADMIN", sc.Capabilities)
-		}
-		if sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) {
-			t.Errorf("capabilities.drop = %v, want [ALL]", sc.Capabilities)
-		}
-		if sc.AllowPrivilegeEscalation != nil && !*sc.AllowPrivilegeEscalation {
-			t.Error("allowPrivilegeEscalation: false is refused by the API server together with CAP_SYS_ADMIN")
-		}
-		if sc.AppArmorProfile == nil || sc.AppArmorProfile.Type != corev1.AppArmorProfileTypeUnconfined {
-			t.Error("appArmorProfile must be Unconfined: the runtime's default profile denies mount(2), which naming the health namespace needs")
-		}
+	// The exporter builds no health namespace on Kubernetes (the health
+	// pods are the endpoints): raw ICMP is all it needs.
+	if sc.Privileged != nil && *sc.Privileged {
+		t.Error("privileged: true; the exporter needs NET_RAW only")
+	}
+	if sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Add, []corev1.Capability{"NET_RAW"}) {
+		t.Errorf("capabilities.add = %v, want exactly [NET_RAW]", sc.Capabilities)
+	}
+	if sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) {
+		t.Errorf("capabilities.drop = %v, want [ALL]", sc.Capabilities)
+	}
+	if sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
+		t.Error("allowPrivilegeEscalation must be false")
+	}
+	if p := sc.AppArmorProfile; p != nil && p.Type != corev1.AppArmorProfileTypeRuntimeDefault {
+		t.Errorf("appArmorProfile %v: leave the runtime's default", p.Type)
+	}
+	if p := sc.SeccompProfile; p == nil || p.Type != corev1.SeccompProfileTypeRuntimeDefault {
+		t.Error("seccompProfile must be RuntimeDefault")
 	}
 	if sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
 		t.Error("readOnlyRootFilesystem must be true")
 	}
+	// Kubernetes gives added capabilities to uid 0 only (no ambient
+	// capabilities; file capabilities need privilege escalation).
 	if sc.RunAsUser == nil || *sc.RunAsUser != 0 {
-		t.Error("runAsUser must be 0: network namespaces need real root")
+		t.Error("runAsUser must be 0: a non-root user would not get NET_RAW")
 	}
 	if sc.RunAsNonRoot != nil && *sc.RunAsNonRoot {
 		t.Error("runAsNonRoot: true contradicts runAsUser: 0")
 	}
 
-	// The netns directory, with a propagation Kubernetes accepts.
 	volumes := map[string]corev1.Volume{}
 	for _, v := range m.daemonSet.Spec.Template.Spec.Volumes {
 		volumes[v.Name] = v
+		if v.HostPath != nil {
+			t.Errorf("volume %s: hostPath %s; the exporter needs nothing of the node's filesystem", v.Name, v.HostPath.Path)
+		}
 	}
 	mounts := map[string]corev1.VolumeMount{}
 	for _, vm := range c.VolumeMounts {
@@ -410,31 +433,174 @@ func TestDaemonSetPrivileges(t *testing.T) {
 			t.Errorf("volumeMount %s: no volume %q", vm.MountPath, vm.Name)
 		}
 	}
-	netns, ok := mounts["/run/netns"] // healthep names namespaces there, as iproute2 does
-	if !ok {
-		t.Fatal("no volumeMount at /run/netns")
-	}
-	if hp := volumes[netns.Name].HostPath; hp == nil || (hp.Path != "/run/netns" && hp.Path != "/var/run/netns") {
-		t.Errorf("/run/netns must be the host's netns directory, got %+v", volumes[netns.Name])
-	}
-	switch prop := netns.MountPropagation; {
-	case prop == nil:
-		t.Error("/run/netns: set mountPropagation (HostToContainer, or Bidirectional when privileged)")
-	case *prop == corev1.MountPropagationBidirectional && !privileged:
-		t.Error("/run/netns: Bidirectional propagation is allowed only in privileged containers")
-	}
 
 	// The admin socket's directory is writable (the root filesystem is not).
-	sock := helpDefault(t, "admin.socket")
+	sock := helpDefault(t, "daemon", "admin.socket")
 	dir := filepath.Dir(sock)
 	if vm, ok := mounts[dir]; !ok || vm.ReadOnly {
 		t.Errorf("no writable volumeMount at %s for the admin socket %s", dir, sock)
 	}
 }
 
+func TestHealthDaemonSet(t *testing.T) {
+	m := loadManifests(t)
+	ds := m.healthDaemonSet
+	pod := ds.Spec.Template.Spec
+	c := onlyContainer(t, ds)
+
+	if pod.HostNetwork {
+		t.Error("hostNetwork must be false: the health pod is on the pod network, so the endpoint paths cross the CNI's data path")
+	}
+	if !slices.ContainsFunc(pod.Tolerations, func(tol corev1.Toleration) bool {
+		return tol.Operator == corev1.TolerationOpExists && tol.Key == "" && tol.Effect == ""
+	}) {
+		t.Errorf("tolerations %+v: want {operator: Exists}: every node the exporter probes needs its endpoint", pod.Tolerations)
+	}
+	if pod.AutomountServiceAccountToken == nil || *pod.AutomountServiceAccountToken {
+		t.Error("automountServiceAccountToken must be false: the health pod talks to no API")
+	}
+	if pod.ServiceAccountName != "" {
+		t.Errorf("serviceAccountName %q: the health pod needs no identity", pod.ServiceAccountName)
+	}
+	if len(pod.Volumes) != 0 || len(c.VolumeMounts) != 0 {
+		t.Errorf("volumes %+v: the health pod needs none", pod.Volumes)
+	}
+	podLabels := ds.Spec.Template.Labels
+	if ds.Spec.Selector == nil || len(ds.Spec.Selector.MatchLabels) == 0 || !isSubset(ds.Spec.Selector.MatchLabels, podLabels) {
+		t.Errorf("selector %v does not select the pod podLabels %v", ds.Spec.Selector, podLabels)
+	}
+	// The exporters find the pods by the default of
+	// --nodes.kubernetes.health-pods.selector, and nothing else matches
+	// each other's pods.
+	sel := mustSelector(t, helpDefault(t, "daemon", "nodes.kubernetes.health-pods.selector"))
+	if !sel.Matches(labels.Set(podLabels)) {
+		t.Errorf("the default health pod selector %q does not select the health pods %v", sel, podLabels)
+	}
+	exporterLabels := m.daemonSet.Spec.Template.Labels
+	if sel.Matches(labels.Set(exporterLabels)) {
+		t.Errorf("the default health pod selector %q also selects the exporter pods %v", sel, exporterLabels)
+	}
+	if isSubset(m.daemonSet.Spec.Selector.MatchLabels, podLabels) || isSubset(ds.Spec.Selector.MatchLabels, exporterLabels) {
+		t.Error("the DaemonSets' selectors overlap: each would claim the other's pods")
+	}
+	if isSubset(m.service.Spec.Selector, podLabels) {
+		t.Error("the exporters' Service selects the health pods")
+	}
+	exporterArgs := m.args(t)
+	if _, ok := exporterArgs["nodes.kubernetes.health-pods.namespace"]; ok {
+		t.Error("--nodes.kubernetes.health-pods.namespace in the exporter's args: the default (its own namespace) is where kustomize puts the health pods")
+	}
+
+	// The hello command, on the port the exporters probe.
+	if c.Image != m.container(t).Image {
+		t.Errorf("image %q, want the exporter's %q (one image, two commands)", c.Image, m.container(t).Image)
+	}
+	if len(c.Args) == 0 || c.Args[0] != "hello" {
+		t.Fatalf("args %q: want the hello command first", c.Args)
+	}
+	args := flagArgs(t, c.Command, c.Args[1:])
+	flags := helpFlags(t, "hello")
+	for name := range args {
+		if !flags[name] {
+			t.Errorf("--%s is not a flag of `connectivity_exporter hello` (see its --help)", name)
+		}
+	}
+	addr, ok := args["hello.listen-address"]
+	if !ok {
+		addr = helpDefault(t, "hello", "hello.listen-address")
+	}
+	hello := listenPort(t, "hello.listen-address", addr)
+	if probed := listenPort(t, "hello.listen-address", exporterArgs["hello.listen-address"]); hello != probed {
+		t.Errorf("/hello on port %d, but the exporters probe port %d (their --hello.listen-address)", hello, probed)
+	}
+	if len(c.Ports) != 1 || c.Ports[0].Name != "hello" || c.Ports[0].ContainerPort != hello || c.Ports[0].HostPort != 0 {
+		t.Errorf("ports %+v: want one named hello, container port %d, no host port", c.Ports, hello)
+	}
+	if p := c.ReadinessProbe; p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/hello" ||
+		(p.HTTPGet.Port != intstr.FromString("hello") && p.HTTPGet.Port != intstr.FromInt32(hello)) {
+		t.Errorf("readinessProbe %+v: want httpGet /hello on %d", p, hello)
+	}
+
+	// Tiny requests: it is on every node.
+	req, lim := c.Resources.Requests, c.Resources.Limits
+	if req.Cpu().IsZero() || req.Memory().IsZero() || lim.Memory().IsZero() {
+		t.Errorf("resources %+v: want cpu and memory requests and a memory limit", c.Resources)
+	}
+	if req.Cpu().MilliValue() > 10 || req.Memory().Value() > 32<<20 || lim.Memory().Value() > 64<<20 {
+		t.Errorf("resources %+v: want at most 10m CPU and 32Mi requested, 64Mi limit", c.Resources)
+	}
+
+	// Nothing but a socket: no root, no capability, nothing writable.
+	psc := pod.SecurityContext
+	if psc == nil {
+		psc = &corev1.PodSecurityContext{}
+	}
+	sc := c.SecurityContext
+	if sc == nil {
+		t.Fatal("no securityContext")
+	}
+	uid := sc.RunAsUser
+	if uid == nil {
+		uid = psc.RunAsUser
+	}
+	nonRoot := sc.RunAsNonRoot
+	if nonRoot == nil {
+		nonRoot = psc.RunAsNonRoot
+	}
+	seccomp := sc.SeccompProfile
+	if seccomp == nil {
+		seccomp = psc.SeccompProfile
+	}
+	switch {
+	case uid == nil:
+		t.Error("runAsUser unset, want 65534 (nobody)")
+	case *uid != 65534:
+		t.Errorf("runAsUser %d, want 65534 (nobody)", *uid)
+	case nonRoot == nil || !*nonRoot:
+		t.Error("runAsNonRoot must be true")
+	case seccomp == nil || seccomp.Type != corev1.SeccompProfileTypeRuntimeDefault:
+		t.Error("seccompProfile must be RuntimeDefault")
+	case sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem:
+		t.Error("readOnlyRootFilesystem must be true")
+	case sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation:
+		t.Error("allowPrivilegeEscalation must be false")
+	case sc.Privileged != nil && *sc.Privileged:
+		t.Error("privileged must not be set")
+	case sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) || len(sc.Capabilities.Add) != 0:
+		t.Errorf("capabilities %+v: want drop [ALL] and nothing added", sc.Capabilities)
+	}
+}
+
+func mustSelector(t *testing.T, s string) labels.Selector {
+	t.Helper()
+	sel, err := labels.Parse(s)
+	if err != nil {
+		t.Fatalf("selector %q: %v", s, err)
+	}
+	return sel
+}
+
+func TestNamespace(t *testing.T) {
+	m := loadManifests(t)
+	var k kustomization
+	data, err := os.ReadFile("kustomization.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	strict(t, "kustomization.yaml", data, &k)
+	if m.namespace.Name != k.Namespace {
+		t.Errorf("Namespace %q, want kustomization.yaml's %q (kustomize renames it anyway; keep them equal for readers)", m.namespace.Name, k.Namespace)
+	}
+	// The exporter runs on the host network with NET_RAW: Pod Security
+	// admission admits that only at the privileged level.
+	if got := m.namespace.Labels["pod-security.kubernetes.io/enforce"]; got != "privileged" {
+		t.Errorf("label pod-security.kubernetes.io/enforce = %q, want privileged (hostNetwork and NET_RAW)", got)
+	}
+}
+
 func TestDaemonSetFlagsExist(t *testing.T) {
 	m := loadManifests(t)
-	flags := helpFlags(t)
+	flags := helpFlags(t, "daemon")
 	for name := range m.args(t) {
 		if flags[name] {
 			continue
@@ -447,65 +613,43 @@ func TestDaemonSetFlagsExist(t *testing.T) {
 	}
 }
 
+// TestRBAC checks that the roles grant exactly what discovery uses: the
+// Node objects cluster-wide, the health pods in their namespace, and no
+// write of any kind.
 func TestRBAC(t *testing.T) {
 	m := loadManifests(t)
-	rules := m.clusterRole.Rules
-	if len(rules) != 1 {
-		t.Fatalf("ClusterRole has %d rules, want 1 (nodes only): %+v", len(rules), rules)
-	}
-	r := rules[0]
-	verbs := slices.Sorted(slices.Values(r.Verbs))
-	if !slices.Equal(r.APIGroups, []string{""}) || !slices.Equal(r.Resources, []string{"nodes"}) ||
-		!slices.Equal(verbs, []string{"get", "list", "patch", "watch"}) ||
-		len(r.ResourceNames) != 0 || len(r.NonResourceURLs) != 0 {
-		t.Errorf("rule %+v: want exactly get, list, watch, patch on core nodes", r)
-	}
+	checkRules(t, "ClusterRole", m.clusterRole.Rules, "nodes", "list", "watch")
 	if m.clusterRole.AggregationRule != nil {
 		t.Error("the ClusterRole must not aggregate other roles")
 	}
-	b := m.clusterRoleBinding
-	if b.RoleRef != (rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: m.clusterRole.Name}) {
-		t.Errorf("roleRef %+v does not name the ClusterRole %q", b.RoleRef, m.clusterRole.Name)
+	checkRules(t, "Role", m.role.Rules, "pods", "list", "watch")
+	checkBinding(t, "ClusterRoleBinding", m.clusterRoleBinding.RoleRef, m.clusterRoleBinding.Subjects, "ClusterRole", m.clusterRole.Name, m.serviceAccount.Name)
+	checkBinding(t, "RoleBinding", m.roleBinding.RoleRef, m.roleBinding.Subjects, "Role", m.role.Name, m.serviceAccount.Name)
+}
+
+func checkRules(t *testing.T, where string, rules []rbacv1.PolicyRule, resource string, verbs ...string) {
+	t.Helper()
+	if len(rules) != 1 {
+		t.Fatalf("%s has %d rules, want 1 (%s only): %+v", where, len(rules), resource, rules)
 	}
-	if len(b.Subjects) != 1 || b.Subjects[0].Kind != "ServiceAccount" || b.Subjects[0].Name != m.serviceAccount.Name {
-		t.Errorf("subjects %+v: want the ServiceAccount %q only", b.Subjects, m.serviceAccount.Name)
-	}
-	if b.Subjects[0].Namespace != "" {
-		t.Errorf("subject namespace %q: leave it to kustomize, which sets the namespace it deploys to", b.Subjects[0].Namespace)
+	r := rules[0]
+	if !slices.Equal(r.APIGroups, []string{""}) || !slices.Equal(r.Resources, []string{resource}) ||
+		!slices.Equal(slices.Sorted(slices.Values(r.Verbs)), verbs) ||
+		len(r.ResourceNames) != 0 || len(r.NonResourceURLs) != 0 {
+		t.Errorf("%s rule %+v: want exactly %v on core %s", where, r, verbs, resource)
 	}
 }
 
-func TestAdmissionPolicy(t *testing.T) {
-	m := loadManifests(t)
-	p, b := m.policy, m.policyBinding
-	if b.Spec.PolicyName != p.Name || !slices.Equal(b.Spec.ValidationActions, []admissionv1.ValidationAction{admissionv1.Deny}) {
-		t.Errorf("binding %+v: want policyName %q and validationActions [Deny]", b.Spec, p.Name)
+func checkBinding(t *testing.T, where string, ref rbacv1.RoleRef, subjects []rbacv1.Subject, kind, role, serviceAccount string) {
+	t.Helper()
+	if ref != (rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: kind, Name: role}) {
+		t.Errorf("%s roleRef %+v does not name the %s %q", where, ref, kind, role)
 	}
-	if p.Spec.FailurePolicy == nil || *p.Spec.FailurePolicy != admissionv1.Fail {
-		t.Error("failurePolicy must be Fail: an expression error must not let the patch through")
+	if len(subjects) != 1 || subjects[0].Kind != "ServiceAccount" || subjects[0].Name != serviceAccount {
+		t.Fatalf("%s subjects %+v: want the ServiceAccount %q only", where, subjects, serviceAccount)
 	}
-	rules := p.Spec.MatchConstraints.ResourceRules
-	if len(rules) != 1 || !slices.Equal(rules[0].Resources, []string{"nodes"}) || !slices.Equal(rules[0].Operations, []admissionv1.OperationType{admissionv1.Update}) {
-		t.Errorf("resourceRules %+v: want UPDATE (and so PATCH) of nodes", rules)
-	}
-	var all strings.Builder
-	for _, c := range p.Spec.MatchConditions {
-		all.WriteString(c.Expression + "\n")
-	}
-	if !strings.Contains(all.String(), "':"+m.serviceAccount.Name+"'") {
-		t.Errorf("matchConditions %q do not name the service account %q", all.String(), m.serviceAccount.Name)
-	}
-	for _, v := range p.Spec.Variables {
-		all.WriteString(v.Expression + "\n")
-		if v.Name == "key" && v.Expression != "'"+nodes.DefaultHealthIPAnnotation+"'" {
-			t.Errorf("variable key = %s, want '%s' (nodes.DefaultHealthIPAnnotation)", v.Expression, nodes.DefaultHealthIPAnnotation)
-		}
-	}
-	if !strings.Contains(all.String(), "'authentication.kubernetes.io/node-name'") {
-		t.Error("the policy must compare the node with the token's authentication.kubernetes.io/node-name")
-	}
-	if len(p.Spec.Validations) == 0 {
-		t.Error("no validations")
+	if subjects[0].Namespace != "" {
+		t.Errorf("%s subject namespace %q: leave it to kustomize, which sets the namespace it deploys to", where, subjects[0].Namespace)
 	}
 }
 
@@ -637,7 +781,10 @@ func TestKustomization(t *testing.T) {
 	image := m.container(t).Image
 	name, _, _ := strings.Cut(image, ":")
 	if len(k.Images) != 1 || k.Images[0].Name != name {
-		t.Errorf("images %+v: want one entry for the DaemonSet's image %q", k.Images, image)
+		t.Errorf("images %+v: want one entry for the DaemonSets' image %q", k.Images, image)
+	}
+	if got := onlyContainer(t, m.healthDaemonSet).Image; got != image {
+		t.Errorf("the health DaemonSet's image %q is not the exporter's %q, which kustomization.yaml's images rewrites", got, image)
 	}
 }
 
@@ -668,7 +815,10 @@ func TestKustomizeBuild(t *testing.T) {
 		if err := yaml.Unmarshal(doc, &obj); err != nil {
 			t.Fatalf("document %d: %v", i, err)
 		}
-		clusterScoped := obj.Kind == "ClusterRole" || obj.Kind == "ClusterRoleBinding" || strings.HasPrefix(obj.Kind, "ValidatingAdmissionPolicy")
+		clusterScoped := obj.Kind == "ClusterRole" || obj.Kind == "ClusterRoleBinding" || obj.Kind == "Namespace"
+		if obj.Kind == "Namespace" && obj.Metadata.Name != k.Namespace {
+			t.Errorf("Namespace %q, want %q", obj.Metadata.Name, k.Namespace)
+		}
 		if !clusterScoped && obj.Metadata.Namespace != k.Namespace {
 			t.Errorf("%s %s: namespace %q, want %q", obj.Kind, obj.Metadata.Name, obj.Metadata.Namespace, k.Namespace)
 		}
@@ -680,61 +830,70 @@ func TestKustomizeBuild(t *testing.T) {
 	}
 }
 
-// The daemon's --help, from a binary built once for all tests.
-var help = sync.OnceValues(func() (string, error) {
+// The binary, built once for all tests.
+var binary = sync.OnceValues(func() (string, error) {
 	dir, err := os.MkdirTemp("", "connectivity-exporter-help")
 	if err != nil {
 		return "", err
 	}
-	defer os.RemoveAll(dir)
 	bin := filepath.Join(dir, "connectivity_exporter")
 	if err := testbin.Build(bin); err != nil {
+		os.RemoveAll(dir)
 		return "", err
 	}
-	var out bytes.Buffer
-	cmd := exec.Command(bin, "daemon", "--help")
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("connectivity_exporter daemon --help: %w\n%s", err, out.String())
-	}
-	return out.String(), nil
+	return bin, nil
 })
 
-func helpText(t *testing.T) string {
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if bin, err := binary(); err == nil {
+		os.RemoveAll(filepath.Dir(bin))
+	}
+	os.Exit(code)
+}
+
+// helpText is `connectivity_exporter <command> --help`.
+func helpText(t *testing.T, command string) string {
 	t.Helper()
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("no go command to build the binary with")
 	}
-	h, err := help()
+	bin, err := binary()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return h
+	var out bytes.Buffer
+	cmd := exec.Command(bin, command, "--help")
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("connectivity_exporter %s --help: %v\n%s", command, err, out.String())
+	}
+	return out.String()
 }
 
-// helpFlags is the set of the daemon's flag names (both spellings of a
+// helpFlags is the set of the command's flag names (both spellings of a
 // --[no-]flag), as kingpin lists them at the start of a help line.
-func helpFlags(t *testing.T) map[string]bool {
+func helpFlags(t *testing.T, command string) map[string]bool {
 	t.Helper()
 	flags := map[string]bool{}
-	for _, m := range regexp.MustCompile(`(?m)^ {2,6}(?:-\w, )?--(\[no-\])?([a-z0-9][a-z0-9._-]*)`).FindAllStringSubmatch(helpText(t), -1) {
+	for _, m := range regexp.MustCompile(`(?m)^ {2,6}(?:-\w, )?--(\[no-\])?([a-z0-9][a-z0-9._-]*)`).FindAllStringSubmatch(helpText(t, command), -1) {
 		flags[m[2]] = true
 		if m[1] != "" {
 			flags["no-"+m[2]] = true
 		}
 	}
-	if !flags["node.name"] || !flags["web.listen-address"] {
-		t.Fatalf("could not read the flags from --help; got %v", slices.Sorted(maps.Keys(flags)))
+	if !flags["hello.listen-address"] {
+		t.Fatalf("could not read the flags of %s from --help; got %v", command, slices.Sorted(maps.Keys(flags)))
 	}
 	return flags
 }
 
-// helpDefault is a flag's default as --help shows it.
-func helpDefault(t *testing.T, flag string) string {
+// helpDefault is a flag's default as the command's --help shows it.
+func helpDefault(t *testing.T, command, flag string) string {
 	t.Helper()
-	m := regexp.MustCompile(`(?m)^ {2,6}--` + regexp.QuoteMeta(flag) + `="?([^"\s]+)"?`).FindStringSubmatch(helpText(t))
+	m := regexp.MustCompile(`(?m)^ {2,6}--` + regexp.QuoteMeta(flag) + `="?([^"\s]+)"?`).FindStringSubmatch(helpText(t, command))
 	if m == nil {
-		t.Fatalf("--%s has no default in --help", flag)
+		t.Fatalf("--%s of %s has no default in --help", flag, command)
 	}
 	return m[1]
 }

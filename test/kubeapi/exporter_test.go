@@ -1,0 +1,196 @@
+package kubeapi
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+)
+
+// apiAddr is where the API server is reached from inside a lab namespace.
+const apiAddr = "127.0.0.1:6443"
+
+// metricsAddr is where the exporter serves /metrics, inside its namespace.
+const metricsAddr = "127.0.0.1:9240"
+
+// writeKubeconfig writes a kubeconfig for the API server as seen from a
+// lab namespace, authenticating with token, in namespace ns.
+func writeKubeconfig(t *testing.T, admin *rest.Config, token, ns string) string {
+	t.Helper()
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["lab"] = &clientcmdapi.Cluster{
+		Server:                   "https://" + apiAddr,
+		CertificateAuthorityData: admin.TLSClientConfig.CAData,
+		TLSServerName:            admin.TLSClientConfig.ServerName,
+	}
+	cfg.AuthInfos["exporter"] = &clientcmdapi.AuthInfo{Token: token}
+	cfg.Contexts["lab"] = &clientcmdapi.Context{Cluster: "lab", AuthInfo: "exporter", Namespace: ns}
+	cfg.CurrentContext = "lab"
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// apiForward makes the API server reachable at apiAddr inside netns.
+func apiForward(t *testing.T, admin *rest.Config, netns string) {
+	t.Helper()
+	host := strings.TrimPrefix(admin.Host, "https://")
+	forwardInto(t, netns, apiAddr, host)
+}
+
+// exporter is a running exporter binary in a lab namespace.
+type exporter struct {
+	*proc
+	netns  string
+	client *http.Client
+}
+
+func startExporter(t *testing.T, netns, kubeconfig, node string, env []string, extra ...string) *exporter {
+	t.Helper()
+	args := append([]string{
+		"--nodes.kubernetes", "--kubeconfig=" + kubeconfig, "--node.name=" + node,
+		"--admin.socket=" + filepath.Join(t.TempDir(), "admin.sock"),
+		"--web.listen-address=" + metricsAddr, "--hello.listen-address=:4240",
+		"--probe.interval=1s", "--probe.timeout=500ms", "--probe.failure-threshold=1",
+		"--metrics.per-peer=all",
+	}, extra...)
+	e := &exporter{proc: start(t, netns, env, args...), netns: netns}
+	e.client = &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) { return dialIn(ctx, netns, addr) },
+	}}
+	return e
+}
+
+// sample is one line of /metrics.
+type sample struct {
+	name   string
+	labels map[string]string
+	value  float64
+}
+
+var (
+	sampleLine = regexp.MustCompile(`^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$`)
+	labelPair  = regexp.MustCompile(`([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"`)
+)
+
+// scrape reads /metrics.
+func (e *exporter) scrape() ([]sample, error) {
+	resp, err := e.client.Get("http://" + metricsAddr + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(resp.Body)
+		return nil, fmt.Errorf("GET /metrics: %s: %s", resp.Status, body)
+	}
+	var out []sample
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		m := sampleLine.FindStringSubmatch(sc.Text())
+		if m == nil {
+			continue
+		}
+		v, err := strconv.ParseFloat(m[3], 64)
+		if err != nil {
+			continue
+		}
+		s := sample{name: m[1], labels: map[string]string{}, value: v}
+		for _, l := range labelPair.FindAllStringSubmatch(m[2], -1) {
+			s.labels[l[1]] = l[2]
+		}
+		out = append(out, s)
+	}
+	return out, sc.Err()
+}
+
+// view is one scrape, queried.
+type view []sample
+
+// get is the value of the first series of name with all the labels given
+// as "key=value".
+func (v view) get(name string, labels ...string) (float64, bool) {
+	for _, s := range v {
+		if s.name == name && s.has(labels) {
+			return s.value, true
+		}
+	}
+	return 0, false
+}
+
+func (v view) count(name string, labels ...string) int {
+	n := 0
+	for _, s := range v {
+		if s.name == name && s.has(labels) {
+			n++
+		}
+	}
+	return n
+}
+
+func (s sample) has(labels []string) bool {
+	for _, l := range labels {
+		k, want, _ := strings.Cut(l, "=")
+		if s.labels[k] != want {
+			return false
+		}
+	}
+	return true
+}
+
+// paths says what /metrics shows of one peer: its reachability gauge per
+// path and protocol ("host/icmp" -> 1), absent while unknown or when the
+// path does not exist.
+func (v view) paths(peer string) map[string]float64 {
+	out := map[string]float64{}
+	for _, s := range v {
+		if s.name == "connectivity_peer_reachable" && s.labels["peer"] == peer {
+			out[s.labels["path"]+"/"+s.labels["protocol"]] = s.value
+		}
+	}
+	return out
+}
+
+// allReachable is what paths returns for a peer whose four paths work.
+var allReachable = map[string]float64{"host/icmp": 1, "host/http": 1, "endpoint/icmp": 1, "endpoint/http": 1}
+
+// hostOnly is what paths returns for a reachable peer without a health IP.
+var hostOnly = map[string]float64{"host/icmp": 1, "host/http": 1}
+
+// within waits until cond holds on a scrape, at most limit, and returns
+// how long that took. cond returns what is still wrong, or "".
+func (e *exporter) within(t *testing.T, limit time.Duration, what string, cond func(view) string) time.Duration {
+	t.Helper()
+	start := time.Now()
+	last := "no scrape yet"
+	for time.Since(start) < limit {
+		if e.exited() {
+			t.Fatalf("%s: the exporter exited: %v\n%s", what, e.err, e.output)
+		}
+		if s, err := e.scrape(); err != nil {
+			last = err.Error()
+		} else if last = cond(view(s)); last == "" {
+			d := time.Since(start)
+			t.Logf("%s: shown on /metrics after %s", what, d.Round(10*time.Millisecond))
+			return d
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s: not shown on /metrics within %s: %s\nexporter output:\n%s", what, limit, last, e.output)
+	return 0
+}
