@@ -21,17 +21,20 @@ type healthPodCheck struct {
 	report func(up bool)
 }
 
-// check looks at the plan and the probe results once.
+// check looks at the plan and the probe results once. A dual-stack pod is
+// up when its /hello answers on each of its addresses.
 func (c *healthPodCheck) check(now time.Time, p *plan.Plan, states *prober.Store) {
-	up := false
+	up, found := true, false
 	if e, ok := p.Entry(p.Local()); ok {
 		for _, t := range e.Targets {
 			if t.Path == prober.PathEndpoint && t.Protocol == prober.ProtocolHTTP {
 				st, ok := states.State(t)
-				up = ok && st.Status == prober.StatusReachable
+				found = true
+				up = up && ok && st.Status == prober.StatusReachable
 			}
 		}
 	}
+	up = up && found
 	c.wasUp = c.wasUp || up
 	if !up && !c.wasUp && now.Sub(c.started) < c.grace {
 		return

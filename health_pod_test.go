@@ -91,3 +91,43 @@ func TestHealthPodCheck(t *testing.T) {
 		})
 	}
 }
+
+// A dual-stack health pod is up only when /hello answers on both of its
+// addresses.
+func TestHealthPodCheckDualStack(t *testing.T) {
+	t0 := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	ip := netip.MustParseAddr
+	list := []nodes.Node{{Name: "node-1", HostIP: ip("198.18.0.1"), HealthIP: ip("198.19.0.1"), DualStackHealthIP: ip("2001:db8:1::1")}}
+	p, err := plan.New(plan.Config{Local: "node-1"}, list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v4 := prober.Target{Peer: "node-1", Path: prober.PathEndpoint, Protocol: prober.ProtocolHTTP, IP: ip("198.19.0.1")}
+	v6 := prober.Target{Peer: "node-1", Path: prober.PathEndpoint, Protocol: prober.ProtocolHTTP, IP: ip("2001:db8:1::1")}
+	for _, tc := range []struct {
+		name   string
+		v4, v6 prober.Result // "" not probed yet
+		want   bool
+	}{
+		{"both answer", prober.ResultSuccess, prober.ResultSuccess, true},
+		{"IPv6 silent", prober.ResultSuccess, prober.ResultTimeout, false},
+		{"IPv4 silent", prober.ResultTimeout, prober.ResultSuccess, false},
+		{"IPv6 not probed yet", prober.ResultSuccess, "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			store := prober.NewStore(1)
+			store.Retain(p.Targets())
+			for target, r := range map[prober.Target]prober.Result{v4: tc.v4, v6: tc.v6} {
+				if r != "" {
+					store.Record(target, prober.Outcome{Result: r}, t0)
+				}
+			}
+			var got []bool
+			c := &healthPodCheck{started: t0, report: func(up bool) { got = append(got, up) }}
+			c.check(t0, p, store)
+			if len(got) != 1 || got[0] != tc.want {
+				t.Errorf("reported %v, want [%v]", got, tc.want)
+			}
+		})
+	}
+}

@@ -30,6 +30,10 @@ const (
 const (
 	IPFamilyIPv4 = "ipv4"
 	IPFamilyIPv6 = "ipv6"
+	// IPFamilyDual probes every family a node has: a dual-stack node on
+	// both, a single-stack node on its one. It is the default: on a
+	// single-stack cluster it is that cluster's family.
+	IPFamilyDual = "dual"
 )
 
 // KubernetesConfig says how Node objects become the node list. The zero
@@ -41,9 +45,12 @@ type KubernetesConfig struct {
 	// AddressType is the node address probed on host paths: "InternalIP"
 	// (default) or "ExternalIP".
 	AddressType string
-	// IPFamily is "ipv4" (default) or "ipv6". On a dual-stack node the
-	// address of AddressType in this family is used; a node without one
-	// is skipped. The health IP must be of this family too.
+	// IPFamily is "dual" (default), "ipv4" or "ipv6". With ipv4 or ipv6,
+	// the node's address of AddressType in this family is used, a node
+	// without one is skipped, and the health IP must be of this family
+	// too. With dual, the node's first address of AddressType of each
+	// family is used, and its health pod's first address of each family
+	// (status.podIPs), host and endpoint independently.
 	IPFamily string
 	// HealthIPAnnotation is the Node annotation holding the node's health
 	// IP (DefaultHealthIPAnnotation when empty). Where it is set it
@@ -82,7 +89,7 @@ func (c KubernetesConfig) withDefaults() KubernetesConfig {
 		c.AddressType = string(corev1.NodeInternalIP)
 	}
 	if c.IPFamily == "" {
-		c.IPFamily = IPFamilyIPv4
+		c.IPFamily = IPFamilyDual
 	}
 	if c.HealthIPAnnotation == "" {
 		c.HealthIPAnnotation = DefaultHealthIPAnnotation
@@ -113,9 +120,9 @@ func (c KubernetesConfig) Validate() error {
 		errs = append(errs, fmt.Errorf("address type %q: want %s or %s", c.AddressType, corev1.NodeInternalIP, corev1.NodeExternalIP))
 	}
 	switch c.IPFamily {
-	case IPFamilyIPv4, IPFamilyIPv6:
+	case IPFamilyIPv4, IPFamilyIPv6, IPFamilyDual:
 	default:
-		errs = append(errs, fmt.Errorf("IP family %q: want %s or %s", c.IPFamily, IPFamilyIPv4, IPFamilyIPv6))
+		errs = append(errs, fmt.Errorf("IP family %q: want %s, %s or %s", c.IPFamily, IPFamilyDual, IPFamilyIPv4, IPFamilyIPv6))
 	}
 	// The API server's rule for annotation keys: a qualified name, any case.
 	if msgs := content.IsLabelKey(strings.ToLower(c.HealthIPAnnotation)); len(msgs) > 0 {

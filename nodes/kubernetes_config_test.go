@@ -10,7 +10,7 @@ func TestKubernetesConfigDefaults(t *testing.T) {
 	got := KubernetesConfig{}.withDefaults()
 	want := KubernetesConfig{
 		AddressType:        "InternalIP",
-		IPFamily:           IPFamilyIPv4,
+		IPFamily:           IPFamilyDual,
 		HealthIPAnnotation: DefaultHealthIPAnnotation,
 		HealthPodNamespace: "default",
 		HealthPodSelector:  DefaultHealthPodSelector,
@@ -36,7 +36,7 @@ func TestKubernetesConfigValidate(t *testing.T) {
 		t.Errorf("good config: %v", err)
 	}
 	bad := KubernetesConfig{
-		AddressType: "Hostname", IPFamily: "dual", HealthIPAnnotation: "a b/c",
+		AddressType: "Hostname", IPFamily: "both", HealthIPAnnotation: "a b/c",
 		HealthPodNamespace: "Not_A_Namespace", HealthPodSelector: "app in health",
 		NotReady: "ignore", Cordoned: "yes", Resync: -time.Second,
 	}
@@ -47,7 +47,7 @@ func TestKubernetesConfigValidate(t *testing.T) {
 	// Every problem, one per line.
 	for _, want := range []string{
 		`address type "Hostname": want InternalIP or ExternalIP`,
-		`IP family "dual": want ipv4 or ipv6`,
+		`IP family "both": want dual, ipv4 or ipv6`,
 		`health IP annotation "a b/c" is not a valid annotation key`,
 		`health pod namespace "Not_A_Namespace" is not a namespace name`,
 		`health pod selector "app in health": `,

@@ -51,32 +51,32 @@ func (c KubernetesConfig) kubeNode(o *corev1.Node, pod kubeHealthPod, hasPod boo
 	if !local && c.Cordoned == KubernetesExclude && o.Spec.Unschedulable {
 		return Node{}, kubeNote{msg: "excluded: cordoned"}, false
 	}
-	host, ok := c.hostAddress(o.Status.Addresses)
-	if !ok {
-		return Node{}, kubeNote{warn: true, msg: fmt.Sprintf("skipped: no usable %s %s address (has %s)",
-			c.IPFamily, c.AddressType, kubeAddressesString(o.Status.Addresses))}, false
+	hosts := c.addressesOf(kubeNodeAddresses(o.Status.Addresses, c.AddressType))
+	if len(hosts) == 0 {
+		return Node{}, kubeNote{warn: true, msg: fmt.Sprintf("skipped: no usable %s%s address (has %s)",
+			c.familyWord(), c.AddressType, kubeAddressesString(o.Status.Addresses))}, false
 	}
-	n := Node{Name: o.Name, HostIP: host,
-		Zone: o.Labels[corev1.LabelTopologyZone], Region: o.Labels[corev1.LabelTopologyRegion]}
+	n := Node{Name: o.Name, Zone: o.Labels[corev1.LabelTopologyZone], Region: o.Labels[corev1.LabelTopologyRegion]}
+	n.HostIP, n.DualStackHostIP, _ = DualStack(hosts)
 	annotationProblem := ""
 	if raw, ok := o.Annotations[c.HealthIPAnnotation]; ok {
-		health, reason := c.annotationHealthIP(raw, host)
+		health, reason := c.annotationHealthIPs(raw, hosts)
 		if reason == "" {
-			n.HealthIP = health
+			n.HealthIP, n.DualStackHealthIP, _ = DualStack(health)
 			return n, kubeNote{}, true
 		}
 		annotationProblem = fmt.Sprintf("annotation %s=%q: %s", c.HealthIPAnnotation, raw, reason)
 	}
 	switch {
-	case hasPod && pod.ip == host:
+	case hasPod && slices.Contains(hosts, pod.ips[0]):
 		// A hostNetwork pod: probing it would be the host paths again.
-		msg := fmt.Sprintf("probed without endpoint paths: health pod %s has the host IP %s", pod.name, host)
+		msg := fmt.Sprintf("probed without endpoint paths: health pod %s has the host IP %s", pod.name, pod.ips[0])
 		if annotationProblem != "" {
 			msg += "; " + annotationProblem
 		}
 		return n, kubeNote{warn: true, msg: msg}, true
 	case hasPod:
-		n.HealthIP = pod.ip
+		n.HealthIP, n.DualStackHealthIP, _ = DualStack(pod.ips)
 		if annotationProblem != "" {
 			return n, kubeNote{warn: true, msg: annotationProblem + "; probed at health pod " + pod.name + " instead"}, true
 		}
@@ -87,45 +87,85 @@ func (c KubernetesConfig) kubeNode(o *corev1.Node, pod kubeHealthPod, hasPod boo
 	return n, kubeNote{}, true
 }
 
-// annotationHealthIP parses the health IP annotation's value, or says why
-// it cannot be the health IP of a node with this host IP.
-func (c KubernetesConfig) annotationHealthIP(raw string, host netip.Addr) (netip.Addr, string) {
-	health, err := netip.ParseAddr(strings.TrimSpace(raw))
-	switch {
-	case err != nil:
-		return netip.Addr{}, "not an IP address"
-	case !c.inFamily(health):
-		return netip.Addr{}, "not an " + c.IPFamily + " address"
-	case kubeAddrProblem(health) != "":
-		return netip.Addr{}, kubeAddrProblem(health)
-	case health.Unmap() == host:
-		return netip.Addr{}, "the same as the host IP"
+// annotationHealthIPs parses the health IP annotation's value, one
+// address or (with the dual family) a comma-separated address of each
+// family, or says why it cannot be the health IP of a node with these
+// host IPs.
+func (c KubernetesConfig) annotationHealthIPs(raw string, hosts []netip.Addr) ([]netip.Addr, string) {
+	var out []netip.Addr
+	for text := range strings.SplitSeq(raw, ",") {
+		health, err := netip.ParseAddr(strings.TrimSpace(text))
+		switch {
+		case err != nil:
+			return nil, "not an IP address"
+		case !c.inFamily(health):
+			return nil, "not an " + c.IPFamily + " address"
+		case kubeAddrProblem(health) != "":
+			return nil, kubeAddrProblem(health)
+		case slices.Contains(hosts, health.Unmap()):
+			return nil, "the same as the host IP"
+		}
+		out = append(out, health.Unmap())
 	}
-	return health.Unmap(), ""
+	if _, _, ok := DualStack(out); !ok || (len(out) > 1 && c.IPFamily != IPFamilyDual) {
+		return nil, "want one address, or with --nodes.kubernetes.ip-family=dual one of each family"
+	}
+	return out, ""
 }
 
-// hostAddress is the first address of the configured type and family that
-// can be probed. Later ones are ignored: the kubelet lists the primary
-// address of each family first.
-func (c KubernetesConfig) hostAddress(addrs []corev1.NodeAddress) (netip.Addr, bool) {
+// kubeNodeAddresses are the addresses of type addressType, in the order
+// the kubelet lists them: the primary address of each family first.
+func kubeNodeAddresses(addrs []corev1.NodeAddress, addressType string) []string {
+	var out []string
 	for _, a := range addrs {
-		if string(a.Type) != c.AddressType {
-			continue
+		if string(a.Type) == addressType {
+			out = append(out, a.Address)
 		}
-		ip, err := netip.ParseAddr(strings.TrimSpace(a.Address))
+	}
+	return out
+}
+
+// addressesOf picks from texts the first address of each probed family
+// that can be probed (one with the ipv4 or ipv6 family, up to one of each
+// with dual), in the order of texts. Later ones are ignored.
+func (c KubernetesConfig) addressesOf(texts []string) []netip.Addr {
+	var out []netip.Addr
+	seen := map[bool]bool{} // by Is4
+	for _, s := range texts {
+		ip, err := netip.ParseAddr(strings.TrimSpace(s))
 		if err != nil || !c.inFamily(ip) || kubeAddrProblem(ip) != "" {
 			continue
 		}
-		return ip.Unmap(), true
+		ip = ip.Unmap()
+		if seen[ip.Is4()] {
+			continue
+		}
+		seen[ip.Is4()] = true
+		out = append(out, ip)
+		if c.IPFamily != IPFamilyDual {
+			break
+		}
 	}
-	return netip.Addr{}, false
+	return out
 }
 
 func (c KubernetesConfig) inFamily(ip netip.Addr) bool {
-	if c.IPFamily == IPFamilyIPv6 {
+	switch c.IPFamily {
+	case IPFamilyIPv6:
 		return ip.Is6() && !ip.Is4In6()
+	case IPFamilyDual:
+		return true
 	}
 	return ip.Unmap().Is4()
+}
+
+// familyWord is the family for messages: "ipv4 ", "ipv6 ", or nothing
+// for dual (any family would do).
+func (c KubernetesConfig) familyWord() string {
+	if c.IPFamily == IPFamilyDual {
+		return ""
+	}
+	return c.IPFamily + " "
 }
 
 // kubeAddrProblem says why ip cannot be probed from other nodes, or "":

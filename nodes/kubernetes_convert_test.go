@@ -17,7 +17,23 @@ func TestKubeNodesFromTestdata(t *testing.T) {
 		wantNotes map[string]string // node -> start of the note; "!" prefix: warn
 	}{
 		{
-			name: "defaults: InternalIP, ipv4, NotReady included, cordoned excluded",
+			name: "defaults: InternalIP, dual (every family a node has), NotReady included, cordoned excluded",
+			want: []Node{
+				{Name: "worker-1", HostIP: addr("198.18.0.1"), HealthIP: addr("198.19.0.1")},
+				{Name: "worker-2", HostIP: addr("198.18.0.2"), DualStackHostIP: addr("2001:db8::2"), HealthIP: addr("2001:db8:1::2")},
+				{Name: "worker-3", HostIP: addr("198.18.0.3")},
+				{Name: "worker-5", HostIP: addr("198.18.0.5")},
+				{Name: "worker-7", HostIP: addr("2001:db8::7")},
+			},
+			wantNotes: map[string]string{
+				"worker-4": "excluded: cordoned",
+				"worker-5": "!probed without endpoint paths: annotation connectivity-exporter.io/health-ip=\"not-an-ip\": not an IP address",
+				"worker-6": "!skipped: no usable InternalIP address (has none)",
+			},
+		},
+		{
+			name: "ipv4: InternalIP, NotReady included, cordoned excluded",
+			cfg:  KubernetesConfig{IPFamily: IPFamilyIPv4},
 			want: []Node{
 				{Name: "worker-1", HostIP: addr("198.18.0.1"), HealthIP: addr("198.19.0.1")},
 				{Name: "worker-2", HostIP: addr("198.18.0.2")},
@@ -49,7 +65,7 @@ func TestKubeNodesFromTestdata(t *testing.T) {
 		},
 		{
 			name: "ExternalIP, NotReady excluded, cordoned included",
-			cfg:  KubernetesConfig{AddressType: "ExternalIP", NotReady: KubernetesExclude, Cordoned: KubernetesInclude},
+			cfg:  KubernetesConfig{AddressType: "ExternalIP", IPFamily: IPFamilyIPv4, NotReady: KubernetesExclude, Cordoned: KubernetesInclude},
 			want: []Node{
 				{Name: "worker-1", HostIP: addr("198.18.1.1"), HealthIP: addr("198.19.0.1")},
 			},
@@ -64,7 +80,7 @@ func TestKubeNodesFromTestdata(t *testing.T) {
 		},
 		{
 			name: "the local node is kept even when NotReady or cordoned would exclude it",
-			cfg:  KubernetesConfig{NotReady: KubernetesExclude, Cordoned: KubernetesExclude, LocalNode: "worker-3"},
+			cfg:  KubernetesConfig{IPFamily: IPFamilyIPv4, NotReady: KubernetesExclude, Cordoned: KubernetesExclude, LocalNode: "worker-3"},
 			want: []Node{
 				{Name: "worker-1", HostIP: addr("198.18.0.1"), HealthIP: addr("198.19.0.1")},
 				{Name: "worker-2", HostIP: addr("198.18.0.2")},
@@ -140,7 +156,7 @@ func TestKubeStripDropsBulkAndHeartbeats(t *testing.T) {
 }
 
 func TestKubeNodeHealthIPProblems(t *testing.T) {
-	cfg := KubernetesConfig{}.withDefaults()
+	cfg := KubernetesConfig{IPFamily: IPFamilyIPv4}.withDefaults()
 	tests := []struct {
 		value      string
 		wantHealth string // "" for none

@@ -2,7 +2,6 @@ package nodes
 
 import (
 	"net/netip"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -11,7 +10,7 @@ import (
 // kubeHealthPod is what kubeHealthPods needs to know of a pod.
 type kubeHealthPod struct {
 	name    string
-	ip      netip.Addr
+	ips     []netip.Addr // one, or one of each family (the dual family)
 	ready   bool
 	created metav1.Time
 }
@@ -28,11 +27,11 @@ func (c KubernetesConfig) kubeHealthPods(pods []*corev1.Pod) map[string]kubeHeal
 		if p.Spec.NodeName == "" || p.DeletionTimestamp != nil || p.Status.Phase != corev1.PodRunning {
 			continue
 		}
-		ip, ok := c.podAddress(p.Status)
-		if !ok {
+		ips := c.podAddresses(p.Status)
+		if len(ips) == 0 {
 			continue
 		}
-		cand := kubeHealthPod{name: p.Name, ip: ip, ready: kubePodReady(p), created: p.CreationTimestamp}
+		cand := kubeHealthPod{name: p.Name, ips: ips, ready: kubePodReady(p), created: p.CreationTimestamp}
 		if cur, ok := best[p.Spec.NodeName]; !ok || cand.betterThan(cur) {
 			best[p.Spec.NodeName] = cand
 		}
@@ -51,10 +50,11 @@ func (a kubeHealthPod) betterThan(b kubeHealthPod) bool {
 	return a.name < b.name
 }
 
-// podAddress is the pod's first IP of the probed family that can be
-// probed from other nodes. status.podIPs lists the primary IP first;
-// status.podIP (the same address) is read only when podIPs is empty.
-func (c KubernetesConfig) podAddress(st corev1.PodStatus) (netip.Addr, bool) {
+// podAddresses are the pod's first IP of each probed family that can be
+// probed from other nodes, in the pod's order. status.podIPs lists the
+// primary IP first (and a dual-stack pod's other family next);
+// status.podIP (the primary address) is read only when podIPs is empty.
+func (c KubernetesConfig) podAddresses(st corev1.PodStatus) []netip.Addr {
 	ips := make([]string, 0, len(st.PodIPs)+1)
 	for _, p := range st.PodIPs {
 		ips = append(ips, p.IP)
@@ -62,14 +62,7 @@ func (c KubernetesConfig) podAddress(st corev1.PodStatus) (netip.Addr, bool) {
 	if len(ips) == 0 && st.PodIP != "" {
 		ips = append(ips, st.PodIP)
 	}
-	for _, s := range ips {
-		ip, err := netip.ParseAddr(strings.TrimSpace(s))
-		if err != nil || !c.inFamily(ip) || kubeAddrProblem(ip) != "" {
-			continue
-		}
-		return ip.Unmap(), true
-	}
-	return netip.Addr{}, false
+	return c.addressesOf(ips)
 }
 
 // kubePodReady reports whether the pod's Ready condition is True.

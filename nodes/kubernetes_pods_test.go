@@ -159,7 +159,11 @@ func TestKubeHealthPods(t *testing.T) {
 				t.Helper()
 				got := map[string]string{}
 				for node, p := range tt.cfg.kubeHealthPods(pods) {
-					got[node] = p.name + " " + p.ip.String()
+					ips := make([]string, len(p.ips))
+					for i, ip := range p.ips {
+						ips[i] = ip.String()
+					}
+					got[node] = p.name + " " + strings.Join(ips, ",")
 				}
 				if !reflect.DeepEqual(got, tt.want) {
 					t.Errorf("%s:\n got %v\nwant %v", what, got, tt.want)
@@ -208,7 +212,7 @@ func TestKubeStripPodDropsBulk(t *testing.T) {
 
 func TestKubeNodeHealthIPFromPodAndAnnotation(t *testing.T) {
 	cfg := KubernetesConfig{}.withDefaults()
-	pod := kubeHealthPod{name: "h-n", ip: addr("198.19.0.2")}
+	pod := kubeHealthPod{name: "h-n", ips: []netip.Addr{addr("198.19.0.2")}}
 	tests := []struct {
 		name       string
 		annotation string // "" for none
@@ -223,7 +227,7 @@ func TestKubeNodeHealthIPFromPodAndAnnotation(t *testing.T) {
 			wantNote: `annotation connectivity-exporter.io/health-ip="not-an-ip": not an IP address; probed at health pod h-n instead`},
 		{name: "an unusable annotation and no pod", annotation: "not-an-ip",
 			wantNote: `probed without endpoint paths: annotation connectivity-exporter.io/health-ip="not-an-ip": not an IP address`},
-		{name: "a pod with the host IP (hostNetwork)", pod: &kubeHealthPod{name: "h-host", ip: addr("198.18.0.9")},
+		{name: "a pod with the host IP (hostNetwork)", pod: &kubeHealthPod{name: "h-host", ips: []netip.Addr{addr("198.18.0.9")}},
 			wantNote: "probed without endpoint paths: health pod h-host has the host IP 198.18.0.9"},
 	}
 	for _, tt := range tests {

@@ -216,7 +216,7 @@ func TestKubernetesLoadSortsAndFilters(t *testing.T) {
 	}
 	logs := h.log.String()
 	for _, want := range []string{
-		`level=warn msg="Kubernetes node skipped: no usable ipv4 InternalIP address (has ExternalIP=198.18.1.5, Hostname=external-only)" node=external-only`,
+		`level=warn msg="Kubernetes node skipped: no usable InternalIP address (has ExternalIP=198.18.1.5, Hostname=external-only)" node=external-only`,
 		`level=info msg="Kubernetes node excluded: cordoned" node=cordoned`,
 	} {
 		if !strings.Contains(logs, want) {
