@@ -62,6 +62,9 @@ func TestKubernetes(t *testing.T) {
 	t.Run("a missing verb fails", func(t *testing.T) {
 		testMissingVerbs(ctx, t, admin, ap, d, kubeconfig)
 	})
+	t.Run("dual stack", func(t *testing.T) {
+		testDualStack(ctx, t, admin, client, d, kubeconfig)
+	})
 }
 
 // applyManifests applies the kustomization with server-side apply and

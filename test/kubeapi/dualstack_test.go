@@ -1,0 +1,107 @@
+package kubeapi
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+)
+
+// addIPv6 makes the lab dual stack, in 2001:db8::/32: node i also at
+// 2001:db8::i, its pod at 2001:db8:1:i::2 behind 2001:db8:1:i::1, every
+// node routing 2001:db8:1:j::/64 via node j. nodad: usable at once.
+func (l *lab) addIPv6() {
+	l.t.Helper()
+	for i := 1; i <= l.nodes; i++ {
+		node, pod := l.node(i), l.pod(i)
+		sh(l.t, "ip", "-n", node, "addr", "add", l.hostIP6(i)+"/64", "dev", "eth0", "nodad")
+		sh(l.t, "ip", "netns", "exec", node, "sh", "-c", "echo 1 > /proc/sys/net/ipv6/conf/all/forwarding")
+		sh(l.t, "ip", "-n", node, "addr", "add", fmt.Sprintf("2001:db8:1:%d::1/64", i), "dev", "pod0", "nodad")
+		sh(l.t, "ip", "-n", pod, "addr", "add", l.podIP6(i)+"/64", "dev", "eth0", "nodad")
+		sh(l.t, "ip", "-n", pod, "-6", "route", "add", "default", "via", fmt.Sprintf("2001:db8:1:%d::1", i))
+	}
+	for i := 1; i <= l.nodes; i++ {
+		for j := 1; j <= l.nodes; j++ {
+			if i != j {
+				sh(l.t, "ip", "-n", l.node(i), "-6", "route", "add", fmt.Sprintf("2001:db8:1:%d::/64", j), "via", l.hostIP6(j))
+			}
+		}
+	}
+}
+
+func (l *lab) hostIP6(i int) string { return "2001:db8::" + strconv.Itoa(i) }
+func (l *lab) podIP6(i int) string  { return fmt.Sprintf("2001:db8:1:%d::2", i) }
+
+// familyPaths is paths for the series of one address family.
+func (v view) familyPaths(peer, family string) map[string]float64 {
+	out := map[string]float64{}
+	for _, s := range v {
+		if s.name == "connectivity_peer_reachable" && s.labels["peer"] == peer && s.labels["family"] == family {
+			out[s.labels["path"]+"/"+s.labels["protocol"]] = s.value
+		}
+	}
+	return out
+}
+
+// testDualStack: Node objects with an InternalIP of each family and health
+// pods with a status.podIPs entry of each are probed on both families by
+// default (--nodes.kubernetes.ip-family=dual), all four paths each.
+func testDualStack(ctx context.Context, t *testing.T, admin *rest.Config, client kubernetes.Interface, d deployed, kubeconfig string) {
+	nodes := client.CoreV1().Nodes()
+	pods := client.CoreV1().Pods(d.namespace)
+	// Start from an empty cluster: what earlier subtests left is not ours.
+	if err := nodes.DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := pods.DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: ptr(int64(0))}, metav1.ListOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	l := newLab(t, 2)
+	l.addIPv6()
+	for i := 1; i <= 2; i++ {
+		start(t, l.pod(i), nil, "hello", "--hello.listen-address=:4240")
+		if i > 1 {
+			start(t, l.node(i), nil, "hello", "--hello.listen-address=:4240")
+		}
+		n := labNode(l, i)
+		// The kubelet lists the primary address of each family.
+		n.Status.Addresses = append([]corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: l.hostIP6(i)}}, n.Status.Addresses...)
+		if _, err := nodes.Create(ctx, n, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		name := fmt.Sprintf("connectivity-health-ds-%d", i)
+		healthPod(ctx, t, client, d, name, i, l.podIP(i, 2))
+		p, err := pods.Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Status.PodIPs = append(p.Status.PodIPs, corev1.PodIP{IP: l.podIP6(i)})
+		if _, err := pods.UpdateStatus(ctx, p, metav1.UpdateOptions{}); err != nil {
+			t.Fatalf("IPv6 address of health pod %s: %v", name, err)
+		}
+	}
+	apiForward(t, admin, l.node(1))
+	e := startExporter(t, l.node(1), kubeconfig, nodeName(1), nil)
+	took := e.within(t, 20*time.Second, "both families of both nodes, all four paths", func(v view) string {
+		var problems []string
+		for _, peer := range []string{nodeName(1), nodeName(2)} {
+			for _, family := range []string{"ipv4", "ipv6"} {
+				if got := v.familyPaths(peer, family); !maps.Equal(got, allReachable) {
+					problems = append(problems, fmt.Sprintf("%s %s: %v, want %v", peer, family, got, allReachable))
+				}
+			}
+		}
+		slices.Sort(problems)
+		return strings.Join(problems, "; ")
+	})
+	t.Logf("timing: both families of both nodes reachable after %s", took.Round(10*time.Millisecond))
+}
