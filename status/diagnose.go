@@ -197,11 +197,12 @@ func forwardDropText(node, fam string) string {
 // diagnosePattern names the pattern of failing paths of a node some of
 // whose paths answer.
 func diagnosePattern(n admin.NodeReport, helloPort int, down []probe, fam string) string {
-	if fam != "" {
-		if d := diagnosePattern(n, helloPort, down, ""); !strings.HasPrefix(d, "traffic is dropped inside") {
-			return "over " + fam + ", " + d
+	// say qualifies a finding about one family of a dual-stack node.
+	say := func(text string) string {
+		if fam == "" {
+			return text
 		}
-		return forwardDropText(n.Name, fam)
+		return "over " + fam + ", " + text
 	}
 	host := hostOf(n)
 	hostICMP, hostHTTP := host.ICMP, host.HTTP
@@ -209,28 +210,31 @@ func diagnosePattern(n admin.NodeReport, helloPort int, down []probe, fam string
 	case failed(hostHTTP) && hostHTTP.Result == string(prober.ResultRefused):
 		switch {
 		case works(hostICMP):
-			return fmt.Sprintf("the exporter is not running on %s (ICMP answers, HTTP /hello refused)", n.Name)
+			return say(fmt.Sprintf("the exporter is not running on %s (ICMP answers, HTTP /hello refused)", n.Name))
 		case failed(hostICMP):
-			return fmt.Sprintf("the exporter is not running on %s (HTTP /hello refused) and ICMP to it gets no answer", n.Name)
+			return say(fmt.Sprintf("the exporter is not running on %s (HTTP /hello refused) and ICMP to it gets no answer", n.Name))
 		}
-		return fmt.Sprintf("the exporter is not running on %s (HTTP /hello refused)", n.Name)
+		return say(fmt.Sprintf("the exporter is not running on %s (HTTP /hello refused)", n.Name))
 	case failed(hostHTTP) && works(hostICMP):
-		return fmt.Sprintf("TCP port %d blocked or the exporter hangs on %s", helloPort, n.Name)
+		return say(fmt.Sprintf("TCP port %d blocked or the exporter hangs on %s", helloPort, n.Name))
 	case n.Endpoint != nil && (works(hostICMP) || works(hostHTTP)) && endpointDown(n.Endpoint):
+		if fam != "" {
+			return forwardDropText(n.Name, fam)
+		}
 		return fmt.Sprintf("traffic is dropped inside %s before it reaches endpoints: check forwarding and firewall there (e.g. a FORWARD chain with policy DROP), and the health endpoint", n.Name)
 	case onlyICMPDown(n, down):
-		return fmt.Sprintf("ICMP is filtered on the path to %s; TCP works", n.Name)
+		return say(fmt.Sprintf("ICMP is filtered on the path to %s; TCP works", n.Name))
 	case len(down) == 1 && down[0].endp && down[0].http && works(n.Endpoint.ICMP):
 		if down[0].Result == string(prober.ResultRefused) {
-			return fmt.Sprintf("the health endpoint on %s answers ICMP but refuses HTTP: its /hello responder is not running", n.Name)
+			return say(fmt.Sprintf("the health endpoint on %s answers ICMP but refuses HTTP: its /hello responder is not running", n.Name))
 		}
-		return fmt.Sprintf("the health endpoint on %s answers ICMP but not HTTP: its /hello responder hangs or TCP port %d is filtered towards endpoints", n.Name, helloPort)
+		return say(fmt.Sprintf("the health endpoint on %s answers ICMP but not HTTP: its /hello responder hangs or TCP port %d is filtered towards endpoints", n.Name, helloPort))
 	}
 	names := make([]string, len(down))
 	for i, p := range down {
 		names[i] = fmt.Sprintf("%s (%s)", p.name, failureWord(p.ProbeReport))
 	}
-	return "unreachable on " + strings.Join(names, ", ")
+	return say("unreachable on " + strings.Join(names, ", "))
 }
 
 // hostOf is n's (first) host path; zero in reports that were not built by
