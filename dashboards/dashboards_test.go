@@ -27,7 +27,7 @@ const (
 )
 
 // Every dashboard lets the user pick these.
-var requiredVariables = []string{"datasource", "source", "peer", "path", "protocol"}
+var requiredVariables = []string{"datasource", "source", "peer", "path", "protocol", "family"}
 
 // The dashboards, from this directory.
 var dashboardFS = os.DirFS(".")

@@ -90,7 +90,7 @@ func TestPrometheusDashboardsAndAlerts(t *testing.T) {
 
 	// With data of every kind present (an alert firing included), every
 	// panel of every dashboard must evaluate and show data.
-	values := map[string]string{"datasource": "prometheus", "source": "node-1", "peer": "node-2", "path": "endpoint", "protocol": "icmp"}
+	values := map[string]string{"datasource": "prometheus", "source": "node-1", "peer": "node-2", "path": "endpoint", "protocol": "icmp", "family": "ipv4"}
 	queries, err := grafana.Queries(os.DirFS(filepath.Join(testbin.RepoRoot(), "dashboards")), values)
 	if err != nil {
 		t.Fatal(err)
