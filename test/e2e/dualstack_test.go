@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -104,4 +105,60 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// Through a real Prometheus with the shipped rules: an IPv6-only FORWARD
+// drop fires ConnectivityEndpointUnreachable for node-2 with
+// family="ipv6", and nothing about node-2's IPv4.
+func TestPrometheusIPv6OnlyFault(t *testing.T) {
+	requireRoot(t)
+	for _, bin := range []string{"prometheus", "prometheus-alertmanager"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Fatalf("%s not installed (Debian packages prometheus and prometheus-alertmanager; scripts/install-deps.sh installs them)", bin)
+		}
+	}
+	l := startDualStackLab(t, 3)
+	dir := t.TempDir()
+	am := startAlertmanager(t, dir, startWebhook(t).url)
+	prom := startPrometheus(t, dir, "dual", writeTestRules(t, dir), am, true)
+	for peer := 1; peer <= 3; peer++ {
+		for _, family := range []string{"ipv4", "ipv6"} {
+			l.expectFamilyPaths(peer, family, allPaths, 1, converge)
+		}
+	}
+	eventually(t, converge, "Prometheus scraping all three exporters", func() (bool, string) {
+		v, err := prom.query(`count(up{job="connectivity"} == 1)`)
+		return err == nil && len(v) == 1 && v[0].Value[1] == "3", fmt.Sprint(v, err)
+	})
+
+	l.mustRun("fault", "forward-drop6", "2")
+	var firing []promAlert
+	eventually(t, 90*time.Second, `ConnectivityEndpointUnreachable{family="ipv6"} firing for node-2`, func() (bool, string) {
+		alerts, err := prom.alerts()
+		if err != nil {
+			return false, err.Error()
+		}
+		firing = firing[:0]
+		ok := false
+		for _, a := range alerts {
+			if a.Labels["peer"] != "node-2" {
+				continue
+			}
+			firing = append(firing, a)
+			ok = ok || a.Labels["alertname"] == "ConnectivityEndpointUnreachable" && a.Labels["family"] == "ipv6" && a.State == "firing"
+		}
+		return ok, fmt.Sprint(firing)
+	})
+	// Let the other rules catch up (for: is 10s here), then nothing about
+	// node-2 may fire but the IPv6 endpoint alert.
+	time.Sleep(15 * time.Second)
+	alerts, err := prom.alerts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range alerts {
+		if a.Labels["peer"] == "node-2" && (a.Labels["alertname"] != "ConnectivityEndpointUnreachable" || a.Labels["family"] != "ipv6") {
+			t.Errorf("unexpected alert under an IPv6-only drop: %v (%s)", a.Labels, a.State)
+		}
+	}
 }
