@@ -24,7 +24,8 @@ const (
 // Every dashboard lets the user pick these.
 var requiredVariables = []string{"datasource", "source", "peer", "path", "protocol"}
 
-// The metrics of the design brief (DESIGN.md), plus up and ALERTS.
+// The metrics of the design brief (DESIGN.md) and the zone aggregates of
+// README.md, plus up and ALERTS.
 var contractMetrics = map[string]bool{
 	"connectivity_peer_reachable":                 true,
 	"connectivity_peer_rtt_seconds":               true,
@@ -42,6 +43,11 @@ var contractMetrics = map[string]bool{
 	"connectivity_health_endpoint_up":             true,
 	"connectivity_health_endpoint_restarts_total": true,
 	"connectivity_build_info":                     true,
+	"connectivity_zone_rtt_seconds":               true,
+	"connectivity_zone_rtt_seconds_bucket":        true,
+	"connectivity_zone_probes_total":              true,
+	"connectivity_zone_peers":                     true,
+	"connectivity_probe_peers":                    true,
 	"up":                                          true,
 	"ALERTS":                                      true,
 }

@@ -290,7 +290,7 @@ func MetricNames(expr string) []string {
 
 func readsNativeHistogram(expr string) bool {
 	for _, n := range MetricNames(expr) {
-		if n == "connectivity_rtt_seconds" || n == "connectivity_peer_rtt_seconds" {
+		if n == "connectivity_rtt_seconds" || n == "connectivity_peer_rtt_seconds" || n == "connectivity_zone_rtt_seconds" {
 			return true
 		}
 	}

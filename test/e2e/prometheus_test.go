@@ -29,7 +29,8 @@ import (
 // with native histograms enabled drops the classic buckets of a histogram
 // that has both. Every dashboard panel must have data on both; then a
 // FORWARD drop must take ConnectivityEndpointUnreachable through pending and
-// firing to a real Alertmanager.
+// firing, and its verdict ConnectivityNodeEndpointsCutOff to a real
+// Alertmanager, which inhibits the per-pair alerts.
 func TestPrometheusDashboardsAndAlerts(t *testing.T) {
 	requireRoot(t)
 	for _, bin := range []string{"prometheus", "prometheus-alertmanager"} {
@@ -72,25 +73,31 @@ func TestPrometheusDashboardsAndAlerts(t *testing.T) {
 	if !states["pending"] {
 		t.Error("the alert was never seen pending before firing (for: must hold it back)")
 	}
-	eventually(t, converge, "the alert in Alertmanager", func() (bool, string) {
+	// Both probers of node-2 see the same: the verdict names node-2, and
+	// Alertmanager holds the per-pair alerts back in its favour.
+	eventually(t, converge, "the verdict in Alertmanager, the per-pair alert inhibited", func() (bool, string) {
 		got, err := alertmanagerAlerts(am)
 		if err != nil {
 			return false, err.Error()
 		}
+		verdict, inhibited := false, false
 		for _, a := range got {
-			if a.Labels["alertname"] == "ConnectivityEndpointUnreachable" && a.Labels["peer"] == "node-2" && a.Labels["severity"] == "critical" {
-				return true, ""
+			if a.Labels["alertname"] == "ConnectivityNodeEndpointsCutOff" && a.Labels["node"] == "node-2" && a.Labels["severity"] == "critical" {
+				verdict = true
+			}
+			if a.Labels["alertname"] == "ConnectivityEndpointUnreachable" && a.Labels["peer"] == "node-2" && len(a.Status.InhibitedBy) > 0 {
+				inhibited = true
 			}
 		}
-		return false, fmt.Sprint(got)
+		return verdict && inhibited, fmt.Sprint(got)
 	})
 	eventually(t, converge, "Alertmanager's webhook notification", func() (bool, string) {
-		return hooks.received("/critical", "ConnectivityEndpointUnreachable"), hooks.summary()
+		return hooks.received("/critical", "ConnectivityNodeEndpointsCutOff"), hooks.summary()
 	})
 
 	// With data of every kind present (an alert firing included), every
 	// panel of every dashboard must evaluate and show data.
-	values := map[string]string{"datasource": "prometheus", "source": "node-1", "peer": "node-2", "path": "endpoint", "protocol": "icmp"}
+	values := map[string]string{"datasource": "prometheus", "source": "node-1", "peer": "node-2", "path": "endpoint", "protocol": "icmp", "source_zone": ".*", "peer_zone": ".*"}
 	queries, err := dashboards.Queries(dashboards.FS, values)
 	if err != nil {
 		t.Fatal(err)
@@ -204,6 +211,11 @@ func (p *promServer) query(expr string) ([]promSample, error) {
 type promAlert struct {
 	Labels map[string]string `json:"labels"`
 	State  string            `json:"state"`
+	// Status is set by Alertmanager (API v2), not by Prometheus.
+	Status struct {
+		State       string   `json:"state"`
+		InhibitedBy []string `json:"inhibitedBy"`
+	} `json:"status"`
 }
 
 func (p *promServer) alerts() ([]promAlert, error) {
