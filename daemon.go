@@ -79,11 +79,13 @@ func (d *daemonCommand) serve(ctx context.Context, logger log.Logger, deps daemo
 	healthIP := d.healthEndpointIP(first)
 	reg := newRegistry()
 	store := prober.NewStore(f.failureThreshold)
-	metrics, err := collector.New(reg, f.collectorOptions(healthIP.IsValid() || f.healthPod()), store, buildInfo())
+	sourceZone := first.LocalNode().Zone
+	metrics, err := collector.New(reg, f.collectorOptions(healthIP.IsValid() || f.healthPod(), sourceZone), store, buildInfo())
 	if err != nil {
 		return err
 	}
 	keeper := plan.NewKeeper(first, metrics, log.With(logger, "component", "discovery"))
+	followZones(keeper, metrics, sourceZone, log.With(logger, "component", "discovery"))
 
 	// Listen before anything runs, so that a busy port or a live admin
 	// socket of another daemon is a clear start error.

@@ -149,10 +149,14 @@ func (f *daemonFlags) validate() error {
 	return nil
 }
 
-func (f *daemonFlags) collectorOptions(healthEndpoint bool) collector.Options {
+// collectorOptions are the metrics' options; zone is this node's, from
+// the first node list.
+func (f *daemonFlags) collectorOptions(healthEndpoint bool, zone string) collector.Options {
 	return collector.Options{
 		HealthEndpoint: healthEndpoint,
 		Source:         f.nodeName,
+		Zone:           zone,
+		PeerLimit:      f.probePeers,
 		PerPeer:        collector.PerPeerMode(f.perPeer),
 		AutoMaxNodes:   f.perPeerAutoMax,
 		ClassicBuckets: f.classicBuckets,

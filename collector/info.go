@@ -1,6 +1,8 @@
 package collector
 
 import (
+	"maps"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -10,16 +12,19 @@ type BuildInfo struct {
 }
 
 func newBuildInfoCollector(src prometheus.Labels, b BuildInfo) prometheus.Collector {
+	labels := prometheus.Labels{"version": b.Version, "revision": b.Revision, "goversion": b.GoVersion}
+	maps.Copy(labels, src)
 	g := prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: namespace, Name: "build_info", Help: "A metric with a constant '1' value labeled by the exporter's version, revision and Go version.",
-		ConstLabels: prometheus.Labels{"source": src["source"], "version": b.Version, "revision": b.Revision, "goversion": b.GoVersion},
+		ConstLabels: labels,
 	})
 	g.Set(1)
 	return g
 }
 
 // configGauges export the probe interval and timeout, so that rules can
-// tell an overrunning sweep from a normal one.
+// tell an overrunning sweep from a normal one, and --probe.peers, so that
+// they know how many nodes probe a given node.
 func configGauges(src prometheus.Labels, o Options) []prometheus.Collector {
 	interval := prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: namespace, Name: "probe_interval_seconds", ConstLabels: src,
@@ -31,5 +36,10 @@ func configGauges(src prometheus.Labels, o Options) []prometheus.Collector {
 		Help: "The configured deadline of one probe.",
 	})
 	timeout.Set(o.Timeout.Seconds())
-	return []prometheus.Collector{interval, timeout}
+	peers := prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "probe_peers", ConstLabels: src,
+		Help: "The configured --probe.peers: how many peers besides itself this node probes; 0 probes every node.",
+	})
+	peers.Set(float64(o.PeerLimit))
+	return []prometheus.Collector{interval, timeout, peers}
 }

@@ -29,6 +29,8 @@ type Metrics struct {
 	discReject prometheus.Gauge
 	hepUp      *lateBool
 	hepRestart prometheus.Counter
+	zoneRTT    *prometheus.HistogramVec
+	zoneProbes *prometheus.CounterVec
 
 	// agg holds the aggregate series of each path and protocol, resolved
 	// once: a label lookup per probe costs more than the rest of ProbeDone.
@@ -41,6 +43,10 @@ type Metrics struct {
 	perPeer map[prober.Target]*seriesSet
 	// mode is opts.PerPeer with auto resolved for the latest node count.
 	mode PerPeerMode
+	// peerZones is the zone of each probed peer (SetPeerZones), zoneAgg
+	// the series of each of those zones.
+	peerZones map[string]string
+	zoneAgg   map[string]*zoneSeries
 }
 
 // seriesSet is the RTT histogram and the probe counters of one path.
@@ -78,12 +84,13 @@ func New(reg prometheus.Registerer, opts Options, states StateSource, build Buil
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	src := prometheus.Labels{"source": opts.Source}
+	src := opts.constLabels()
 	peerLabels := []string{"peer", "path", "protocol"}
 	aggLabels := []string{"path", "protocol"}
 	m := &Metrics{
 		opts:    opts,
 		perPeer: map[prober.Target]*seriesSet{},
+		zoneAgg: map[string]*zoneSeries{},
 		mode:    opts.effective(0),
 		peerRTT: prometheus.NewHistogramVec(rttHistogramOpts("peer_rtt_seconds",
 			"Round-trip time of successful probes to one peer's path.", src, opts.ClassicBuckets), peerLabels),
@@ -120,6 +127,7 @@ func New(reg prometheus.Registerer, opts Options, states StateSource, build Buil
 			Help: "Times the health endpoint was rebuilt after a failed check.",
 		}),
 	}
+	m.zoneRTT, m.zoneProbes = newZoneVecs(src, opts.ClassicBuckets)
 	// Pre-create the aggregate series so that rates start from zero.
 	for _, path := range []prober.Path{prober.PathHost, prober.PathEndpoint} {
 		for _, proto := range []prober.Protocol{prober.ProtocolICMP, prober.ProtocolHTTP} {
@@ -131,7 +139,8 @@ func New(reg prometheus.Registerer, opts Options, states StateSource, build Buil
 	}
 	collectors := []prometheus.Collector{
 		m.peerRTT, m.peerProbes, m.rtt, m.probes, m.cycle, m.nodes, m.discErrors, m.discReject,
-		newStateCollector(src, states, m.perPeerMode),
+		m.zoneRTT, m.zoneProbes,
+		newStateCollector(src, states, m.perPeerMode, m.currentPeerZones),
 		newBuildInfoCollector(src, build),
 	}
 	collectors = append(collectors, configGauges(src, opts)...)
@@ -162,6 +171,7 @@ func (m *Metrics) ProbeDone(st prober.PathState, o prober.Outcome) {
 		}
 		a.rtt.Observe(o.RTT.Seconds())
 	}
+	m.zoneProbeDoneLocked(st, o, ri)
 	if !m.wantPerPeerLocked(st) {
 		if _, ok := m.perPeer[st.Target]; ok {
 			m.deletePerPeerLocked(st.Target)

@@ -4,6 +4,8 @@ package collector
 import (
 	"fmt"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 const namespace = "connectivity"
@@ -28,7 +30,10 @@ const (
 // Options configures the metrics of one exporter.
 type Options struct {
 	// Source is this node's name, the `source` label of every series.
-	Source  string
+	Source string
+	// Zone is this node's zone, the `source_zone` label of every series;
+	// "" leaves the label out (Prometheus reads an empty label as absent).
+	Zone    string
 	PerPeer PerPeerMode
 	// AutoMaxNodes is where PerPeerAuto switches from all to failing.
 	AutoMaxNodes int
@@ -37,6 +42,9 @@ type Options struct {
 	// HealthEndpoint says this node has a health endpoint, whose state is
 	// then exported.
 	HealthEndpoint bool
+	// PeerLimit is --probe.peers (0: every node), exported so that rules
+	// know how many nodes probe a given node.
+	PeerLimit int
 	// Interval and Timeout are exported so that rules can compare the
 	// probe cycle duration with them.
 	Interval, Timeout time.Duration
@@ -56,6 +64,16 @@ func (o Options) Validate() error {
 		return fmt.Errorf("auto per-peer node limit must not be negative, got %d", o.AutoMaxNodes)
 	}
 	return nil
+}
+
+// constLabels are the labels of every series: source, and source_zone
+// when this node has a zone.
+func (o Options) constLabels() prometheus.Labels {
+	l := prometheus.Labels{"source": o.Source}
+	if o.Zone != "" {
+		l["source_zone"] = o.Zone
+	}
+	return l
 }
 
 // effective resolves PerPeerAuto for the current node count.

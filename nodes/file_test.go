@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 )
 
 func addr(s string) netip.Addr { return netip.MustParseAddr(s) }
@@ -90,6 +92,11 @@ func TestParseFile(t *testing.T) {
 			want: []Node{{Name: "a", HostIP: addr("127.0.0.1")}},
 		},
 		{
+			name: "merge key with a mapping is YAML's merge",
+			in:   "nodes:\n  - name: a\n    <<: {host_ip: 10.0.0.1}\n",
+			want: []Node{{Name: "a", HostIP: addr("10.0.0.1")}},
+		},
+		{
 			name: "link-local and loopback are fine",
 			in:   "nodes: [{name: a, host_ip: 'fe80::1', health_ip: 169.254.0.1}]\n",
 			want: []Node{{Name: "a", HostIP: addr("fe80::1"), HealthIP: addr("169.254.0.1")}},
@@ -138,9 +145,20 @@ func TestParseFileErrors(t *testing.T) {
 			want: `line 1: unknown key "version"`,
 		},
 		{
-			name: "merge key is an unknown key",
-			in:   "nodes:\n  - name: a\n    <<: {host_ip: 10.0.0.1}\n",
-			want: "line 2: node \"a\": host_ip is required\nline 3: unknown key \"<<\"",
+			name: "unknown key in a flow mapping",
+			in:   "nodes:\n  - {name: a, host_ip: 10.0.0.1}\n  - {name: b, host_ip: 10.0.0.2, rack: r1}\n",
+			want: `line 3: unknown key "rack"`,
+		},
+		{
+			name: "unknown key with a block value is placed on the key",
+			in:   "nodes:\n  - name: a\n    host_ip: 10.0.0.1\n    host_ips:\n      - 10.0.0.1\n",
+			want: `line 4: unknown key "host_ips"`,
+		},
+		{
+			name: "unknown keys only",
+			in:   "nodes:\n  - {nmae: a, hostip: 10.0.0.1}\n",
+			want: "line 2: unknown key \"nmae\"\nline 2: unknown key \"hostip\"\n" +
+				"line 2: node name is required\nline 2: host_ip is required",
 		},
 		{
 			name: "repeated key",
@@ -148,9 +166,25 @@ func TestParseFileErrors(t *testing.T) {
 			want: `line 4: duplicate key "host_ip" (first at line 3)`,
 		},
 		{
+			name: "repeated key: yaml leaves the node out, so only keys are checked",
+			in: "nodes:\n  - name: a\n    name: b\n    host_ip: 10.0.0.1\n" +
+				"  - name: c\n    host_ip: 10.0.0.300\n  - {name: d, hostip: 10.0.0.4}\n",
+			want: "line 3: duplicate key \"name\" (first at line 2)\nline 7: unknown key \"hostip\"",
+		},
+		{
+			name: "repeated top-level key",
+			in:   "nodes:\n  - {name: a, host_ip: 10.0.0.1}\nnodes:\n  - {name: b, host_ip: 10.0.0.2}\n",
+			want: `line 3: duplicate key "nodes" (first at line 1)`,
+		},
+		{
 			name: "key that is not a string",
 			in:   "nodes:\n  - name: a\n    host_ip: 10.0.0.1\n    ? [x]\n    : y\n",
 			want: `line 4: key must be a string, got a list`,
+		},
+		{
+			name: "top-level key that is not a string",
+			in:   "? {a: b}\n: c\nnodes:\n  - {name: a, host_ip: 10.0.0.1}\n",
+			want: `line 1: key must be a string, got a mapping`,
 		},
 
 		// Names.
@@ -177,9 +211,9 @@ func TestParseFileErrors(t *testing.T) {
 			want: `line 2: node name is empty`,
 		},
 		{
-			name: "null name",
+			name: "null name is no name",
 			in:   "nodes:\n  - name:\n    host_ip: 10.0.0.1\n",
-			want: `line 2: node name is empty`,
+			want: `line 2: node name is required`,
 		},
 		{
 			name: "whitespace name",
@@ -210,6 +244,11 @@ func TestParseFileErrors(t *testing.T) {
 			name: "name that is a list",
 			in:   "nodes:\n  - name: [a]\n    host_ip: 10.0.0.1\n",
 			want: `line 2: node name must be a string, got a list`,
+		},
+		{
+			name: "name that is a mapping",
+			in:   "nodes:\n  - host_ip: 10.0.0.1\n    name: {first: a}\n",
+			want: `line 3: node name must be a string, got a mapping`,
 		},
 
 		// IPs.
@@ -256,6 +295,11 @@ func TestParseFileErrors(t *testing.T) {
 			name: "host_ip that is a list",
 			in:   "nodes:\n  - name: a\n    host_ip:\n      - 10.0.0.1\n",
 			want: `line 4: node "a": host_ip must be a string, got a list`,
+		},
+		{
+			name: "health_ip that is a mapping",
+			in:   "nodes:\n  - name: a\n    host_ip: 10.0.0.1\n    health_ip: {v4: 10.1.0.1}\n",
+			want: `line 4: node "a": health_ip must be a string, got a mapping`,
 		},
 		{
 			name: "zone",
@@ -336,6 +380,16 @@ func TestParseFileErrors(t *testing.T) {
 			want: `line 2: node must be a mapping, got a string`,
 		},
 		{
+			name: "node is nothing",
+			in:   "nodes:\n  - {name: a, host_ip: 10.0.0.1}\n  -\n",
+			want: `line 3: node must be a mapping, got nothing`,
+		},
+		{
+			name: "empty node",
+			in:   "nodes:\n  - {name: a, host_ip: 10.0.0.1}\n  - {}\n",
+			want: "line 3: node name is required\nline 3: host_ip is required",
+		},
+		{
 			name: "document is a list",
 			in:   "- name: a\n  host_ip: 10.0.0.1\n",
 			want: `line 1: want a mapping with key "nodes", got a list`,
@@ -363,54 +417,65 @@ func TestParseFileErrors(t *testing.T) {
 		{
 			name: "alias",
 			in:   "nodes:\n  - name: a\n    host_ip: &ip 10.0.0.1\n  - name: b\n    host_ip: *ip\n",
-			want: `line 5: node "b": host_ip must be a string, got an alias`,
+			want: `line 5: alias *ip is not allowed`,
 		},
 		{
-			name: "unknown alias",
+			name: "alias for a node",
+			in:   "nodes:\n  - &n {name: a, host_ip: 10.0.0.1}\n  - *n\n",
+			want: `line 3: node must be a mapping, got an alias`,
+		},
+		{
+			name: "alias for the list",
+			in:   "list: &l\n  - {name: a, host_ip: 10.0.0.1}\nnodes: *l\n",
+			want: `line 3: alias *l is not allowed`,
+		},
+		{
+			name: "unknown alias (yaml gives no line)",
 			in:   "nodes:\n  - name: a\n    host_ip: *ip\n",
-			want: `line 3: invalid YAML: unknown anchor 'ip' referenced`,
+			want: `invalid YAML: unknown anchor 'ip' referenced`,
 		},
 
-		// Not YAML.
+		// Not YAML: yaml's own words. Its parser (not scanner) errors give
+		// the line before the real one, and some have no line.
 		{
 			name: "binary",
 			in:   "nodes:\n\x00\x01\x02\xff",
-			want: `line 2: character U+0000 is not allowed`,
+			want: `invalid YAML: control characters are not allowed`,
 		},
 		{
 			name: "not UTF-8",
 			in:   "nodes:\n  - name: caf\xe9\n",
-			want: `line 2: not valid UTF-8`,
+			want: `invalid YAML: incomplete UTF-8 octet sequence`,
 		},
 		{
-			name: "UTF-16",
+			name: "UTF-16 is read as UTF-16",
 			in:   "\xff\xfen\x00o\x00",
-			want: `line 1: not valid UTF-8`,
+			want: `line 1: want a mapping with key "nodes", got a string`,
 		},
 		{
-			name: "bad indentation (yaml.v3 gives the line where the list began)",
+			name: "bad indentation (yaml gives the line before the list)",
 			in:   "nodes:\n  - name: a\n   host_ip: 10.0.0.1\n",
-			want: `line 2: invalid YAML: did not find expected '-' indicator`,
+			want: `invalid YAML: line 1: did not find expected '-' indicator`,
 		},
 		{
-			name: "unclosed flow list",
+			name: "unclosed flow list (yaml gives the line before)",
 			in:   "nodes:\n  - name: a\n    host_ip: [10.0.0.1\n",
-			want: `line 3: invalid YAML: did not find expected ',' or ']'`,
+			want: `invalid YAML: line 2: did not find expected ',' or ']'`,
 		},
 		{
-			name: "stray brace",
+			name: "stray brace (yaml gives the line before)",
 			in:   "nodes:\n- {name: a, host_ip: 10.0.0.1}\n}\n",
-			want: `line 3: invalid YAML: did not find expected key`,
+			want: `invalid YAML: line 2: did not find expected key`,
 		},
 		{
-			name: "tab indentation (yaml.v3 gives the line where the scalar began)",
+			name: "tab indentation (yaml gives the line where the scalar began)",
 			in:   "nodes:\n  - name: a\n\thost_ip: 10.0.0.1\n",
-			want: `line 2: invalid YAML: found a tab character that violates indentation`,
+			want: `invalid YAML: line 2: found a tab character that violates indentation`,
 		},
 		{
 			name: "mapping in a scalar",
 			in:   "nodes: a: b\n",
-			want: `line 1: invalid YAML: mapping values are not allowed in this context`,
+			want: `invalid YAML: mapping values are not allowed in this context`,
 		},
 		{
 			name: "lines counted after CR line ends",
@@ -474,5 +539,47 @@ func TestParseFileCapsProblems(t *testing.T) {
 	}
 	if want := "(5 more problems not shown)"; lines[maxProblems] != want {
 		t.Errorf("last line = %q, want %q", lines[maxProblems], want)
+	}
+}
+
+func TestTypeProblems(t *testing.T) {
+	tests := []struct {
+		name string
+		msg  string // one message of a yaml.TypeError
+		want string
+	}{
+		{
+			name: "unknown field",
+			msg:  "line 5: field hostip not found in type nodes.fileEntry",
+			want: `line 5: unknown key "hostip"`,
+		},
+		{
+			name: "unknown field with spaces in the key",
+			msg:  "line 2: field host ip not found in type nodes.fileEntry",
+			want: `line 2: unknown key "host ip"`,
+		},
+		{
+			name: "repeated key",
+			msg:  `line 4: mapping key "host_ip" already defined at line 3`,
+			want: `line 4: duplicate key "host_ip" (first at line 3)`,
+		},
+		{
+			name: "anything else is kept",
+			msg:  "line 7: cannot unmarshal !!seq into string",
+			want: "line 7: cannot unmarshal !!seq into string",
+		},
+		{
+			name: "no line",
+			msg:  "field x not found in type nodes.fileEntry",
+			want: `unknown key "x"`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ps := typeProblems(&yaml.TypeError{Errors: []string{tt.msg}})
+			if len(ps) != 1 || ps[0].Error() != tt.want {
+				t.Errorf("typeProblems(%q) = %v, want [%s]", tt.msg, ps, tt.want)
+			}
+		})
 	}
 }

@@ -52,7 +52,8 @@ func (c KubernetesConfig) kubeNode(o *corev1.Node) (Node, kubeNote, bool) {
 		return Node{}, kubeNote{warn: true, msg: fmt.Sprintf("skipped: no usable %s %s address (has %s)",
 			c.IPFamily, c.AddressType, kubeAddressesString(o.Status.Addresses))}, false
 	}
-	n := Node{Name: o.Name, HostIP: host}
+	n := Node{Name: o.Name, HostIP: host,
+		Zone: o.Labels[corev1.LabelTopologyZone], Region: o.Labels[corev1.LabelTopologyRegion]}
 	raw, ok := o.Annotations[c.HealthIPAnnotation]
 	if !ok {
 		return n, kubeNote{}, true
@@ -164,6 +165,14 @@ func (c KubernetesConfig) kubeStrip(obj any) (any, error) {
 	}
 	if v, ok := o.Annotations[c.HealthIPAnnotation]; ok {
 		out.Annotations = map[string]string{c.HealthIPAnnotation: v}
+	}
+	for _, k := range []string{corev1.LabelTopologyZone, corev1.LabelTopologyRegion} {
+		if v, ok := o.Labels[k]; ok {
+			if out.Labels == nil {
+				out.Labels = map[string]string{}
+			}
+			out.Labels[k] = v
+		}
 	}
 	for _, cond := range o.Status.Conditions {
 		if cond.Type == corev1.NodeReady {

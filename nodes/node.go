@@ -16,6 +16,10 @@ type Node struct {
 	// HealthIP is the address of the node's health endpoint (endpoint
 	// paths). The zero Addr means the node has none.
 	HealthIP netip.Addr
+	// Zone and Region are the node's place in the topology (Kubernetes:
+	// the topology.kubernetes.io labels); "" when unknown. The exporter
+	// aggregates by zone, so that series grow with zones, not nodes.
+	Zone, Region string
 }
 
 // HasHealthEndpoint reports whether endpoint paths exist for this node.

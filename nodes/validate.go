@@ -36,8 +36,43 @@ func Validate(nodes []Node) error {
 		if n.HealthIP.IsValid() {
 			v.addr(i, n.Name, fieldHealthIP, n.HealthIP, n.HealthIP.String())
 		}
+		v.topology(i, n.Name, fieldZone, n.Zone)
+		v.topology(i, n.Name, fieldRegion, n.Region)
 	}
 	return joinProblems(v.problems)
+}
+
+// checkEntries applies Validate's checks to the entries of a node file
+// and returns the nodes they describe. A problem is placed on the line of
+// its field, or of the entry when the field is missing.
+func checkEntries(entries []fileEntry) ([]Node, []problem) {
+	v := newValidator(func(i int, f field) place {
+		if line := entries[i].fieldLine(f); line != 0 {
+			return place{line: line}
+		}
+		return place{line: entries[i].line}
+	})
+	nodes := make([]Node, len(entries))
+	for i := range entries {
+		e, n := &entries[i], &nodes[i]
+		switch {
+		case e.Name.got != "":
+			v.add(i, fieldName, "node name must be a string, got %s", e.Name.got)
+		case e.Name.line == 0:
+			v.add(i, fieldNode, "node name is required")
+		default:
+			n.Name = e.Name.text
+			v.name(i, n.Name)
+		}
+		n.HostIP = v.fileAddr(i, n.Name, fieldHostIP, e.HostIP)
+		if e.HostIP.line == 0 {
+			v.add(i, fieldNode, "%shost_ip is required", subject(n.Name))
+		}
+		n.HealthIP = v.fileAddr(i, n.Name, fieldHealthIP, e.HealthIP)
+		n.Zone = v.fileTopology(i, n.Name, fieldZone, e.Zone)
+		n.Region = v.fileTopology(i, n.Name, fieldRegion, e.Region)
+	}
+	return nodes, v.problems
 }
 
 // Find returns the node called name.
@@ -58,6 +93,8 @@ const (
 	fieldName
 	fieldHostIP
 	fieldHealthIP
+	fieldZone
+	fieldRegion
 )
 
 func (f field) String() string {
@@ -68,6 +105,10 @@ func (f field) String() string {
 		return "host_ip"
 	case fieldHealthIP:
 		return "health_ip"
+	case fieldZone:
+		return "zone"
+	case fieldRegion:
+		return "region"
 	}
 	return "node"
 }
@@ -202,6 +243,69 @@ func (v *validator) addr(i int, name string, f field, ip netip.Addr, shown strin
 		return
 	}
 	v.addrs[ip] = owner{index: i, field: f, name: name}
+}
+
+// maxTopologyLen is the longest zone or region, in characters: the limit
+// of a Kubernetes label value, so that every topology label passes.
+const maxTopologyLen = 63
+
+// topology checks node i's zone or region; "" (none) is valid.
+func (v *validator) topology(i int, name string, f field, value string) {
+	if reason := topologyProblem(value); reason != "" {
+		v.add(i, f, "%sinvalid %s %q: %s", subject(name), f, value, reason)
+	}
+}
+
+// topologyProblem says what is wrong with a zone or region, or "" if
+// nothing. They become label values (peer_zone, source_zone) and words of
+// rules and dashboards, so they are printable and free of spaces.
+func topologyProblem(value string) string {
+	if !utf8.ValidString(value) {
+		return "not valid UTF-8"
+	}
+	if n := utf8.RuneCountInString(value); n > maxTopologyLen {
+		return fmt.Sprintf("%d characters, at most %d allowed", n, maxTopologyLen)
+	}
+	for _, r := range value {
+		if unicode.IsSpace(r) {
+			return "contains whitespace"
+		}
+		if !unicode.IsPrint(r) {
+			return "contains a non-printable character"
+		}
+	}
+	return ""
+}
+
+// fileTopology checks a zone or region of node i as the file wrote it,
+// and returns it, or "" when it is absent or bad.
+func (v *validator) fileTopology(i int, name string, f field, t textField) string {
+	if t.got != "" {
+		v.add(i, f, "%s%s must be a string, got %s", subject(name), f, t.got)
+		return ""
+	}
+	if topologyProblem(t.text) != "" {
+		v.topology(i, name, f, t.text)
+		return ""
+	}
+	return t.text
+}
+
+// fileAddr checks an IP of node i as the file wrote it, and returns it
+// (unmapped), or the zero Addr when it is absent or not an IP.
+func (v *validator) fileAddr(i int, name string, f field, ip ipField) netip.Addr {
+	switch {
+	case ip.line == 0:
+		return netip.Addr{}
+	case ip.got != "":
+		v.add(i, f, "%s%s must be a string, got %s", subject(name), f, ip.got)
+		return netip.Addr{}
+	case !ip.addr.IsValid():
+		v.add(i, f, "%sinvalid %s %q", subject(name), f, ip.text)
+		return netip.Addr{}
+	}
+	v.addr(i, name, f, ip.addr, ip.text)
+	return ip.addr.Unmap()
 }
 
 // addrProblem says why ip cannot be a probe target, or "" if it can.

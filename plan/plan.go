@@ -127,6 +127,18 @@ func (p *Plan) Len() int { return len(p.entries) }
 // Probed is the number of nodes this node probes.
 func (p *Plan) Probed() int { return p.probed }
 
+// ProbedZones is the zone of every node this node probes, by name; ""
+// for a node without one. The collector aggregates by these zones.
+func (p *Plan) ProbedZones() map[string]string {
+	zones := make(map[string]string, p.probed)
+	for _, e := range p.entries {
+		if e.Probed {
+			zones[e.Name] = e.Zone
+		}
+	}
+	return zones
+}
+
 // PeerLimit is --probe.peers (0: every node).
 func (p *Plan) PeerLimit() int { return p.cfg.PeerLimit }
 

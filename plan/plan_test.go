@@ -2,6 +2,7 @@ package plan
 
 import (
 	"errors"
+	"maps"
 	"net/netip"
 	"slices"
 	"testing"
@@ -177,5 +178,49 @@ func TestKeeper(t *testing.T) {
 	k.Fail(errors.New("bad file"))
 	if rep.errors != 3 || rep.rejected[len(rep.rejected)-1] != true || k.Current().Len() != 5 {
 		t.Errorf("bad list: errors %d, rejected %v, plan of %d; want 3, rejected, the last good plan", rep.errors, rep.rejected, k.Current().Len())
+	}
+}
+
+func TestProbedZones(t *testing.T) {
+	inZone := func(n nodes.Node, zone string) nodes.Node { n.Zone, n.Region = zone, "region-1"; return n }
+	list := []nodes.Node{
+		inZone(node("node-1", "198.18.0.1", ""), "zone-a"),
+		inZone(node("node-2", "198.18.0.2", ""), "zone-b"),
+		node("node-3", "198.18.0.3", ""),
+		inZone(node("node-4", "198.18.0.4", ""), "zone-b"),
+	}
+	tests := []struct {
+		name string
+		cfg  Config
+		want map[string]string
+	}{
+		{"every node, the local one and a node without a zone included", Config{Local: "node-1"},
+			map[string]string{"node-1": "zone-a", "node-2": "zone-b", "node-3": "", "node-4": "zone-b"}},
+		{"passive: nothing probed", Config{Local: "node-1", Passive: true}, map[string]string{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := New(tt.cfg, list)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := p.ProbedZones(); !maps.Equal(got, tt.want) {
+				t.Errorf("ProbedZones = %v, want %v", got, tt.want)
+			}
+		})
+	}
+	// With --probe.peers, only the chosen nodes are there.
+	p, err := New(Config{Local: "node-1", PeerLimit: 1}, list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := p.ProbedZones()
+	if len(got) != p.Probed() || len(got) != 2 || got["node-1"] != "zone-a" {
+		t.Errorf("ProbedZones with --probe.peers=1 = %v, want node-1 and one other (%d probed)", got, p.Probed())
+	}
+	for name := range got {
+		if e, _ := p.Entry(name); !e.Probed {
+			t.Errorf("ProbedZones has %s, which is not probed", name)
+		}
 	}
 }

@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/connectivity-exporter/connectivity_exporter/dashboards"
 	"github.com/connectivity-exporter/connectivity_exporter/test/testbin"

@@ -165,6 +165,7 @@ func mix(x uint64) uint64 {
 type seriesFigure struct {
 	Mode    string
 	Classic bool
+	Zones   int // the peers spread over this many zones; 0: no zones
 	Lines   int // samples in the text exposition
 	Bytes   int
 	Gather  time.Duration
@@ -196,39 +197,66 @@ func seriesFigures() ([]seriesFigure, error) {
 	var out []seriesFigure
 	for _, mode := range []collector.PerPeerMode{collector.PerPeerAuto, collector.PerPeerFailing, collector.PerPeerNone, collector.PerPeerAll} {
 		for _, classic := range []bool{true, false} {
-			reg := prometheus.NewRegistry()
-			m, err := collector.New(reg, collector.Options{Source: "cxb-prober", PerPeer: mode, AutoMaxNodes: 100, ClassicBuckets: classic, Interval: 15 * time.Second, Timeout: 2 * time.Second}, states, collector.BuildInfo{Version: "cxbench"})
+			f, err := measureSeries(states, mode, classic, 0)
 			if err != nil {
 				return nil, err
-			}
-			m.SetNodes(5001)
-			for _, s := range states {
-				o := prober.Outcome{Result: prober.ResultSuccess, RTT: 120 * time.Microsecond}
-				if s.Failing() {
-					o = prober.Outcome{Result: prober.ResultTimeout}
-				}
-				m.ProbeDone(s, o)
-			}
-			start := time.Now()
-			mfs, err := reg.Gather()
-			if err != nil {
-				return nil, err
-			}
-			var buf bytes.Buffer
-			enc := expfmt.NewEncoder(&buf, expfmt.NewFormat(expfmt.TypeTextPlain))
-			for _, mf := range mfs {
-				if err := enc.Encode(mf); err != nil {
-					return nil, err
-				}
-			}
-			f := seriesFigure{Mode: string(mode), Classic: classic, Bytes: buf.Len(), Gather: time.Since(start)}
-			for _, l := range bytes.Split(buf.Bytes(), []byte("\n")) {
-				if len(l) > 0 && l[0] != '#' {
-					f.Lines++
-				}
 			}
 			out = append(out, f)
 		}
 	}
+	for _, classic := range []bool{true, false} {
+		f, err := measureSeries(states, collector.PerPeerAuto, classic, 3)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
 	return out, nil
+}
+
+// measureSeries is one scrape of a collector that probed every path of
+// states once. With zones > 0, the prober and its peers are spread over
+// that many zones, as a plan gives them (zone aggregates, source_zone).
+func measureSeries(states meshSource, mode collector.PerPeerMode, classic bool, zones int) (seriesFigure, error) {
+	opts := collector.Options{Source: "cxb-prober", PerPeer: mode, AutoMaxNodes: 100, ClassicBuckets: classic, Interval: 15 * time.Second, Timeout: 2 * time.Second}
+	peerZones := map[string]string{}
+	if zones > 0 {
+		opts.Zone = "zone-0"
+		for i, s := range states {
+			peerZones[s.Peer] = fmt.Sprintf("zone-%d", i/4%zones)
+		}
+	}
+	reg := prometheus.NewRegistry()
+	m, err := collector.New(reg, opts, states, collector.BuildInfo{Version: "cxbench"})
+	if err != nil {
+		return seriesFigure{}, err
+	}
+	m.SetNodes(5001)
+	m.SetPeerZones(peerZones)
+	for _, s := range states {
+		o := prober.Outcome{Result: prober.ResultSuccess, RTT: 120 * time.Microsecond}
+		if s.Failing() {
+			o = prober.Outcome{Result: prober.ResultTimeout}
+		}
+		m.ProbeDone(s, o)
+	}
+	start := time.Now()
+	mfs, err := reg.Gather()
+	if err != nil {
+		return seriesFigure{}, err
+	}
+	var buf bytes.Buffer
+	enc := expfmt.NewEncoder(&buf, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, mf := range mfs {
+		if err := enc.Encode(mf); err != nil {
+			return seriesFigure{}, err
+		}
+	}
+	f := seriesFigure{Mode: string(mode), Classic: classic, Zones: zones, Bytes: buf.Len(), Gather: time.Since(start)}
+	for _, l := range bytes.Split(buf.Bytes(), []byte("\n")) {
+		if len(l) > 0 && l[0] != '#' {
+			f.Lines++
+		}
+	}
+	return f, nil
 }

@@ -339,6 +339,9 @@ func writeSeriesFigures(b *bytes.Buffer, fs []seriesFigure) {
 		if mode == "auto" {
 			mode = "auto (default; = failing above 100 nodes)"
 		}
+		if f.Zones > 0 {
+			mode += fmt.Sprintf(", peers in %d zones (zone aggregates)", f.Zones)
+		}
 		fmt.Fprintf(b, "| %s | %v | %d | %.1f MB | %s |\n", mode, onOff(f.Classic), f.Lines, float64(f.Bytes)/1e6, dur(f.Gather))
 	}
 	b.WriteString("\n")
