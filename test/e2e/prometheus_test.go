@@ -297,15 +297,21 @@ func startDaemon(t *testing.T, logFile, readyURL string, name string, args ...st
 }
 
 // startAlertmanager runs Alertmanager with examples/alertmanager.yml, its
-// webhooks pointed at the test and its group wait shortened.
+// webhooks pointed at the test and its group wait shortened to 1s.
 func startAlertmanager(t *testing.T, dir, hookURL string) string {
+	t.Helper()
+	return startAlertmanagerWait(t, dir, hookURL, "1s")
+}
+
+// startAlertmanagerWait is startAlertmanager with another group wait.
+func startAlertmanagerWait(t *testing.T, dir, hookURL, groupWait string) string {
 	t.Helper()
 	cfg, err := os.ReadFile(filepath.Join(testbin.RepoRoot(), "examples", "alertmanager.yml"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	text := strings.ReplaceAll(string(cfg), "http://127.0.0.1:5001", hookURL)
-	text = regexp.MustCompile(`group_wait: \S+`).ReplaceAllString(text, "group_wait: 1s")
+	text = regexp.MustCompile(`group_wait: \S+`).ReplaceAllString(text, "group_wait: "+groupWait)
 	path := filepath.Join(dir, "alertmanager.yml")
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
@@ -344,6 +350,13 @@ func writeTestRules(t *testing.T, dir string) []string {
 // intervals, the test's rule copies and Alertmanager.
 func startPrometheus(t *testing.T, dir, name string, rules []string, amURL string, native bool) *promServer {
 	t.Helper()
+	return startPrometheusTargets(t, dir, name, rules, amURL, native, nil)
+}
+
+// startPrometheusTargets is startPrometheus scraping targets (host:port)
+// instead of the example's lab, when targets is not nil.
+func startPrometheusTargets(t *testing.T, dir, name string, rules []string, amURL string, native bool, targets []string) *promServer {
+	t.Helper()
 	b, err := os.ReadFile(filepath.Join(testbin.RepoRoot(), "examples", "prometheus.yml"))
 	if err != nil {
 		t.Fatal(err)
@@ -355,6 +368,12 @@ func startPrometheus(t *testing.T, dir, name string, rules []string, amURL strin
 	global := cfg["global"].(map[string]any)
 	global["scrape_interval"], global["evaluation_interval"], global["scrape_timeout"] = "2s", "2s", "2s"
 	cfg["rule_files"] = rules
+	if targets != nil {
+		cfg["scrape_configs"] = []any{map[string]any{
+			"job_name":       "connectivity",
+			"static_configs": []any{map[string]any{"targets": targets}},
+		}}
+	}
 	cfg["alerting"] = map[string]any{"alertmanagers": []any{map[string]any{
 		"static_configs": []any{map[string]any{"targets": []string{strings.TrimPrefix(amURL, "http://")}}},
 	}}}
