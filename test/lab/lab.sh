@@ -120,8 +120,8 @@ up() {
 	[[ $k =~ ^[0-9]+$ ]] && [ "$k" -ge 1 ] && [ "$k" -le 50 ] || die "node count must be 1-50, got '$k'"
 	[ ! -e "$DIR/size" ] || die "a lab is already up in $DIR (lab.sh down first)"
 	# Every lab uses the same addresses: two at once would collide.
-	other=$(ip -o addr show to 198.18.0.254/32 | awk '{print $2}')
-	[ -z "$other" ] || die "another lab is up (its bridge is $other): LAB_PREFIX=${other%-br} $0 down"
+	other=$(ip -o addr show to 198.18.0.0/15 | awk '{print $2; exit}')
+	[ -z "$other" ] || die "another lab is up (its bridge is $other): LAB_PREFIX=${other%-b*} $0 down"
 	mkdir -p "$DIR"
 	echo "$k" >"$DIR/size"
 	if [ -n "${LAB_ZONES:-}" ]; then
