@@ -96,13 +96,13 @@ func TestZoneVerdictsReachAlertmanager(t *testing.T) {
 			mark := hook.mark()
 			l.mustRun(append([]string{"fault"}, tc.inject...)...)
 			cleared := false
-			clear := func() {
+			clearFault := func() {
 				if !cleared {
 					cleared = true
 					l.mustRun(append([]string{"clear"}, tc.inject...)...)
 				}
 			}
-			defer clear()
+			defer clearFault()
 			eventually(t, 90*time.Second, fmt.Sprintf("%v at the webhook", tc.want), func() (bool, string) {
 				for _, a := range hook.firing(mark, "/critical") {
 					if hasLabels(a, tc.want) {
@@ -131,7 +131,7 @@ func TestZoneVerdictsReachAlertmanager(t *testing.T) {
 				t.Errorf("want exactly one critical alert at the webhook, got %d:\n%s", len(critical), hook.summary(mark))
 			}
 			t.Logf("webhook since the fault:\n%s", hook.summary(mark))
-			clear()
+			clearFault()
 			quiet(t, prom)
 		})
 	}
