@@ -108,8 +108,9 @@ func grepLines(s, sub string) string {
 }
 
 // Through a real Prometheus with the shipped rules: an IPv6-only FORWARD
-// drop fires ConnectivityEndpointUnreachable for node-2 with
-// family="ipv6", and nothing about node-2's IPv4.
+// drop fires ConnectivityEndpointUnreachable and the verdict
+// ConnectivityNodeEndpointsCutOff for node-2 with family="ipv6", and
+// nothing about node-2's IPv4.
 func TestPrometheusIPv6OnlyFault(t *testing.T) {
 	requireRoot(t)
 	for _, bin := range []string{"prometheus", "prometheus-alertmanager"} {
@@ -149,15 +150,29 @@ func TestPrometheusIPv6OnlyFault(t *testing.T) {
 		}
 		return ok, fmt.Sprint(firing)
 	})
+	// Two of two probers see it: the verdict names node-2's IPv6 too.
+	eventually(t, 60*time.Second, `ConnectivityNodeEndpointsCutOff{family="ipv6"} firing for node-2`, func() (bool, string) {
+		alerts, err := prom.alerts()
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, a := range alerts {
+			if a.Labels["alertname"] == "ConnectivityNodeEndpointsCutOff" && a.Labels["peer"] == "node-2" && a.Labels["family"] == "ipv6" && a.State == "firing" {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprint(alerts)
+	})
 	// Let the other rules catch up (for: is 10s here), then nothing about
-	// node-2 may fire but the IPv6 endpoint alert.
+	// node-2 may fire but those two, and only for IPv6.
 	time.Sleep(15 * time.Second)
 	alerts, err := prom.alerts()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, a := range alerts {
-		if a.Labels["peer"] == "node-2" && (a.Labels["alertname"] != "ConnectivityEndpointUnreachable" || a.Labels["family"] != "ipv6") {
+		name := a.Labels["alertname"]
+		if a.Labels["peer"] == "node-2" && (name != "ConnectivityEndpointUnreachable" && name != "ConnectivityNodeEndpointsCutOff" || a.Labels["family"] != "ipv6") {
 			t.Errorf("unexpected alert under an IPv6-only drop: %v (%s)", a.Labels, a.State)
 		}
 	}

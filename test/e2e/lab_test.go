@@ -56,6 +56,7 @@ type lab struct {
 	dir    string
 	size   int
 	args   string // exporter flags, labArgs unless the test says otherwise
+	zones  int    // LAB_ZONES: 0 for one bridge, else a bridge per zone
 }
 
 func requireRoot(t *testing.T) {
@@ -73,9 +74,13 @@ func requireRoot(t *testing.T) {
 func startLab(t *testing.T, k int) *lab { return startLabWith(t, k, labArgs) }
 
 // startLabWith is startLab with other exporter flags.
-func startLabWith(t *testing.T, k int, args string) *lab {
+func startLabWith(t *testing.T, k int, args string) *lab { return startLabZones(t, k, 0, args) }
+
+// startLabZones is startLabWith with the nodes in zones (lab.sh LAB_ZONES;
+// 0 is the one-bridge lab).
+func startLabZones(t *testing.T, k, zones int, args string) *lab {
 	requireRoot(t)
-	l := &lab{t: t, prefix: "cxe2e", dir: t.TempDir(), size: k, args: args}
+	l := &lab{t: t, prefix: "cxe2e", dir: t.TempDir(), size: k, args: args, zones: zones}
 	lockLabs(t)
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -98,7 +103,11 @@ func startLabWith(t *testing.T, k int, args string) *lab {
 }
 
 func (l *lab) env() []string {
-	return append(os.Environ(), "LAB_PREFIX="+l.prefix, "LAB_DIR="+l.dir, "LAB_BIN="+binary, "LAB_ARGS="+l.args)
+	env := append(os.Environ(), "LAB_PREFIX="+l.prefix, "LAB_DIR="+l.dir, "LAB_BIN="+binary, "LAB_ARGS="+l.args)
+	if l.zones > 0 {
+		env = append(env, fmt.Sprintf("LAB_ZONES=%d", l.zones))
+	}
+	return env
 }
 
 func (l *lab) run(args ...string) (string, error) {

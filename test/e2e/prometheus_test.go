@@ -29,7 +29,8 @@ import (
 // with native histograms enabled drops the classic buckets of a histogram
 // that has both. Every dashboard panel must have data on both; then a
 // FORWARD drop must take ConnectivityEndpointUnreachable through pending and
-// firing to a real Alertmanager.
+// firing, and its verdict ConnectivityNodeEndpointsCutOff to a real
+// Alertmanager, which inhibits the per-pair alerts.
 func TestPrometheusDashboardsAndAlerts(t *testing.T) {
 	requireRoot(t)
 	for _, bin := range []string{"prometheus", "prometheus-alertmanager"} {
@@ -72,25 +73,31 @@ func TestPrometheusDashboardsAndAlerts(t *testing.T) {
 	if !states["pending"] {
 		t.Error("the alert was never seen pending before firing (for: must hold it back)")
 	}
-	eventually(t, converge, "the alert in Alertmanager", func() (bool, string) {
+	// Both probers of node-2 see the same: the verdict names node-2, and
+	// Alertmanager holds the per-pair alerts back in its favour.
+	eventually(t, converge, "the verdict in Alertmanager, the per-pair alert inhibited", func() (bool, string) {
 		got, err := alertmanagerAlerts(am)
 		if err != nil {
 			return false, err.Error()
 		}
+		verdict, inhibited := false, false
 		for _, a := range got {
-			if a.Labels["alertname"] == "ConnectivityEndpointUnreachable" && a.Labels["peer"] == "node-2" && a.Labels["severity"] == "critical" {
-				return true, ""
+			if a.Labels["alertname"] == "ConnectivityNodeEndpointsCutOff" && a.Labels["node"] == "node-2" && a.Labels["severity"] == "critical" {
+				verdict = true
+			}
+			if a.Labels["alertname"] == "ConnectivityEndpointUnreachable" && a.Labels["peer"] == "node-2" && len(a.Status.InhibitedBy) > 0 {
+				inhibited = true
 			}
 		}
-		return false, fmt.Sprint(got)
+		return verdict && inhibited, fmt.Sprint(got)
 	})
 	eventually(t, converge, "Alertmanager's webhook notification", func() (bool, string) {
-		return hooks.received("/critical", "ConnectivityEndpointUnreachable"), hooks.summary()
+		return hooks.received("/critical", "ConnectivityNodeEndpointsCutOff"), hooks.summary()
 	})
 
 	// With data of every kind present (an alert firing included), every
 	// panel of every dashboard must evaluate and show data.
-	values := map[string]string{"datasource": "prometheus", "source": "node-1", "peer": "node-2", "path": "endpoint", "protocol": "icmp", "family": "ipv4"}
+	values := map[string]string{"datasource": "prometheus", "source": "node-1", "peer": "node-2", "path": "endpoint", "protocol": "icmp", "family": "ipv4", "source_zone": ".*", "peer_zone": ".*"}
 	queries, err := grafana.Queries(os.DirFS(filepath.Join(testbin.RepoRoot(), "dashboards")), values)
 	if err != nil {
 		t.Fatal(err)
@@ -204,6 +211,11 @@ func (p *promServer) query(expr string) ([]promSample, error) {
 type promAlert struct {
 	Labels map[string]string `json:"labels"`
 	State  string            `json:"state"`
+	// Status is set by Alertmanager (API v2), not by Prometheus.
+	Status struct {
+		State       string   `json:"state"`
+		InhibitedBy []string `json:"inhibitedBy"`
+	} `json:"status"`
 }
 
 func (p *promServer) alerts() ([]promAlert, error) {
@@ -285,15 +297,21 @@ func startDaemon(t *testing.T, logFile, readyURL string, name string, args ...st
 }
 
 // startAlertmanager runs Alertmanager with examples/alertmanager.yml, its
-// webhooks pointed at the test and its group wait shortened.
+// webhooks pointed at the test and its group wait shortened to 1s.
 func startAlertmanager(t *testing.T, dir, hookURL string) string {
+	t.Helper()
+	return startAlertmanagerWait(t, dir, hookURL, "1s")
+}
+
+// startAlertmanagerWait is startAlertmanager with another group wait.
+func startAlertmanagerWait(t *testing.T, dir, hookURL, groupWait string) string {
 	t.Helper()
 	cfg, err := os.ReadFile(filepath.Join(testbin.RepoRoot(), "examples", "alertmanager.yml"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	text := strings.ReplaceAll(string(cfg), "http://127.0.0.1:5001", hookURL)
-	text = regexp.MustCompile(`group_wait: \S+`).ReplaceAllString(text, "group_wait: 1s")
+	text = regexp.MustCompile(`group_wait: \S+`).ReplaceAllString(text, "group_wait: "+groupWait)
 	path := filepath.Join(dir, "alertmanager.yml")
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
@@ -332,6 +350,13 @@ func writeTestRules(t *testing.T, dir string) []string {
 // intervals, the test's rule copies and Alertmanager.
 func startPrometheus(t *testing.T, dir, name string, rules []string, amURL string, native bool) *promServer {
 	t.Helper()
+	return startPrometheusTargets(t, dir, name, rules, amURL, native, nil)
+}
+
+// startPrometheusTargets is startPrometheus scraping targets (host:port)
+// instead of the example's lab, when targets is not nil.
+func startPrometheusTargets(t *testing.T, dir, name string, rules []string, amURL string, native bool, targets []string) *promServer {
+	t.Helper()
 	b, err := os.ReadFile(filepath.Join(testbin.RepoRoot(), "examples", "prometheus.yml"))
 	if err != nil {
 		t.Fatal(err)
@@ -343,6 +368,12 @@ func startPrometheus(t *testing.T, dir, name string, rules []string, amURL strin
 	global := cfg["global"].(map[string]any)
 	global["scrape_interval"], global["evaluation_interval"], global["scrape_timeout"] = "2s", "2s", "2s"
 	cfg["rule_files"] = rules
+	if targets != nil {
+		cfg["scrape_configs"] = []any{map[string]any{
+			"job_name":       "connectivity",
+			"static_configs": []any{map[string]any{"targets": targets}},
+		}}
+	}
 	cfg["alerting"] = map[string]any{"alertmanagers": []any{map[string]any{
 		"static_configs": []any{map[string]any{"targets": []string{strings.TrimPrefix(amURL, "http://")}}},
 	}}}

@@ -264,7 +264,7 @@ func Queries(fsys fs.FS, values map[string]string) ([]Query, error) {
 
 func readsNativeHistogram(expr string) bool {
 	for _, n := range metricnames.Selected(expr) {
-		if n == "connectivity_rtt_seconds" || n == "connectivity_peer_rtt_seconds" {
+		if n == "connectivity_rtt_seconds" || n == "connectivity_peer_rtt_seconds" || n == "connectivity_zone_rtt_seconds" {
 			return true
 		}
 	}
