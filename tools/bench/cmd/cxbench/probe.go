@@ -40,6 +40,7 @@ func probeMain(args []string) error {
 	privileged := fs.Bool("privileged", true, "raw ICMP sockets")
 	httpClient := fs.String("http", "minimal", "HTTP client: minimal or net-http")
 	protocols := fs.String("protocols", "icmp,http", "protocols to probe")
+	self := fs.Bool("self", true, "probe this node too, as the daemon does (false: only the peers, for the one-peer RTT check)")
 	listen := fs.String("listen", "127.0.0.1:9250", "metrics address")
 	helloAddr := fs.String("hello", ":4240", "hello address (empty: none)")
 	perPeer := fs.String("per-peer", "auto", "per-peer mode")
@@ -102,7 +103,7 @@ func probeMain(args []string) error {
 	}
 	var targets []prober.Target
 	for _, t := range pl.Targets() {
-		if strings.Contains(*protocols, string(t.Protocol)) {
+		if strings.Contains(*protocols, string(t.Protocol)) && (*self || t.Peer != *local) {
 			targets = append(targets, t)
 		}
 	}
