@@ -1,0 +1,91 @@
+package prober
+
+import (
+	"net/netip"
+	"sync"
+	"time"
+)
+
+// DefaultMTURefresh is how long an expected MTU read from the routing table
+// is kept before it is read again.
+const DefaultMTURefresh = 5 * time.Minute
+
+// RouteMTU reads, from the routing table, the MTU that full-size probes
+// towards an address are sized for: the MTU of the route's own metric if it
+// has one, else the MTU of the interface the route leaves by. Expected
+// values are cached per destination for the refresh period, so the table
+// is read once per peer and period, not per probe. Safe for concurrent use.
+type RouteMTU struct {
+	refresh time.Duration
+	now     func() time.Time
+	lookup  routeLookup
+
+	mu        sync.Mutex
+	cache     map[netip.Addr]routeMTUEntry
+	lastSweep time.Time
+}
+
+// routeLookup reads the routing table: expected is what the route says
+// (its MTU metric, else its interface's), current is the MTU the kernel
+// would use now, a path MTU it learned included.
+type routeLookup interface {
+	expected(ip netip.Addr) (int, error)
+	current(ip netip.Addr) (int, error)
+}
+
+type routeMTUEntry struct {
+	mtu int
+	at  time.Time
+}
+
+// NewRouteMTU reads the host's routing table (netlink on Linux).
+func NewRouteMTU(refresh time.Duration) *RouteMTU {
+	return newRouteMTU(refresh, time.Now, netlinkRoutes{})
+}
+
+func newRouteMTU(refresh time.Duration, now func() time.Time, l routeLookup) *RouteMTU {
+	if refresh <= 0 {
+		refresh = DefaultMTURefresh
+	}
+	return &RouteMTU{refresh: refresh, now: now, lookup: l, cache: map[netip.Addr]routeMTUEntry{}}
+}
+
+// Expected is the MTU towards ip, from the cache while it is fresh.
+func (r *RouteMTU) Expected(ip netip.Addr) (int, error) {
+	now := r.now()
+	r.mu.Lock()
+	if e, ok := r.cache[ip]; ok && now.Sub(e.at) < r.refresh {
+		r.mu.Unlock()
+		return e.mtu, nil
+	}
+	r.mu.Unlock()
+	mtu, err := r.lookup.expected(ip)
+	if err != nil {
+		return 0, err
+	}
+	mtu = min(mtu, maxIPPacket)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.cache[ip] = routeMTUEntry{mtu: mtu, at: now}
+	if now.Sub(r.lastSweep) >= r.refresh {
+		// Peers that left the node list leave the cache too.
+		for a, e := range r.cache {
+			if now.Sub(e.at) >= r.refresh {
+				delete(r.cache, a)
+			}
+		}
+		r.lastSweep = now
+	}
+	return mtu, nil
+}
+
+// Current is the MTU the kernel uses towards ip now, a learned path MTU
+// included; 0 if the table cannot say. It is read afresh: it changes when
+// an ICMP "fragmentation needed" or "packet too big" arrives.
+func (r *RouteMTU) Current(ip netip.Addr) int {
+	mtu, err := r.lookup.current(ip)
+	if err != nil {
+		return 0
+	}
+	return mtu
+}
