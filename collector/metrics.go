@@ -31,6 +31,7 @@ type Metrics struct {
 	hepRestart prometheus.Counter
 	zoneRTT    *prometheus.HistogramVec
 	zoneProbes *prometheus.CounterVec
+	mtuProbes  *mtuProbeCounters
 
 	// agg holds the aggregate series of each path and protocol, resolved
 	// once: a label lookup per probe costs more than the rest of ProbeDone.
@@ -128,6 +129,7 @@ func New(reg prometheus.Registerer, opts Options, states StateSource, build Buil
 		}),
 	}
 	m.zoneRTT, m.zoneProbes = newZoneVecs(src, opts.ClassicBuckets)
+	m.mtuProbes = newMTUProbeCounters(src)
 	// Pre-create the aggregate series so that rates start from zero.
 	for _, path := range []prober.Path{prober.PathHost, prober.PathEndpoint} {
 		for _, proto := range []prober.Protocol{prober.ProtocolICMP, prober.ProtocolHTTP} {
@@ -141,6 +143,7 @@ func New(reg prometheus.Registerer, opts Options, states StateSource, build Buil
 		m.peerRTT, m.peerProbes, m.rtt, m.probes, m.cycle, m.nodes, m.discErrors, m.discReject,
 		m.zoneRTT, m.zoneProbes,
 		newStateCollector(src, states, m.perPeerMode, m.currentPeerZones),
+		newMTUCollector(src, states, m.perPeerMode), m.mtuProbes.vec,
 		newBuildInfoCollector(src, build),
 	}
 	collectors = append(collectors, configGauges(src, opts)...)
