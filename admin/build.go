@@ -57,6 +57,7 @@ func BuildReport(p *plan.Plan, states []prober.PathState, opts ReportOptions) Re
 			LastProbed:          utc(st.LastProbed),
 			Error:               st.LastError,
 			ConsecutiveFailures: st.ConsecutiveFailures,
+			MTU:                 mtuReport(st.MTU),
 		}
 		if opts.Fresh && !st.LastProbed.Before(opts.FreshSince) {
 			pr.Status = string(prober.StatusReachable)
@@ -104,6 +105,22 @@ func buildPaths(ts []prober.Target, probe func(prober.Target) ProbeReport) (host
 		}
 	}
 	return host, endpoint
+}
+
+// mtuReport reports a path's full-size probes; nil before the first.
+func mtuReport(m prober.MTUState) *MTUReport {
+	if m.LastResult == "" {
+		return nil
+	}
+	return &MTUReport{
+		Status:            string(m.Status),
+		Expected:          m.Expected,
+		PathMTU:           m.PathMTU,
+		Result:            string(m.LastResult),
+		LastProbed:        utc(m.LastProbed),
+		Error:             m.LastError,
+		ConsecutiveLosses: m.ConsecutiveLosses,
+	}
 }
 
 // LatestProbe is when the newest of states was probed (zero if none was): the

@@ -102,7 +102,7 @@ func diagnoseNode(n admin.NodeReport, helloPort int) string {
 	case len(down) == 0 && pending > 0:
 		return fmt.Sprintf("not probed yet on %d of %d paths", pending, len(all))
 	case len(down) == 0:
-		return ""
+		return diagnoseMTU(n)
 	case early == len(down):
 		// The lines under it show these failures as below the failure
 		// threshold; the diagnosis says so too.
