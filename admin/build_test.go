@@ -67,7 +67,7 @@ func TestBuildReport(t *testing.T) {
 			{
 				Name: "node-2", Local: true,
 				Host: &admin.PathReport{
-					IP:   "198.18.0.2",
+					IP: "198.18.0.2",
 					ICMP: admin.ProbeReport{Status: "reachable", Result: "success", Latency: admin.Duration(112 * time.Microsecond), LastProbed: t0,
 						MTU: &admin.MTUReport{Status: "blackhole", Expected: 1500, Result: "lost", LastProbed: t0, Error: "no echo reply before the timeout", ConsecutiveLosses: 2}},
 					HTTP: admin.ProbeReport{Status: "unreachable", Result: "timeout", LastProbed: t0, Error: "connection timed out", ConsecutiveFailures: 3},
