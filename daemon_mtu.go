@@ -37,14 +37,15 @@ func (f *daemonFlags) fullSizeProbe() (prober.FullSizeFunc, func(), error) {
 	if endpoint == 0 {
 		endpoint = f.mtu
 	}
+	routes := prober.NewRouteMTU(f.mtuRefresh)
 	probe := prober.NewFullSizeProbe(prober.FullSizeConfig{
 		HostMTU:     f.mtu,
 		EndpointMTU: endpoint,
-		Routes:      prober.NewRouteMTU(f.mtuRefresh),
+		Routes:      routes,
 		ICMP:        e.ProbeSize,
 		HTTP:        prober.NewFullSizeHTTPProbe(prober.HTTPConfig{Port: f.helloPort, Path: hello.Path}),
 	})
-	return probe, func() { e.Close() }, nil
+	return probe, func() { e.Close(); routes.Close() }, nil
 }
 
 // fullSizeProbe is deps.fullSize, or none when the composition has none.

@@ -77,9 +77,15 @@ func fullSizeICMP(ctx context.Context, cfg FullSizeConfig, ip netip.Addr, mtu in
 	case o.Result == ResultSuccess:
 		out.Result = MTUResultOK
 	case errors.Is(o.Err, syscall.EMSGSIZE):
-		// The kernel refused it: the interface's MTU or a path MTU learned
-		// from an earlier "fragmentation needed" is smaller.
+		// The kernel refused it: a path MTU learned from an earlier
+		// "fragmentation needed", or the interface's MTU (below an
+		// --probe.mtu), is smaller.
 		out.Result, out.PathMTU = MTUResultTooBig, current(cfg, ip)
+		if out.PathMTU == 0 && cfg.Routes != nil {
+			if m, err := cfg.Routes.Expected(ip); err == nil && m < mtu {
+				out.PathMTU = m
+			}
+		}
 	case o.Result == ResultTimeout:
 		// A router that cannot forward it answers "fragmentation needed"
 		// / "packet too big", which the kernel learns as this

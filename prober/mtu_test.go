@@ -143,6 +143,7 @@ func (c *countingLookup) expected(ip netip.Addr) (int, error) {
 	return 1500 + c.reads[ip], nil
 }
 func (c *countingLookup) current(netip.Addr) (int, error) { return 1400, nil }
+func (c *countingLookup) close()                          {}
 
 func TestRouteMTUCachesAndRefreshes(t *testing.T) {
 	now := time.Unix(1000, 0)
@@ -208,5 +209,22 @@ func TestICMPEngineFullSizeLoopback(t *testing.T) {
 	defer cancel()
 	if o := e.Probe(ctx, netip.MustParseAddr("127.0.0.1")); o.Result != ResultSuccess {
 		t.Fatalf("small echo after full-size ones: %+v", o)
+	}
+}
+
+// The real routing table: this host's own address leaves by lo, whose MTU
+// (65536) is capped to the largest IP packet.
+func TestRouteMTUReadsTheRoutingTable(t *testing.T) {
+	r := NewRouteMTU(time.Minute)
+	defer r.Close()
+	m, err := r.Expected(netip.MustParseAddr("127.0.0.1"))
+	if err != nil {
+		t.Skipf("no routing table to read here: %v", err)
+	}
+	if m != maxIPPacket {
+		t.Errorf("expected MTU towards 127.0.0.1 = %d, want lo's, capped to %d", m, maxIPPacket)
+	}
+	if c := r.Current(netip.MustParseAddr("127.0.0.1")); c != 0 && c < 1280 {
+		t.Errorf("current MTU towards 127.0.0.1 = %d", c)
 	}
 }

@@ -31,6 +31,7 @@ type RouteMTU struct {
 type routeLookup interface {
 	expected(ip netip.Addr) (int, error)
 	current(ip netip.Addr) (int, error)
+	close()
 }
 
 type routeMTUEntry struct {
@@ -40,7 +41,7 @@ type routeMTUEntry struct {
 
 // NewRouteMTU reads the host's routing table (netlink on Linux).
 func NewRouteMTU(refresh time.Duration) *RouteMTU {
-	return newRouteMTU(refresh, time.Now, netlinkRoutes{})
+	return newRouteMTU(refresh, time.Now, &netlinkRoutes{})
 }
 
 func newRouteMTU(refresh time.Duration, now func() time.Time, l routeLookup) *RouteMTU {
@@ -79,9 +80,10 @@ func (r *RouteMTU) Expected(ip netip.Addr) (int, error) {
 	return mtu, nil
 }
 
-// Current is the MTU the kernel uses towards ip now, a learned path MTU
-// included; 0 if the table cannot say. It is read afresh: it changes when
-// an ICMP "fragmentation needed" or "packet too big" arrives.
+// Current is the MTU metric of the route the kernel uses towards ip now: a
+// path MTU it learned, or the route's own; 0 when there is neither or the
+// table cannot say. It is read afresh: it changes when an ICMP
+// "fragmentation needed" or "packet too big" arrives.
 func (r *RouteMTU) Current(ip netip.Addr) int {
 	mtu, err := r.lookup.current(ip)
 	if err != nil {
@@ -89,3 +91,6 @@ func (r *RouteMTU) Current(ip netip.Addr) int {
 	}
 	return mtu
 }
+
+// Close releases the netlink socket.
+func (r *RouteMTU) Close() { r.lookup.close() }

@@ -11,5 +11,6 @@ var errRouteMTUUnsupported = errors.New("reading route MTUs needs Linux; set --p
 
 type netlinkRoutes struct{}
 
-func (netlinkRoutes) expected(netip.Addr) (int, error) { return 0, errRouteMTUUnsupported }
-func (netlinkRoutes) current(netip.Addr) (int, error)  { return 0, errRouteMTUUnsupported }
+func (*netlinkRoutes) expected(netip.Addr) (int, error) { return 0, errRouteMTUUnsupported }
+func (*netlinkRoutes) current(netip.Addr) (int, error)  { return 0, errRouteMTUUnsupported }
+func (*netlinkRoutes) close()                           {}
