@@ -209,7 +209,11 @@ func (s *Scheduler) runCycle(ctx context.Context, start time.Time, targets []Tar
 	s.cycles++
 	var cycle sync.WaitGroup
 	for i, t := range targets {
-		if !sleepUntil(ctx, timer, start.Add(startOffset(i, len(targets), spacing, q))) || !s.launch(ctx, &cycle, t, s.fullSizeDue(cycleNo, i)) {
+		var fullSize *sync.WaitGroup
+		if s.fullSizeDue(cycleNo, i) {
+			fullSize = inFlight
+		}
+		if !sleepUntil(ctx, timer, start.Add(startOffset(i, len(targets), spacing, q))) || !s.launch(ctx, &cycle, t, fullSize) {
 			break
 		}
 	}
@@ -257,7 +261,7 @@ func (s *Scheduler) LastCycle() Cycle {
 func (s *Scheduler) ProbeAll(ctx context.Context) []PathState {
 	var wg sync.WaitGroup
 	for _, t := range s.currentTargets() {
-		if !s.launch(ctx, &wg, t, false) {
+		if !s.launch(ctx, &wg, t, nil) {
 			break
 		}
 	}
@@ -266,22 +270,29 @@ func (s *Scheduler) ProbeAll(ctx context.Context) []PathState {
 }
 
 // launch probes t in a goroutine of wg once one of the MaxInFlight slots is
-// free; false if ctx ended first.
-func (s *Scheduler) launch(ctx context.Context, wg *sync.WaitGroup, t Target, fullSize bool) bool {
+// free; false if ctx ended first. With fullSize, the target's full-size
+// probe follows in the same slot, after the small one (whose result says
+// whether a lost full-size probe is an MTU fault), in fullSize's group and
+// no longer wg's: a sweep's duration is that of its small probes.
+func (s *Scheduler) launch(ctx context.Context, wg *sync.WaitGroup, t Target, fullSize *sync.WaitGroup) bool {
 	select {
 	case s.slots <- struct{}{}:
 	case <-ctx.Done():
 		return false
 	}
-	wg.Go(func() {
+	wg.Add(1)
+	if fullSize != nil {
+		fullSize.Add(1)
+	}
+	go func() {
 		defer func() { <-s.slots }()
 		s.probeOne(ctx, t)
-		if fullSize {
-			// After the small probe, in the same slot: its result says
-			// whether a lost full-size probe is an MTU fault.
+		wg.Done()
+		if fullSize != nil {
 			s.probeFullSize(ctx, t)
+			fullSize.Done()
 		}
-	})
+	}()
 	return true
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -100,5 +101,44 @@ func TestSchedulerRunsFullSizeProbesAfterSmallOnes(t *testing.T) {
 	obs.recordingObserver.mu.Unlock()
 	if total := len(obs.mtu); total > smallProbes/2+len(ts) {
 		t.Errorf("%d full-size probes for %d small ones, want about half with FullSizeEvery 2", total, smallProbes)
+	}
+}
+
+// A sweep lasts as long as its small probes: slow full-size probes (a dead
+// peer's wait twice the timeout) must not make it overrun.
+func TestCycleDurationLeavesFullSizeProbesOut(t *testing.T) {
+	obs := &mtuObserver{}
+	slow := 300 * time.Millisecond
+	var started, finished atomic.Int32
+	cfg := Config{
+		Interval: 40 * time.Millisecond, Timeout: time.Second, MaxInFlight: 8, Quantum: -1,
+		FullSizeEvery: 1,
+		FullSize: func(ctx context.Context, _ Target) MTUOutcome {
+			started.Add(1)
+			defer finished.Add(1)
+			select {
+			case <-time.After(slow):
+			case <-ctx.Done():
+			}
+			return MTUOutcome{Result: MTUResultOK, Expected: 1500}
+		},
+	}
+	small := func(context.Context, netip.Addr) Outcome { return Outcome{Result: ResultSuccess, RTT: time.Millisecond} }
+	s, _ := newTestScheduler(t, cfg, small, obs)
+	s.SetTargets(peers(2))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	for ctx.Err() == nil && s.LastCycle().Start.IsZero() {
+		time.Sleep(5 * time.Millisecond)
+	}
+	c := s.LastCycle()
+	cancel()
+	<-done
+	if c.Duration >= slow {
+		t.Errorf("sweep of %s: it waited for the full-size probes (%s)", c.Duration, slow)
+	}
+	if started.Load() == 0 || started.Load() != finished.Load() {
+		t.Errorf("Run returned with full-size probes in flight: %d started, %d finished", started.Load(), finished.Load())
 	}
 }
