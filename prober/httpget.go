@@ -90,6 +90,11 @@ func (g *httpGetter) get(ctx context.Context, ip netip.Addr, size int) Outcome {
 	defer stop()
 
 	r := buf.r.reset(conn)
+	if size > 0 {
+		// Wake up once most of a full-size answer is in, not once per
+		// segment.
+		buf.r.wakeAfter(size)
+	}
 	buf.r.requestSent()
 	if _, err := conn.Write(buf.req); err != nil {
 		return classifyHTTPError(err, ctx.Err() != nil)

@@ -123,7 +123,9 @@ func TestCycleDurationLeavesFullSizeProbesOut(t *testing.T) {
 			return MTUOutcome{Result: MTUResultOK, Expected: 1500}
 		},
 	}
-	small := func(context.Context, netip.Addr) Outcome { return Outcome{Result: ResultSuccess, RTT: time.Millisecond} }
+	small := func(context.Context, netip.Addr) Outcome {
+		return Outcome{Result: ResultSuccess, RTT: time.Millisecond}
+	}
 	s, _ := newTestScheduler(t, cfg, small, obs)
 	s.SetTargets(peers(2))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
