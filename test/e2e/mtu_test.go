@@ -215,7 +215,7 @@ func (r *routerLab) report(node string) (admin.Report, error) {
 	out, err := exec.CommandContext(ctx, binary, "status", "-o", "json", "--admin.socket="+filepath.Join(r.dir, node+".sock")).Output()
 	var rep admin.Report
 	if jerr := json.Unmarshal(out, &rep); jerr != nil {
-		return rep, fmt.Errorf("status: %v, %v: %s", err, jerr, out)
+		return rep, fmt.Errorf("status output is not a report: %w (exit: %v): %s", jerr, err, out) //nolint:errorlint // err is nil when status exited 0 but printed no report
 	}
 	return rep, nil
 }
