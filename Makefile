@@ -58,6 +58,7 @@ lint:
 	$(GOLANGCI_LINT) ./...
 	cd tools/bench && $(GOLANGCI_LINT) ./...
 	$(GO) mod tidy -diff
+	@! $(GO) list -deps ./status ./hello | grep -q netlink || { echo "status and hello must not link netlink (go list -deps ./status ./hello)"; exit 1; }
 	for m in $(MODULES); do (cd $$m && $(GO) mod tidy -diff) || exit 1; done
 
 demo: deps build

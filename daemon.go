@@ -39,12 +39,15 @@ const shutdownGrace = 5 * time.Second
 type daemonDeps struct {
 	// probes returns the probe of each protocol and what closes them.
 	probes func(f *daemonFlags) (map[prober.Protocol]prober.ProbeFunc, func(), error)
+	// fullSize returns the full-size probe and what closes it; nil for
+	// none.
+	fullSize func(f *daemonFlags) (prober.FullSizeFunc, func(), error)
 	// dropPrivileges keeps only the capabilities given.
 	dropPrivileges func(keep ...cap.Value) (privileges.Result, error)
 }
 
 func realDaemonDeps() daemonDeps {
-	return daemonDeps{probes: (*daemonFlags).probes, dropPrivileges: privileges.Drop}
+	return daemonDeps{probes: (*daemonFlags).probes, fullSize: (*daemonFlags).fullSizeProbe, dropPrivileges: privileges.Drop}
 }
 
 func (d *daemonCommand) run(logger log.Logger) int {
@@ -212,11 +215,18 @@ func (d *daemonCommand) startProbing(ctx context.Context, g *errgroup.Group, dep
 	if err != nil {
 		return nil, err
 	}
+	fullSize, closeFullSize, err := d.fullSizeProbe(deps)
+	if err != nil {
+		closeProbes()
+		return nil, err
+	}
 	sched, err := prober.NewScheduler(prober.Config{
 		Interval: f.probeInterval, Timeout: f.probeTimeout, MaxInFlight: f.maxInFlight,
+		FullSize: fullSize, FullSizeEvery: f.fullSizeEvery(),
 	}, probes, store, metrics, log.With(logger, "component", "prober"))
 	if err != nil {
 		closeProbes()
+		closeFullSize()
 		return nil, err
 	}
 	keeper.OnChange(func(p *plan.Plan) { sched.SetTargets(p.Targets()) })
@@ -224,6 +234,7 @@ func (d *daemonCommand) startProbing(ctx context.Context, g *errgroup.Group, dep
 	g.Go(func() error {
 		sched.Run(ctx) // returns once the probes in flight have ended
 		closeProbes()
+		closeFullSize()
 		return nil
 	})
 	return sched, nil

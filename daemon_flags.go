@@ -19,6 +19,7 @@ import (
 	"github.com/connectivity-exporter/connectivity_exporter/nodes"
 	"github.com/connectivity-exporter/connectivity_exporter/plan"
 	"github.com/connectivity-exporter/connectivity_exporter/prober"
+	"github.com/connectivity-exporter/connectivity_exporter/routemtu"
 )
 
 // daemonFlags are the daemon's settings, one field per flag.
@@ -36,6 +37,10 @@ type daemonFlags struct {
 	icmpEngine       string
 	httpClient       string
 	probePeers       int
+	mtu              int
+	mtuEndpoint      int
+	mtuEvery         int
+	mtuRefresh       time.Duration
 	helloAddress     string
 	healthIPs        []string
 	healthNetns      string
@@ -88,6 +93,10 @@ func addDaemonCommand(app *kingpin.Application) *daemonCommand {
 	c.Flag("probe.icmp.engine", "How ICMP echoes are sent: shared (one socket per address family for all probes) or pro-bing (a socket per probe; costs about three times the CPU, see BENCHMARKS.md).").Default("shared").EnumVar(&f.icmpEngine, "shared", "pro-bing")
 	c.Flag("probe.http.client", "How /hello is fetched: minimal (a strict HTTP/1.1 GET on a fresh connection) or net-http (Go's net/http client, about 1.5 times the CPU per probe, see BENCHMARKS.md).").Default("minimal").EnumVar(&f.httpClient, "minimal", "net-http")
 	c.Flag("probe.peers", "Probe only this many peers (plus this node), chosen by consistent hashing so that every node is probed by about as many others; 0 probes every node. For very large clusters.").Default("0").IntVar(&f.probePeers)
+	c.Flag("probe.mtu", "MTU that full-size probes are sized for (bytes of the IP packet); 0 reads it per peer from the route towards it (the route's MTU, else its interface's).").Default("0").IntVar(&f.mtu)
+	c.Flag("probe.mtu.endpoint", "MTU of the full-size probes of endpoint paths, which may cross an overlay; 0 is --probe.mtu if set, else the route towards the health IP.").Default("0").IntVar(&f.mtuEndpoint)
+	c.Flag("probe.mtu.every", "Each path gets a full-size probe once every this many probe intervals, right after its small probe; 0 disables full-size probes.").Default("4").IntVar(&f.mtuEvery)
+	c.Flag("probe.mtu.refresh", "How long an MTU read from the routing table is used before it is read again.").Default(routemtu.DefaultRefresh.String()).DurationVar(&f.mtuRefresh)
 	c.Flag("hello.listen-address", "Address of the host /hello responder; its port is also the port probed on peers.").Default(defaultHelloAddress()).StringVar(&f.helloAddress)
 	c.Flag("healthep.ip", "Create the health endpoint with this IP (default: with --nodes.file, the local node's health_ip or health_ips; none without either). Repeat it, or give a comma-separated list, for an address of each family (dual stack).").PlaceHolder("IP").StringsVar(&f.healthIPs)
 	c.Flag("healthep.netns", "Name of the health network namespace (as in ip netns list).").Default(healthep.DefaultNetns).StringVar(&f.healthNetns)
@@ -125,6 +134,14 @@ func (f *daemonFlags) validate() error {
 		return fmt.Errorf("--probe.peers must not be negative, got %d", f.probePeers)
 	case f.maxInFlight < 1:
 		return fmt.Errorf("--probe.max-in-flight must be at least 1, got %d", f.maxInFlight)
+	case f.mtu != 0 && (f.mtu < minMTUFlag || f.mtu > maxMTUFlag):
+		return fmt.Errorf("--probe.mtu must be 0 (from the route) or from %d to %d, got %d", minMTUFlag, maxMTUFlag, f.mtu)
+	case f.mtuEndpoint != 0 && (f.mtuEndpoint < minMTUFlag || f.mtuEndpoint > maxMTUFlag):
+		return fmt.Errorf("--probe.mtu.endpoint must be 0 or from %d to %d, got %d", minMTUFlag, maxMTUFlag, f.mtuEndpoint)
+	case f.mtuEvery < 0:
+		return fmt.Errorf("--probe.mtu.every must not be negative, got %d", f.mtuEvery)
+	case f.mtuRefresh <= 0:
+		return fmt.Errorf("--probe.mtu.refresh must be positive, got %s", f.mtuRefresh)
 	case f.healthCheck <= 0:
 		return fmt.Errorf("--healthep.check-interval must be positive, got %s", f.healthCheck)
 	case f.healthPodGrace < 0:
@@ -161,6 +178,7 @@ func (f *daemonFlags) collectorOptions(healthEndpoint bool, zone string) collect
 		ClassicBuckets: f.classicBuckets,
 		Interval:       f.probeInterval,
 		Timeout:        f.probeTimeout,
+		MTUEvery:       f.fullSizeEvery(),
 	}
 }
 

@@ -32,6 +32,10 @@ func TestFlagDefaultsStayTheSame(t *testing.T) {
 		{"daemon", "admin.socket", "/run/connectivity_exporter/admin.sock"},
 		{"daemon", "probe.interval", "15s"},
 		{"daemon", "probe.timeout", "2s"},
+		{"daemon", "probe.mtu", "0"},
+		{"daemon", "probe.mtu.endpoint", "0"},
+		{"daemon", "probe.mtu.every", "4"},
+		{"daemon", "probe.mtu.refresh", "5m0s"},
 		{"hello", "hello.listen-address", ":4240"},
 		{"status", "admin.socket", "/run/connectivity_exporter/admin.sock"},
 	}

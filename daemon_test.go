@@ -28,8 +28,30 @@ import (
 // fakeNetwork answers probes without sending packets: every address answers
 // but those marked down, which time out.
 type fakeNetwork struct {
-	mu   sync.Mutex
-	down map[netip.Addr]bool
+	mu    sync.Mutex
+	down  map[netip.Addr]bool
+	holes map[netip.Addr]bool // full-size probes are lost there
+}
+
+// setHoles makes ips MTU black holes: full-size probes to them are lost.
+func (n *fakeNetwork) setHoles(ips ...string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.holes = map[netip.Addr]bool{}
+	for _, ip := range ips {
+		n.holes[netip.MustParseAddr(ip)] = true
+	}
+}
+
+func (n *fakeNetwork) fullSize(ctx context.Context, t prober.Target) prober.MTUOutcome {
+	n.mu.Lock()
+	lost := n.holes[t.IP] || n.down[t.IP]
+	n.mu.Unlock()
+	if lost {
+		<-ctx.Done()
+		return prober.MTUOutcome{Result: prober.MTUResultLost, Expected: 1500, Err: ctx.Err()}
+	}
+	return prober.MTUOutcome{Result: prober.MTUResultOK, Expected: 1500, RTT: 200 * time.Microsecond}
 }
 
 func (n *fakeNetwork) setDown(ips ...string) {
@@ -90,6 +112,9 @@ func startTestDaemon(t *testing.T, nodesYAML string, args ...string) *testDaemon
 	deps := daemonDeps{
 		probes: func(*daemonFlags) (map[prober.Protocol]prober.ProbeFunc, func(), error) {
 			return map[prober.Protocol]prober.ProbeFunc{prober.ProtocolICMP: td.net.probe, prober.ProtocolHTTP: td.net.probe}, func() {}, nil
+		},
+		fullSize: func(*daemonFlags) (prober.FullSizeFunc, func(), error) {
+			return td.net.fullSize, func() {}, nil
 		},
 		dropPrivileges: func(...cap.Value) (privileges.Result, error) { return privileges.Result{}, nil },
 	}

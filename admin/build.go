@@ -57,6 +57,7 @@ func BuildReport(p *plan.Plan, states []prober.PathState, opts ReportOptions) Re
 			LastProbed:          utc(st.LastProbed),
 			Error:               st.LastError,
 			ConsecutiveFailures: st.ConsecutiveFailures,
+			MTU:                 mtuReport(st.MTU),
 		}
 		if opts.Fresh && !st.LastProbed.Before(opts.FreshSince) {
 			pr.Status = string(prober.StatusReachable)
@@ -112,6 +113,22 @@ func pathFor(slots [2]**PathReport, ip netip.Addr) *PathReport {
 		}
 	}
 	return &PathReport{} // a third address: plan makes at most two per path
+}
+
+// mtuReport reports a path's full-size probes; nil before the first.
+func mtuReport(m prober.MTUState) *MTUReport {
+	if m.LastResult == "" {
+		return nil
+	}
+	return &MTUReport{
+		Status:            string(m.Status),
+		Expected:          m.Expected,
+		PathMTU:           m.PathMTU,
+		Result:            string(m.LastResult),
+		LastProbed:        utc(m.LastProbed),
+		Error:             m.LastError,
+		ConsecutiveLosses: m.ConsecutiveLosses,
+	}
 }
 
 // LatestProbe is when the newest of states was probed (zero if none was): the

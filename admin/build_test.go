@@ -45,6 +45,10 @@ func TestBuildReport(t *testing.T) {
 		state("node-9", prober.PathHost, prober.ProtocolICMP, "198.18.0.9", prober.ResultSuccess, time.Millisecond),
 	}
 	states[0].LastProbed = t0.In(local)
+	states[0].MTU = prober.MTUState{Status: prober.MTUStatusBlackhole, Expected: 1500, LastResult: prober.MTUResultLost,
+		LastError: "no echo reply before the timeout", LastProbed: t0.In(local), ConsecutiveLosses: 2}
+	// Not probed at full size yet: no MTU report.
+	states[1].MTU = prober.MTUState{Status: prober.MTUStatusUnknown}
 
 	p, err := plan.New(plan.Config{Local: "node-2"}, list)
 	if err != nil {
@@ -63,8 +67,9 @@ func TestBuildReport(t *testing.T) {
 			{
 				Name: "node-2", Local: true,
 				Host: &admin.PathReport{
-					IP:   "198.18.0.2",
-					ICMP: admin.ProbeReport{Status: "reachable", Result: "success", Latency: admin.Duration(112 * time.Microsecond), LastProbed: t0},
+					IP: "198.18.0.2",
+					ICMP: admin.ProbeReport{Status: "reachable", Result: "success", Latency: admin.Duration(112 * time.Microsecond), LastProbed: t0,
+						MTU: &admin.MTUReport{Status: "blackhole", Expected: 1500, Result: "lost", LastProbed: t0, Error: "no echo reply before the timeout", ConsecutiveLosses: 2}},
 					HTTP: admin.ProbeReport{Status: "unreachable", Result: "timeout", LastProbed: t0, Error: "connection timed out", ConsecutiveFailures: 3},
 				},
 				Endpoint: &admin.PathReport{IP: "198.19.0.2", ICMP: unknown, HTTP: unknown},

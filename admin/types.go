@@ -89,6 +89,28 @@ type ProbeReport struct {
 	LastProbed          time.Time `json:"last_probed,omitzero"`
 	Error               string    `json:"error,omitempty"`
 	ConsecutiveFailures int       `json:"consecutive_failures"`
+	// MTU is what the path's full-size probes found; nil before the first
+	// one, from a daemon without full-size probes, and from older daemons.
+	MTU *MTUReport `json:"mtu,omitempty"`
+}
+
+// MTUReport is the latest state of one path's full-size probes.
+type MTUReport struct {
+	// Status is ok, blackhole, reduced or unknown, like the
+	// connectivity_peer_mtu_status metric.
+	Status string `json:"status"`
+	// Expected is the MTU the probes are sized for (bytes of the IP
+	// packet); PathMTU the path MTU found: Expected when full-size
+	// packets get through, the smaller learned one when reduced, 0 when
+	// unknown.
+	Expected int `json:"expected"`
+	PathMTU  int `json:"path_mtu,omitempty"`
+	// Result classifies the latest full-size probe: ok, lost, too_big or
+	// error.
+	Result            string    `json:"result"`
+	LastProbed        time.Time `json:"last_probed,omitzero"`
+	Error             string    `json:"error,omitempty"`
+	ConsecutiveLosses int       `json:"consecutive_losses,omitempty"`
 }
 
 // Info is the answer to GET /v1/info.

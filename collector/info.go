@@ -41,5 +41,10 @@ func configGauges(src prometheus.Labels, o Options) []prometheus.Collector {
 		Help: "The configured --probe.peers: how many peers besides itself this node probes; 0 probes every node.",
 	})
 	peers.Set(float64(o.PeerLimit))
-	return []prometheus.Collector{interval, timeout, peers}
+	mtuEvery := prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "probe_mtu_every", ConstLabels: src,
+		Help: "The configured --probe.mtu.every: each path gets a full-size probe once every this many probe intervals; 0 when full-size probes are off.",
+	})
+	mtuEvery.Set(float64(o.MTUEvery))
+	return []prometheus.Collector{interval, timeout, peers, mtuEvery}
 }

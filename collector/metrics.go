@@ -31,6 +31,7 @@ type Metrics struct {
 	hepRestart prometheus.Counter
 	zoneRTT    *prometheus.HistogramVec
 	zoneProbes *prometheus.CounterVec
+	mtuProbes  *mtuProbeCounters
 
 	mu sync.Mutex
 	// agg holds the aggregate series of each family, path and protocol,
@@ -142,10 +143,12 @@ func New(reg prometheus.Registerer, opts Options, states StateSource, build Buil
 		}),
 	}
 	m.zoneRTT, m.zoneProbes = newZoneVecs(src, opts.ClassicBuckets)
+	m.mtuProbes = newMTUProbeCounters(src)
 	collectors := []prometheus.Collector{
 		m.peerRTT, m.peerProbes, m.rtt, m.probes, m.cycle, m.nodes, m.discErrors, m.discReject,
 		m.zoneRTT, m.zoneProbes,
 		newStateCollector(src, states, m.perPeerMode, m.currentPeerZones, m.currentFamilies),
+		newMTUCollector(src, states, m.perPeerMode), m.mtuProbes.vec,
 		newBuildInfoCollector(src, build),
 	}
 	collectors = append(collectors, configGauges(src, opts)...)

@@ -49,6 +49,14 @@ func scenario() (fixedStates, []struct {
 		st("node-2", prober.PathEndpoint, prober.ProtocolICMP, hp2, prober.StatusUnreachable, 3),
 		st("node-2", prober.PathEndpoint, prober.ProtocolHTTP, hp2, prober.StatusReachable, 1),
 	}
+	// Full-size probes: node-1's host ICMP gets through, its host HTTP
+	// found a reduced path MTU, node-2's host ICMP is an MTU black hole.
+	states[0].MTU = prober.MTUState{Status: prober.MTUStatusOK, Expected: 1500, PathMTU: 1500}
+	states[1].MTU = prober.MTUState{Status: prober.MTUStatusReduced, Expected: 1500, PathMTU: 1400}
+	states[2].MTU = prober.MTUState{Status: prober.MTUStatusBlackhole, Expected: 1500, ConsecutiveLosses: 2}
+	for i := 3; i < len(states); i++ {
+		states[i].MTU.Status = prober.MTUStatusUnknown
+	}
 	ok := func(d time.Duration) prober.Outcome { return prober.Outcome{Result: prober.ResultSuccess, RTT: d} }
 	probes := []struct {
 		s prober.PathState
@@ -81,6 +89,9 @@ func gather(t *testing.T, opts Options) (*prometheus.Registry, *Metrics) {
 	for _, p := range probes {
 		m.ProbeDone(p.s, p.o)
 	}
+	m.MTUProbeDone(states[0], prober.MTUOutcome{Result: prober.MTUResultOK, Expected: 1500})
+	m.MTUProbeDone(states[2], prober.MTUOutcome{Result: prober.MTUResultLost, Expected: 1500})
+	m.MTUProbeDone(states[2], prober.MTUOutcome{Result: prober.MTUResultLost, Expected: 1500})
 	return reg, m
 }
 
@@ -118,7 +129,7 @@ func compareGolden(t *testing.T, name string, got []byte) {
 }
 
 func baseOptions(mode PerPeerMode) Options {
-	return Options{Source: "node-1", PerPeer: mode, AutoMaxNodes: 100, ClassicBuckets: true, HealthEndpoint: true, Interval: 15 * time.Second, Timeout: 2 * time.Second}
+	return Options{Source: "node-1", PerPeer: mode, AutoMaxNodes: 100, ClassicBuckets: true, HealthEndpoint: true, Interval: 15 * time.Second, Timeout: 2 * time.Second, MTUEvery: 4}
 }
 
 func TestMetricsGolden(t *testing.T) {

@@ -45,6 +45,9 @@ type Options struct {
 	// PeerLimit is --probe.peers (0: every node), exported so that rules
 	// know how many nodes probe a given node.
 	PeerLimit int
+	// MTUEvery is --probe.mtu.every (0: no full-size probes), exported so
+	// that rules know how often full-size probes run.
+	MTUEvery int
 	// Interval and Timeout are exported so that rules can compare the
 	// probe cycle duration with them.
 	Interval, Timeout time.Duration

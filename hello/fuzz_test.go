@@ -5,12 +5,15 @@ import (
 	"bytes"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"strconv"
 	"testing"
 )
 
 // FuzzHelloRequest feeds the /hello handler whatever a hostile client might
-// send once net/http has parsed it: it must never panic, and only GET or
-// HEAD of exactly /hello may get the 200 "hello" answer.
+// send once net/http has parsed it: it must never panic, only GET or HEAD
+// of exactly /hello may get a 200, and its body is "hello" or, for
+// ?size=N, N bytes within MaxSize.
 func FuzzHelloRequest(f *testing.F) {
 	for _, s := range []string{
 		"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n",
@@ -21,6 +24,8 @@ func FuzzHelloRequest(f *testing.F) {
 		"GET /hello?x=1 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
 		"GET http://evil/hello HTTP/1.1\r\nHost: x\r\n\r\n",
 		"GET * HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET /hello?size=1500 HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET /hello?size=65537&size=1 HTTP/1.1\r\nHost: x\r\n\r\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -41,7 +46,16 @@ func FuzzHelloRequest(f *testing.F) {
 		if req.URL.Path != Path {
 			t.Fatalf("path %q answered 200", req.URL.Path)
 		}
-		if req.Method == http.MethodGet && rec.Body.String() != "hello\n" {
+		if req.Method != http.MethodGet {
+			return
+		}
+		if q, _ := url.ParseQuery(req.URL.RawQuery); q.Has(SizeParam) {
+			if rec.Body.Len() > MaxSize || rec.Header().Get("Content-Length") != strconv.Itoa(rec.Body.Len()) {
+				t.Fatalf("sized answer of %d bytes, Content-Length %q", rec.Body.Len(), rec.Header().Get("Content-Length"))
+			}
+			return
+		}
+		if rec.Body.String() != "hello\n" {
 			t.Fatalf("body %q", rec.Body.String())
 		}
 	})

@@ -6,9 +6,12 @@
 package hello
 
 import (
+	"bytes"
 	"log"
 	"net"
 	"net/http"
+	"net/url"
+	"strconv"
 	"time"
 )
 
@@ -42,16 +45,63 @@ const (
 // body is small on purpose: the probe measures the path, not the payload.
 var body = []byte("hello\n")
 
+// MaxSize bounds the body of GET /hello?size=N, the answer of a
+// full-size probe: a few full-size segments of any MTU, and a small cost
+// for anyone who asks for it.
+const MaxSize = 64 << 10
+
+// SizeParam is the query parameter of a full-size probe.
+const SizeParam = "size"
+
 // Handler answers GET (and HEAD) /hello with 200, other methods on /hello
-// with 405 and every other path with 404.
+// with 405 and every other path with 404. GET /hello?size=N answers with a
+// body of exactly N bytes (0 <= N <= MaxSize, else 400), which spans
+// several full-size TCP segments: peers test the MSS and path MTU
+// discovery with it.
 func Handler() http.Handler {
+	fill := bytes.Repeat([]byte("x"), MaxSize) // read only: shared by every request
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+Path, func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET "+Path, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
-		_, _ = w.Write(body)
+		q, err := url.ParseQuery(r.URL.RawQuery)
+		if err != nil {
+			http.Error(w, "malformed query", http.StatusBadRequest)
+			return
+		}
+		if !q.Has(SizeParam) {
+			_, _ = w.Write(body)
+			return
+		}
+		n, ok := parseSize(q[SizeParam])
+		if !ok {
+			http.Error(w, "size must be a whole number from 0 to "+strconv.Itoa(MaxSize), http.StatusBadRequest)
+			return
+		}
+		// Set, so that the answer is not chunked: probes read exactly N.
+		w.Header().Set("Content-Length", strconv.Itoa(n))
+		_, _ = w.Write(fill[:n])
 	})
 	return mux
+}
+
+// parseSize reads the one size parameter: digits only, at most MaxSize.
+func parseSize(q []string) (int, bool) {
+	if len(q) != 1 {
+		return 0, false
+	}
+	v := q[0]
+	if v == "" || len(v) > 6 {
+		return 0, false
+	}
+	n := 0
+	for _, c := range []byte(v) {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, n <= MaxSize
 }
 
 // Options tunes a server. Zero fields take the Default* values; tests

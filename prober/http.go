@@ -47,6 +47,13 @@ func NewHTTPProbe(cfg HTTPConfig) ProbeFunc {
 	return newHTTPGetter(cfg).probe
 }
 
+// NewFullSizeHTTPProbe returns what GETs path?size=N on a fresh connection
+// and checks that exactly N body bytes (at most MaxFullSizeBody) come: the
+// HTTP half of the full-size probes.
+func NewFullSizeHTTPProbe(cfg HTTPConfig) func(ctx context.Context, ip netip.Addr, size int) Outcome {
+	return newHTTPGetter(cfg).getSize
+}
+
 func newNetHTTPProbe(cfg HTTPConfig) ProbeFunc {
 	client := &http.Client{
 		Transport: &http.Transport{

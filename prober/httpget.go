@@ -13,6 +13,10 @@ import (
 	"time"
 )
 
+// MaxFullSizeBody bounds the answer of a full-size HTTP probe
+// (/hello?size=N); the responder's limit (hello.MaxSize) is the same.
+const MaxFullSizeBody = 64 << 10
+
 // maxHelloHeader bounds the status line and headers of a /hello answer.
 const maxHelloHeader = 8 << 10
 
@@ -55,11 +59,21 @@ func newHTTPGetter(cfg HTTPConfig) *httpGetter {
 }
 
 func (g *httpGetter) probe(ctx context.Context, ip netip.Addr) Outcome {
+	return g.get(ctx, ip, 0)
+}
+
+// getSize GETs path?size=size and checks that exactly size body bytes
+// come: the answer of a full-size probe.
+func (g *httpGetter) getSize(ctx context.Context, ip netip.Addr, size int) Outcome {
+	return g.get(ctx, ip, max(size, 1))
+}
+
+func (g *httpGetter) get(ctx context.Context, ip netip.Addr, size int) Outcome {
 	ip = ip.Unmap()
 	buf := g.bufs.Get().(*httpBuf)
 	defer g.bufs.Put(buf)
 	addr := netip.AddrPortFrom(ip, g.port)
-	buf.req = appendHelloRequest(buf.req[:0], addr, g.path)
+	buf.req = appendHelloRequest(buf.req[:0], addr, g.path, size)
 
 	start := time.Now()
 	// DialContext, not DialTCP: DialTCP binds to the zero local address,
@@ -76,11 +90,21 @@ func (g *httpGetter) probe(ctx context.Context, ip netip.Addr) Outcome {
 	defer stop()
 
 	r := buf.r.reset(conn)
+	if size > 0 {
+		// Wake up once most of a full-size answer is in, not once per
+		// segment.
+		buf.r.wakeAfter(size)
+	}
 	buf.r.requestSent()
 	if _, err := conn.Write(buf.req); err != nil {
 		return classifyHTTPError(err, ctx.Err() != nil)
 	}
-	if err := readHelloAnswer(r, buf.b[:]); err != nil {
+	if size > 0 {
+		err = readSizedAnswer(r, buf.b[:], size)
+	} else {
+		err = readHelloAnswer(r, buf.b[:])
+	}
+	if err != nil {
 		return classifyHTTPError(err, ctx.Err() != nil)
 	}
 	rtt := buf.r.rtt(start)
@@ -92,9 +116,13 @@ func (g *httpGetter) probe(ctx context.Context, ip netip.Addr) Outcome {
 	return Outcome{Result: ResultSuccess, RTT: rtt}
 }
 
-func appendHelloRequest(b []byte, addr netip.AddrPort, path string) []byte {
+func appendHelloRequest(b []byte, addr netip.AddrPort, path string, size int) []byte {
 	b = append(b, "GET "...)
 	b = append(b, path...)
+	if size > 0 {
+		b = append(b, "?size="...)
+		b = strconv.AppendInt(b, int64(size), 10)
+	}
 	b = append(b, " HTTP/1.1\r\nHost: "...)
 	b = addr.AppendTo(b)
 	b = append(b, "\r\nUser-Agent: connectivity_exporter\r\nAccept: */*\r\nConnection: close\r\n\r\n"...)
@@ -116,6 +144,22 @@ func (e malformedError) Error() string { return "malformed HTTP response: " + st
 // Transfer-Encoding is refused: /hello responders (net/http) send a
 // Content-Length for their short body, never a chunked one.
 func readHelloAnswer(r io.Reader, buf []byte) error {
+	return readAnswer(r, buf, maxHelloBody, -1)
+}
+
+// readSizedAnswer reads the answer to /hello?size=want: like
+// readHelloAnswer, but the body must be exactly want bytes (at most
+// MaxFullSizeBody), so that a short answer is not taken for a whole one.
+func readSizedAnswer(r io.Reader, buf []byte, want int) error {
+	if want > MaxFullSizeBody {
+		return fmt.Errorf("full-size answer of %d bytes asked, over the %d-byte limit", want, MaxFullSizeBody)
+	}
+	return readAnswer(r, buf, want, want)
+}
+
+// readAnswer reads an answer whose body is at most limit bytes, and exactly
+// want bytes unless want is negative.
+func readAnswer(r io.Reader, buf []byte, limit, want int) error {
 	n, end := 0, -1
 	for end < 0 {
 		if n == len(buf) {
@@ -172,15 +216,29 @@ func readHelloAnswer(r io.Reader, buf []byte) error {
 	if status != 200 {
 		return statusError(status)
 	}
-	b := &bodyReader{r: r, buf: buf, pending: buf[end:n]}
+	b := &bodyReader{r: r, buf: buf, pending: buf[end:n], limit: limit}
 	switch {
-	case length > maxHelloBody:
-		return errHTTPBodyTooLong
+	case length > int64(limit):
+		return bodyTooLong(limit)
+	case want >= 0 && length >= 0 && length != int64(want):
+		return fmt.Errorf("answer body of %d bytes, asked for %d", length, want)
 	case length >= 0:
 		return b.exactly(int(length))
-	default:
-		return b.untilEOF()
 	}
+	if err := b.untilEOF(); err != nil {
+		return err
+	}
+	if want >= 0 && b.total != want {
+		return fmt.Errorf("answer body of %d bytes, asked for %d", b.total, want)
+	}
+	return nil
+}
+
+func bodyTooLong(limit int) error {
+	if limit == maxHelloBody {
+		return errHTTPBodyTooLong
+	}
+	return fmt.Errorf("answer body over %d bytes", limit)
 }
 
 func malformed(b []byte) error {
@@ -244,9 +302,10 @@ func asciiEqualFold(b []byte, s string) bool {
 	return true
 }
 
-// bodyReader reads a body within maxHelloBody bytes, through buf.
+// bodyReader reads a body within limit bytes, through buf.
 type bodyReader struct {
 	r       io.Reader
+	limit   int
 	buf     []byte
 	pending []byte // read but not yet consumed
 	total   int    // body bytes seen
@@ -274,8 +333,8 @@ func (b *bodyReader) fill() error {
 
 func (b *bodyReader) count(n int) error {
 	b.total += n
-	if b.total > maxHelloBody {
-		return errHTTPBodyTooLong
+	if b.total > b.limit {
+		return bodyTooLong(b.limit)
 	}
 	return nil
 }

@@ -85,6 +85,16 @@ func (r *answerReader) handshakeRTT(fd uintptr) time.Duration {
 // requestSent marks the moment the request is written.
 func (r *answerReader) requestSent() { r.sent = time.Now() }
 
+// wakeAfter asks the kernel to report the connection readable only once n
+// bytes are queued (SO_RCVLOWAT), or at its end: a full-size answer then
+// costs one wake-up instead of one per segment. Best effort.
+func (r *answerReader) wakeAfter(n int) {
+	if r.rc == nil {
+		return
+	}
+	_ = r.rc.Control(func(fd uintptr) { _ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVLOWAT, n) })
+}
+
 func (r *answerReader) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil

@@ -16,5 +16,6 @@ func newAnswerReader() *answerReader                    { return &answerReader{}
 func (*answerReader) reset(conn *net.TCPConn) io.Reader { return conn }
 func (*answerReader) rtt(start time.Time) time.Duration { return time.Since(start) }
 func (*answerReader) requestSent()                      {}
+func (*answerReader) wakeAfter(int)                     {}
 
 func holdTimestamps(*httpGetter) {}

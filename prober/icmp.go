@@ -14,6 +14,10 @@ type ICMPConfig struct {
 	// Privileged uses raw sockets (needs CAP_NET_RAW); otherwise unprivileged
 	// datagram ICMP sockets, which need net.ipv4.ping_group_range to allow it.
 	Privileged bool
+	// DontFragment sets don't-fragment on every packet (IPv4) and stops
+	// the kernel from fragmenting (both families): the sockets of the
+	// full-size probes. Only the shared engine honours it.
+	DontFragment bool
 }
 
 // NewICMPProbe returns a ProbeFunc that sends one ICMP echo and waits for its

@@ -49,6 +49,11 @@ type icmpWaiter struct {
 	ch chan time.Duration
 
 	pkt [icmpPacketLen]byte
+	// big is the echo request of a full-size probe, grown to the largest
+	// size asked of this waiter; out is what the next send writes (pkt or
+	// a prefix of big).
+	big []byte
+	out []byte
 	// platform-specific send state (socket, address, write callback)
 	sys icmpWaiterSys
 }
@@ -192,6 +197,13 @@ func stripIPv4Header(pkt []byte) ([]byte, bool) {
 // ours to compute; for ICMPv6 the kernel computes it (it covers a
 // pseudo-header with the source address, which only the kernel knows).
 func buildEchoRequest(pkt *[icmpPacketLen]byte, v6 bool, id, seq uint16, token uint64) {
+	buildEchoRequestOf(pkt[:], v6, id, seq, token)
+}
+
+// buildEchoRequestOf writes an echo request of len(pkt) bytes (at least
+// icmpPacketLen): the header and token, then the padding of a full-size
+// probe, which is left as it is (zeros once the buffer is made).
+func buildEchoRequestOf(pkt []byte, v6 bool, id, seq uint16, token uint64) {
 	typ := byte(icmpv4EchoRequest)
 	if v6 {
 		typ = icmpv6EchoRequest
@@ -201,7 +213,7 @@ func buildEchoRequest(pkt *[icmpPacketLen]byte, v6 bool, id, seq uint16, token u
 	binary.BigEndian.PutUint16(pkt[6:8], seq)
 	binary.BigEndian.PutUint64(pkt[8:16], token)
 	if !v6 {
-		binary.BigEndian.PutUint16(pkt[2:4], icmpChecksum(pkt[:]))
+		binary.BigEndian.PutUint16(pkt[2:4], icmpChecksum(pkt))
 	}
 }
 

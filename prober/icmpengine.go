@@ -57,7 +57,7 @@ func NewICMPEngine(cfg ICMPConfig) (*ICMPEngine, error) {
 }
 
 func (e *ICMPEngine) open(v6 bool) (*icmpSocket, error) {
-	s, err := openICMPSocket(v6, e.cfg.Privileged, e.id, e.demux)
+	s, err := openICMPSocket(v6, e.cfg.Privileged, e.cfg.DontFragment, e.id, e.demux)
 	if err != nil {
 		return nil, err
 	}
@@ -87,6 +87,18 @@ func (e *ICMPEngine) socketFor(ip netip.Addr) (*icmpSocket, error) {
 // Probe sends one echo request to ip and waits for its reply until ctx's
 // deadline. It is a ProbeFunc.
 func (e *ICMPEngine) Probe(ctx context.Context, ip netip.Addr) Outcome {
+	return e.probe(ctx, ip, 0)
+}
+
+// ProbeSize sends one echo request whose IP packet is size bytes (header
+// included) and waits for its reply. With ICMPConfig.DontFragment, a size
+// over the interface's MTU or the path MTU the kernel has learned fails at
+// once with an error that wraps syscall.EMSGSIZE.
+func (e *ICMPEngine) ProbeSize(ctx context.Context, ip netip.Addr, size int) Outcome {
+	return e.probe(ctx, ip, size)
+}
+
+func (e *ICMPEngine) probe(ctx context.Context, ip netip.Addr, size int) Outcome {
 	if _, ok := ctx.Deadline(); !ok {
 		return Outcome{Result: ResultError, Err: errICMPNoDeadline}
 	}
@@ -100,6 +112,13 @@ func (e *ICMPEngine) Probe(ctx context.Context, ip netip.Addr) Outcome {
 	}
 	w := e.pool.Get().(*icmpWaiter)
 	defer e.pool.Put(w) // only once w is out of the table and w.ch is empty
+	w.out = w.pkt[:]
+	if n := icmpMessageLen(size, ip.Is6()); n > icmpPacketLen {
+		if cap(w.big) < n {
+			w.big = make([]byte, n)
+		}
+		w.out = w.big[:n]
+	}
 	if !e.demux.register(w, e.key+e.token.Add(1), ip.WithZone("")) {
 		return Outcome{Result: ResultError, Err: errICMPBusy}
 	}
@@ -139,3 +158,21 @@ func (e *ICMPEngine) Close() error {
 	e.recv.Wait()
 	return err
 }
+
+// icmpMessageLen is the ICMP message length that makes an IP packet of size
+// bytes (without IP options); 0 for the small probe.
+func icmpMessageLen(size int, v6 bool) int {
+	hdr := 20
+	if v6 {
+		hdr = 40
+	}
+	if size <= hdr+icmpPacketLen {
+		return 0
+	}
+	return min(size, maxIPPacket) - hdr
+}
+
+// maxIPPacket is the largest IPv4 packet, and the largest IPv6 packet
+// without a jumbogram: full-size probes of a loopback route (MTU 65536)
+// are this big.
+const maxIPPacket = 65535

@@ -56,7 +56,7 @@ func newICMPWaiter() *icmpWaiter {
 	return w
 }
 
-func openICMPSocket(v6, privileged bool, id uint16, d *icmpDemux) (*icmpSocket, error) {
+func openICMPSocket(v6, privileged, dontFragment bool, id uint16, d *icmpDemux) (*icmpSocket, error) {
 	network, addr := "udp4", "0.0.0.0"
 	switch {
 	case v6 && privileged:
@@ -107,6 +107,12 @@ func openICMPSocket(v6, privileged bool, id uint16, d *icmpDemux) (*icmpSocket, 
 		if err == nil && serr != nil {
 			err = os.NewSyscallError("setsockopt SO_TIMESTAMPNS", serr)
 		}
+		if err == nil && dontFragment {
+			err = s.rc.Control(func(fd uintptr) { serr = setDontFragment(int(fd), v6) })
+			if err == nil {
+				err = serr
+			}
+		}
 	}
 	if err != nil {
 		c.Close()
@@ -120,6 +126,26 @@ func openICMPSocket(v6, privileged bool, id uint16, d *icmpDemux) (*icmpSocket, 
 	s.msg.Control = (*byte)(unsafe.Pointer(&s.oob[0]))
 	s.readFn = s.readAll
 	return s, nil
+}
+
+// setDontFragment makes every packet of the socket leave whole with DF
+// set: the kernel refuses (EMSGSIZE) what is larger than the interface's
+// MTU or the path MTU it has learned, and never fragments locally. IPv6
+// routers never fragment; this also stops the kernel from fragmenting.
+func setDontFragment(fd int, v6 bool) error {
+	if v6 {
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER, unix.IPV6_PMTUDISC_DO); err != nil {
+			return os.NewSyscallError("setsockopt IPV6_MTU_DISCOVER", err)
+		}
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_DONTFRAG, 1); err != nil {
+			return os.NewSyscallError("setsockopt IPV6_DONTFRAG", err)
+		}
+		return nil
+	}
+	if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_DO); err != nil {
+		return os.NewSyscallError("setsockopt IP_MTU_DISCOVER", err)
+	}
+	return nil
 }
 
 // echoReplyFilter accepts IPv4 packets that carry an ICMP echo reply with
@@ -231,7 +257,10 @@ func kernelTimestamp(oob []byte) int64 {
 
 // send writes w's echo request to ip.
 func (s *icmpSocket) send(w *icmpWaiter, ip netip.Addr) error {
-	buildEchoRequest(&w.pkt, s.v6, s.id, w.seq, w.token)
+	if w.out == nil {
+		w.out = w.pkt[:]
+	}
+	buildEchoRequestOf(w.out, s.v6, s.id, w.seq, w.token)
 	if s.v6 {
 		w.sys.sa6.Addr = ip.As16()
 		w.sys.sa6.ZoneId = 0
@@ -262,7 +291,7 @@ func (w *icmpWaiter) write(fd uintptr) bool {
 	now := time.Now()
 	w.sentWall.Store(now.UnixNano())
 	w.sentMono.Store(int64(now.Sub(w.sys.sock.demux.start)))
-	err := unix.Sendto(int(fd), w.pkt[:], 0, w.sys.sa)
+	err := unix.Sendto(int(fd), w.out, 0, w.sys.sa)
 	if err == unix.EAGAIN {
 		return false
 	}

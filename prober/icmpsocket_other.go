@@ -16,7 +16,7 @@ type icmpWaiterSys struct{}
 
 func newICMPWaiter() *icmpWaiter { return &icmpWaiter{ch: make(chan time.Duration, 1)} }
 
-func openICMPSocket(bool, bool, uint16, *icmpDemux) (*icmpSocket, error) {
+func openICMPSocket(bool, bool, bool, uint16, *icmpDemux) (*icmpSocket, error) {
 	return nil, errICMPEngineUnsupported
 }
 

@@ -11,6 +11,12 @@ import (
 	"github.com/go-kit/log/level"
 )
 
+// MTUObserver, when the Observer is one too, is told about every
+// full-size probe.
+type MTUObserver interface {
+	MTUProbeDone(st PathState, o MTUOutcome)
+}
+
 // Observer is told about every probe, every finished cycle and every target
 // that stops being probed. Calls for one target never overlap with its removal.
 type Observer interface {
@@ -40,6 +46,14 @@ type Config struct {
 	// at most 1/240 of the interval (so at most idleBatch probes a slice).
 	// Negative: none, one wake-up per probe.
 	Quantum time.Duration
+	// FullSize sends the full-size probe of a target (nil: none).
+	FullSize FullSizeFunc
+	// FullSizeEvery runs a target's full-size probe right after its small
+	// one in one cycle of every FullSizeEvery, the targets' turns spread
+	// over the cycles (target i in cycles c with (c+i) % FullSizeEvery ==
+	// 0), so full-size probes are spread like the small ones; 0 disables
+	// them.
+	FullSizeEvery int
 }
 
 const (
@@ -78,6 +92,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("probe timeout must be positive, got %s", c.Timeout)
 	case c.MaxInFlight < 1:
 		return fmt.Errorf("max probes in flight must be at least 1, got %d", c.MaxInFlight)
+	case c.FullSizeEvery < 0:
+		return fmt.Errorf("full-size probe period must not be negative, got %d", c.FullSizeEvery)
 	}
 	return nil
 }
@@ -100,6 +116,10 @@ type Scheduler struct {
 
 	cycleMu   sync.Mutex
 	lastCycle Cycle
+
+	// cycles counts the cycles started, for the full-size probes' turns;
+	// used by Run's goroutine only.
+	cycles int
 }
 
 // Cycle describes the latest finished sweep.
@@ -185,9 +205,15 @@ func (s *Scheduler) runCycle(ctx context.Context, start time.Time, targets []Tar
 	}
 	spacing := s.cfg.Interval / time.Duration(len(targets))
 	q := s.cfg.quantum(spacing)
+	cycleNo := s.cycles
+	s.cycles++
 	var cycle sync.WaitGroup
 	for i, t := range targets {
-		if !sleepUntil(ctx, timer, start.Add(startOffset(i, len(targets), spacing, q))) || !s.launch(ctx, &cycle, t) {
+		var fullSize *sync.WaitGroup
+		if s.fullSizeDue(cycleNo, i) {
+			fullSize = inFlight
+		}
+		if !sleepUntil(ctx, timer, start.Add(startOffset(i, len(targets), spacing, q))) || !s.launch(ctx, &cycle, t, fullSize) {
 			break
 		}
 	}
@@ -202,6 +228,13 @@ func (s *Scheduler) runCycle(ctx context.Context, start time.Time, targets []Tar
 			s.obs.CycleDone(d)
 		}
 	})
+}
+
+// fullSizeDue says whether the i-th target gets its full-size probe in
+// cycle cycleNo.
+func (s *Scheduler) fullSizeDue(cycleNo, i int) bool {
+	every := s.cfg.FullSizeEvery
+	return every > 0 && s.cfg.FullSize != nil && (cycleNo+i)%every == 0
 }
 
 // startOffset is when, after the cycle's start, the i-th of n probes
@@ -228,7 +261,7 @@ func (s *Scheduler) LastCycle() Cycle {
 func (s *Scheduler) ProbeAll(ctx context.Context) []PathState {
 	var wg sync.WaitGroup
 	for _, t := range s.currentTargets() {
-		if !s.launch(ctx, &wg, t) {
+		if !s.launch(ctx, &wg, t, nil) {
 			break
 		}
 	}
@@ -237,17 +270,29 @@ func (s *Scheduler) ProbeAll(ctx context.Context) []PathState {
 }
 
 // launch probes t in a goroutine of wg once one of the MaxInFlight slots is
-// free; false if ctx ended first.
-func (s *Scheduler) launch(ctx context.Context, wg *sync.WaitGroup, t Target) bool {
+// free; false if ctx ended first. With fullSize, the target's full-size
+// probe follows in the same slot, after the small one (whose result says
+// whether a lost full-size probe is an MTU fault), in fullSize's group and
+// no longer wg's: a sweep's duration is that of its small probes.
+func (s *Scheduler) launch(ctx context.Context, wg *sync.WaitGroup, t Target, fullSize *sync.WaitGroup) bool {
 	select {
 	case s.slots <- struct{}{}:
 	case <-ctx.Done():
 		return false
 	}
-	wg.Go(func() {
+	wg.Add(1)
+	if fullSize != nil {
+		fullSize.Add(1)
+	}
+	go func() {
 		defer func() { <-s.slots }()
 		s.probeOne(ctx, t)
-	})
+		wg.Done()
+		if fullSize != nil {
+			s.probeFullSize(ctx, t)
+			fullSize.Done()
+		}
+	}()
 	return true
 }
 
@@ -269,6 +314,24 @@ func (s *Scheduler) probeOne(ctx context.Context, t Target) {
 	s.applyMu.Unlock()
 	if ok && o.Result != ResultSuccess {
 		level.Debug(s.logger).Log("msg", "probe failed", "peer", t.Peer, "path", t.Path, "protocol", t.Protocol, "ip", t.IP, "result", o.Result, "err", o.Err)
+	}
+}
+
+func (s *Scheduler) probeFullSize(ctx context.Context, t Target) {
+	pctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	o := s.cfg.FullSize(pctx, t)
+	cancel()
+	if ctx.Err() != nil {
+		return
+	}
+	s.applyMu.Lock()
+	st, ok := s.store.RecordMTU(t, o, time.Now())
+	if mo, isMTU := s.obs.(MTUObserver); ok && isMTU {
+		mo.MTUProbeDone(st, o)
+	}
+	s.applyMu.Unlock()
+	if ok && o.Result != MTUResultOK {
+		level.Debug(s.logger).Log("msg", "full-size probe failed", "peer", t.Peer, "path", t.Path, "protocol", t.Protocol, "ip", t.IP, "mtu", o.Expected, "result", o.Result, "path_mtu", o.PathMTU, "err", o.Err)
 	}
 }
 

@@ -20,6 +20,8 @@ type PathState struct {
 	LastProbed time.Time
 	// ConsecutiveFailures counts failed probes since the last success.
 	ConsecutiveFailures int
+	// MTU is what the path's full-size probes found.
+	MTU MTUState
 }
 
 // Failing reports whether the path is unreachable or its latest probe failed.
@@ -70,8 +72,27 @@ func (s *Store) Record(t Target, o Outcome, at time.Time) (st PathState, ok bool
 		}
 		if cur.ConsecutiveFailures >= s.failureThreshold {
 			cur.Status = StatusUnreachable
+			if cur.MTU.Status == MTUStatusBlackhole {
+				// The whole path is down: no longer an MTU fault.
+				cur.MTU.Status = MTUStatusUnknown
+			}
 		}
 	}
+	return *cur, true
+}
+
+// RecordMTU folds one full-size outcome into the target's state, like
+// Record. A lost full-size probe counts towards a black hole only while
+// the path's small probes succeed.
+func (s *Store) RecordMTU(t Target, o MTUOutcome, at time.Time) (st PathState, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur, ok := s.states[t]
+	if !ok {
+		return PathState{}, false
+	}
+	smallOK := cur.Status == StatusReachable && cur.LastResult == ResultSuccess
+	cur.MTU = foldMTU(cur.MTU, o, smallOK, at)
 	return *cur, true
 }
 
@@ -84,7 +105,7 @@ func (s *Store) Retain(targets []Target) (removed []Target) {
 	for _, t := range targets {
 		keep[t] = struct{}{}
 		if _, ok := s.states[t]; !ok {
-			s.states[t] = &PathState{Target: t, Status: StatusUnknown}
+			s.states[t] = &PathState{Target: t, Status: StatusUnknown, MTU: MTUState{Status: MTUStatusUnknown}}
 		}
 	}
 	for t := range s.states {

@@ -149,7 +149,7 @@ func diagnosePaths(n admin.NodeReport, helloPort int, fam string) string {
 	case len(down) == 0 && pending > 0:
 		return fmt.Sprintf("not probed yet on %d of %d %spaths", pending, len(all), withSpace(fam))
 	case len(down) == 0:
-		return ""
+		return diagnoseMTU(n)
 	case early == len(down):
 		// The lines under it show these failures as below the failure
 		// threshold; the diagnosis says so too.

@@ -8,7 +8,8 @@
 //	   is known); ping and get: the daemon answered.
 //	1  status: at least one node is not reachable on all its paths,
 //	   including paths not probed yet (right after the daemon starts; use
-//	   --probe). Also used when the output cannot be written.
+//	   --probe), or a path of it is an MTU black hole. Also used when the
+//	   output cannot be written.
 //	2  usage error: an unknown -o value, or a flag or command the command
 //	   line parser rejects.
 //	3  no usable answer from the daemon: its socket does not exist or
@@ -28,4 +29,11 @@
 //	port blocked            host ICMP answers, HTTP /hello times out or fails
 //	                        (the port is the report's hello_port, 4240 by default)
 //	not probed yet          no result for the node's paths yet
+//
+// When every small probe of a node works, its full-size probes are read:
+//
+//	MTU black hole          full-size probes are lost on a path (twice in a
+//	                        row) while small ones pass
+//	reduced path MTU        full-size probes were refused as too big and
+//	                        PMTUD learned a smaller MTU: information
 package status

@@ -12,11 +12,12 @@ const (
 
 // ExitCode is ExitOK when every node this node probes is reachable on all
 // its paths (also when no node is known) and ExitUnhealthy otherwise,
-// including paths not probed yet. Nodes outside the --probe.peers choice
+// including paths not probed yet and MTU black holes (a reduced path MTU
+// that PMTUD handles is healthy). Nodes outside the --probe.peers choice
 // count neither way.
 func ExitCode(r admin.Report) int {
 	for _, n := range r.Nodes {
-		if n.NotProbed == "" && !nodeReachable(n) {
+		if n.NotProbed == "" && (!nodeReachable(n) || nodeMTUBlackhole(n)) {
 			return ExitUnhealthy
 		}
 	}

@@ -121,6 +121,9 @@ func writePath(w io.Writer, kind string, p *admin.PathReport) {
 	fmt.Fprintf(w, "    %s connectivity to %s:\n", kind, clean(p.IP))
 	fmt.Fprintf(w, "      %-17s%s\n", "ICMP to stack:", probeText(p.ICMP))
 	fmt.Fprintf(w, "      %-17s%s\n", "HTTP to agent:", probeText(p.HTTP))
+	if m := mtuText(p); m != "" {
+		fmt.Fprintf(w, "      %-17s%s\n", "Full-size:", m)
+	}
 }
 
 // probeText says how the latest probe went, in cilium-health's words.

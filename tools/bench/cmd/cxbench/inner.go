@@ -593,13 +593,18 @@ func (in *inner) scale(ctx context.Context) error {
 			"--probe.interval=" + interval, "--probe.timeout=2s", "--web.listen-address=" + probeListen,
 			"--hello.listen-address=:4240", "--admin.socket=" + in.file("admin.sock"), "--log.level=warn"}
 	}}
+	// The binary probes at full size too by default (--probe.mtu.every=4):
+	// the same binary without them shows what they cost.
+	exporterSmall := variant{"connectivity_exporter binary, small probes only (--probe.mtu.every=0)", func(nodes, interval string) []string {
+		return append(exporter.argv(nodes, interval), "--probe.mtu.every=0")
+	}}
 	core := variant{"probing core (cxbench probe: shared socket, minimal GET)", func(nodes, interval string) []string {
 		return in.probeArgv(nodes, interval)
 	}}
 	core1 := variant{"probing core, GOMAXPROCS=1", func(nodes, interval string) []string {
 		return gomaxprocs1(in.probeArgv(nodes, interval))
 	}}
-	variants := []variant{exporter}
+	variants := []variant{exporter, exporterSmall}
 	if !in.results.EngineWired {
 		// The binary still uses pro-bing: measure what it will be once the
 		// engine is wired too.
@@ -627,7 +632,8 @@ func (in *inner) scale(ctx context.Context) error {
 			// Time is short: GOMAXPROCS=1 only where it matters most (the
 			// idle cost), and the pro-bing binary not with dead peers.
 			if (v.tool == core1.tool && !strings.Contains(sc.name, "idle")) ||
-				(v.tool == exporter.tool && !in.results.EngineWired && sc.dead) {
+				(v.tool == exporter.tool && !in.results.EngineWired && sc.dead) ||
+				(v.tool == exporterSmall.tool && sc.name != "5,000 peers × 4 paths, 15 s") {
 				continue
 			}
 			if sc.dead {

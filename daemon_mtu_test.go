@@ -1,0 +1,109 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/connectivity-exporter/connectivity_exporter/status"
+)
+
+// An MTU black hole on node-2's endpoint path: small probes stay green,
+// /metrics and status say black hole, and once the hole is gone both say
+// so too.
+func TestDaemonReportsMTUBlackHole(t *testing.T) {
+	td := startTestDaemon(t, nodesYAML(1, 2), "--probe.interval=100ms", "--probe.mtu.every=2", "--metrics.per-peer=failing")
+	td.net.setHoles("198.19.0.2")
+	hole := `connectivity_peer_mtu_status{family="ipv4",path="endpoint",peer="node-2",protocol="icmp",source="node-1",status="blackhole"} 1`
+	var out string
+	if why := eventually(func() string {
+		m := td.metrics()
+		if !strings.Contains(m, hole) || !strings.Contains(m, strings.Replace(hole, "icmp", "http", 1)) {
+			return "no black hole series:\n" + grep(m, "mtu")
+		}
+		var code int
+		code, out = td.status(t, status.CLIOptions{})
+		if code != status.ExitUnhealthy || !strings.Contains(out, "an MTU black hole") {
+			return fmt.Sprintf("status exit %d, want %d with an MTU diagnosis", code, status.ExitUnhealthy)
+		}
+		return ""
+	}); why != "" {
+		t.Fatalf("%s\n%s", why, out)
+	}
+	for _, want := range []string{
+		"packets of 1500 bytes to node-2 are lost on the endpoint path while small ones pass (full-size ICMP and HTTP)",
+		"Cluster health:   2/2 reachable",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status lacks %q:\n%s", want, out)
+		}
+	}
+	m := td.metrics()
+	for _, want := range []string{
+		`connectivity_mtu_peers{family="ipv4",path="endpoint",protocol="http",source="node-1",status="blackhole"} 1`,
+		`connectivity_probe_mtu_every{source="node-1"} 2`,
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("/metrics lacks %s:\n%s", want, grep(m, "mtu"))
+		}
+	}
+	if strings.Contains(m, `connectivity_peer_reachable{`) {
+		t.Errorf("small probes failed while only full-size ones were lost:\n%s", grep(m, "connectivity_peer_reachable"))
+	}
+
+	td.net.setHoles()
+	td.waitHealthy(t)
+	if why := eventually(func() string {
+		if m := td.metrics(); strings.Contains(m, `status="blackhole"} 1`) {
+			return "black hole still reported:\n" + grep(m, "blackhole")
+		}
+		return ""
+	}); why != "" {
+		t.Fatal(why)
+	}
+}
+
+func TestMTUFlagsValidate(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string // "" means valid
+	}{
+		{nil, ""},
+		{[]string{"--probe.mtu=1500", "--probe.mtu.endpoint=1450", "--probe.mtu.every=1"}, ""},
+		{[]string{"--probe.mtu=65535", "--probe.mtu.every=0"}, ""},
+		{[]string{"--probe.mtu=1279"}, "--probe.mtu must be 0 (from the route) or from 1280 to 65535, got 1279"},
+		{[]string{"--probe.mtu=65536"}, "--probe.mtu must be 0"},
+		{[]string{"--probe.mtu.endpoint=100"}, "--probe.mtu.endpoint must be 0 or from 1280 to 65535, got 100"},
+		{[]string{"--probe.mtu.every=-1"}, "--probe.mtu.every must not be negative, got -1"},
+		{[]string{"--probe.mtu.refresh=0s"}, "--probe.mtu.refresh must be positive"},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			app := kingpin.New("test", "")
+			d := addDaemonCommand(app)
+			if _, err := app.Parse(append([]string{"daemon", "--node.name=n", "--nodes.file=x"}, tc.args...)); err != nil {
+				t.Fatal(err)
+			}
+			err := d.flags.validate()
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("error %v, want none", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("error %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestFullSizeEveryIsOffWhenPassive(t *testing.T) {
+	f := daemonFlags{mtuEvery: 4, passive: true}
+	if f.fullSizeEvery() != 0 {
+		t.Error("a passive daemon would send full-size probes")
+	}
+	f.passive = false
+	if f.fullSizeEvery() != 4 {
+		t.Error("--probe.mtu.every is not honoured")
+	}
+}

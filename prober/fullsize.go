@@ -1,0 +1,128 @@
+package prober
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"syscall"
+)
+
+// FullSizeConfig says how full-size probes are sized and sent.
+type FullSizeConfig struct {
+	// HostMTU and EndpointMTU override the expected MTU of host and
+	// endpoint paths (--probe.mtu, --probe.mtu.endpoint); 0 reads it from
+	// the route towards the probed address.
+	HostMTU, EndpointMTU int
+	// Routes gives the route MTUs; needed unless both overrides are set.
+	Routes MTUSource
+	// ICMP sends one don't-fragment echo whose IP packet is size bytes
+	// (ICMPEngine.ProbeSize of an engine with DontFragment).
+	ICMP func(ctx context.Context, ip netip.Addr, size int) Outcome
+	// HTTP GETs /hello?size=N and checks that N bytes come
+	// (HTTPConfig.FullSize).
+	HTTP func(ctx context.Context, ip netip.Addr, size int) Outcome
+}
+
+// MTUSource is what full-size probes need of the routing table (RouteMTU).
+type MTUSource interface {
+	Expected(ip netip.Addr) (int, error)
+	Current(ip netip.Addr) int
+}
+
+// minProbeMTU is the smallest MTU a full-size probe is sized for: IPv6's
+// minimum, and above any small probe.
+const minProbeMTU = 1280
+
+// FullSizeBody is the body a full-size HTTP probe asks for on a path of
+// MTU mtu: four full-size segments, so that the answer tests the MSS and
+// path MTU discovery and not only the first segment; at most
+// MaxFullSizeBody.
+func FullSizeBody(mtu int) int { return min(4*mtu, MaxFullSizeBody) }
+
+// NewFullSizeProbe returns the FullSizeFunc of cfg.
+func NewFullSizeProbe(cfg FullSizeConfig) FullSizeFunc {
+	return func(ctx context.Context, t Target) MTUOutcome {
+		ip := t.IP.Unmap()
+		mtu := cfg.HostMTU
+		if t.Path == PathEndpoint {
+			mtu = cfg.EndpointMTU
+		}
+		if mtu == 0 {
+			if cfg.Routes == nil {
+				return MTUOutcome{Result: MTUResultError, Err: errors.New("no expected MTU: no route lookup and no --probe.mtu")}
+			}
+			m, err := cfg.Routes.Expected(ip)
+			if err != nil {
+				return MTUOutcome{Result: MTUResultError, Err: err}
+			}
+			mtu = m
+		}
+		if mtu < minProbeMTU {
+			// A path this small gains nothing from a full-size probe, and
+			// an IPv4 echo this small may be what the small probe sends.
+			return MTUOutcome{Result: MTUResultError, Expected: mtu, Err: fmt.Errorf("expected MTU %d is below %d: not probed at full size", mtu, minProbeMTU)}
+		}
+		if t.Protocol == ProtocolHTTP {
+			return fullSizeHTTP(ctx, cfg, ip, mtu)
+		}
+		return fullSizeICMP(ctx, cfg, ip, mtu)
+	}
+}
+
+func fullSizeICMP(ctx context.Context, cfg FullSizeConfig, ip netip.Addr, mtu int) MTUOutcome {
+	o := cfg.ICMP(ctx, ip, mtu)
+	out := MTUOutcome{Expected: mtu, RTT: o.RTT, Err: o.Err}
+	switch {
+	case o.Result == ResultSuccess:
+		out.Result = MTUResultOK
+	case errors.Is(o.Err, syscall.EMSGSIZE):
+		// The kernel refused it: a path MTU learned from an earlier
+		// "fragmentation needed", or the interface's MTU (below an
+		// --probe.mtu), is smaller.
+		out.Result, out.PathMTU = MTUResultTooBig, current(cfg, ip)
+		if out.PathMTU == 0 && cfg.Routes != nil {
+			if m, err := cfg.Routes.Expected(ip); err == nil && m < mtu {
+				out.PathMTU = m
+			}
+		}
+	case o.Result == ResultTimeout:
+		// A router that cannot forward it answers "fragmentation needed"
+		// / "packet too big", which the kernel learns as this
+		// destination's path MTU: smaller now means refused, not lost.
+		out.Result = MTUResultLost
+		if pmtu := current(cfg, ip); pmtu > 0 && pmtu < mtu {
+			out.Result, out.PathMTU = MTUResultTooBig, pmtu
+			out.Err = fmt.Errorf("refused as too big: path MTU %d", pmtu)
+		}
+	default:
+		out.Result = MTUResultError
+	}
+	return out
+}
+
+func fullSizeHTTP(ctx context.Context, cfg FullSizeConfig, ip netip.Addr, mtu int) MTUOutcome {
+	o := cfg.HTTP(ctx, ip, FullSizeBody(mtu))
+	out := MTUOutcome{Expected: mtu, RTT: o.RTT, Err: o.Err}
+	switch o.Result {
+	case ResultSuccess:
+		// TCP got the whole answer; if it had to, path MTU discovery
+		// learned a smaller MTU on the way.
+		out.Result = MTUResultOK
+		if pmtu := current(cfg, ip); pmtu > 0 && pmtu < mtu {
+			out.PathMTU = pmtu
+		}
+	case ResultTimeout:
+		out.Result = MTUResultLost
+	default:
+		out.Result = MTUResultError
+	}
+	return out
+}
+
+func current(cfg FullSizeConfig, ip netip.Addr) int {
+	if cfg.Routes == nil {
+		return 0
+	}
+	return cfg.Routes.Current(ip)
+}

@@ -1,0 +1,171 @@
+package prober
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestFoldMTU(t *testing.T) {
+	at := time.Unix(1000, 0)
+	unknown := MTUState{Status: MTUStatusUnknown}
+	okState := MTUState{Status: MTUStatusOK, Expected: 1500, PathMTU: 1500, LastResult: MTUResultOK}
+	lostOnce := MTUState{Status: MTUStatusOK, Expected: 1500, PathMTU: 1500, LastResult: MTUResultLost, ConsecutiveLosses: 1}
+	tests := []struct {
+		name       string
+		prev       MTUState
+		o          MTUOutcome
+		smallOK    bool
+		wantStatus MTUStatus
+		wantPMTU   int
+		wantLosses int
+	}{
+		{"whole", unknown, MTUOutcome{Result: MTUResultOK, Expected: 1500}, true, MTUStatusOK, 1500, 0},
+		{"one loss is a near miss", okState, MTUOutcome{Result: MTUResultLost, Expected: 1500}, true, MTUStatusOK, 1500, 1},
+		{"first loss from unknown stays unknown", unknown, MTUOutcome{Result: MTUResultLost, Expected: 1500}, true, MTUStatusUnknown, 0, 1},
+		{"second loss is a black hole", lostOnce, MTUOutcome{Result: MTUResultLost, Expected: 1500}, true, MTUStatusBlackhole, 0, 2},
+		{"losses while small probes fail are no MTU fault", lostOnce, MTUOutcome{Result: MTUResultLost, Expected: 1500}, false, MTUStatusUnknown, 0, 2},
+		{"refused with a learned path MTU is reduced", lostOnce, MTUOutcome{Result: MTUResultTooBig, Expected: 1500, PathMTU: 1400}, true, MTUStatusReduced, 1400, 0},
+		{"whole with a learned path MTU is reduced", okState, MTUOutcome{Result: MTUResultOK, Expected: 1500, PathMTU: 1400}, true, MTUStatusReduced, 1400, 0},
+		{"refused without a smaller MTU known", okState, MTUOutcome{Result: MTUResultTooBig, Expected: 1500}, true, MTUStatusUnknown, 0, 0},
+		{"a learned MTU above the expected one is no reduction", unknown, MTUOutcome{Result: MTUResultOK, Expected: 1500, PathMTU: 9000}, true, MTUStatusOK, 1500, 0},
+		{"other errors say nothing", okState, MTUOutcome{Result: MTUResultError, Expected: 1500, Err: errors.New("refused")}, true, MTUStatusUnknown, 0, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := foldMTU(tc.prev, tc.o, tc.smallOK, at)
+			if got.Status != tc.wantStatus || got.PathMTU != tc.wantPMTU || got.ConsecutiveLosses != tc.wantLosses {
+				t.Errorf("got status %s, path MTU %d, losses %d; want %s, %d, %d", got.Status, got.PathMTU, got.ConsecutiveLosses, tc.wantStatus, tc.wantPMTU, tc.wantLosses)
+			}
+			if got.LastResult != tc.o.Result || !got.LastProbed.Equal(at) || got.Expected != tc.o.Expected {
+				t.Errorf("latest probe not recorded: %+v", got)
+			}
+		})
+	}
+}
+
+func TestStoreMTUBlackHoleNeedsWorkingSmallProbes(t *testing.T) {
+	s := NewStore(2)
+	tg := Target{Peer: "node-1", Path: PathEndpoint, Protocol: ProtocolICMP, IP: netip.MustParseAddr("198.18.1.1")}
+	s.Retain([]Target{tg})
+	now := time.Unix(1000, 0)
+	lost := MTUOutcome{Result: MTUResultLost, Expected: 1500}
+	if st, _ := s.State(tg); st.MTU.Status != MTUStatusUnknown {
+		t.Fatalf("new target's MTU status %q, want unknown", st.MTU.Status)
+	}
+	// Before any small probe succeeded, losses are no MTU verdict.
+	s.RecordMTU(tg, lost, now)
+	if st, _ := s.RecordMTU(tg, lost, now); st.MTU.Status != MTUStatusUnknown {
+		t.Fatalf("after losses with no working small probe: %q, want unknown", st.MTU.Status)
+	}
+	s.Record(tg, Outcome{Result: ResultSuccess, RTT: time.Millisecond}, now)
+	if st, _ := s.RecordMTU(tg, lost, now); st.MTU.Status != MTUStatusBlackhole {
+		t.Fatalf("third loss with small probes working: %q, want blackhole", st.MTU.Status)
+	}
+	// The whole path going down is no longer an MTU fault.
+	s.Record(tg, Outcome{Result: ResultTimeout}, now)
+	if st, _ := s.Record(tg, Outcome{Result: ResultTimeout}, now); st.Status != StatusUnreachable || st.MTU.Status != MTUStatusUnknown {
+		t.Fatalf("path down: status %s, MTU %s; want unreachable, unknown", st.Status, st.MTU.Status)
+	}
+	if _, ok := s.RecordMTU(Target{Peer: "gone"}, lost, now); ok {
+		t.Error("an outcome of an untracked target was recorded")
+	}
+}
+
+// fakeRoutes is an MTUSource with fixed answers.
+type fakeRoutes struct {
+	expected, current int
+	err               error
+}
+
+func (f fakeRoutes) Expected(netip.Addr) (int, error) { return f.expected, f.err }
+func (f fakeRoutes) Current(netip.Addr) int           { return f.current }
+
+func TestFullSizeProbeClassifies(t *testing.T) {
+	emsgsize := os.NewSyscallError("sendto", syscall.EMSGSIZE)
+	tests := []struct {
+		name     string
+		target   Target
+		cfg      FullSizeConfig
+		small    Outcome // what the ICMP or HTTP probe returns
+		want     MTUResult
+		wantMTU  int // expected MTU
+		wantPMTU int
+		wantSize int // size asked of the probe
+	}{
+		{"icmp whole", icmpHost, FullSizeConfig{Routes: fakeRoutes{expected: 1500, current: 1500}}, Outcome{Result: ResultSuccess}, MTUResultOK, 1500, 0, 1500},
+		{"icmp refused locally", icmpHost, FullSizeConfig{Routes: fakeRoutes{expected: 1500, current: 1400}}, Outcome{Result: ResultError, Err: emsgsize}, MTUResultTooBig, 1500, 1400, 1500},
+		{"icmp frag-needed learned while waiting", icmpHost, FullSizeConfig{Routes: fakeRoutes{expected: 1500, current: 1400}}, Outcome{Result: ResultTimeout}, MTUResultTooBig, 1500, 1400, 1500},
+		{"icmp lost", icmpHost, FullSizeConfig{Routes: fakeRoutes{expected: 1500, current: 1500}}, Outcome{Result: ResultTimeout}, MTUResultLost, 1500, 0, 1500},
+		{"icmp other error", icmpHost, FullSizeConfig{Routes: fakeRoutes{expected: 1500, current: 1500}}, Outcome{Result: ResultError, Err: errors.New("no route")}, MTUResultError, 1500, 0, 1500},
+		{"host override", icmpHost, FullSizeConfig{HostMTU: 9000, EndpointMTU: 1450, Routes: fakeRoutes{expected: 1500, current: 1500}}, Outcome{Result: ResultError, Err: emsgsize}, MTUResultTooBig, 9000, 1500, 9000},
+		{"endpoint override", httpEndpoint, FullSizeConfig{HostMTU: 9000, EndpointMTU: 1450}, Outcome{Result: ResultSuccess}, MTUResultOK, 1450, 0, 4 * 1450},
+		{"http whole", httpEndpoint, FullSizeConfig{Routes: fakeRoutes{expected: 1500, current: 1500}}, Outcome{Result: ResultSuccess}, MTUResultOK, 1500, 0, 6000},
+		{"http whole after PMTUD", httpEndpoint, FullSizeConfig{Routes: fakeRoutes{expected: 1500, current: 1400}}, Outcome{Result: ResultSuccess}, MTUResultOK, 1500, 1400, 6000},
+		{"http stalls", httpEndpoint, FullSizeConfig{Routes: fakeRoutes{expected: 1500, current: 1500}}, Outcome{Result: ResultTimeout}, MTUResultLost, 1500, 0, 6000},
+		{"http refused", httpEndpoint, FullSizeConfig{Routes: fakeRoutes{expected: 1500, current: 1500}}, Outcome{Result: ResultRefused}, MTUResultError, 1500, 0, 6000},
+		{"loopback route is capped", httpEndpoint, FullSizeConfig{Routes: fakeRoutes{expected: 65535, current: 65536}}, Outcome{Result: ResultSuccess}, MTUResultOK, 65535, 0, MaxFullSizeBody},
+		{"route lookup fails", icmpHost, FullSizeConfig{Routes: fakeRoutes{err: errors.New("no route")}}, Outcome{Result: ResultSuccess}, MTUResultError, 0, 0, 0},
+		{"tiny MTU is not probed", icmpHost, FullSizeConfig{Routes: fakeRoutes{expected: 576}}, Outcome{Result: ResultSuccess}, MTUResultError, 576, 0, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			asked := 0
+			probe := func(_ context.Context, _ netip.Addr, size int) Outcome { asked = size; return tc.small }
+			tc.cfg.ICMP, tc.cfg.HTTP = probe, probe
+			o := NewFullSizeProbe(tc.cfg)(context.Background(), tc.target)
+			if o.Result != tc.want || o.Expected != tc.wantMTU || o.PathMTU != tc.wantPMTU || asked != tc.wantSize {
+				t.Errorf("got %s, expected MTU %d, path MTU %d, size %d (err %v); want %s, %d, %d, %d",
+					o.Result, o.Expected, o.PathMTU, asked, o.Err, tc.want, tc.wantMTU, tc.wantPMTU, tc.wantSize)
+			}
+		})
+	}
+}
+
+var (
+	icmpHost     = Target{Peer: "node-1", Path: PathHost, Protocol: ProtocolICMP, IP: netip.MustParseAddr("198.18.0.1")}
+	httpEndpoint = Target{Peer: "node-1", Path: PathEndpoint, Protocol: ProtocolHTTP, IP: netip.MustParseAddr("2001:db8::1")}
+)
+
+func TestICMPMessageLen(t *testing.T) {
+	tests := []struct {
+		size int
+		v6   bool
+		want int
+	}{
+		{0, false, 0}, {36, false, 0}, {1500, false, 1480}, {1500, true, 1460}, {1280, true, 1240}, {70000, false, 65515},
+	}
+	for _, tc := range tests {
+		if got := icmpMessageLen(tc.size, tc.v6); got != tc.want {
+			t.Errorf("icmpMessageLen(%d, v6=%v) = %d, want %d", tc.size, tc.v6, got, tc.want)
+		}
+	}
+}
+
+func TestICMPEngineFullSizeLoopback(t *testing.T) {
+	needRoot(t)
+	e, err := NewICMPEngine(ICMPConfig{Privileged: true, DontFragment: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	// lo's MTU is 65536: a packet of the largest size leaves whole.
+	for _, size := range []int{1500, 9000, 65535} {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		o := e.ProbeSize(ctx, netip.MustParseAddr("127.0.0.1"), size)
+		cancel()
+		if o.Result != ResultSuccess {
+			t.Fatalf("full-size echo of %d bytes on lo: %+v", size, o)
+		}
+	}
+	// Small probes through the same engine still work after big ones.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if o := e.Probe(ctx, netip.MustParseAddr("127.0.0.1")); o.Result != ResultSuccess {
+		t.Fatalf("small echo after full-size ones: %+v", o)
+	}
+}

@@ -1,0 +1,16 @@
+//go:build !linux
+
+package routemtu
+
+import (
+	"errors"
+	"net/netip"
+)
+
+var errUnsupported = errors.New("reading route MTUs needs Linux; set --probe.mtu")
+
+type netlinkRoutes struct{}
+
+func (*netlinkRoutes) expected(netip.Addr) (int, error) { return 0, errUnsupported }
+func (*netlinkRoutes) current(netip.Addr) (int, error)  { return 0, errUnsupported }
+func (*netlinkRoutes) close()                           {}
