@@ -153,13 +153,16 @@ func TestICMPEngineFullSizeLoopback(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	// lo's MTU is 65536: a packet of the largest size leaves whole.
-	for _, size := range []int{1500, 9000, 65535} {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		o := e.ProbeSize(ctx, netip.MustParseAddr("127.0.0.1"), size)
-		cancel()
-		if o.Result != ResultSuccess {
-			t.Fatalf("full-size echo of %d bytes on lo: %+v", size, o)
+	// lo's MTU is 65536: a packet of the largest size leaves whole, over
+	// IPv4 and over IPv6 (whose sockets never fragment).
+	for _, addr := range []string{"127.0.0.1", "::1"} {
+		for _, size := range []int{1500, 9000, 65535} {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			o := e.ProbeSize(ctx, netip.MustParseAddr(addr), size)
+			cancel()
+			if o.Result != ResultSuccess {
+				t.Fatalf("full-size echo of %d bytes to %s on lo: %+v", size, addr, o)
+			}
 		}
 	}
 	// Small probes through the same engine still work after big ones.
