@@ -76,24 +76,22 @@ func (f *textField) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// ipField is the value of "host_ip" or "health_ip", with where it was.
-// Problems are kept, not returned: an error from UnmarshalYAML would stop
-// the decoder, and ParseFile reports every problem of the file at once.
+// ipField is the value of "host_ip" or "health_ip", with where it was: a
+// textField (absent, null and "" are no value; templating tools write "")
+// and the address it parses to. Problems are kept, not returned: an error
+// from UnmarshalYAML would stop the decoder, and ParseFile reports every
+// problem of the file at once.
 type ipField struct {
-	line int        // 0: absent, null or empty (templating tools write "")
-	text string     // as written, for errors
+	textField
 	addr netip.Addr // valid when text parses
-	got  string     // non-empty when the value is not a string: what it is
 }
 
 func (f *ipField) UnmarshalYAML(n *yaml.Node) error {
-	text, got := scalar(n)
-	if text == "" && got == "" {
-		return nil
+	if err := f.textField.UnmarshalYAML(n); err != nil {
+		return err
 	}
-	f.line, f.text, f.got = n.Line, text, got
-	if got == "" {
-		f.addr, _ = netip.ParseAddr(text) // invalid Addr: reported by checkEntries
+	if f.line != 0 && f.got == "" {
+		f.addr, _ = netip.ParseAddr(f.text) // invalid Addr: reported by checkEntries
 	}
 	return nil
 }
