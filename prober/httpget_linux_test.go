@@ -6,12 +6,9 @@ import (
 	"net"
 	"net/netip"
 	"os/exec"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/vishvananda/netns"
 )
 
 func TestAnswerRTT(t *testing.T) {
@@ -106,51 +103,34 @@ func TestHTTPProbeRTTShowsALostSYN(t *testing.T) {
 	}
 
 	// Sockets belong to the namespace of the thread that makes them.
-	runtime.LockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		runtime.UnlockOSThread()
-		t.Fatal(err)
-	}
-	defer orig.Close()
-	target, err := netns.GetFromName(ns)
-	if err != nil {
-		runtime.UnlockOSThread()
-		t.Fatal(err)
-	}
-	defer target.Close()
-	if err := netns.Set(target); err != nil {
-		runtime.UnlockOSThread()
-		t.Fatal(err)
-	}
-	ln, lnErr := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	var lnErr error
 	var first, second Outcome
-	if lnErr == nil {
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
+	inNetns(t, ns, func() {
+		var ln net.Listener
+		ln, lnErr = net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if lnErr == nil {
+			go func() {
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					go func() {
+						defer c.Close()
+						c.Read(make([]byte, 512))
+						c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nhello\n"))
+					}()
 				}
-				go func() {
-					defer c.Close()
-					c.Read(make([]byte, 512))
-					c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nhello\n"))
-				}()
+			}()
+			probe := NewHTTPProbe(HTTPConfig{Port: port, Path: "/hello"})
+			for _, o := range []*Outcome{&first, &second} {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				*o = probe(ctx, netip.MustParseAddr("127.0.0.1"))
+				cancel()
 			}
-		}()
-		probe := NewHTTPProbe(HTTPConfig{Port: port, Path: "/hello"})
-		for _, o := range []*Outcome{&first, &second} {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			*o = probe(ctx, netip.MustParseAddr("127.0.0.1"))
-			cancel()
+			ln.Close()
 		}
-		ln.Close()
-	}
-	if err := netns.Set(orig); err != nil {
-		t.Fatalf("back to the test's namespace: %v", err) // the thread stays locked and dies with the goroutine
-	}
-	runtime.UnlockOSThread()
+	})
 	if lnErr != nil {
 		t.Fatal(lnErr)
 	}

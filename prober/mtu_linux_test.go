@@ -5,13 +5,10 @@ import (
 	"errors"
 	"net/netip"
 	"os/exec"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/vishvananda/netns"
 )
 
 // Full-size echoes over a real link of MTU 1400, in both families: a
@@ -54,36 +51,18 @@ func TestICMPEngineFullSizeOnASmallLink(t *testing.T) {
 	run("ip", "-n", a, "link", "set", "cxa", "up")
 	run("ip", "-n", b, "link", "set", "cxb", "up")
 
-	// Sockets belong to the namespace of the thread that makes them.
-	runtime.LockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		runtime.UnlockOSThread()
-		t.Fatal(err)
-	}
-	defer orig.Close()
-	target, err := netns.GetFromName(a)
-	if err != nil {
-		runtime.UnlockOSThread()
-		t.Fatal(err)
-	}
-	defer target.Close()
-	if err := netns.Set(target); err != nil {
-		runtime.UnlockOSThread()
-		t.Fatal(err)
-	}
-	e, engineErr := NewICMPEngine(ICMPConfig{Privileged: true, DontFragment: true})
-	if engineErr == nil {
-		// The engine opens a family's socket at its first probe: open the
-		// IPv6 one here too, in the namespace.
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		e.Probe(ctx, netip.MustParseAddr("::1"))
-		cancel()
-	}
-	if err := netns.Set(orig); err != nil {
-		t.Fatalf("back to the test's namespace: %v", err) // the thread stays locked and dies with the goroutine
-	}
-	runtime.UnlockOSThread()
+	var e *ICMPEngine
+	var engineErr error
+	inNetns(t, a, func() {
+		e, engineErr = NewICMPEngine(ICMPConfig{Privileged: true, DontFragment: true})
+		if engineErr == nil {
+			// The engine opens a family's socket at its first probe: open
+			// the IPv6 one here too, in the namespace.
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			e.Probe(ctx, netip.MustParseAddr("::1"))
+			cancel()
+		}
+	})
 	if engineErr != nil {
 		t.Fatal(engineErr)
 	}
