@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -112,12 +111,7 @@ func grepLines(s, sub string) string {
 // ConnectivityNodeEndpointsCutOff for node-2 with family="ipv6", and
 // nothing about node-2's IPv4.
 func TestPrometheusIPv6OnlyFault(t *testing.T) {
-	requireRoot(t)
-	for _, bin := range []string{"prometheus", "prometheus-alertmanager"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			t.Fatalf("%s not installed (Debian packages prometheus and prometheus-alertmanager; scripts/install-deps.sh installs them)", bin)
-		}
-	}
+	requirePrometheus(t)
 	l := startDualStackLab(t, 3)
 	dir := t.TempDir()
 	am := startAlertmanager(t, dir, startWebhook(t).url)

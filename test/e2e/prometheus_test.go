@@ -24,6 +24,18 @@ import (
 	"github.com/connectivity-exporter/connectivity_exporter/test/testbin"
 )
 
+// requirePrometheus skips without root, and fails when Debian's Prometheus
+// or Alertmanager is missing (scripts/install-deps.sh installs them).
+func requirePrometheus(t *testing.T) {
+	t.Helper()
+	requireRoot(t)
+	for _, bin := range []string{"prometheus", "prometheus-alertmanager"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Fatalf("%s not installed (Debian packages prometheus and prometheus-alertmanager; scripts/install-deps.sh installs them)", bin)
+		}
+	}
+}
+
 // A real Prometheus (Debian's, 2.42) scrapes the lab twice over: one server
 // ingests native histograms, one classic buckets, because Prometheus 2.42
 // with native histograms enabled drops the classic buckets of a histogram
@@ -32,12 +44,7 @@ import (
 // firing, and its verdict ConnectivityNodeEndpointsCutOff to a real
 // Alertmanager, which inhibits the per-pair alerts.
 func TestPrometheusDashboardsAndAlerts(t *testing.T) {
-	requireRoot(t)
-	for _, bin := range []string{"prometheus", "prometheus-alertmanager"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			t.Fatalf("%s not installed (Debian packages prometheus and prometheus-alertmanager; scripts/install-deps.sh installs them)", bin)
-		}
-	}
+	requirePrometheus(t)
 	l := startLab(t, 3)
 	dir := t.TempDir()
 	hooks := startWebhook(t)

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -38,12 +37,7 @@ import (
 // every 5m rate window at 20s (writeLabRules), 2s scrape and evaluation
 // intervals and 1s probes.
 func TestZoneVerdictsReachAlertmanager(t *testing.T) {
-	requireRoot(t)
-	for _, bin := range []string{"prometheus", "prometheus-alertmanager"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			t.Fatalf("%s not installed (Debian packages prometheus and prometheus-alertmanager; scripts/install-deps.sh installs them)", bin)
-		}
-	}
+	requirePrometheus(t)
 	const nodes, zones = 6, 3
 	l := startLabZones(t, nodes, zones, labArgs)
 	dir := t.TempDir()
