@@ -108,17 +108,13 @@ func (d *daemonCommand) serve(ctx context.Context, logger log.Logger, deps daemo
 	g, ctx := errgroup.WithContext(ctx)
 	serveHTTP(ctx, g, hello.NewServer(hello.Options{}), func(s *http.Server) error { return hello.Serve(s, helloLn) })
 	serveHTTP(ctx, g, newWebServer(reg, f, logger), func(s *http.Server) error { return serveWeb(s, f, logger) })
-	ctrl, err := d.startHealthEndpoint(ctx, g, healthIPs, metrics, logger)
+	ctrl, err := d.startHealthEndpoint(ctx, g, healthIPs, keeper, store, metrics, logger)
 	if err != nil {
 		return err
 	}
 	sched, err := d.startProbing(ctx, g, deps, keeper, source, store, metrics, logger)
 	if err != nil {
 		return err
-	}
-	if f.healthPod() {
-		pods := &healthPodCheck{started: time.Now(), grace: f.healthPodGrace, report: metrics.SetHealthEndpointUp}
-		g.Go(func() error { pods.run(ctx, keeper, store, f.healthCheck); return nil })
 	}
 	adminSrv := admin.NewServer(newAdminBackend(f, keeper, store, sched, ctrl), log.With(logger, "component", "admin"))
 	adminSrv.BaseContext = func(net.Listener) context.Context { return ctx } // SIGTERM also ends a running --probe
@@ -182,13 +178,20 @@ func (d *daemonCommand) dropPrivileges(deps daemonDeps, healthEndpoint bool, log
 	return nil
 }
 
-// startHealthEndpoint builds and keeps the health namespace when there is a
-// health IP (ips: one, or one of each family, IPv4 first); nil otherwise.
-func (d *daemonCommand) startHealthEndpoint(ctx context.Context, g *errgroup.Group, ips []netip.Addr, metrics *collector.Metrics, logger log.Logger) (*healthep.Controller, error) {
+// startHealthEndpoint keeps this node's health endpoint watched: the health
+// namespace it builds when there is a health IP (ips: one, or one of each
+// family, IPv4 first), whose controller it returns; or, on Kubernetes, the
+// node's health pod, read from this node's own endpoint paths. nil when
+// there is no namespace to keep.
+func (d *daemonCommand) startHealthEndpoint(ctx context.Context, g *errgroup.Group, ips []netip.Addr, keeper *plan.Keeper, store *prober.Store, metrics *collector.Metrics, logger log.Logger) (*healthep.Controller, error) {
+	f := &d.flags
 	if len(ips) == 0 {
+		if f.healthPod() {
+			pods := &healthPodCheck{started: time.Now(), grace: f.healthPodGrace, report: metrics.SetHealthEndpointUp}
+			g.Go(func() error { pods.run(ctx, keeper, store, f.healthCheck); return nil })
+		}
 		return nil, nil
 	}
-	f := &d.flags
 	cfg := healthep.Config{
 		IP: ips[0], Netns: f.healthNetns, HostInterface: f.healthInterface,
 		HelloPort: f.helloPort, CheckInterval: f.healthCheck, CheckTimeout: f.probeTimeout,
