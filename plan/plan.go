@@ -161,9 +161,6 @@ func (p *Plan) ProbedZones() map[string]string {
 // PeerLimit is --probe.peers (0: every node).
 func (p *Plan) PeerLimit() int { return p.cfg.PeerLimit }
 
-// Passive reports a daemon that probes nothing.
-func (p *Plan) Passive() bool { return p.cfg.Passive }
-
 // Targets are every path this node probes, ordered by peer, path and
 // protocol. Callers must not modify it.
 func (p *Plan) Targets() []prober.Target { return p.targets }
