@@ -167,9 +167,10 @@ func New(reg prometheus.Registerer, opts Options, states StateSource, build Buil
 
 // ProbeDone records one probe (prober.Observer).
 func (m *Metrics) ProbeDone(st prober.PathState, o prober.Outcome) {
-	path, proto, family := string(st.Path), string(st.Protocol), string(st.Family())
+	fam := st.Family()
+	path, proto, family := string(st.Path), string(st.Protocol), string(fam)
 	ri := resultIndex(o.Result)
-	fi := familyIndex(st.Family())
+	fi := familyIndex(fam)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	// A probe of a family the plan no longer has (it ended after the plan
