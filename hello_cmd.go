@@ -15,6 +15,7 @@ import (
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/common/version"
 
+	"github.com/connectivity-exporter/connectivity_exporter/daemon"
 	"github.com/connectivity-exporter/connectivity_exporter/hello"
 	"github.com/connectivity-exporter/connectivity_exporter/privileges"
 )
@@ -87,7 +88,7 @@ func serveHelloOnly(ctx context.Context, logger log.Logger, address string, drop
 		return fmt.Errorf("serving %s: %w", hello.Path, err)
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	sctx, cancel := context.WithTimeout(context.Background(), daemon.ShutdownGrace)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		_ = srv.Close() // a client still holds on after the grace period

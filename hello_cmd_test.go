@@ -15,6 +15,7 @@ import (
 
 	"github.com/go-kit/log"
 
+	"github.com/connectivity-exporter/connectivity_exporter/daemon"
 	"github.com/connectivity-exporter/connectivity_exporter/privileges"
 	"github.com/connectivity-exporter/connectivity_exporter/test/testbin"
 )
@@ -135,7 +136,7 @@ func TestHelloCommandServesUntilCancelled(t *testing.T) {
 		if code != exitOK {
 			t.Fatalf("exit code %d after cancel, want %d; log:\n%s", code, exitOK, logs)
 		}
-	case <-time.After(shutdownGrace + 5*time.Second):
+	case <-time.After(daemon.ShutdownGrace + 5*time.Second):
 		t.Fatal("still running after cancel")
 	}
 	if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {

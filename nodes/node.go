@@ -5,6 +5,7 @@ package nodes
 import (
 	"context"
 	"net/netip"
+	"strings"
 )
 
 // Node is one member of the cluster, probed on up to four paths.
@@ -81,4 +82,13 @@ type Source interface {
 	// list and fail with every error; after an error the last good list
 	// stays in force (the caller keeps it).
 	Watch(ctx context.Context, update func([]Node), fail func(error))
+}
+
+// JoinAddrs is ips for a message or a log line: "198.19.0.1,2001:db8::1".
+func JoinAddrs(ips []netip.Addr) string {
+	texts := make([]string, len(ips))
+	for i, ip := range ips {
+		texts[i] = ip.String()
+	}
+	return strings.Join(texts, ",")
 }

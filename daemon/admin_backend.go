@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"context"
@@ -14,9 +14,9 @@ import (
 
 // newAdminBackend answers the admin API from the daemon's parts; sched and
 // ctrl are nil when the daemon does not probe or has no health endpoint.
-func newAdminBackend(f *daemonFlags, keeper *plan.Keeper, store *prober.Store, sched *prober.Scheduler, ctrl *healthep.Controller) admin.Backend {
+func newAdminBackend(f *Config, keeper *plan.Keeper, store *prober.Store, sched *prober.Scheduler, ctrl *healthep.Controller) admin.Backend {
 	started := time.Now()
-	opts := admin.ReportOptions{Interval: f.probeInterval, FailureThreshold: f.failureThreshold, HelloPort: f.helloPort}
+	opts := admin.ReportOptions{Interval: f.ProbeInterval, FailureThreshold: f.FailureThreshold, HelloPort: f.HelloPort}
 	statusReport := func() admin.Report {
 		st := store.Snapshot()
 		o := opts
@@ -38,7 +38,7 @@ func newAdminBackend(f *daemonFlags, keeper *plan.Keeper, store *prober.Store, s
 		InfoFunc: func() admin.Info {
 			info := admin.Info{
 				Version: version.Version, Revision: version.GetRevision(), Started: started,
-				Nodes: keeper.Current().Len(), LocalNode: f.nodeName,
+				Nodes: keeper.Current().Len(), LocalNode: f.NodeName,
 			}
 			if ctrl != nil {
 				s := ctrl.Status()

@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"bytes"
@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,7 +29,7 @@ const zonedNodes = `nodes:
 // aggregates count each zone's peers, and a zone leaves /metrics with its
 // last peer. This node's own zone stays what it was at start.
 func TestDaemonZoneSeries(t *testing.T) {
-	td := startTestDaemon(t, zonedNodes, "--probe.interval=200ms", "--probe.failure-threshold=1")
+	td := startTestDaemon(t, zonedNodes, func(c *Config) { c.ProbeInterval, c.FailureThreshold = 200*time.Millisecond, 1 })
 	td.net.setDown("198.18.0.3", "198.19.0.3") // zone-b's only node
 	zonePeers := func(path, proto, zone, status string) string {
 		return fmt.Sprintf(`connectivity_zone_peers{family="ipv4",path=%q,peer_zone=%q,protocol=%q,source="node-1",source_zone="zone-a",status=%q}`, path, zone, proto, status)

@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"context"
@@ -7,10 +7,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"os"
-	"os/signal"
-	"strings"
-	"syscall"
 	"time"
 
 	"github.com/go-kit/log"
@@ -31,48 +27,46 @@ import (
 	"github.com/connectivity-exporter/connectivity_exporter/prober"
 )
 
-// shutdownGrace bounds how long servers may take to finish on SIGTERM.
-const shutdownGrace = 5 * time.Second
+// ShutdownGrace bounds how long servers may take to finish on SIGTERM.
+const ShutdownGrace = 5 * time.Second
 
-// daemonDeps are the parts of the daemon that act on the whole process or
-// the network beyond its own sockets; the composition test replaces them.
-type daemonDeps struct {
-	// probes returns the probe of each protocol and what closes them.
-	probes func(f *daemonFlags) (map[prober.Protocol]prober.ProbeFunc, func(), error)
-	// fullSize returns the full-size probe and what closes it; nil for
-	// none.
-	fullSize func(f *daemonFlags) (prober.FullSizeFunc, func(), error)
-	// dropPrivileges keeps only the capabilities given.
-	dropPrivileges func(keep ...cap.Value) (privileges.Result, error)
+// Deps are the parts of the daemon that act on the whole process or the
+// network beyond its own sockets; the composition test replaces them.
+type Deps struct {
+	// Probes returns the probe of each protocol and what closes them.
+	Probes func(c *Config) (map[prober.Protocol]prober.ProbeFunc, func(), error)
+	// MTUProbe returns the full-size probe and what closes it; nil (or a
+	// nil probe) for none.
+	MTUProbe func(c *Config) (prober.FullSizeFunc, func(), error)
+	// DropPrivileges keeps only the capabilities given.
+	DropPrivileges func(keep ...cap.Value) (privileges.Result, error)
 }
 
-func realDaemonDeps() daemonDeps {
-	return daemonDeps{probes: (*daemonFlags).probes, fullSize: (*daemonFlags).fullSizeProbe, dropPrivileges: privileges.Drop}
+// RealDeps are the probes, full-size probes and capabilities of the process.
+func RealDeps() Deps {
+	return Deps{Probes: newProbes, MTUProbe: newMTUProbe, DropPrivileges: privileges.Drop}
 }
 
-func (d *daemonCommand) run(logger log.Logger) int {
-	if err := d.flags.validate(); err != nil {
-		fmt.Fprintf(os.Stderr, "%s: error: %v\n", appName, err)
-		return exitUsage
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	if err := d.serve(ctx, logger, realDaemonDeps()); err != nil {
-		level.Error(logger).Log("msg", "exporter failed", "err", err)
-		return exitFailure
-	}
-	level.Info(logger).Log("msg", "stopped")
-	return exitOK
+// daemon is one run of Serve.
+type daemon struct {
+	cfg    *Config
+	deps   Deps
+	logger log.Logger
 }
 
-// serve starts every part of the daemon and returns when ctx ends or a part
+// Serve starts every part of the daemon and returns when ctx ends or a part
 // fails. The plan keeper owns the node list and what is probed of it; every
 // other part reads it.
-func (d *daemonCommand) serve(ctx context.Context, logger log.Logger, deps daemonDeps) error {
-	f := &d.flags
-	level.Info(logger).Log("msg", "starting "+appName, "version", version.Info(), "node", f.nodeName)
+func Serve(ctx context.Context, cfg Config, logger log.Logger, deps Deps) error {
+	d := &daemon{cfg: &cfg, deps: deps, logger: logger}
+	return d.serve(ctx)
+}
 
-	source, closeSource, err := d.nodeSource(ctx, logger)
+func (d *daemon) serve(ctx context.Context) error {
+	f, logger := d.cfg, d.logger
+	level.Info(logger).Log("msg", "starting "+Name, "version", version.Info(), "node", f.NodeName)
+
+	source, closeSource, err := d.nodeSource()
 	if err != nil {
 		return err
 	}
@@ -83,9 +77,9 @@ func (d *daemonCommand) serve(ctx context.Context, logger log.Logger, deps daemo
 	}
 	healthIPs := d.healthEndpointIPs(first)
 	reg := newRegistry()
-	store := prober.NewStore(f.failureThreshold)
+	store := prober.NewStore(f.FailureThreshold)
 	sourceZone := first.LocalNode().Zone
-	metrics, err := collector.New(reg, f.collectorOptions(len(healthIPs) > 0 || f.healthPod(), sourceZone), store, buildInfo())
+	metrics, err := collector.New(reg, f.collectorOptions(len(healthIPs) > 0 || f.UsesHealthPod(), sourceZone), store, buildInfo())
 	if err != nil {
 		return err
 	}
@@ -95,11 +89,11 @@ func (d *daemonCommand) serve(ctx context.Context, logger log.Logger, deps daemo
 
 	// Listen before anything runs, so that a busy port or a live admin
 	// socket of another daemon is a clear start error.
-	helloLn, adminLn, err := f.listen()
+	helloLn, adminLn, err := d.listen()
 	if err != nil {
 		return err
 	}
-	if err := d.dropPrivileges(deps, len(healthIPs) > 0, logger); err != nil {
+	if err := d.dropPrivileges(len(healthIPs) > 0); err != nil {
 		helloLn.Close()
 		adminLn.Close()
 		return err
@@ -108,11 +102,11 @@ func (d *daemonCommand) serve(ctx context.Context, logger log.Logger, deps daemo
 	g, ctx := errgroup.WithContext(ctx)
 	serveHTTP(ctx, g, hello.NewServer(hello.Options{}), func(s *http.Server) error { return hello.Serve(s, helloLn) })
 	serveHTTP(ctx, g, newWebServer(reg, f, logger), func(s *http.Server) error { return serveWeb(s, f, logger) })
-	ctrl, err := d.startHealthEndpoint(ctx, g, healthIPs, keeper, store, metrics, logger)
+	ctrl, err := d.startHealthEndpoint(ctx, g, healthIPs, keeper, store, metrics)
 	if err != nil {
 		return err
 	}
-	sched, err := d.startProbing(ctx, g, deps, keeper, source, store, metrics, logger)
+	sched, err := d.startProbing(ctx, g, keeper, source, store, metrics)
 	if err != nil {
 		return err
 	}
@@ -120,7 +114,7 @@ func (d *daemonCommand) serve(ctx context.Context, logger log.Logger, deps daemo
 	adminSrv.BaseContext = func(net.Listener) context.Context { return ctx } // SIGTERM also ends a running --probe
 	serveHTTP(ctx, g, adminSrv, func(s *http.Server) error { return s.Serve(adminLn) })
 
-	level.Info(logger).Log("msg", "running", "hello", f.helloAddress, "nodes", first.Len(), "probed", first.Probed(), "health_ip", joinAddrs(healthIPs), "passive", f.passive)
+	level.Info(logger).Log("msg", "running", "hello", f.HelloAddress, "nodes", first.Len(), "probed", first.Probed(), "health_ip", nodes.JoinAddrs(healthIPs), "passive", f.Passive)
 	if err := g.Wait(); !errors.Is(err, context.Canceled) {
 		return err
 	}
@@ -129,13 +123,13 @@ func (d *daemonCommand) serve(ctx context.Context, logger log.Logger, deps daemo
 
 // nodeSource is the node list's source (the file, Kubernetes, or nil for a
 // passive daemon without either) and what stops it.
-func (d *daemonCommand) nodeSource(ctx context.Context, logger log.Logger) (nodes.Source, func(), error) {
-	f := &d.flags
+func (d *daemon) nodeSource() (nodes.Source, func(), error) {
+	f := d.cfg
 	switch {
-	case f.nodesFile != "":
-		return nodes.NewFileSource(f.nodesFile, f.nodesFilePoll), func() {}, nil
-	case f.nodesKubernetes:
-		ks, err := d.kubernetesSource(logger)
+	case f.NodesFile != "":
+		return nodes.NewFileSource(f.NodesFile, f.NodesFilePoll), func() {}, nil
+	case f.Kubernetes:
+		ks, err := d.kubernetesSource()
 		if err != nil {
 			return nil, nil, err
 		}
@@ -159,18 +153,19 @@ func buildInfo() collector.BuildInfo {
 
 // dropPrivileges keeps only the capabilities running needs: what needed
 // root at start is done.
-func (d *daemonCommand) dropPrivileges(deps daemonDeps, healthEndpoint bool, logger log.Logger) error {
-	f := &d.flags
-	dropped, err := deps.dropPrivileges(privileges.Needs{
+func (d *daemon) dropPrivileges(healthEndpoint bool) error {
+	f := d.cfg
+	dropped, err := d.deps.DropPrivileges(privileges.Needs{
 		HealthEndpoint: healthEndpoint,
-		RawICMP:        !f.passive && f.icmpPrivileged,
+		RawICMP:        !f.Passive && f.ICMPPrivileged,
 		// exporter-toolkit binds the web listener in its goroutine, and the
 		// health endpoint's /hello is bound again at every rebuild.
-		LowPort: privileges.AnyLowPort(append([]string{f.helloAddress}, *f.web.WebListenAddresses...)...),
+		LowPort: privileges.AnyLowPort(append([]string{f.HelloAddress}, *f.Web.WebListenAddresses...)...),
 	}.Caps()...)
 	if err != nil {
 		return fmt.Errorf("dropping capabilities: %w", err)
 	}
+	logger := d.logger
 	level.Info(logger).Log("msg", "capabilities dropped", "result", dropped)
 	if len(dropped.Missing) > 0 {
 		level.Warn(logger).Log("msg", "capabilities this daemon needs are missing; what needs them will fail", "missing", fmt.Sprint(dropped.Missing))
@@ -183,23 +178,23 @@ func (d *daemonCommand) dropPrivileges(deps daemonDeps, healthEndpoint bool, log
 // family, IPv4 first), whose controller it returns; or, on Kubernetes, the
 // node's health pod, read from this node's own endpoint paths. nil when
 // there is no namespace to keep.
-func (d *daemonCommand) startHealthEndpoint(ctx context.Context, g *errgroup.Group, ips []netip.Addr, keeper *plan.Keeper, store *prober.Store, metrics *collector.Metrics, logger log.Logger) (*healthep.Controller, error) {
-	f := &d.flags
+func (d *daemon) startHealthEndpoint(ctx context.Context, g *errgroup.Group, ips []netip.Addr, keeper *plan.Keeper, store *prober.Store, metrics *collector.Metrics) (*healthep.Controller, error) {
+	f := d.cfg
 	if len(ips) == 0 {
-		if f.healthPod() {
-			pods := &healthPodCheck{started: time.Now(), grace: f.healthPodGrace, report: metrics.SetHealthEndpointUp}
-			g.Go(func() error { pods.run(ctx, keeper, store, f.healthCheck); return nil })
+		if f.UsesHealthPod() {
+			pods := &healthPodCheck{started: time.Now(), grace: f.HealthPodGrace, report: metrics.SetHealthEndpointUp}
+			g.Go(func() error { pods.run(ctx, keeper, store, f.HealthCheckInterval); return nil })
 		}
 		return nil, nil
 	}
 	cfg := healthep.Config{
-		IP: ips[0], Netns: f.healthNetns, HostInterface: f.healthInterface,
-		HelloPort: f.helloPort, CheckInterval: f.healthCheck, CheckTimeout: f.probeTimeout,
+		IP: ips[0], Netns: f.HealthNetns, HostInterface: f.HealthInterface,
+		HelloPort: f.HelloPort, CheckInterval: f.HealthCheckInterval, CheckTimeout: f.ProbeTimeout,
 	}
 	if len(ips) > 1 {
 		cfg.DualStackIP = ips[1]
 	}
-	ctrl, err := healthep.NewController(cfg, metrics, log.With(logger, "component", "healthep"))
+	ctrl, err := healthep.NewController(cfg, metrics, log.With(d.logger, "component", "healthep"))
 	if err != nil {
 		return nil, err
 	}
@@ -209,24 +204,24 @@ func (d *daemonCommand) startHealthEndpoint(ctx context.Context, g *errgroup.Gro
 
 // startProbing runs the scheduler on the keeper's targets and keeps the
 // keeper fed from source; nil for a passive daemon.
-func (d *daemonCommand) startProbing(ctx context.Context, g *errgroup.Group, deps daemonDeps, keeper *plan.Keeper, source nodes.Source, store *prober.Store, metrics *collector.Metrics, logger log.Logger) (*prober.Scheduler, error) {
-	f := &d.flags
-	if f.passive {
+func (d *daemon) startProbing(ctx context.Context, g *errgroup.Group, keeper *plan.Keeper, source nodes.Source, store *prober.Store, metrics *collector.Metrics) (*prober.Scheduler, error) {
+	f := d.cfg
+	if f.Passive {
 		return nil, nil
 	}
-	probes, closeProbes, err := deps.probes(f)
+	probes, closeProbes, err := d.deps.Probes(f)
 	if err != nil {
 		return nil, err
 	}
-	fullSize, closeFullSize, err := d.fullSizeProbe(deps)
+	fullSize, closeFullSize, err := d.mtuProbe()
 	if err != nil {
 		closeProbes()
 		return nil, err
 	}
 	sched, err := prober.NewScheduler(prober.Config{
-		Interval: f.probeInterval, Timeout: f.probeTimeout, MaxInFlight: f.maxInFlight,
-		FullSize: fullSize, FullSizeEvery: f.fullSizeEvery(),
-	}, probes, store, metrics, log.With(logger, "component", "prober"))
+		Interval: f.ProbeInterval, Timeout: f.ProbeTimeout, MaxInFlight: f.MaxInFlight,
+		FullSize: fullSize, FullSizeEvery: f.MTUProbeEvery(),
+	}, probes, store, metrics, log.With(d.logger, "component", "prober"))
 	if err != nil {
 		closeProbes()
 		closeFullSize()
@@ -253,7 +248,7 @@ func serveHTTP(ctx context.Context, g *errgroup.Group, srv *http.Server, serve f
 	})
 	g.Go(func() error {
 		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+		sctx, cancel := context.WithTimeout(context.Background(), ShutdownGrace)
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 		return nil
@@ -261,24 +256,37 @@ func serveHTTP(ctx context.Context, g *errgroup.Group, srv *http.Server, serve f
 }
 
 // healthEndpointIPs are the IPs of the health namespace to build (one, or
-// one of each family, IPv4 first): --healthep.ip, else the local node's
+// one of each family, IPv4 first): Config.HealthIP, else the local node's
 // health_ip or health_ips of a node file, else none. On Kubernetes the
 // local node's health IP is its health pod's, which the cluster made.
-func (d *daemonCommand) healthEndpointIPs(p *plan.Plan) []netip.Addr {
+func (d *daemon) healthEndpointIPs(p *plan.Plan) []netip.Addr {
 	switch {
-	case d.flags.healthAddr.IsValid():
-		return (nodes.Node{HealthIP: d.flags.healthAddr, DualStackHealthIP: d.flags.healthDualAddr}).HealthIPs()
-	case d.flags.nodesKubernetes:
+	case d.cfg.HealthIP.IsValid():
+		return (nodes.Node{HealthIP: d.cfg.HealthIP, DualStackHealthIP: d.cfg.DualStackHealthIP}).HealthIPs()
+	case d.cfg.Kubernetes:
 		return nil
 	}
 	return p.LocalNode().HealthIPs()
 }
 
-// joinAddrs is ips for a log line: "198.19.0.1,2001:db8::1".
-func joinAddrs(ips []netip.Addr) string {
-	texts := make([]string, len(ips))
-	for i, ip := range ips {
-		texts[i] = ip.String()
+// listen opens the host /hello listener and the admin socket.
+func (d *daemon) listen() (helloLn, adminLn net.Listener, err error) {
+	helloLn, err = net.Listen("tcp", d.cfg.HelloAddress)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--hello.listen-address: %w", err)
 	}
-	return strings.Join(texts, ",")
+	adminLn, err = admin.Listen(d.cfg.AdminSocket)
+	if err != nil {
+		helloLn.Close()
+		return nil, nil, fmt.Errorf("--admin.socket: %w", err)
+	}
+	return helloLn, adminLn, nil
+}
+
+// mtuProbe is Deps.MTUProbe, or none when the composition has none.
+func (d *daemon) mtuProbe() (prober.FullSizeFunc, func(), error) {
+	if d.deps.MTUProbe == nil {
+		return nil, func() {}, nil
+	}
+	return d.deps.MTUProbe(d.cfg)
 }

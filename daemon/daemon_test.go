@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"bytes"
@@ -14,11 +14,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alecthomas/kingpin/v2"
 	"github.com/go-kit/log"
+	"github.com/prometheus/exporter-toolkit/web"
 	"kernel.org/pub/linux/libs/security/libcap/cap"
 
 	"github.com/connectivity-exporter/connectivity_exporter/admin"
+	"github.com/connectivity-exporter/connectivity_exporter/collector"
+	"github.com/connectivity-exporter/connectivity_exporter/healthep"
 	"github.com/connectivity-exporter/connectivity_exporter/privileges"
 	"github.com/connectivity-exporter/connectivity_exporter/prober"
 	"github.com/connectivity-exporter/connectivity_exporter/status"
@@ -83,7 +85,25 @@ type testDaemon struct {
 	net        *fakeNetwork
 }
 
-func startTestDaemon(t *testing.T, nodesYAML string, args ...string) *testDaemon {
+// testConfig is the daemon's flag defaults, as far as a test daemon uses
+// them, with the files and ports of td.
+func testConfig(td *testDaemon, helloPort, webPort int) Config {
+	return Config{
+		NodeName: "node-1", NodesFile: td.nodesFile, NodesFilePoll: 50 * time.Millisecond,
+		AdminSocket:  td.socket,
+		HelloAddress: fmt.Sprintf("127.0.0.1:%d", helloPort), HelloPort: helloPort,
+		Web:           &web.FlagConfig{WebListenAddresses: &[]string{fmt.Sprintf("127.0.0.1:%d", webPort)}, WebSystemdSocket: new(bool), WebConfigFile: new(string)},
+		TelemetryPath: "/metrics",
+		ProbeInterval: 15 * time.Second, ProbeTimeout: 100 * time.Millisecond, FailureThreshold: 3, MaxInFlight: 1024,
+		MTUEvery: 4, MTURefresh: 5 * time.Minute,
+		HealthNetns: healthep.DefaultNetns, HealthInterface: healthep.DefaultHostInterface,
+		HealthCheckInterval: healthep.DefaultCheckInterval, HealthPodGrace: 2 * time.Minute,
+		PerPeer: collector.PerPeerAuto, PerPeerAutoMax: 100, ClassicBuckets: true,
+	}
+}
+
+// startTestDaemon starts a test daemon with testConfig as set changes it.
+func startTestDaemon(t *testing.T, nodesYAML string, set func(*Config)) *testDaemon {
 	t.Helper()
 	dir := t.TempDir()
 	td := &testDaemon{
@@ -92,35 +112,22 @@ func startTestDaemon(t *testing.T, nodesYAML string, args ...string) *testDaemon
 		net:       &fakeNetwork{},
 	}
 	td.writeNodes(t, nodesYAML)
-	web := testbin.FreeLoopbackPort(t)
-	td.metricsURL = fmt.Sprintf("http://127.0.0.1:%d/metrics", web)
-	app := kingpin.New("test", "")
-	d := addDaemonCommand(app)
-	_, err := app.Parse(append([]string{"daemon",
-		"--node.name=node-1", "--nodes.file=" + td.nodesFile, "--nodes.file.poll-interval=50ms",
-		"--admin.socket=" + td.socket,
-		fmt.Sprintf("--hello.listen-address=127.0.0.1:%d", testbin.FreeLoopbackPort(t)),
-		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", web),
-		"--probe.timeout=100ms",
-	}, args...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := d.flags.validate(); err != nil {
-		t.Fatal(err)
-	}
-	deps := daemonDeps{
-		probes: func(*daemonFlags) (map[prober.Protocol]prober.ProbeFunc, func(), error) {
+	webPort := testbin.FreeLoopbackPort(t)
+	td.metricsURL = fmt.Sprintf("http://127.0.0.1:%d/metrics", webPort)
+	cfg := testConfig(td, testbin.FreeLoopbackPort(t), webPort)
+	set(&cfg)
+	deps := Deps{
+		Probes: func(*Config) (map[prober.Protocol]prober.ProbeFunc, func(), error) {
 			return map[prober.Protocol]prober.ProbeFunc{prober.ProtocolICMP: td.net.probe, prober.ProtocolHTTP: td.net.probe}, func() {}, nil
 		},
-		fullSize: func(*daemonFlags) (prober.FullSizeFunc, func(), error) {
+		MTUProbe: func(*Config) (prober.FullSizeFunc, func(), error) {
 			return td.net.fullSize, func() {}, nil
 		},
-		dropPrivileges: func(...cap.Value) (privileges.Result, error) { return privileges.Result{}, nil },
+		DropPrivileges: func(...cap.Value) (privileges.Result, error) { return privileges.Result{}, nil },
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
-	go func() { errc <- d.serve(ctx, log.NewNopLogger(), deps) }()
+	go func() { errc <- Serve(ctx, cfg, log.NewNopLogger(), deps) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -212,7 +219,7 @@ func nodesYAML(names ...int) string {
 // status exits 0 and says why they are not probed, and /metrics has series
 // of the probed peers only.
 func TestDaemonProbePeersStatus(t *testing.T) {
-	td := startTestDaemon(t, nodesYAML(1, 2, 3, 4, 5), "--probe.peers=2", "--probe.interval=200ms")
+	td := startTestDaemon(t, nodesYAML(1, 2, 3, 4, 5), func(c *Config) { c.ProbePeers, c.ProbeInterval = 2, 200*time.Millisecond })
 	out := td.waitHealthy(t)
 	for _, want := range []string{
 		"Cluster health:   3/3 reachable (the 3 nodes this node probes: --probe.peers=2; 2 more not probed from here)",
@@ -249,7 +256,7 @@ func TestDaemonProbePeersStatus(t *testing.T) {
 func TestDaemonStatusProbeIsFresh(t *testing.T) {
 	// A long interval: the scheduler probes each path at most once
 	// during the test, so only status --probe is sure to have probed.
-	td := startTestDaemon(t, nodesYAML(1, 2, 3), "--probe.failure-threshold=3", "--probe.interval=1m")
+	td := startTestDaemon(t, nodesYAML(1, 2, 3), func(c *Config) { c.FailureThreshold, c.ProbeInterval = 3, time.Minute })
 	if why := eventually(func() string {
 		if code, out := td.status(t, status.CLIOptions{Probe: true}); code != status.ExitOK {
 			return fmt.Sprintf("status --probe exit %d:\n%s", code, out)
@@ -282,7 +289,7 @@ func TestDaemonStatusProbeIsFresh(t *testing.T) {
 // A node list without this node is rejected; the plan in force stays and
 // /metrics says so until a good list comes.
 func TestDaemonRejectsListWithoutLocalNode(t *testing.T) {
-	td := startTestDaemon(t, nodesYAML(1, 2, 3), "--probe.interval=200ms")
+	td := startTestDaemon(t, nodesYAML(1, 2, 3), func(c *Config) { c.ProbeInterval = 200 * time.Millisecond })
 	td.waitHealthy(t)
 	td.writeNodes(t, nodesYAML(2, 3, 4))
 	if why := eventually(func() string {

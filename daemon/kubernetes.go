@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"github.com/go-kit/log"
@@ -12,20 +12,20 @@ import (
 // its health pod (or its annotation). The health pods are looked for in
 // --nodes.kubernetes.health-pods.namespace, by default the namespace of
 // the kubeconfig's context, or in a pod its own.
-func (d *daemonCommand) kubernetesSource(logger log.Logger) (*nodes.KubernetesSource, error) {
-	f := &d.flags
-	client, err := nodes.NewKubernetesClient(f.kube.Kubeconfig)
+func (d *daemon) kubernetesSource() (*nodes.KubernetesSource, error) {
+	f := d.cfg
+	client, err := nodes.NewKubernetesClient(f.Kube.Kubeconfig)
 	if err != nil {
 		return nil, err
 	}
-	cfg := f.kube
+	cfg := f.Kube
 	if cfg.HealthPodNamespace == "" {
 		if cfg.HealthPodNamespace, err = nodes.KubernetesNamespace(cfg.Kubeconfig); err != nil {
 			return nil, err
 		}
 	}
-	cfg.LocalNode = f.nodeName // kept even when cordoned or NotReady: it probes itself
-	logger = log.With(logger, "component", "discovery")
+	cfg.LocalNode = f.NodeName // kept even when cordoned or NotReady: it probes itself
+	logger := log.With(d.logger, "component", "discovery")
 	level.Info(logger).Log("msg", "watching Kubernetes nodes and health pods", "namespace", cfg.HealthPodNamespace, "selector", cfg.HealthPodSelector)
 	return nodes.NewKubernetesSource(client, cfg, logger), nil
 }

@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"errors"
@@ -17,19 +17,19 @@ import (
 )
 
 // newWebServer serves the metrics and a landing page that links to them.
-func newWebServer(reg *prometheus.Registry, f *daemonFlags, logger log.Logger) *http.Server {
+func newWebServer(reg *prometheus.Registry, f *Config, logger log.Logger) *http.Server {
 	mux := http.NewServeMux()
-	mux.Handle(f.telemetryPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+	mux.Handle(f.TelemetryPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		EnableOpenMetrics: true,
 		Registry:          reg, // counts scrape errors in promhttp_metric_handler_errors_total
 		Timeout:           10 * time.Second,
 	}))
-	if f.telemetryPath != "/" {
+	if f.TelemetryPath != "/" {
 		landing, err := web.NewLandingPage(web.LandingConfig{
-			Name:        appName,
+			Name:        Name,
 			Description: "Full-mesh connectivity probes: host and health endpoint, ICMP and HTTP",
 			Version:     version.Info(),
-			Links:       []web.LandingLinks{{Address: f.telemetryPath, Text: "Metrics"}},
+			Links:       []web.LandingLinks{{Address: f.TelemetryPath, Text: "Metrics"}},
 		})
 		if err == nil {
 			mux.Handle("/", landing)
@@ -45,8 +45,8 @@ func newWebServer(reg *prometheus.Registry, f *daemonFlags, logger log.Logger) *
 	}
 }
 
-func serveWeb(srv *http.Server, f *daemonFlags, logger log.Logger) error {
-	err := web.ListenAndServe(srv, f.web, slogFrom(logger))
+func serveWeb(srv *http.Server, f *Config, logger log.Logger) error {
+	err := web.ListenAndServe(srv, f.Web, slogFrom(logger))
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}

@@ -1,12 +1,12 @@
-package main
+package daemon
 
 import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
-	"github.com/alecthomas/kingpin/v2"
-
+	"github.com/connectivity-exporter/connectivity_exporter/collector"
 	"github.com/connectivity-exporter/connectivity_exporter/status"
 )
 
@@ -14,7 +14,9 @@ import (
 // /metrics and status say black hole, and once the hole is gone both say
 // so too.
 func TestDaemonReportsMTUBlackHole(t *testing.T) {
-	td := startTestDaemon(t, nodesYAML(1, 2), "--probe.interval=100ms", "--probe.mtu.every=2", "--metrics.per-peer=failing")
+	td := startTestDaemon(t, nodesYAML(1, 2), func(c *Config) {
+		c.ProbeInterval, c.MTUEvery, c.PerPeer = 100*time.Millisecond, 2, collector.PerPeerFailing
+	})
 	td.net.setHoles("198.19.0.2")
 	hole := `connectivity_peer_mtu_status{family="ipv4",path="endpoint",peer="node-2",protocol="icmp",source="node-1",status="blackhole"} 1`
 	var out string
@@ -65,45 +67,13 @@ func TestDaemonReportsMTUBlackHole(t *testing.T) {
 	}
 }
 
-func TestMTUFlagsValidate(t *testing.T) {
-	tests := []struct {
-		args []string
-		want string // "" means valid
-	}{
-		{nil, ""},
-		{[]string{"--probe.mtu=1500", "--probe.mtu.endpoint=1450", "--probe.mtu.every=1"}, ""},
-		{[]string{"--probe.mtu=65535", "--probe.mtu.every=0"}, ""},
-		{[]string{"--probe.mtu=1279"}, "--probe.mtu must be 0 (from the route) or from 1280 to 65535, got 1279"},
-		{[]string{"--probe.mtu=65536"}, "--probe.mtu must be 0"},
-		{[]string{"--probe.mtu.endpoint=100"}, "--probe.mtu.endpoint must be 0 or from 1280 to 65535, got 100"},
-		{[]string{"--probe.mtu.every=-1"}, "--probe.mtu.every must not be negative, got -1"},
-		{[]string{"--probe.mtu.refresh=0s"}, "--probe.mtu.refresh must be positive"},
-	}
-	for _, tc := range tests {
-		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
-			app := kingpin.New("test", "")
-			d := addDaemonCommand(app)
-			if _, err := app.Parse(append([]string{"daemon", "--node.name=n", "--nodes.file=x"}, tc.args...)); err != nil {
-				t.Fatal(err)
-			}
-			err := d.flags.validate()
-			switch {
-			case tc.want == "" && err != nil:
-				t.Fatalf("error %v, want none", err)
-			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
-				t.Fatalf("error %v, want %q", err, tc.want)
-			}
-		})
-	}
-}
-
-func TestFullSizeEveryIsOffWhenPassive(t *testing.T) {
-	f := daemonFlags{mtuEvery: 4, passive: true}
-	if f.fullSizeEvery() != 0 {
+func TestMTUProbeEveryIsOffWhenPassive(t *testing.T) {
+	c := Config{MTUEvery: 4, Passive: true}
+	if c.MTUProbeEvery() != 0 {
 		t.Error("a passive daemon would send full-size probes")
 	}
-	f.passive = false
-	if f.fullSizeEvery() != 4 {
-		t.Error("--probe.mtu.every is not honoured")
+	c.Passive = false
+	if c.MTUProbeEvery() != 4 {
+		t.Error("MTUEvery (--probe.mtu.every) is not honoured")
 	}
 }

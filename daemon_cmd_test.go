@@ -2,7 +2,10 @@ package main
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
+
+	"github.com/alecthomas/kingpin/v2"
 )
 
 func TestParseHealthIPs(t *testing.T) {
@@ -42,8 +45,40 @@ func TestParseHealthIPs(t *testing.T) {
 				}
 				return ip.String()
 			}
-			if show(f.healthAddr) != tt.first || show(f.healthDualAddr) != tt.second {
-				t.Errorf("got %q, %q; want %q, %q", show(f.healthAddr), show(f.healthDualAddr), tt.first, tt.second)
+			if show(f.HealthIP) != tt.first || show(f.DualStackHealthIP) != tt.second {
+				t.Errorf("got %q, %q; want %q, %q", show(f.HealthIP), show(f.DualStackHealthIP), tt.first, tt.second)
+			}
+		})
+	}
+}
+
+func TestMTUFlagsValidate(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string // "" means valid
+	}{
+		{nil, ""},
+		{[]string{"--probe.mtu=1500", "--probe.mtu.endpoint=1450", "--probe.mtu.every=1"}, ""},
+		{[]string{"--probe.mtu=65535", "--probe.mtu.every=0"}, ""},
+		{[]string{"--probe.mtu=1279"}, "--probe.mtu must be 0 (from the route) or from 1280 to 65535, got 1279"},
+		{[]string{"--probe.mtu=65536"}, "--probe.mtu must be 0"},
+		{[]string{"--probe.mtu.endpoint=100"}, "--probe.mtu.endpoint must be 0 or from 1280 to 65535, got 100"},
+		{[]string{"--probe.mtu.every=-1"}, "--probe.mtu.every must not be negative, got -1"},
+		{[]string{"--probe.mtu.refresh=0s"}, "--probe.mtu.refresh must be positive"},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			app := kingpin.New("test", "")
+			d := addDaemonCommand(app)
+			if _, err := app.Parse(append([]string{"daemon", "--node.name=n", "--nodes.file=x"}, tc.args...)); err != nil {
+				t.Fatal(err)
+			}
+			err := d.flags.validate()
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("error %v, want none", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("error %v, want %q", err, tc.want)
 			}
 		})
 	}

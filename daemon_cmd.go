@@ -1,0 +1,183 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+
+	"github.com/connectivity-exporter/connectivity_exporter/collector"
+	"github.com/connectivity-exporter/connectivity_exporter/daemon"
+	"github.com/connectivity-exporter/connectivity_exporter/healthep"
+	"github.com/connectivity-exporter/connectivity_exporter/nodes"
+	"github.com/connectivity-exporter/connectivity_exporter/routemtu"
+)
+
+// daemonFlags are the daemon command's flags: a daemon.Config, and the
+// values that validate turns into its fields.
+type daemonFlags struct {
+	daemon.Config
+	healthIPs []string // --healthep.ip, parsed into HealthIP and DualStackHealthIP
+	perPeer   string
+}
+
+// Bounds of --probe.mtu and --probe.mtu.endpoint: IPv6's minimum MTU, and
+// the largest IP packet.
+const (
+	minMTUFlag = 1280
+	maxMTUFlag = 65535
+)
+
+type daemonCommand struct {
+	cmd   *kingpin.CmdClause
+	flags daemonFlags
+}
+
+func addDaemonCommand(app *kingpin.Application) *daemonCommand {
+	d := &daemonCommand{}
+	f := &d.flags
+	c := app.Command("daemon", "Run the exporter: probe every node and serve /metrics and /hello (the default command).").Default()
+	d.cmd = c
+	hostname, _ := os.Hostname()
+	c.Flag("node.name", "This node's name; must match an entry of the node list.").Default(hostname).StringVar(&f.NodeName)
+	c.Flag("nodes.file", "YAML node list, reloaded when it changes.").PlaceHolder("FILE").StringVar(&f.NodesFile)
+	c.Flag("nodes.file.poll-interval", "How often the node list file is checked for changes.").Default(nodes.DefaultPollInterval.String()).DurationVar(&f.NodesFilePoll)
+	c.Flag("nodes.kubernetes", "Discover nodes from the Kubernetes API (the cluster's Node objects, watched for changes).").BoolVar(&f.Kubernetes)
+	c.Flag("kubeconfig", "Kubeconfig file for --nodes.kubernetes (default: the pod's service account, in-cluster).").PlaceHolder("FILE").StringVar(&f.Kube.Kubeconfig)
+	c.Flag("nodes.kubernetes.address-type", "Node address probed on the host paths: InternalIP or ExternalIP.").Default("InternalIP").EnumVar(&f.Kube.AddressType, "InternalIP", "ExternalIP")
+	c.Flag("nodes.kubernetes.ip-family", "Address families probed: dual (every family a node and its health pod have: both on dual-stack nodes, the one family elsewhere), ipv4 or ipv6 (that family only).").Default(nodes.IPFamilyDual).EnumVar(&f.Kube.IPFamily, nodes.IPFamilyDual, nodes.IPFamilyIPv4, nodes.IPFamilyIPv6)
+	c.Flag("nodes.kubernetes.health-ip-annotation", "Node annotation that holds a node's health IP; where set, it overrides the node's health pod.").Default(nodes.DefaultHealthIPAnnotation).StringVar(&f.Kube.HealthIPAnnotation)
+	c.Flag("nodes.kubernetes.health-pods.namespace", "Namespace of the health pods, whose IPs are the nodes' health IPs (default: the kubeconfig context's namespace; in a pod, its own).").PlaceHolder("NAMESPACE").StringVar(&f.Kube.HealthPodNamespace)
+	c.Flag("nodes.kubernetes.health-pods.selector", "Label selector of the health pods (one per node, as the health DaemonSet runs them).").Default(nodes.DefaultHealthPodSelector).StringVar(&f.Kube.HealthPodSelector)
+	c.Flag("nodes.kubernetes.not-ready", "Nodes whose Ready condition is not True: include (probe them) or exclude.").Default(nodes.KubernetesInclude).EnumVar(&f.Kube.NotReady, nodes.KubernetesInclude, nodes.KubernetesExclude)
+	c.Flag("nodes.kubernetes.cordoned", "Cordoned (unschedulable) nodes: exclude (drains and scale-downs page no one) or include. This node is always kept.").Default(nodes.KubernetesExclude).EnumVar(&f.Kube.Cordoned, nodes.KubernetesInclude, nodes.KubernetesExclude)
+	c.Flag("nodes.kubernetes.health-pods.grace", "With --nodes.kubernetes: how long after start a missing or silent health pod on this node is not yet reported (connectivity_health_endpoint_up stays absent), while a new node's pod is scheduled.").Default("2m").DurationVar(&f.HealthPodGrace)
+	c.Flag("probe.interval", "Each path of each peer is probed once per interval, spread evenly over it.").Default("15s").DurationVar(&f.ProbeInterval)
+	c.Flag("probe.timeout", "One probe's deadline.").Default("2s").DurationVar(&f.ProbeTimeout)
+	c.Flag("probe.failure-threshold", "Consecutive failures before a path is reported unreachable.").Default("3").IntVar(&f.FailureThreshold)
+	c.Flag("probe.max-in-flight", "Most probes running at once.").Default("1024").IntVar(&f.MaxInFlight)
+	c.Flag("probe.icmp.privileged", "Send ICMP through raw sockets (needs CAP_NET_RAW); --no-probe.icmp.privileged uses unprivileged ICMP sockets (needs net.ipv4.ping_group_range).").Default("true").BoolVar(&f.ICMPPrivileged)
+	c.Flag("probe.icmp.engine", "How ICMP echoes are sent: shared (one socket per address family for all probes) or pro-bing (a socket per probe; costs about three times the CPU, see BENCHMARKS.md).").Default("shared").EnumVar(&f.ICMPEngine, "shared", "pro-bing")
+	c.Flag("probe.http.client", "How /hello is fetched: minimal (a strict HTTP/1.1 GET on a fresh connection) or net-http (Go's net/http client, about 1.5 times the CPU per probe, see BENCHMARKS.md).").Default("minimal").EnumVar(&f.HTTPClient, "minimal", "net-http")
+	c.Flag("probe.peers", "Probe only this many peers (plus this node), chosen by consistent hashing so that every node is probed by about as many others; 0 probes every node. For very large clusters.").Default("0").IntVar(&f.ProbePeers)
+	c.Flag("probe.mtu", "MTU that full-size probes are sized for (bytes of the IP packet); 0 reads it per peer from the route towards it (the route's MTU, else its interface's).").Default("0").IntVar(&f.MTU)
+	c.Flag("probe.mtu.endpoint", "MTU of the full-size probes of endpoint paths, which may cross an overlay; 0 is --probe.mtu if set, else the route towards the health IP.").Default("0").IntVar(&f.EndpointMTU)
+	c.Flag("probe.mtu.every", "Each path gets a full-size probe once every this many probe intervals, right after its small probe; 0 disables full-size probes.").Default("4").IntVar(&f.MTUEvery)
+	c.Flag("probe.mtu.refresh", "How long an MTU read from the routing table is used before it is read again.").Default(routemtu.DefaultRefresh.String()).DurationVar(&f.MTURefresh)
+	c.Flag("hello.listen-address", "Address of the host /hello responder; its port is also the port probed on peers.").Default(defaultHelloAddress()).StringVar(&f.HelloAddress)
+	c.Flag("healthep.ip", "Create the health endpoint with this IP (default: with --nodes.file, the local node's health_ip or health_ips; none without either). Repeat it, or give a comma-separated list, for an address of each family (dual stack).").PlaceHolder("IP").StringsVar(&f.healthIPs)
+	c.Flag("healthep.netns", "Name of the health network namespace (as in ip netns list).").Default(healthep.DefaultNetns).StringVar(&f.HealthNetns)
+	c.Flag("healthep.interface", "Host-side name of the veth pair to the health namespace.").Default(healthep.DefaultHostInterface).StringVar(&f.HealthInterface)
+	c.Flag("healthep.check-interval", "How often the health endpoint is checked and rebuilt if broken.").Default(healthep.DefaultCheckInterval.String()).DurationVar(&f.HealthCheckInterval)
+	c.Flag("admin.socket", "Unix socket of the admin API used by the status, ping and get commands.").Default(defaultAdminSocket).StringVar(&f.AdminSocket)
+	c.Flag("passive", "Only answer /hello (and keep the health endpoint); do not probe.").BoolVar(&f.Passive)
+	c.Flag("metrics.per-peer", "Which peers get per-peer series: all, failing, none, or auto (all up to --metrics.per-peer.auto-max-nodes nodes, failing above).").Default("auto").EnumVar(&f.perPeer, "auto", "all", "failing", "none")
+	c.Flag("metrics.per-peer.auto-max-nodes", "Largest node count for which auto keeps per-peer series of every peer.").Default("100").IntVar(&f.PerPeerAutoMax)
+	c.Flag("metrics.classic-buckets", "Export classic histogram buckets next to the native ones (--no-metrics.classic-buckets for native only).").Default("true").BoolVar(&f.ClassicBuckets)
+	c.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&f.TelemetryPath)
+	f.Web = kingpinflag.AddFlags(c, ":9240")
+	return d
+}
+
+// run runs the daemon until SIGTERM or SIGINT and returns the exit code.
+func (d *daemonCommand) run(logger log.Logger) int {
+	if err := d.flags.validate(); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: error: %v\n", appName, err)
+		return exitUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := daemon.Serve(ctx, d.flags.Config, logger, daemon.RealDeps()); err != nil {
+		level.Error(logger).Log("msg", "exporter failed", "err", err)
+		return exitFailure
+	}
+	level.Info(logger).Log("msg", "stopped")
+	return exitOK
+}
+
+// validate checks what kingpin cannot, with errors that name the flag, and
+// sets the Config fields that are parsed from flags.
+func (f *daemonFlags) validate() error {
+	switch {
+	case f.NodeName == "":
+		return fmt.Errorf("--node.name is empty and the hostname is unknown")
+	case f.NodesFile == "" && !f.Kubernetes && !f.Passive:
+		return fmt.Errorf("--nodes.file or --nodes.kubernetes is required (or --passive to only answer /hello)")
+	case f.NodesFile != "" && f.Kubernetes:
+		return fmt.Errorf("--nodes.file and --nodes.kubernetes exclude each other")
+	case f.NodesFilePoll <= 0:
+		return fmt.Errorf("--nodes.file.poll-interval must be positive, got %s", f.NodesFilePoll)
+	case f.ProbeInterval <= 0:
+		return fmt.Errorf("--probe.interval must be positive, got %s", f.ProbeInterval)
+	case f.ProbeTimeout <= 0:
+		return fmt.Errorf("--probe.timeout must be positive, got %s", f.ProbeTimeout)
+	case f.FailureThreshold < 1:
+		return fmt.Errorf("--probe.failure-threshold must be at least 1, got %d", f.FailureThreshold)
+	case f.ProbePeers < 0:
+		return fmt.Errorf("--probe.peers must not be negative, got %d", f.ProbePeers)
+	case f.MaxInFlight < 1:
+		return fmt.Errorf("--probe.max-in-flight must be at least 1, got %d", f.MaxInFlight)
+	case f.MTU != 0 && (f.MTU < minMTUFlag || f.MTU > maxMTUFlag):
+		return fmt.Errorf("--probe.mtu must be 0 (from the route) or from %d to %d, got %d", minMTUFlag, maxMTUFlag, f.MTU)
+	case f.EndpointMTU != 0 && (f.EndpointMTU < minMTUFlag || f.EndpointMTU > maxMTUFlag):
+		return fmt.Errorf("--probe.mtu.endpoint must be 0 or from %d to %d, got %d", minMTUFlag, maxMTUFlag, f.EndpointMTU)
+	case f.MTUEvery < 0:
+		return fmt.Errorf("--probe.mtu.every must not be negative, got %d", f.MTUEvery)
+	case f.MTURefresh <= 0:
+		return fmt.Errorf("--probe.mtu.refresh must be positive, got %s", f.MTURefresh)
+	case f.HealthCheckInterval <= 0:
+		return fmt.Errorf("--healthep.check-interval must be positive, got %s", f.HealthCheckInterval)
+	case f.HealthPodGrace < 0:
+		return fmt.Errorf("--nodes.kubernetes.health-pods.grace must not be negative, got %s", f.HealthPodGrace)
+	case f.PerPeerAutoMax < 0:
+		return fmt.Errorf("--metrics.per-peer.auto-max-nodes must not be negative, got %d", f.PerPeerAutoMax)
+	case f.TelemetryPath == "" || f.TelemetryPath[0] != '/':
+		return fmt.Errorf("--web.telemetry-path must start with /, got %q", f.TelemetryPath)
+	case f.AdminSocket == "":
+		return fmt.Errorf("--admin.socket is empty")
+	}
+	var err error
+	if f.HelloPort, err = helloListenPort(f.HelloAddress); err != nil {
+		return err
+	}
+	if f.Kubernetes {
+		if err := f.Kube.Validate(); err != nil {
+			return fmt.Errorf("--nodes.kubernetes: %w", err)
+		}
+	}
+	f.PerPeer = collector.PerPeerMode(f.perPeer)
+	return f.parseHealthIPs()
+}
+
+// parseHealthIPs sets HealthIP and DualStackHealthIP from --healthep.ip:
+// repeated, or a comma-separated list, with at most one address of each
+// family.
+func (f *daemonFlags) parseHealthIPs() error {
+	var ips []netip.Addr
+	for _, value := range f.healthIPs {
+		for text := range strings.SplitSeq(value, ",") {
+			ip, err := netip.ParseAddr(strings.TrimSpace(text))
+			if err != nil {
+				return fmt.Errorf("--healthep.ip %q is not an IP address", text)
+			}
+			ips = append(ips, ip)
+		}
+	}
+	if len(ips) == 0 {
+		return nil
+	}
+	first, second, ok := nodes.DualStack(ips)
+	if !ok {
+		return fmt.Errorf("--healthep.ip: %s given, want one address or one of each family (IPv4 and IPv6)", nodes.JoinAddrs(ips))
+	}
+	f.HealthIP, f.DualStackHealthIP = first, second
+	return nil
+}
