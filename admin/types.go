@@ -38,7 +38,7 @@ type NodeReport struct {
 	// Such a node is neither healthy nor unhealthy from here.
 	NotProbed string `json:"not_probed,omitempty"`
 	// Host is nil for a node that is not probed (NotProbed), and in
-	// reports that were not built by BuildReport. On dual stack it is the
+	// reports that were not built by daemon.BuildReport. On dual stack it is the
 	// IPv4 address, and DualStackHost the IPv6 one: a single-stack report
 	// reads as it did before dual stack.
 	Host          *PathReport `json:"host,omitempty"`

@@ -16,12 +16,12 @@ import (
 // ctrl are nil when the daemon does not probe or has no health endpoint.
 func newAdminBackend(f *Config, keeper *plan.Keeper, store *prober.Store, sched *prober.Scheduler, ctrl *healthep.Controller) admin.Backend {
 	started := time.Now()
-	opts := admin.ReportOptions{Interval: f.ProbeInterval, FailureThreshold: f.FailureThreshold, HelloPort: f.HelloPort}
+	opts := ReportOptions{Interval: f.ProbeInterval, FailureThreshold: f.FailureThreshold, HelloPort: f.HelloPort}
 	statusReport := func() admin.Report {
 		st := store.Snapshot()
 		o := opts
-		o.ProbeTime = admin.LatestProbe(st)
-		return admin.BuildReport(keeper.Current(), st, o)
+		o.ProbeTime = LatestProbe(st)
+		return BuildReport(keeper.Current(), st, o)
 	}
 	return admin.BackendFuncs{
 		StatusFunc: statusReport,
@@ -33,7 +33,7 @@ func newAdminBackend(f *Config, keeper *plan.Keeper, store *prober.Store, sched 
 			o.Fresh, o.FreshSince = true, time.Now()
 			st := sched.ProbeAll(ctx)
 			o.ProbeTime = time.Now()
-			return admin.BuildReport(keeper.Current(), st, o)
+			return BuildReport(keeper.Current(), st, o)
 		},
 		InfoFunc: func() admin.Info {
 			info := admin.Info{
@@ -52,7 +52,7 @@ func newAdminBackend(f *Config, keeper *plan.Keeper, store *prober.Store, sched 
 				}
 			}
 			if sched != nil {
-				info.LastCycle = admin.NewCycleInfo(sched.LastCycle())
+				info.LastCycle = NewCycleInfo(sched.LastCycle())
 			}
 			return info
 		},
