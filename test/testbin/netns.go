@@ -34,8 +34,8 @@ func NewLab(t testing.TB) *Lab {
 func (l *Lab) Netns(name string) {
 	l.t.Helper()
 	l.Forget(name)
-	l.IP("netns", "add", name)
-	l.IP("-n", name, "link", "set", "lo", "up")
+	IP(l.t, "netns", "add", name)
+	IP(l.t, "-n", name, "link", "set", "lo", "up")
 }
 
 // Forget deletes the network namespace name now, if an aborted run left it,
@@ -59,18 +59,18 @@ type End struct {
 // Veth joins a and b with a veth pair and brings both ends up.
 func (l *Lab) Veth(a, b End) {
 	l.t.Helper()
-	l.IP("link", "add", "name", a.Dev, "netns", a.Netns, "type", "veth", "peer", "name", b.Dev, "netns", b.Netns)
+	IP(l.t, "link", "add", "name", a.Dev, "netns", a.Netns, "type", "veth", "peer", "name", b.Dev, "netns", b.Netns)
 	for _, e := range []End{a, b} {
 		if e.MTU != 0 {
-			l.IP("-n", e.Netns, "link", "set", e.Dev, "mtu", fmt.Sprint(e.MTU))
+			IP(l.t, "-n", e.Netns, "link", "set", e.Dev, "mtu", fmt.Sprint(e.MTU))
 		}
 		if e.Master != "" {
-			l.IP("-n", e.Netns, "link", "set", e.Dev, "master", e.Master)
+			IP(l.t, "-n", e.Netns, "link", "set", e.Dev, "master", e.Master)
 		}
 		for _, a := range e.Addrs {
 			l.Addr(e.Netns, e.Dev, a)
 		}
-		l.IP("-n", e.Netns, "link", "set", e.Dev, "up")
+		IP(l.t, "-n", e.Netns, "link", "set", e.Dev, "up")
 	}
 }
 
@@ -90,7 +90,7 @@ func (l *Lab) Addr(ns, dev, cidr string) {
 	if p.Addr().Is6() {
 		args = append(args, "nodad")
 	}
-	l.IP(args...)
+	IP(l.t, args...)
 }
 
 var labRanges = []netip.Prefix{
@@ -115,31 +115,31 @@ func LabAddr(ip netip.Addr) bool {
 // Bridge creates the bridge name in ns and brings it up.
 func (l *Lab) Bridge(ns, name string) {
 	l.t.Helper()
-	l.IP("-n", ns, "link", "add", name, "type", "bridge")
-	l.IP("-n", ns, "link", "set", name, "up")
+	IP(l.t, "-n", ns, "link", "add", name, "type", "bridge")
+	IP(l.t, "-n", ns, "link", "set", name, "up")
 }
 
 // Sysctl sets kernel settings ("net.ipv4.ip_forward=1") in ns.
 func (l *Lab) Sysctl(ns string, settings ...string) {
 	l.t.Helper()
-	l.Exec(ns, append([]string{"sysctl", "-qw"}, settings...)...)
+	NetnsExec(l.t, ns, append([]string{"sysctl", "-qw"}, settings...)...)
 }
 
-// IP runs the ip command and returns its output; an error fails the test.
-func (l *Lab) IP(args ...string) string {
-	l.t.Helper()
+// IP runs the ip command and returns its output; an error fails t.
+func IP(t testing.TB, args ...string) string {
+	t.Helper()
 	out, err := Run("ip", args...)
 	if err != nil {
-		l.t.Fatal(err)
+		t.Fatal(err)
 	}
 	return out
 }
 
-// Exec runs a command in ns and returns its output; an error fails the
-// test.
-func (l *Lab) Exec(ns string, args ...string) string {
-	l.t.Helper()
-	return l.IP(append([]string{"netns", "exec", ns}, args...)...)
+// NetnsExec runs a command in the network namespace ns and returns its
+// output; an error fails t.
+func NetnsExec(t testing.TB, ns string, args ...string) string {
+	t.Helper()
+	return IP(t, append([]string{"netns", "exec", ns}, args...)...)
 }
 
 // runTimeout bounds a lab command: none should take more than moments.

@@ -34,7 +34,7 @@ func TestLabVeth(t *testing.T) {
 		l.Netns(b)
 		l.Veth(End{Netns: a, Dev: "v0", Addrs: []string{"198.18.77.1/24", "2001:db8:77::1/64"}, MTU: 1400},
 			End{Netns: b, Dev: "v0", Addrs: []string{"198.18.77.2/24", "2001:db8:77::2/64"}})
-		if out := l.IP("-n", a, "link", "show", "v0"); !strings.Contains(out, "mtu 1400") {
+		if out := IP(t, "-n", a, "link", "show", "v0"); !strings.Contains(out, "mtu 1400") {
 			t.Errorf("v0 in %s: %s", a, out)
 		}
 		for _, addr := range []string{"198.18.77.2:7000", "[2001:db8:77::2]:7000"} {
