@@ -2,7 +2,6 @@ package healthep
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -19,12 +18,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netns"
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
 
 	"github.com/connectivity-exporter/connectivity_exporter/hello"
+	"github.com/connectivity-exporter/connectivity_exporter/test/testbin"
 )
 
 // The lab: every "host" is a network namespace named cxt-hep-*, every address
@@ -38,91 +37,19 @@ const (
 	hostIf      = "cx_health"
 )
 
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: creates network namespaces")
-	}
-	if testing.Short() {
-		t.Skip("builds network namespaces; skipped in -short mode")
-	}
-}
-
-func sh(name string, args ...string) (string, error) {
-	out, err := exec.Command(name, args...).CombinedOutput()
-	if err != nil {
-		return string(out), fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, out)
-	}
-	return string(out), nil
-}
-
-func mustSh(t *testing.T, name string, args ...string) string {
-	t.Helper()
-	out, err := sh(name, args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-// addNetns creates a lab netns (removing a leftover of an aborted run first)
-// and deletes it when the test ends.
-func addNetns(t *testing.T, name string) {
-	t.Helper()
-	if !strings.HasPrefix(name, "cxt-hep-") {
-		t.Fatalf("lab netns %q must be prefixed cxt-hep-", name)
-	}
-	_, _ = sh("ip", "netns", "delete", name)
-	mustSh(t, "ip", "netns", "add", name)
-	t.Cleanup(func() { _, _ = sh("ip", "netns", "delete", name) })
-	mustSh(t, "ip", "-n", name, "link", "set", "lo", "up")
-}
-
 // addNode creates a node netns with a "fabric" address, the source address
 // the node uses towards its health endpoint. A veth pair looped inside the
 // node carries it: veth is needed anyway, dummy may not be built.
-func addNode(t *testing.T, name, fabricCIDR string) {
-	t.Helper()
-	addNetns(t, name)
-	mustSh(t, "ip", "-n", name, "link", "add", "fab0", "type", "veth", "peer", "name", "fab1")
-	mustSh(t, "ip", "-n", name, "addr", "add", fabricCIDR, "dev", "fab0")
-	mustSh(t, "ip", "-n", name, "link", "set", "fab0", "up")
-	mustSh(t, "ip", "-n", name, "link", "set", "fab1", "up")
-}
-
-// forgetNetns makes sure a health netns name from an aborted run is gone
-// before and after the test.
-func forgetNetns(t *testing.T, name string) {
-	t.Helper()
-	_, _ = sh("ip", "netns", "delete", name)
-	t.Cleanup(func() { _, _ = sh("ip", "netns", "delete", name) })
-}
-
-func netnsListed(t *testing.T, name string) bool {
-	t.Helper()
-	for _, line := range strings.Split(mustSh(t, "ip", "netns", "list"), "\n") {
-		if f := strings.Fields(line); len(f) > 0 && f[0] == name {
-			return true
-		}
-	}
-	return false
-}
-
-// inNamedNetns runs fn on a thread switched into the named netns.
-func inNamedNetns(name string, fn func() error) error {
-	h, err := netns.GetFromName(name)
-	if err != nil {
-		return err
-	}
-	defer h.Close()
-	return inNetns(h, fn)
+func addNode(lab *testbin.Lab, name, fabricCIDR string) {
+	lab.Netns(name)
+	lab.Veth(testbin.End{Netns: name, Dev: "fab0", Addrs: []string{fabricCIDR}}, testbin.End{Netns: name, Dev: "fab1"})
 }
 
 // helloFrom GETs /hello on ip from inside the named netns.
 func helloFrom(nsName string, ip netip.Addr, timeout time.Duration) error {
 	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
 		var conn net.Conn
-		err := inNamedNetns(nsName, func() error {
+		err := testbin.InNetns(nsName, func() error {
 			var err error
 			conn, err = (&net.Dialer{}).DialContext(ctx, network, addr)
 			return err
@@ -149,7 +76,7 @@ func pingFrom(nsName string, ip netip.Addr) error {
 		echoType, replyType = ipv6.ICMPTypeEchoRequest, ipv6.ICMPTypeEchoReply
 	}
 	var conn *icmp.PacketConn
-	err := inNamedNetns(nsName, func() error {
+	err := testbin.InNetns(nsName, func() error {
 		var err error
 		conn, err = icmp.ListenPacket(network, listen)
 		return err
@@ -185,22 +112,6 @@ func pingFrom(nsName string, ip netip.Addr) error {
 	}
 }
 
-// eventually retries fn until it succeeds or labWait passes.
-func eventually(t *testing.T, what string, fn func() error) {
-	t.Helper()
-	deadline := time.Now().Add(labWait)
-	for {
-		err := fn()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %v", what, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // helperState is what the parent learnt from the child's Reporter calls.
 type helperState struct {
 	Up       bool // value of the last SetHealthEndpointUp
@@ -214,7 +125,7 @@ type helperState struct {
 type helper struct {
 	t    *testing.T
 	cmd  *exec.Cmd
-	logs *syncBuffer
+	logs *testbin.Buffer
 	done chan struct{} // closed when the child is reaped and its events read
 
 	mu      sync.Mutex
@@ -236,7 +147,7 @@ func startHelper(t *testing.T, nodeNs string, spec helperSpec) *helper {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &helper{t: t, logs: &syncBuffer{}, done: make(chan struct{}), changed: make(chan struct{})}
+	h := &helper{t: t, logs: &testbin.Buffer{}, done: make(chan struct{}), changed: make(chan struct{})}
 	h.cmd = exec.Command(exe, "-test.run=^TestHelperProcess$", "-test.timeout=5m")
 	h.cmd.Env = append(os.Environ(), helperEnv+"="+string(raw))
 	h.cmd.ExtraFiles = []*os.File{w}
@@ -246,7 +157,7 @@ func startHelper(t *testing.T, nodeNs string, spec helperSpec) *helper {
 	// A child forked from a thread inside nodeNs lives in nodeNs entirely,
 	// yet shares our mount namespace, so its /run/netns mounts are ours
 	// (`ip netns exec` would give it a private mount namespace).
-	err = inNamedNetns(nodeNs, h.cmd.Start)
+	err = testbin.InNetns(nodeNs, h.cmd.Start)
 	_ = w.Close()
 	if err != nil {
 		_ = r.Close()
@@ -354,36 +265,19 @@ func (h *helper) kill() {
 	<-h.done
 }
 
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // requireGone asserts that nothing of the endpoint is left in the node.
 func requireGone(t *testing.T, nodeNs, healthNs string, ip netip.Addr) {
 	t.Helper()
-	if netnsListed(t, healthNs) {
+	if testbin.NetnsExists(healthNs) {
 		t.Errorf("netns %s is still listed", healthNs)
 	}
 	if _, err := os.Lstat(netnsPath(healthNs)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("%s still exists (err %v)", netnsPath(healthNs), err)
 	}
-	if links := mustSh(t, "ip", "-n", nodeNs, "-o", "link", "show"); strings.Contains(links, hostIf) {
+	if links := testbin.IP(t, "-n", nodeNs, "-o", "link", "show"); strings.Contains(links, hostIf) {
 		t.Errorf("link %s is still in %s:\n%s", hostIf, nodeNs, links)
 	}
-	if routes := mustSh(t, "ip", "-n", nodeNs, "route", "show", "table", "all"); strings.Contains(routes, ip.String()) {
+	if routes := testbin.IP(t, "-n", nodeNs, "route", "show", "table", "all"); strings.Contains(routes, ip.String()) {
 		t.Errorf("a route to %s is still in %s:\n%s", ip, nodeNs, routes)
 	}
 }

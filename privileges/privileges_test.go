@@ -24,6 +24,7 @@ import (
 
 	"github.com/connectivity-exporter/connectivity_exporter/healthep"
 	"github.com/connectivity-exporter/connectivity_exporter/hello"
+	"github.com/connectivity-exporter/connectivity_exporter/test/testbin"
 )
 
 func TestNeedsCaps(t *testing.T) {
@@ -221,13 +222,6 @@ type child struct {
 	events chan [2]string
 }
 
-func sh(t *testing.T, args ...string) {
-	t.Helper()
-	if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-}
-
 func startChild(t *testing.T, nodeNetns string, spec helperSpec) *child {
 	t.Helper()
 	raw, _ := json.Marshal(spec)
@@ -290,12 +284,8 @@ func (w *testWriter) Write(p []byte) (int, error) {
 }
 
 func TestDrop(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: drops capabilities root has, in a child inside a network namespace")
-	}
-	if testing.Short() {
-		t.Skip("creates network namespaces; skipped in -short mode")
-	}
+	testbin.SkipShort(t, "creates network namespaces")
+	testbin.NeedRoot(t, "drops capabilities root has, in a child inside a network namespace")
 	tests := []struct {
 		name       string
 		spec       helperSpec
@@ -311,17 +301,11 @@ func TestDrop(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			node := fmt.Sprintf("cxh-priv-n%d", i)
 			health := fmt.Sprintf("cxh-priv-h%d", i)
-			for _, ns := range []string{node, health} {
-				_ = exec.Command("ip", "netns", "delete", ns).Run() // leftover of an aborted run
-				t.Cleanup(func() { _ = exec.Command("ip", "netns", "delete", ns).Run() })
-			}
-			sh(t, "ip", "netns", "add", node)
-			sh(t, "ip", "-n", node, "link", "set", "lo", "up")
+			lab := testbin.NewLab(t)
+			lab.Forget(health)
+			lab.Netns(node)
 			// The node's own address, the source towards its endpoint.
-			sh(t, "ip", "-n", node, "link", "add", "fab0", "type", "veth", "peer", "name", "fab1")
-			sh(t, "ip", "-n", node, "addr", "add", "198.18.250.1/24", "dev", "fab0")
-			sh(t, "ip", "-n", node, "link", "set", "fab0", "up")
-			sh(t, "ip", "-n", node, "link", "set", "fab1", "up")
+			lab.Veth(testbin.End{Netns: node, Dev: "fab0", Addrs: []string{"198.18.250.1/24"}}, testbin.End{Netns: node, Dev: "fab1"})
 
 			tc.spec.HealthNetns = health
 			c := startChild(t, node, tc.spec)
@@ -352,7 +336,7 @@ func TestDrop(t *testing.T) {
 				// on SIGTERM.
 				for c.next(t, "up", 30*time.Second) != "true" {
 				}
-				sh(t, "ip", "netns", "delete", health)
+				testbin.IP(t, "netns", "delete", health)
 				c.next(t, "restarted", 30*time.Second)
 				for c.next(t, "up", 30*time.Second) != "true" {
 				}

@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/connectivity-exporter/connectivity_exporter/test/testbin"
 )
 
 // The hot paths, one probe at a time. CPU per probe at scale, with every
@@ -26,9 +28,7 @@ func benchmarkProbe(b *testing.B, probe ProbeFunc, ip netip.Addr) {
 }
 
 func BenchmarkICMPLoopback(b *testing.B) {
-	if !isRoot() {
-		b.Skip("needs root: raw ICMP sockets")
-	}
+	testbin.NeedRoot(b, "raw ICMP sockets")
 	lo := netip.MustParseAddr("127.0.0.1")
 	b.Run("engine", func(b *testing.B) {
 		e, err := NewICMPEngine(ICMPConfig{Privileged: true})

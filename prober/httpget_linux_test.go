@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/connectivity-exporter/connectivity_exporter/test/testbin"
 )
 
 func TestAnswerRTT(t *testing.T) {
@@ -72,26 +74,10 @@ func TestAnswerReaderKeepsTheKernelTimestamp(t *testing.T) {
 // the kernel's handshake RTT then comes from the second SYN, so it must not
 // be used: the probe's RTT has to show the second.
 func TestHTTPProbeRTTShowsALostSYN(t *testing.T) {
-	needRoot(t)
-	if testing.Short() {
-		t.Skip("builds a network namespace; skipped in -short mode")
-	}
-	for _, tool := range []string{"ip", "nft"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s (apt-get install -y iproute2 nftables)", tool)
-		}
-	}
+	lab := testbin.NewLab(t)
+	testbin.NeedTool(t, "nft", "apt-get install -y nftables")
 	const ns = "cxt-prb-syn"
-	run := func(args ...string) {
-		t.Helper()
-		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
-			t.Fatalf("%s: %v: %s", strings.Join(args, " "), err, out)
-		}
-	}
-	exec.Command("ip", "netns", "delete", ns).Run() // a leftover of an aborted run
-	run("ip", "netns", "add", ns)
-	t.Cleanup(func() { exec.Command("ip", "netns", "delete", ns).Run() })
-	run("ip", "-n", ns, "link", "set", "lo", "up")
+	lab.Netns(ns)
 	const port = 4240
 	// numgen counts only the SYNs that reach it: the first is dropped,
 	// its retransmission and the next probe's SYN pass.
@@ -103,36 +89,36 @@ func TestHTTPProbeRTTShowsALostSYN(t *testing.T) {
 	}
 
 	// Sockets belong to the namespace of the thread that makes them.
-	var lnErr error
 	var first, second Outcome
-	inNetns(t, ns, func() {
-		var ln net.Listener
-		ln, lnErr = net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if lnErr == nil {
-			go func() {
-				for {
-					c, err := ln.Accept()
-					if err != nil {
-						return
-					}
-					go func() {
-						defer c.Close()
-						c.Read(make([]byte, 512))
-						c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nhello\n"))
-					}()
-				}
-			}()
-			probe := NewHTTPProbe(HTTPConfig{Port: port, Path: "/hello"})
-			for _, o := range []*Outcome{&first, &second} {
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				*o = probe(ctx, netip.MustParseAddr("127.0.0.1"))
-				cancel()
-			}
-			ln.Close()
+	err := testbin.InNetns(ns, func() error {
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			return err
 		}
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				go func() {
+					defer c.Close()
+					c.Read(make([]byte, 512))
+					c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nhello\n"))
+				}()
+			}
+		}()
+		probe := NewHTTPProbe(HTTPConfig{Port: port, Path: "/hello"})
+		for _, o := range []*Outcome{&first, &second} {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			*o = probe(ctx, netip.MustParseAddr("127.0.0.1"))
+			cancel()
+		}
+		ln.Close()
+		return nil
 	})
-	if lnErr != nil {
-		t.Fatal(lnErr)
+	if err != nil {
+		t.Fatal(err)
 	}
 	if first.Result != ResultSuccess || first.RTT < 900*time.Millisecond {
 		t.Errorf("first SYN dropped: %+v, want success with an RTT over the 1 s retransmission", first)

@@ -5,10 +5,12 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/connectivity-exporter/connectivity_exporter/test/testbin"
 )
 
 func TestICMPProbeLoopback(t *testing.T) {
-	needRoot(t)
+	testbin.NeedRoot(t, "raw ICMP sockets")
 	probe := NewICMPProbe(ICMPConfig{Privileged: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()

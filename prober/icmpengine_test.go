@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/connectivity-exporter/connectivity_exporter/test/testbin"
 )
 
 var (
@@ -271,15 +273,8 @@ func TestEchoRequestChecksum(t *testing.T) {
 
 func isRoot() bool { return os.Geteuid() == 0 }
 
-func needRoot(t *testing.T) {
-	t.Helper()
-	if !isRoot() {
-		t.Skip("needs root: raw ICMP sockets")
-	}
-}
-
 func TestICMPEngineLoopback(t *testing.T) {
-	needRoot(t)
+	testbin.NeedRoot(t, "raw ICMP sockets")
 	e, err := NewICMPEngine(ICMPConfig{Privileged: true})
 	if err != nil {
 		t.Fatal(err)
@@ -303,7 +298,7 @@ func TestICMPEngineLoopback(t *testing.T) {
 }
 
 func TestICMPEngineConcurrentProbes(t *testing.T) {
-	needRoot(t)
+	testbin.NeedRoot(t, "raw ICMP sockets")
 	e, err := NewICMPEngine(ICMPConfig{Privileged: true})
 	if err != nil {
 		t.Fatal(err)
@@ -348,7 +343,7 @@ func TestICMPEngineConcurrentProbes(t *testing.T) {
 }
 
 func TestICMPEngineTwoEnginesDoNotStealReplies(t *testing.T) {
-	needRoot(t)
+	testbin.NeedRoot(t, "raw ICMP sockets")
 	a, err := NewICMPEngine(ICMPConfig{Privileged: true})
 	if err != nil {
 		t.Fatal(err)
@@ -375,7 +370,20 @@ func TestICMPEngineTwoEnginesDoNotStealReplies(t *testing.T) {
 func TestICMPEngineUnprivileged(t *testing.T) {
 	e, err := NewICMPEngine(ICMPConfig{Privileged: false})
 	if err != nil {
-		t.Skipf("unprivileged ICMP sockets not allowed here (net.ipv4.ping_group_range): %v", err)
+		// This namespace's net.ipv4.ping_group_range forbids them (the
+		// kernel's default does): open one in a lab namespace that allows
+		// every group.
+		t.Logf("unprivileged ICMP sockets not allowed here (%v): trying in a lab namespace", err)
+		lab := testbin.NewLab(t)
+		const ns = "cxt-prb-ping"
+		lab.Netns(ns)
+		lab.Sysctl(ns, "net.ipv4.ping_group_range=0 2147483647")
+		if err := testbin.InNetns(ns, func() (err error) {
+			e, err = NewICMPEngine(ICMPConfig{Privileged: false})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	defer e.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -386,7 +394,7 @@ func TestICMPEngineUnprivileged(t *testing.T) {
 }
 
 func TestICMPEngineClosed(t *testing.T) {
-	needRoot(t)
+	testbin.NeedRoot(t, "raw ICMP sockets")
 	e, err := NewICMPEngine(ICMPConfig{Privileged: true})
 	if err != nil {
 		t.Fatal(err)

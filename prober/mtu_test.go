@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/connectivity-exporter/connectivity_exporter/test/testbin"
 )
 
 func TestFoldMTU(t *testing.T) {
@@ -147,7 +149,7 @@ func TestICMPMessageLen(t *testing.T) {
 }
 
 func TestICMPEngineFullSizeLoopback(t *testing.T) {
-	needRoot(t)
+	testbin.NeedRoot(t, "raw ICMP sockets")
 	e, err := NewICMPEngine(ICMPConfig{Privileged: true, DontFragment: true})
 	if err != nil {
 		t.Fatal(err)

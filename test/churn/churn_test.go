@@ -7,7 +7,6 @@ package churn
 import (
 	"context"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -23,8 +22,6 @@ import (
 	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/connectivity-exporter/connectivity_exporter/collector"
 	"github.com/connectivity-exporter/connectivity_exporter/nodes"
@@ -143,7 +140,11 @@ func TestChurnLeavesNothingBehind(t *testing.T) {
 			defer web.Close()
 
 			apply(base)
-			time.Sleep(5 * interval)
+			// Steady once every path has its verdict: the fake probes never
+			// change their answers, so the series stay as they are then.
+			testbin.Eventually(t, 10*time.Second, "every path of the base list probed to a verdict", func() error {
+				return settled(store, len(first.Targets()))
+			})
 			want, _ := seriesOf(t, reg)
 			steady := testbin.MeasureUsage(t)
 
@@ -201,7 +202,18 @@ func TestChurnLeavesNothingBehind(t *testing.T) {
 			close(stopScrapes)
 			scrapes.Wait()
 			apply(base)
-			time.Sleep(5 * interval)
+			// Probes of the peers that left may still be in flight: wait
+			// for the series of the base list, which then must stay.
+			testbin.Eventually(t, 10*time.Second, "the series of the base list alone", func() error {
+				if err := settled(store, len(first.Targets())); err != nil {
+					return err
+				}
+				got, _, err := gatherSeries(reg)
+				if err != nil {
+					return err
+				}
+				return testbin.Holds(slices.Equal(got, want), fmt.Sprintf("%d series, want %d", len(got), len(want)))
+			})
 
 			if tc.mode != collector.PerPeerNone && transient.Load() == 0 {
 				t.Error("no peer but the base ones ever had series: nothing was removed")
@@ -236,23 +248,26 @@ func TestChurnLeavesNothingBehind(t *testing.T) {
 	}
 }
 
+// settled says what is still missing before the store holds n paths, each
+// with a verdict.
+func settled(store *prober.Store, n int) error {
+	paths := store.Snapshot()
+	unknown := 0
+	for _, st := range paths {
+		if st.Status == prober.StatusUnknown {
+			unknown++
+		}
+	}
+	return testbin.Holds(len(paths) == n && unknown == 0, fmt.Sprintf("%d paths (want %d), %d without a verdict", len(paths), n, unknown))
+}
+
 func scrape(t *testing.T, url string) string {
 	t.Helper()
 	// No keep-alive: a pooled connection would count as a leak.
-	c := http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := c.Get(url)
+	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	_, body, err := testbin.ScrapeMetrics(c, url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// It must also parse: a half-deleted family would not.
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	if _, err := p.TextToMetricFamilies(strings.NewReader(string(b))); err != nil {
-		t.Fatalf("/metrics does not parse: %v", err)
-	}
-	return string(b)
+	return body
 }

@@ -9,14 +9,11 @@ package container
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	appsv1 "k8s.io/api/apps/v1"
 
 	"github.com/connectivity-exporter/connectivity_exporter/test/testbin"
@@ -32,16 +29,10 @@ const (
 
 func requirements(t *testing.T) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("container test skipped in -short mode")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: runs podman containers in network namespaces it builds")
-	}
+	testbin.SkipShort(t, "container test")
+	testbin.NeedRoot(t, "runs podman containers in network namespaces it builds")
 	for _, tool := range []string{"podman", "runc", "ip", "nft", "curl", "ping"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s (scripts/install-deps.sh installs it): %v", tool, err)
-		}
+		testbin.NeedTool(t, tool, "scripts/install-deps.sh installs it")
 	}
 }
 
@@ -178,24 +169,20 @@ type path struct{ path, protocol string }
 // reachable and its down paths unreachable; within 0 checks once.
 func expectPaths(t *testing.T, l *lab, peer string, up, down []path, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
+	testbin.Eventually(t, within, fmt.Sprintf("node-a's exporter seeing %s's %v reachable and %v unreachable", peer, up, down), func() error {
 		seen, err := reachability(l, peer)
-		ok := err == nil
+		if err != nil {
+			return err
+		}
+		ok := true
 		for _, p := range up {
 			ok = ok && seen[p] == 1
 		}
 		for _, p := range down {
 			ok = ok && seen[p] == 0
 		}
-		if ok {
-			return
-		}
-		if !time.Now().Before(deadline) {
-			t.Fatalf("after %s, node-a's exporter does not see %s's %v reachable and %v unreachable; it sees %v (err %v)", within, peer, up, down, seen, err)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+		return testbin.Holds(ok, fmt.Sprintf("it sees %v", seen))
+	})
 }
 
 // reachability scrapes node A's exporter from inside node A's namespace
@@ -205,20 +192,13 @@ func reachability(l *lab, peer string) (map[path]float64, error) {
 	if err != nil {
 		return nil, fmt.Errorf("scraping node-a's exporter: %w: %s", err, body)
 	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	mfs, err := parser.TextToMetricFamilies(strings.NewReader(body))
+	m, err := testbin.ParseMetrics(body)
 	if err != nil {
 		return nil, err
 	}
 	out := map[path]float64{}
-	for _, m := range mfs["connectivity_peer_reachable"].GetMetric() {
-		labels := map[string]string{}
-		for _, lp := range m.GetLabel() {
-			labels[lp.GetName()] = lp.GetValue()
-		}
-		if labels["peer"] == peer {
-			out[path{labels["path"], labels["protocol"]}] = m.GetGauge().GetValue()
-		}
+	for _, s := range m.Find("connectivity_peer_reachable", map[string]string{"peer": peer}) {
+		out[path{s.Labels["path"], s.Labels["protocol"]}] = s.Value
 	}
 	return out, nil
 }

@@ -1,13 +1,11 @@
 package container
 
 import (
-	"context"
 	"fmt"
 	"os"
-	"os/exec"
-	"strings"
 	"testing"
-	"time"
+
+	"github.com/connectivity-exporter/connectivity_exporter/test/testbin"
 )
 
 // The lab: two nodes on a bridge, and a pod behind node B that node B
@@ -33,39 +31,25 @@ type lab struct {
 
 func newLab(t *testing.T) *lab {
 	t.Helper()
+	tl := testbin.NewLab(t)
 	prefix := fmt.Sprintf("cxctr%d", os.Getpid())
 	l := &lab{t: t, sw: prefix + "-sw", a: prefix + "-a", b: prefix + "-b", bPod: prefix + "-bpod"}
 	for _, ns := range []string{l.sw, l.a, l.b, l.bPod} {
-		l.ip("netns", "add", ns)
-		t.Cleanup(func() {
-			if out, err := run(10*time.Second, "ip", "netns", "delete", ns); err != nil {
-				t.Errorf("deleting namespace %s: %v\n%s", ns, err, out)
-			}
-		})
-		l.ip("-n", ns, "link", "set", "lo", "up")
+		tl.Netns(ns)
 	}
-
-	l.ip("-n", l.sw, "link", "add", "br0", "type", "bridge")
-	l.ip("-n", l.sw, "link", "set", "br0", "up")
+	tl.Bridge(l.sw, "br0")
 	for _, node := range []struct{ ns, port, addr string }{{l.a, "a0", nodeAIP}, {l.b, "b0", nodeBIP}} {
-		l.ip("link", "add", "name", "eth0", "netns", node.ns, "type", "veth", "peer", "name", node.port, "netns", l.sw)
-		l.ip("-n", l.sw, "link", "set", node.port, "master", "br0", "up")
-		l.ip("-n", node.ns, "addr", "add", node.addr+"/24", "dev", "eth0")
-		l.ip("-n", node.ns, "link", "set", "eth0", "up")
+		tl.Veth(testbin.End{Netns: node.ns, Dev: "eth0", Addrs: []string{node.addr + "/24"}}, testbin.End{Netns: l.sw, Dev: node.port, Master: "br0"})
 	}
 	// The pod: a veth from node B, a /30 between them; node A reaches the
 	// pod through node B, as it would reach another node's pod CIDR.
-	l.ip("link", "add", "name", "pod0", "netns", l.b, "type", "veth", "peer", "name", "eth0", "netns", l.bPod)
-	l.ip("-n", l.b, "addr", "add", podGW+"/30", "dev", "pod0")
-	l.ip("-n", l.b, "link", "set", "pod0", "up")
-	l.ip("-n", l.bPod, "addr", "add", podIP+"/30", "dev", "eth0")
-	l.ip("-n", l.bPod, "link", "set", "eth0", "up")
-	l.ip("-n", l.bPod, "route", "add", "default", "via", podGW)
-	l.ip("-n", l.a, "route", "add", podIP+"/32", "via", nodeBIP)
+	tl.Veth(testbin.End{Netns: l.b, Dev: "pod0", Addrs: []string{podGW + "/30"}}, testbin.End{Netns: l.bPod, Dev: "eth0", Addrs: []string{podIP + "/30"}})
+	testbin.IP(t, "-n", l.bPod, "route", "add", "default", "via", podGW)
+	testbin.IP(t, "-n", l.a, "route", "add", podIP+"/32", "via", nodeBIP)
 	// Node B forwards to its pods. Set here, from outside: a container
 	// cannot (its /proc/sys is read-only), and the exporter no longer
 	// needs to.
-	l.exec(l.b, "sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward")
+	tl.Sysctl(l.b, "net.ipv4.ip_forward=1")
 
 	if out, err := l.inNS(l.a, "ping", "-c", "1", "-W", "2", podIP); err != nil {
 		t.Fatalf("lab: node-a cannot ping the pod behind node-b: %v\n%s", err, out)
@@ -77,30 +61,9 @@ func newLab(t *testing.T) *lab {
 // unreachable, node B itself does not.
 func (l *lab) forwardDrop() {
 	l.t.Helper()
-	l.exec(l.b, "nft", "add table inet cxtest; add chain inet cxtest forward { type filter hook forward priority 0; policy drop; }")
-}
-
-func (l *lab) ip(args ...string) {
-	l.t.Helper()
-	if out, err := run(10*time.Second, "ip", args...); err != nil {
-		l.t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-}
-
-func (l *lab) exec(ns string, args ...string) {
-	l.t.Helper()
-	if out, err := l.inNS(ns, args...); err != nil {
-		l.t.Fatalf("in %s: %s: %v\n%s", ns, strings.Join(args, " "), err, out)
-	}
+	testbin.NetnsExec(l.t, l.b, "nft", "add table inet cxtest; add chain inet cxtest forward { type filter hook forward priority 0; policy drop; }")
 }
 
 func (l *lab) inNS(ns string, args ...string) (string, error) {
-	return run(10*time.Second, "ip", append([]string{"netns", "exec", ns}, args...)...)
-}
-
-func run(timeout time.Duration, name string, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
-	return string(out), err
+	return testbin.Run("ip", append([]string{"netns", "exec", ns}, args...)...)
 }

@@ -1,6 +1,10 @@
-// Package testbin gives tests what they share: the exporter binary, built
-// the way the Makefile builds it, free loopback ports, and the goroutine and
-// file descriptor counts that leak checks compare.
+// Package testbin is the tests' toolkit: the exporter binary, built the way
+// the Makefile builds it; free loopback ports; goroutine and file descriptor
+// counts for leak checks; a Buffer to share with a writer; Eventually, to
+// wait for a condition instead of sleeping; /metrics scraped and parsed;
+// labs of network namespaces (Lab); an Alertmanager webhook receiver and
+// the rules sped up for a lab; and the skip policy (NeedRoot, NeedTool,
+// SkipShort) under which a missing prerequisite fails in CI.
 package testbin
 
 import (
