@@ -3,8 +3,11 @@
 // These tests run promtool on them, check their conventions, and check that
 // they select only metrics the collector exposes (its golden files say which).
 //
-// The rules select the exporters by job="connectivity": scrape them with a
-// job of that name (see examples/prometheus.yml).
+// The rule files are rendered by go run ./mixin from mixin/templates (make
+// generate). These render the default configuration: the exporters are
+// selected by job="connectivity" (see examples/prometheus.yml), clusters are
+// told apart by the cluster label, and every alert's runbook_url points at
+// its section of docs/runbooks.md.
 package alerts
 
 import (
@@ -20,6 +23,7 @@ import (
 	"go.yaml.in/yaml/v4"
 
 	"github.com/connectivity-exporter/connectivity_exporter/test/metricnames"
+	"github.com/connectivity-exporter/connectivity_exporter/test/testbin"
 )
 
 // The rule files, in this directory.
@@ -30,6 +34,16 @@ const (
 
 // Job is the value of the job label the rules select.
 const Job = "connectivity"
+
+// ClusterLabel tells clusters apart: every by and on of the rules keeps it.
+const ClusterLabel = "cluster"
+
+// The runbooks, and where the rules' runbook_url points: its section about
+// the alert, whose anchor is the alert's name in lower case.
+const (
+	RunbookFile    = "../docs/runbooks.md"
+	RunbookURLBase = "https://github.com/connectivity-exporter/connectivity_exporter/blob/main/docs/runbooks.md#"
+)
 
 type ruleFile struct {
 	Groups []struct {
@@ -103,11 +117,7 @@ func testFiles(t *testing.T) []string {
 
 func promtool(t *testing.T) string {
 	t.Helper()
-	p, err := exec.LookPath("promtool")
-	if err != nil {
-		t.Skip("promtool is not on PATH: install it (Debian: apt-get install prometheus) to check the rules and run their unit tests")
-	}
-	return p
+	return testbin.NeedTool(t, "promtool", "Debian: apt-get install prometheus")
 }
 
 func runPromtool(t *testing.T, args ...string) {
@@ -130,10 +140,7 @@ func TestExamplePrometheusConfig(t *testing.T) {
 }
 
 func TestExampleAlertmanagerConfig(t *testing.T) {
-	amtool, err := exec.LookPath("amtool")
-	if err != nil {
-		t.Skip("amtool is not on PATH: install it (Debian: apt-get install prometheus-alertmanager) to check examples/alertmanager.yml")
-	}
+	amtool := testbin.NeedTool(t, "amtool", "Debian: apt-get install prometheus-alertmanager")
 	cmd := exec.Command(amtool, "check-config", filepath.Join("..", "examples", "alertmanager.yml"))
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -209,9 +216,11 @@ func TestAlertConventions(t *testing.T) {
 		if strings.Contains(summary, "{{") {
 			t.Errorf("alert %q: summary must be plain text, got %q", r.Alert, summary)
 		}
+		// ConnectivityExporterAbsent has no labels to name: absent()
+		// gives only the job selector's.
 		if desc == "" {
 			t.Errorf("alert %q has no description annotation", r.Alert)
-		} else if !strings.Contains(desc, "$labels.") {
+		} else if !strings.Contains(desc, "$labels.") && r.Alert != "ConnectivityExporterAbsent" {
 			t.Errorf("alert %q: description must be templated with the alert's labels", r.Alert)
 		}
 		// Name what the alert is about: the source (or its zone), the peer
@@ -303,6 +312,114 @@ func TestRulesSelectExposedMetrics(t *testing.T) {
 					t.Errorf("%s: rule %s%s selects %s, which the collector does not expose (collector/testdata/*.prom) and %s does not record", file, r.Alert, r.Record, n, RulesFile)
 				}
 			}
+		}
+	}
+}
+
+// A by or on clause: the labels an aggregation keeps or a join matches on.
+var byOrOn = regexp.MustCompile(`\b(by|on)\s*\(([^)]*)\)`)
+
+// Every aggregation by and every join on of the rules keeps the cluster
+// label, so that a Prometheus holding several clusters (federation, Thanos,
+// Mimir) neither adds their series up nor fails joins matching one of each.
+// (Aggregations "without" keep it anyway.)
+func TestRulesKeepTheClusterLabel(t *testing.T) {
+	for _, file := range []string{RulesFile, AlertsFile} {
+		for _, r := range loadRules(t, file) {
+			for _, m := range byOrOn.FindAllStringSubmatch(r.Expr, -1) {
+				if !hasLabel(m[2], ClusterLabel) {
+					t.Errorf("%s: rule %s%s: %q leaves out %s", file, r.Alert, r.Record, m[0], ClusterLabel)
+				}
+			}
+		}
+	}
+}
+
+func hasLabel(list, label string) bool {
+	for _, l := range strings.Split(list, ",") {
+		if strings.TrimSpace(l) == label {
+			return true
+		}
+	}
+	return false
+}
+
+// A Markdown heading, and GitHub's anchor of it: lower case, punctuation
+// dropped, spaces as dashes.
+var (
+	heading         = regexp.MustCompile(`(?m)^(#{1,6})\s+(.+?)\s*$`)
+	anchorDropChars = regexp.MustCompile(`[^\p{L}\p{N}\- _]`)
+)
+
+func anchor(title string) string {
+	s := anchorDropChars.ReplaceAllString(strings.ToLower(title), "")
+	return strings.ReplaceAll(s, " ", "-")
+}
+
+// runbookSections maps the anchor of every section of the runbook file to
+// its text, up to the next heading of the same or a higher level.
+func runbookSections(t *testing.T) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile(RunbookFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(b)
+	ms := heading.FindAllStringSubmatchIndex(text, -1)
+	sections := map[string]string{}
+	for i, m := range ms {
+		level := m[3] - m[2]
+		end := len(text)
+		for _, n := range ms[i+1:] {
+			if n[3]-n[2] <= level {
+				end = n[0]
+				break
+			}
+		}
+		sections[anchor(text[m[4]:m[5]])] = text[m[1]:end]
+	}
+	return sections
+}
+
+// Every alert has a runbook_url pointing at a section of docs/runbooks.md
+// that says what the alert means, how to confirm it with
+// `connectivity_exporter status` (or get) and what to do.
+func TestEveryAlertHasARunbook(t *testing.T) {
+	sections := runbookSections(t)
+	for _, r := range loadRules(t, AlertsFile) {
+		url := r.Annotations["runbook_url"]
+		a, ok := strings.CutPrefix(url, RunbookURLBase)
+		if !ok {
+			t.Errorf("alert %q: runbook_url %q, want %s<anchor>", r.Alert, url, RunbookURLBase)
+			continue
+		}
+		if a != strings.ToLower(r.Alert) {
+			t.Errorf("alert %q: runbook_url anchor %q, want %q", r.Alert, a, strings.ToLower(r.Alert))
+		}
+		section, ok := sections[a]
+		if !ok {
+			t.Errorf("alert %q: runbook_url %q: %s has no heading with the anchor %q", r.Alert, url, RunbookFile, a)
+			continue
+		}
+		for _, part := range []string{"**Meaning**", "**Confirm**", "**Act**"} {
+			if !strings.Contains(section, part) {
+				t.Errorf("alert %q: its runbook section lacks %s", r.Alert, part)
+			}
+		}
+		if !strings.Contains(section, "connectivity_exporter status") && !strings.Contains(section, "connectivity_exporter get") {
+			t.Errorf("alert %q: its runbook section does not say how to confirm it with connectivity_exporter status (or get)", r.Alert)
+		}
+	}
+}
+
+func TestAnchor(t *testing.T) {
+	for _, tc := range []struct{ title, want string }{
+		{"ConnectivityNodeUnreachable", "connectivitynodeunreachable"},
+		{"Reading `status`: the four paths", "reading-status-the-four-paths"},
+		{"MTU black holes (full-size probes)", "mtu-black-holes-full-size-probes"},
+	} {
+		if got := anchor(tc.title); got != tc.want {
+			t.Errorf("anchor(%q) = %q, want %q", tc.title, got, tc.want)
 		}
 	}
 }

@@ -1,7 +1,10 @@
-// Package dashboards holds no code: the Grafana dashboards are plain JSON.
+// Package dashboards holds no code: the Grafana dashboards are plain JSON,
+// rendered by go run ./mixin from mixin/templates (make generate) with the
+// default configuration: job="connectivity", the cluster label.
 // These tests check them: schema, data sources, panel ids, variables, that
-// every query parses, and that it selects only metrics the collector exposes
-// (its golden files say which) or that the recording rules record.
+// every query parses, that it selects only metrics the collector exposes
+// (its golden files say which) or that the recording rules record, and that
+// every selector filters on the job and on $cluster.
 package dashboards
 
 import (
@@ -19,6 +22,7 @@ import (
 
 	"github.com/connectivity-exporter/connectivity_exporter/test/grafana"
 	"github.com/connectivity-exporter/connectivity_exporter/test/metricnames"
+	"github.com/connectivity-exporter/connectivity_exporter/test/testbin"
 )
 
 const (
@@ -27,7 +31,15 @@ const (
 )
 
 // Every dashboard lets the user pick these.
-var requiredVariables = []string{"datasource", "source", "peer", "path", "protocol", "family"}
+var requiredVariables = []string{"datasource", "cluster", "source", "peer", "path", "protocol", "family"}
+
+// Every selector of a query filters on these: the job, and the cluster
+// variable (All is .*, which also matches series without the label).
+const (
+	jobMatcher     = `job="connectivity"`
+	clusterMatcher = `cluster=~"$cluster"`
+	clusterLabel   = "cluster"
+)
 
 // The dashboards, from this directory.
 var dashboardFS = os.DirFS(".")
@@ -212,8 +224,19 @@ func TestQueries(t *testing.T) {
 			if !exposed[n] && !recorded[n] && !prometheusSeries[n] {
 				t.Errorf("%s %q: %s is neither exposed by the collector (collector/testdata/*.prom) nor recorded by %s", q.File, q.Panel, n, rulesFile)
 			}
-			if strings.HasPrefix(n, "connectivity_") && !strings.Contains(q.Raw, `job="connectivity"`) {
-				t.Errorf("%s %q: selects %s without job=\"connectivity\"", q.File, q.Panel, n)
+		}
+		for _, m := range selectorRE.FindAllStringSubmatch(q.Raw, -1) {
+			name, matchers := m[1], m[2]
+			if (strings.HasPrefix(name, "connectivity_") || name == "up") && !strings.Contains(matchers, jobMatcher) {
+				t.Errorf("%s %q: selector %s lacks %s", q.File, q.Panel, m[0], jobMatcher)
+			}
+			if !strings.Contains(matchers, clusterMatcher) {
+				t.Errorf("%s %q: selector %s lacks %s", q.File, q.Panel, m[0], clusterMatcher)
+			}
+		}
+		for _, m := range onRE.FindAllStringSubmatch(q.Raw, -1) {
+			if !slicesContains(strings.Split(m[1], ","), clusterLabel) {
+				t.Errorf("%s %q: join %s leaves out %s: it would match series of two clusters", q.File, q.Panel, m[0], clusterLabel)
 			}
 		}
 		if q.Format == "heatmap" && strings.Contains(q.Expr, "_bucket") && strings.Contains(q.Expr, "by (le)") {
@@ -233,6 +256,11 @@ func TestQueries(t *testing.T) {
 					t.Errorf("%s: variable %q: %s is not exposed by the collector (collector/testdata/*.prom)", d.File, v.Name, n)
 				}
 			}
+			for _, m := range selectorRE.FindAllStringSubmatch(v.QueryString(), -1) {
+				if !strings.Contains(m[2], jobMatcher) || (v.Name != "cluster" && !strings.Contains(m[2], clusterMatcher)) {
+					t.Errorf("%s: variable %q: selector %s must filter on %s and (but for the cluster variable) %s", d.File, v.Name, m[0], jobMatcher, clusterMatcher)
+				}
+			}
 		}
 	}
 	if !classicHeatmap || !nativeHeatmap {
@@ -242,6 +270,65 @@ func TestQueries(t *testing.T) {
 	// A variable without a value is an error, not a silent pass-through.
 	if _, err := grafana.Queries(dashboardFS, map[string]string{"source": "node-1"}); err == nil {
 		t.Error("Queries with values missing: no error")
+	}
+}
+
+var (
+	// A series selector with matchers: name{matchers}.
+	selectorRE = regexp.MustCompile(`([a-zA-Z_:][a-zA-Z0-9_:]*)\{([^}]*)\}`)
+	// The labels a join matches on.
+	onRE = regexp.MustCompile(`\bon\s*\(([^)]*)\)`)
+)
+
+func slicesContains(list []string, want string) bool {
+	for _, s := range list {
+		if strings.TrimSpace(s) == want {
+			return true
+		}
+	}
+	return false
+}
+
+// The cluster variable: hidden, on All (.*, which matches series without
+// the label too), so that a single cluster needs nothing; one value, so
+// that no panel adds up two clusters.
+func TestClusterVariable(t *testing.T) {
+	for _, d := range dashboards(t) {
+		b, err := os.ReadFile(d.File)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var raw struct {
+			Templating struct {
+				List []struct {
+					Name       string `json:"name"`
+					Type       string `json:"type"`
+					Hide       int    `json:"hide"`
+					Multi      bool   `json:"multi"`
+					IncludeAll bool   `json:"includeAll"`
+					AllValue   string `json:"allValue"`
+					Current    struct {
+						Value string `json:"value"`
+					} `json:"current"`
+				} `json:"list"`
+			} `json:"templating"`
+		}
+		if err := json.Unmarshal(b, &raw); err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, v := range raw.Templating.List {
+			if v.Name != "cluster" {
+				continue
+			}
+			found = true
+			if v.Type != "query" || v.Hide != 2 || v.Multi || !v.IncludeAll || v.AllValue != ".*" || v.Current.Value != "$__all" {
+				t.Errorf("%s: cluster variable %+v: want a hidden single-value query variable on All (.*)", d.File, v)
+			}
+		}
+		if !found {
+			t.Errorf("%s: no cluster variable", d.File)
+		}
 	}
 }
 
@@ -276,10 +363,7 @@ var ruleName = regexp.MustCompile(`[^a-z0-9_]+`)
 
 // Every query parses as PromQL: promtool checks them as recording rules.
 func TestQueriesParse(t *testing.T) {
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		t.Skip("promtool is not on PATH: install it (Debian: apt-get install prometheus) to check that the dashboards' queries parse")
-	}
+	promtool := testbin.NeedTool(t, "promtool", "Debian: apt-get install prometheus")
 	ds := dashboards(t)
 	qs, err := grafana.Queries(dashboardFS, allValues(ds))
 	if err != nil {
