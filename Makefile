@@ -20,7 +20,7 @@ GOLANGCI_LINT = $(GO) tool -modfile=$(CURDIR)/tools/go.mod golangci-lint run --c
 # The modules beside the main one: the tools and the bench harness.
 MODULES  := tools tools/bench test/kubeapi
 
-.PHONY: all build image test unit lint fuzz demo deps bench clean
+.PHONY: all build image test unit lint generate fuzz demo deps bench clean
 
 all: build test
 
@@ -49,8 +49,17 @@ unit:
 fuzz:
 	scripts/fuzz.sh
 
-# gofmt, go vet and golangci-lint on every module, and go.mod and go.sum as
-# `go mod tidy` would write them.
+# The dashboards and rules, rendered from mixin/templates with the default
+# configuration (job="connectivity"): into dashboards/ and alerts/, and into
+# the Helm chart's files/. `go run ./mixin -h` renders them for another setup.
+HELM_FILES := deploy/helm/connectivity-exporter/files
+generate:
+	$(GO) run ./mixin -dashboards dashboards -rules alerts
+	$(GO) run ./mixin -out $(HELM_FILES)
+
+# gofmt, go vet and golangci-lint on every module, go.mod and go.sum as
+# `go mod tidy` would write them, and the generated dashboards and rules as
+# `make generate` would write them.
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$out" ] || { echo "gofmt needed:"; echo "$$out"; exit 1; }
 	$(GO) vet ./...
@@ -61,6 +70,8 @@ lint:
 	@! $(GO) list -deps ./status ./hello | grep -q netlink || { echo "status and hello must not link netlink (go list -deps ./status ./hello)"; exit 1; }
 	@! $(GO) list -deps ./status ./admin ./plan ./prober ./collector | grep -q '^k8s.io/' || { echo "status, admin, plan, prober and collector must not link k8s.io (go list -deps ./status ./admin ./plan ./prober ./collector); Kubernetes stays in nodes/kubernetes"; exit 1; }
 	for m in $(MODULES); do (cd $$m && $(GO) mod tidy -diff) || exit 1; done
+	$(GO) run ./mixin -check -dashboards dashboards -rules alerts
+	$(GO) run ./mixin -check -out $(HELM_FILES)
 
 demo: deps build
 	scripts/demo.sh

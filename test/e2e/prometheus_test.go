@@ -99,7 +99,7 @@ func TestPrometheusDashboardsAndAlerts(t *testing.T) {
 
 	// With data of every kind present (an alert firing included), every
 	// panel of every dashboard must evaluate and show data.
-	values := map[string]string{"datasource": "prometheus", "source": "node-1", "peer": "node-2", "path": "endpoint", "protocol": "icmp", "family": "ipv4", "source_zone": ".*", "peer_zone": ".*"}
+	values := map[string]string{"datasource": "prometheus", "cluster": ".*", "source": "node-1", "peer": "node-2", "path": "endpoint", "protocol": "icmp", "family": "ipv4", "source_zone": ".*", "peer_zone": ".*"}
 	queries, err := grafana.Queries(os.DirFS(filepath.Join(testbin.RepoRoot(), "dashboards")), values)
 	if err != nil {
 		t.Fatal(err)
