@@ -17,8 +17,13 @@ IMAGE    ?= connectivity-exporter
 # out of the main go.mod. -modfile keeps the working directory, so it lints the
 # module it is run in.
 GOLANGCI_LINT = $(GO) tool -modfile=$(CURDIR)/tools/go.mod golangci-lint run --config $(CURDIR)/.golangci.yml
-# The modules beside the main one: the tools and the bench harness.
-MODULES  := tools tools/bench test/kubeapi
+# helm v4 at the version pinned in tools/helm/go.mod, a module of its own
+# (its Kubernetes dependencies stay out of the main go.mod and tools/go.mod);
+# go tool builds it once into the build cache.
+HELM      = $(GO) tool -modfile=$(CURDIR)/tools/helm/go.mod helm
+CHART    := deploy/helm/connectivity-exporter
+# The modules beside the main one: the tools, helm and the bench harness.
+MODULES  := tools tools/helm tools/bench test/kubeapi
 
 .PHONY: all build image test unit lint fuzz demo deps bench clean
 
@@ -49,8 +54,9 @@ unit:
 fuzz:
 	scripts/fuzz.sh
 
-# gofmt, go vet and golangci-lint on every module, and go.mod and go.sum as
-# `go mod tidy` would write them.
+# gofmt, go vet and golangci-lint on every module, go.mod and go.sum as
+# `go mod tidy` would write them, and helm lint of the chart (go test
+# ./deploy/helm/ checks its rendering against deploy/kubernetes/).
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$out" ] || { echo "gofmt needed:"; echo "$$out"; exit 1; }
 	$(GO) vet ./...
@@ -60,6 +66,8 @@ lint:
 	$(GO) mod tidy -diff
 	@! $(GO) list -deps ./status ./hello | grep -q netlink || { echo "status and hello must not link netlink (go list -deps ./status ./hello)"; exit 1; }
 	for m in $(MODULES); do (cd $$m && $(GO) mod tidy -diff) || exit 1; done
+	$(HELM) lint --strict $(CHART)
+	$(HELM) lint --strict $(CHART) --set podMonitor.enabled=true --set serviceMonitor.enabled=true --set prometheusRule.enabled=true
 
 demo: deps build
 	scripts/demo.sh
