@@ -124,6 +124,7 @@ func TestLint(t *testing.T) {
 		{"health pods and priority class off", []string{`healthPods.enabled=false`, `priorityClass.create=false`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			args := []string{"lint", "--strict", chartDir()}
 			for _, v := range tc.values {
 				args = append(args, "--set-json", v)

@@ -176,6 +176,7 @@ func TestValues(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			tc.check(t, mustRender(t, tc.values...))
 		})
 	}
@@ -192,6 +193,7 @@ func TestValuesRefused(t *testing.T) {
 		{[]string{`serviceAccount={"create":false,"name":""}`}, "serviceAccount.name is required"},
 	} {
 		t.Run(strings.Join(tc.values, " "), func(t *testing.T) {
+			t.Parallel()
 			_, err := render(t, tc.values...)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("got %v, want an error saying %q", err, tc.want)
