@@ -17,8 +17,13 @@ IMAGE    ?= connectivity-exporter
 # out of the main go.mod. -modfile keeps the working directory, so it lints the
 # module it is run in.
 GOLANGCI_LINT = $(GO) tool -modfile=$(CURDIR)/tools/go.mod golangci-lint run --config $(CURDIR)/.golangci.yml
-# The modules beside the main one: the tools and the bench harness.
-MODULES  := tools tools/bench test/kubeapi
+# helm v4 at the version pinned in tools/helm/go.mod, a module of its own
+# (its Kubernetes dependencies stay out of the main go.mod and tools/go.mod);
+# go tool builds it once into the build cache.
+HELM      = $(GO) tool -modfile=$(CURDIR)/tools/helm/go.mod helm
+CHART    := deploy/helm/connectivity-exporter
+# The modules beside the main one: the tools, helm and the bench harness.
+MODULES  := tools tools/helm tools/bench test/kubeapi
 
 .PHONY: all build image test unit lint generate fuzz demo deps bench clean
 
@@ -52,14 +57,15 @@ fuzz:
 # The dashboards and rules, rendered from mixin/templates with the default
 # configuration (job="connectivity"): into dashboards/ and alerts/, and into
 # the Helm chart's files/. `go run ./mixin -h` renders them for another setup.
-HELM_FILES := deploy/helm/connectivity-exporter/files
+HELM_FILES := $(CHART)/files
 generate:
 	$(GO) run ./mixin -dashboards dashboards -rules alerts
 	$(GO) run ./mixin -out $(HELM_FILES)
 
 # gofmt, go vet and golangci-lint on every module, go.mod and go.sum as
-# `go mod tidy` would write them, and the generated dashboards and rules as
-# `make generate` would write them.
+# `go mod tidy` would write them, the generated dashboards and rules as
+# `make generate` would write them, and helm lint of the chart (go test
+# ./deploy/helm/ checks its rendering against deploy/kubernetes/).
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$out" ] || { echo "gofmt needed:"; echo "$$out"; exit 1; }
 	$(GO) vet ./...
@@ -72,6 +78,8 @@ lint:
 	for m in $(MODULES); do (cd $$m && $(GO) mod tidy -diff) || exit 1; done
 	$(GO) run ./mixin -check -dashboards dashboards -rules alerts
 	$(GO) run ./mixin -check -out $(HELM_FILES)
+	$(HELM) lint --strict $(CHART)
+	$(HELM) lint --strict $(CHART) --set podMonitor.enabled=true --set serviceMonitor.enabled=true --set prometheusRule.enabled=true
 
 demo: deps build
 	scripts/demo.sh

@@ -3,7 +3,7 @@
 # tools that build the lab, a real Prometheus and Alertmanager, podman with
 # runc (the container test; crun refuses this kind of machine's mixed cgroup
 # layout), and the Go modules of every module in the tree (tools/ holds
-# golangci-lint's). Run as root. Skips apt when everything is already there.
+# golangci-lint's, tools/helm helm's). Run as root. Skips apt when everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +19,9 @@ if [ "$missing" = 1 ]; then
 fi
 command -v go >/dev/null || { echo "install-deps: Go is not installed (https://go.dev/doc/install; go.mod says which version)" >&2; exit 1; }
 go mod download
-for m in tools tools/bench; do (cd "$m" && go mod download); done
-# test/kubeapi's own module: the kube-apiserver and etcd (about 135 MB).
-(cd test/kubeapi && go mod download)
+for m in tools tools/helm tools/bench; do (cd "$m" && go mod download); done
+# test/kubeapi's own module: the kube-apiserver and etcd (about 135 MB), and
+# prometheus-operator at the pinned version, whose CRDs test/kubeapi
+# installs (about 27 MB unpacked).
+(cd test/kubeapi && go mod download &&
+	go mod download github.com/prometheus-operator/prometheus-operator@"$(cat prometheus-operator.version)")

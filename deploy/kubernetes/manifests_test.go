@@ -23,6 +23,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/yaml"
@@ -51,6 +52,7 @@ type manifests struct {
 	healthDaemonSet    appsv1.DaemonSet // the health pods'
 	service            corev1.Service
 	podMonitor         podMonitor
+	priorityClass      schedulingv1.PriorityClass
 	files              map[string][]string // file -> kinds in it
 }
 
@@ -210,6 +212,8 @@ func loadManifests(t *testing.T) *manifests {
 				into = &m.service
 			case "monitoring.coreos.com/v1 PodMonitor":
 				into = &m.podMonitor
+			case "scheduling.k8s.io/v1 PriorityClass":
+				into = &m.priorityClass
 			default:
 				t.Fatalf("%s: %s has no test; add it to loadManifests and check it", where, key)
 			}
@@ -221,7 +225,7 @@ func loadManifests(t *testing.T) *manifests {
 		"rbac.authorization.k8s.io/v1 ClusterRole", "rbac.authorization.k8s.io/v1 ClusterRoleBinding",
 		"rbac.authorization.k8s.io/v1 Role", "rbac.authorization.k8s.io/v1 RoleBinding",
 		"apps/v1 DaemonSet " + exporterName, "apps/v1 DaemonSet " + healthName,
-		"v1 Service", "monitoring.coreos.com/v1 PodMonitor",
+		"v1 Service", "monitoring.coreos.com/v1 PodMonitor", "scheduling.k8s.io/v1 PriorityClass",
 	} {
 		if !seen[want] {
 			t.Errorf("no %s in the manifests", want)
@@ -364,11 +368,12 @@ func TestDaemonSet(t *testing.T) {
 	if got := m.namedPort(t, "hello"); got != hello {
 		t.Errorf("container port hello = %d, want %d (--hello.listen-address)", got, hello)
 	}
-	if p := c.LivenessProbe; p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/hello" || m.containerPort(t, p.HTTPGet.Port) != hello {
-		t.Errorf("livenessProbe %+v: want httpGet /hello on %d", p, hello)
+	// The cheap endpoints of the metrics listener, not a scrape of /metrics.
+	if p := c.LivenessProbe; p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/-/healthy" || m.containerPort(t, p.HTTPGet.Port) != metrics {
+		t.Errorf("livenessProbe %+v: want httpGet /-/healthy on %d", p, metrics)
 	}
-	if p := c.ReadinessProbe; p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/metrics" || m.containerPort(t, p.HTTPGet.Port) != metrics {
-		t.Errorf("readinessProbe %+v: want httpGet /metrics on %d", p, metrics)
+	if p := c.ReadinessProbe; p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/-/ready" || m.containerPort(t, p.HTTPGet.Port) != metrics {
+		t.Errorf("readinessProbe %+v: want httpGet /-/ready on %d", p, metrics)
 	}
 
 	// Resources: requests for scheduling, a memory limit against leaks.
@@ -812,7 +817,7 @@ func TestKustomizeBuild(t *testing.T) {
 		if err := yaml.Unmarshal(doc, &obj); err != nil {
 			t.Fatalf("document %d: %v", i, err)
 		}
-		clusterScoped := obj.Kind == "ClusterRole" || obj.Kind == "ClusterRoleBinding" || obj.Kind == "Namespace"
+		clusterScoped := obj.Kind == "ClusterRole" || obj.Kind == "ClusterRoleBinding" || obj.Kind == "Namespace" || obj.Kind == "PriorityClass"
 		if obj.Kind == "Namespace" && obj.Metadata.Name != k.Namespace {
 			t.Errorf("Namespace %q, want %q", obj.Metadata.Name, k.Namespace)
 		}

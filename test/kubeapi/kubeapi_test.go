@@ -105,7 +105,7 @@ func applyManifests(ctx context.Context, t *testing.T, ap *applier, client kuber
 			}
 		}
 	}
-	want := map[string]int{"Namespace": 1, "ServiceAccount": 1, "ClusterRole": 1, "ClusterRoleBinding": 1,
+	want := map[string]int{"Namespace": 1, "PriorityClass": 1, "ServiceAccount": 1, "ClusterRole": 1, "ClusterRoleBinding": 1,
 		"Role": 1, "RoleBinding": 1, "DaemonSet": 2, "Service": 1}
 	if !maps.Equal(kinds, want) {
 		t.Fatalf("applied %v, want %v", kinds, want)

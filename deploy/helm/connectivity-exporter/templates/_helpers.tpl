@@ -1,0 +1,132 @@
+{{/* The chart's name, or nameOverride. */}}
+{{- define "cx.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+The name of the release's objects: the release name when it already holds
+the chart's name (helm install connectivity-exporter ...), else
+release-chart; fullnameOverride replaces both.
+*/}}
+{{- define "cx.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else if contains (include "cx.name" .) .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name (include "cx.name" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The health DaemonSet's name. */}}
+{{- define "cx.healthName" -}}
+{{- printf "%s-health" (include "cx.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* The version that runs: the image's tag (the chart's appVersion by default). */}}
+{{- define "cx.version" -}}
+{{- default .Chart.AppVersion .Values.image.tag | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "cx.image" -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" .Values.image.repository (include "cx.version" .) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The recommended labels (app.kubernetes.io/*) of the exporter's objects.
+The health pods are named connectivity-health: the exporter's default
+--nodes.kubernetes.health-pods.selector finds them by that name.
+*/}}
+{{- define "cx.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "cx.selectorLabels" . }}
+app.kubernetes.io/version: {{ include "cx.version" . | quote }}
+app.kubernetes.io/component: exporter
+app.kubernetes.io/part-of: connectivity-exporter
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{- define "cx.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "cx.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "cx.healthLabels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "cx.healthSelectorLabels" . }}
+app.kubernetes.io/version: {{ include "cx.version" . | quote }}
+app.kubernetes.io/component: health
+app.kubernetes.io/part-of: connectivity-exporter
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{- define "cx.healthSelectorLabels" -}}
+app.kubernetes.io/name: connectivity-health
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "cx.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "cx.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The PriorityClass of both DaemonSets: the chart's own, or one named. */}}
+{{- define "cx.priorityClassName" -}}
+{{- if .Values.priorityClass.create -}}
+{{- default (include "cx.fullname" .) .Values.priorityClass.name -}}
+{{- else -}}
+{{- .Values.priorityClass.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The Secret holding the exporter-toolkit web configuration, if any. */}}
+{{- define "cx.webConfigSecret" -}}
+{{- if .Values.webConfig.existingSecret -}}
+{{- .Values.webConfig.existingSecret -}}
+{{- else if .Values.webConfig.config -}}
+{{- printf "%s-web-config" (include "cx.fullname" .) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The relabelings both monitors share: the job label that the rules and
+dashboards select, and the node name as `node` and `instance`.
+*/}}
+{{- define "cx.relabelings" -}}
+- sourceLabels: [__meta_kubernetes_pod_node_name]
+  targetLabel: node
+- sourceLabels: [__meta_kubernetes_pod_node_name]
+  targetLabel: instance
+- targetLabel: job
+  replacement: {{ .Values.monitoring.job }}
+{{- with .Values.monitoring.extraRelabelings }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/*
+A rules or dashboard file with the job selector the files are written for
+(job="connectivity") turned into monitoring.job.
+*/}}
+{{- define "cx.withJob" -}}
+{{- $file := index . 0 -}}
+{{- $job := index . 1 -}}
+{{- if eq $job "connectivity" -}}
+{{- $file -}}
+{{- else -}}
+{{- $file | replace "job=\"connectivity\"" (printf "job=%q" $job) | replace "job=\\\"connectivity\\\"" (printf "job=\\\"%s\\\"" $job) -}}
+{{- end -}}
+{{- end -}}
