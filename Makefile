@@ -1,10 +1,24 @@
 GO       ?= go
 BINARY   := connectivity_exporter
-VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+# Version stamps, as promu stamps Prometheus' binaries (.promu.yml):
+# prometheus/common/version's variables, shown by --version and in
+# connectivity_exporter_build_info. The version is the tag without its "v"
+# (v1.2.0 -> 1.2.0); the build date is the commit's (SOURCE_DATE_EPOCH if
+# set), so that one commit builds the same bytes wherever it is built.
+# `:=` so that git runs once per make, not once per use.
+VERSION    ?= $(or $(shell git describe --tags --always --dirty 2>/dev/null | sed 's/^v//'),dev)
+REVISION   ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+BRANCH     ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown)
+BUILD_USER ?= make
+BUILD_DATE ?= $(shell date -u -d @$${SOURCE_DATE_EPOCH:-$$(git log -1 --format=%ct 2>/dev/null || date +%s)} +%Y%m%d-%H:%M:%S)
+VERSION    := $(VERSION)
+REVISION   := $(REVISION)
+BRANCH     := $(BRANCH)
+BUILD_DATE := $(BUILD_DATE)
 VPKG     := github.com/prometheus/common/version
 LDFLAGS  := -s -w -X $(VPKG).Version=$(VERSION) -X $(VPKG).Revision=$(REVISION) \
-            -X $(VPKG).Branch=main -X $(VPKG).BuildUser=make
+            -X $(VPKG).Branch=$(BRANCH) -X $(VPKG).BuildUser=$(BUILD_USER) \
+            -X $(VPKG).BuildDate=$(BUILD_DATE)
 # Static (no libc), so the image's base can be anything, scratch included:
 # the Dockerfile copies this binary.
 BUILD    := CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)"
@@ -25,7 +39,7 @@ CHART    := deploy/helm/connectivity-exporter
 # The modules beside the main one: the tools, helm and the bench harness.
 MODULES  := tools tools/helm tools/bench test/kubeapi
 
-.PHONY: all build image test unit lint generate fuzz demo deps bench clean
+.PHONY: all build image release test unit lint generate fuzz demo deps bench clean
 
 all: build test
 
@@ -34,6 +48,19 @@ build:
 
 image: build
 	$(ENGINE) build --build-arg BASE=$(BASE) -t $(IMAGE) .
+
+# `make release`: static binaries for each of PLATFORMS, built as `make
+# build` builds, packed in DIST as connectivity_exporter-VERSION.linux-ARCH.tar.gz
+# (binary, LICENSE, README.md, examples/) with DIST/sha256sums.txt, and the
+# multi-arch image IMAGE:VERSION (a podman manifest list of one image per
+# platform, on BASE). `podman manifest push --all IMAGE:VERSION
+# docker://REGISTRY/...` publishes it. See scripts/release.sh.
+PLATFORMS ?= linux/amd64 linux/arm64
+DIST      ?= dist
+release:
+	GO="$(GO)" BINARY="$(BINARY)" VERSION="$(VERSION)" LDFLAGS="$(LDFLAGS)" \
+	PLATFORMS="$(PLATFORMS)" DIST="$(DIST)" ENGINE="$(ENGINE)" BASE="$(BASE)" IMAGE="$(IMAGE)" \
+	scripts/release.sh
 
 # Every check: lint, then unit tests, and as root the network ones
 # (namespaces, real Prometheus); then test/kubeapi, a real kube-apiserver,
@@ -94,3 +121,4 @@ deps:
 
 clean:
 	rm -f $(BINARY)
+	rm -rf dist

@@ -15,6 +15,7 @@ import (
 const appName = "connectivity_exporter"
 
 func main() {
+	fillVersion() // a plain go build has no ldflags stamps
 	os.Exit(run(os.Args[1:]))
 }
 
@@ -28,6 +29,7 @@ func run(args []string) int {
 
 	logFlags := addLogFlags(app)
 	daemon := addDaemonCommand(app)
+	configCheck := addConfigCheckFlag(daemon)
 	helloCmd := addHelloCommand(app)
 	cli := addCLICommands(app)
 
@@ -43,6 +45,9 @@ func run(args []string) int {
 	}
 	switch cmd {
 	case daemon.cmd.FullCommand():
+		if *configCheck {
+			return daemon.checkConfig(os.Stdout, os.Stderr)
+		}
 		return daemon.run(logger)
 	case helloCmd.cmd.FullCommand():
 		return helloCmd.run(logger)

@@ -44,7 +44,7 @@ func gatherDualStack(t *testing.T, opts Options, families []prober.Family) (*pro
 	t.Helper()
 	states, probes := dualStackScenario()
 	reg := prometheus.NewRegistry()
-	m, err := New(reg, opts, states, BuildInfo{Version: "1.2.3", Revision: "abc", GoVersion: "go1.26"})
+	m, err := New(reg, opts, states, BuildInfo{Version: "1.2.3", Revision: "abc", GoVersion: "go1.26", Branch: "main", GoOS: "linux", GoArch: "amd64", Tags: "unknown"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,11 +4,25 @@ import (
 	"maps"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/version"
 )
 
-// BuildInfo is what connectivity_build_info reports.
+// BuildInfo is what connectivity_build_info and
+// connectivity_exporter_build_info report.
 type BuildInfo struct {
 	Version, Revision, GoVersion string
+	// Only in connectivity_exporter_build_info, as Prometheus' own
+	// exporters have them.
+	Branch, GoOS, GoArch, Tags string
+}
+
+// CurrentBuildInfo is this binary's, from prometheus/common/version: what
+// make's ldflags stamped, or the module build info of a plain go build.
+func CurrentBuildInfo() BuildInfo {
+	return BuildInfo{
+		Version: version.Version, Revision: version.GetRevision(), GoVersion: version.GoVersion,
+		Branch: version.Branch, GoOS: version.GoOS, GoArch: version.GoArch, Tags: version.GetTags(),
+	}
 }
 
 func newBuildInfoCollector(src prometheus.Labels, b BuildInfo) prometheus.Collector {
@@ -16,6 +30,31 @@ func newBuildInfoCollector(src prometheus.Labels, b BuildInfo) prometheus.Collec
 	maps.Copy(labels, src)
 	g := prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: namespace, Name: "build_info", Help: "A metric with a constant '1' value labeled by the exporter's version, revision and Go version.",
+		ConstLabels: labels,
+	})
+	g.Set(1)
+	return g
+}
+
+// exporterProgram names connectivity_exporter_build_info.
+const exporterProgram = "connectivity_exporter"
+
+// newExporterBuildInfoCollector is connectivity_exporter_build_info, the
+// series every Prometheus exporter has: what client_golang's
+// collectors/version.NewCollector(exporterProgram,
+// WithExtraConstLabels(src)) exports, for dashboards and inventories made
+// for <program>_build_info. src adds source and source_zone, which every
+// connectivity_* series carries. connectivity_build_info stays beside it,
+// as the rules and dashboards read it.
+func newExporterBuildInfoCollector(src prometheus.Labels, b BuildInfo) prometheus.Collector {
+	labels := prometheus.Labels{
+		"version": b.Version, "revision": b.Revision, "branch": b.Branch, "goversion": b.GoVersion,
+		"goos": b.GoOS, "goarch": b.GoArch, "tags": b.Tags,
+	}
+	maps.Copy(labels, src)
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: exporterProgram, Name: "build_info",
+		Help:        "A metric with a constant '1' value labeled by version, revision, branch, goversion from which " + exporterProgram + " was built, and the goos and goarch for the build.",
 		ConstLabels: labels,
 	})
 	g.Set(1)

@@ -94,7 +94,8 @@ func resultIndex(r prober.Result) int {
 }
 
 // New registers every metric on reg. states feeds the reachability gauges at
-// scrape time; build fills connectivity_build_info.
+// scrape time; build fills connectivity_build_info and
+// connectivity_exporter_build_info.
 func New(reg prometheus.Registerer, opts Options, states StateSource, build BuildInfo) (*Metrics, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
@@ -149,7 +150,7 @@ func New(reg prometheus.Registerer, opts Options, states StateSource, build Buil
 		m.zoneRTT, m.zoneProbes,
 		newStateCollector(src, states, m.perPeerMode, m.currentPeerZones, m.currentFamilies),
 		newMTUCollector(src, states, m.perPeerMode), m.mtuProbes.vec,
-		newBuildInfoCollector(src, build),
+		newBuildInfoCollector(src, build), newExporterBuildInfoCollector(src, build),
 	}
 	collectors = append(collectors, configGauges(src, opts)...)
 	if opts.HealthEndpoint {

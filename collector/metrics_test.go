@@ -75,7 +75,7 @@ func gather(t *testing.T, opts Options) (*prometheus.Registry, *Metrics) {
 	t.Helper()
 	states, probes := scenario()
 	reg := prometheus.NewRegistry()
-	m, err := New(reg, opts, states, BuildInfo{Version: "1.2.3", Revision: "abc", GoVersion: "go1.26"})
+	m, err := New(reg, opts, states, BuildInfo{Version: "1.2.3", Revision: "abc", GoVersion: "go1.26", Branch: "main", GoOS: "linux", GoArch: "amd64", Tags: "unknown"})
 	if err != nil {
 		t.Fatal(err)
 	}

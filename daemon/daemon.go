@@ -148,7 +148,7 @@ func newRegistry() *prometheus.Registry {
 }
 
 func buildInfo() collector.BuildInfo {
-	return collector.BuildInfo{Version: version.Version, Revision: version.GetRevision(), GoVersion: version.GoVersion}
+	return collector.CurrentBuildInfo()
 }
 
 // dropPrivileges keeps only the capabilities running needs: what needed

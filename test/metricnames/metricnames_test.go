@@ -17,6 +17,7 @@ func TestExposed(t *testing.T) {
 		"connectivity_rtt_seconds_bucket",
 		"connectivity_rtt_seconds_count",
 		"connectivity_build_info",
+		"connectivity_exporter_build_info",
 	} {
 		if !names[want] {
 			t.Errorf("%s is not among the exposed names", want)
