@@ -140,6 +140,20 @@ func TestValues(t *testing.T) {
 			},
 		},
 		{
+			name:   "web config with TLS: the kubelet's probes ask over HTTPS",
+			values: []string{`webConfig.config={"tls_server_config":{"cert_file":"/etc/connectivity_exporter/web/tls.crt","key_file":"/etc/connectivity_exporter/web/tls.key"}}`},
+			check: func(t *testing.T, r rendered) {
+				checkProbeScheme(t, exporter(t, r), "HTTPS")
+			},
+		},
+		{
+			name:   "an existing Secret with TLS",
+			values: []string{`webConfig={"existingSecret":"my-web-config","tls":true}`},
+			check: func(t *testing.T, r rendered) {
+				checkProbeScheme(t, exporter(t, r), "HTTPS")
+			},
+		},
+		{
 			name:   "web config from an existing Secret",
 			values: []string{`webConfig.existingSecret="my-web-config"`},
 			check: func(t *testing.T, r rendered) {
@@ -147,6 +161,7 @@ func TestValues(t *testing.T) {
 					t.Errorf("%d Secrets rendered with existingSecret", n)
 				}
 				checkWebConfig(t, exporter(t, r), "my-web-config")
+				checkProbeScheme(t, exporter(t, r), "")
 			},
 		},
 		{
@@ -332,6 +347,17 @@ func TestChartFilesMatchSources(t *testing.T) {
 			if err != nil || !bytes.Equal(got, want) {
 				t.Errorf("the chart's %s/%s differs from %s (cp %s %s/)", dst, filepath.Base(f), f, f, dst)
 			}
+		}
+	}
+}
+
+// checkProbeScheme: both probes of the metrics listener use scheme ("" is
+// the kubelet's default, HTTP).
+func checkProbeScheme(t *testing.T, ds object, scheme string) {
+	t.Helper()
+	for _, probe := range []string{"livenessProbe", "readinessProbe"} {
+		if got := str(container(t, ds), probe, "httpGet", "scheme"); got != scheme {
+			t.Errorf("%s scheme %q, want %q", probe, got, scheme)
 		}
 	}
 }

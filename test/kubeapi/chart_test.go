@@ -53,7 +53,8 @@ func helmTemplate(t *testing.T, release, namespace string, values ...string) []*
 // validation, defaulting and admission run on every object, so a
 // PodMonitor, ServiceMonitor or PrometheusRule that a cluster would refuse
 // fails here. The cases that break an object on purpose show that the
-// API server does refuse them.
+// API server does refuse them. Then helm itself installs, upgrades and
+// uninstalls the chart there.
 func TestChart(t *testing.T) {
 	admin := startAPIServer(t)
 	ctx := t.Context()
@@ -150,6 +151,9 @@ func TestChart(t *testing.T) {
 			checkPodsAdmitted(ctx, t, client, ns, daemonSets)
 		})
 	}
+	t.Run("helm install, upgrade, uninstall", func(t *testing.T) {
+		testHelmInstall(ctx, t, admin, client)
+	})
 }
 
 // checkPodsAdmitted creates a pod from each DaemonSet's template, as the

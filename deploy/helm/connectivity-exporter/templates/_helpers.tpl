@@ -130,3 +130,25 @@ A rules or dashboard file with the job selector the files are written for
 {{- $file | replace "job=\"connectivity\"" (printf "job=%q" $job) | replace "job=\\\"connectivity\\\"" (printf "job=\\\"%s\\\"" $job) -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+"true" when the metrics listener serves TLS: webConfig.tls, or a
+tls_server_config in webConfig.config.
+*/}}
+{{- define "cx.webTLS" -}}
+{{- if or .Values.webConfig.tls (and .Values.webConfig.config (hasKey .Values.webConfig.config "tls_server_config")) -}}
+true
+{{- end -}}
+{{- end -}}
+
+{{/*
+A kubelet probe of the metrics listener, asking over HTTPS when it serves
+TLS (the kubelet does not verify the certificate).
+*/}}
+{{- define "cx.metricsProbe" -}}
+{{- $probe := deepCopy (index . 0) -}}
+{{- if and (index . 1) $probe.httpGet (not $probe.httpGet.scheme) -}}
+{{- $_ := set $probe.httpGet "scheme" "HTTPS" -}}
+{{- end -}}
+{{- toYaml $probe -}}
+{{- end -}}
