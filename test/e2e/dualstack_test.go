@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/connectivity-exporter/connectivity_exporter/test/testbin"
 )
 
 // startDualStackLab is startLab with an IPv4 and an IPv6 address (from
@@ -42,7 +44,7 @@ func TestIPv6ForwardDropCutsOnlyIPv6Endpoints(t *testing.T) {
 	}{{"ipv6", 1}, {"ipv4", 0}} {
 		for _, protocol := range []string{"icmp", "http"} {
 			match := map[string]string{"path": "endpoint", "protocol": protocol, "family": tc.family, "status": "unreachable"}
-			if v, ok := value(mfs, "connectivity_peers", match); !ok || v != tc.want {
+			if v, ok := mfs.Value("connectivity_peers", match); !ok || v != tc.want {
 				t.Errorf("node-1: connectivity_peers%v = %v (present %v), want %v", match, v, ok, tc.want)
 			}
 		}
@@ -114,24 +116,24 @@ func TestPrometheusIPv6OnlyFault(t *testing.T) {
 	requirePrometheus(t)
 	l := startDualStackLab(t, 3)
 	dir := t.TempDir()
-	am := startAlertmanager(t, dir, startWebhook(t).url)
-	prom := startPrometheus(t, dir, "dual", writeTestRules(t, dir), am, true)
+	am := startAlertmanager(t, dir, testbin.StartAlertReceiver(t).URL)
+	prom := startPrometheus(t, dir, "dual", testbin.WriteRules(t, dir, testbin.RulePace{For: "10s"}), am, true)
 	for peer := 1; peer <= 3; peer++ {
 		for _, family := range []string{"ipv4", "ipv6"} {
 			l.expectFamilyPaths(peer, family, allPaths, 1, converge)
 		}
 	}
-	eventually(t, converge, "Prometheus scraping all three exporters", func() (bool, string) {
+	testbin.Eventually(t, converge, "Prometheus scraping all three exporters", func() error {
 		v, err := prom.query(`count(up{job="connectivity"} == 1)`)
-		return err == nil && len(v) == 1 && v[0].Value[1] == "3", fmt.Sprint(v, err)
+		return testbin.Holds(err == nil && len(v) == 1 && v[0].Value[1] == "3", fmt.Sprint(v, err))
 	})
 
 	l.mustRun("fault", "forward-drop6", "2")
 	var firing []promAlert
-	eventually(t, 90*time.Second, `ConnectivityEndpointUnreachable{family="ipv6"} firing for node-2`, func() (bool, string) {
+	testbin.Eventually(t, 90*time.Second, `ConnectivityEndpointUnreachable{family="ipv6"} firing for node-2`, func() error {
 		alerts, err := prom.alerts()
 		if err != nil {
-			return false, err.Error()
+			return err
 		}
 		firing = firing[:0]
 		ok := false
@@ -142,20 +144,20 @@ func TestPrometheusIPv6OnlyFault(t *testing.T) {
 			firing = append(firing, a)
 			ok = ok || a.Labels["alertname"] == "ConnectivityEndpointUnreachable" && a.Labels["family"] == "ipv6" && a.State == "firing"
 		}
-		return ok, fmt.Sprint(firing)
+		return testbin.Holds(ok, fmt.Sprint(firing))
 	})
 	// Two of two probers see it: the verdict names node-2's IPv6 too.
-	eventually(t, 60*time.Second, `ConnectivityNodeEndpointsCutOff{family="ipv6"} firing for node-2`, func() (bool, string) {
+	testbin.Eventually(t, 60*time.Second, `ConnectivityNodeEndpointsCutOff{family="ipv6"} firing for node-2`, func() error {
 		alerts, err := prom.alerts()
 		if err != nil {
-			return false, err.Error()
+			return err
 		}
 		for _, a := range alerts {
 			if a.Labels["alertname"] == "ConnectivityNodeEndpointsCutOff" && a.Labels["peer"] == "node-2" && a.Labels["family"] == "ipv6" && a.State == "firing" {
-				return true, ""
+				return nil
 			}
 		}
-		return false, fmt.Sprint(alerts)
+		return testbin.Holds(false, fmt.Sprint(alerts))
 	})
 	// Let the other rules catch up (for: is 10s here), then nothing about
 	// node-2 may fire but those two, and only for IPv6.

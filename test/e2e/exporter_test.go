@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/connectivity-exporter/connectivity_exporter/test/testbin"
 )
 
 const converge = 20 * time.Second
@@ -27,21 +29,21 @@ func TestHealthyLabAllPathsReachable(t *testing.T) {
 			t.Errorf("node-1 reports itself %s/%s = %v, want 1", p.path, p.protocol, v)
 		}
 		for peer := 1; peer <= 3; peer++ {
-			n, ok := value(mfs, "connectivity_peer_rtt_seconds", map[string]string{"peer": fmt.Sprintf("node-%d", peer), "path": p.path, "protocol": p.protocol})
+			n, ok := mfs.Value("connectivity_peer_rtt_seconds", map[string]string{"peer": fmt.Sprintf("node-%d", peer), "path": p.path, "protocol": p.protocol})
 			if !ok || n < 1 {
 				t.Errorf("node-1's RTT histogram for node-%d %s/%s has %v samples, want some", peer, p.path, p.protocol, n)
 			}
 		}
 	}
-	if v, _ := value(mfs, "connectivity_nodes", nil); v != 3 {
+	if v, _ := mfs.Value("connectivity_nodes", nil); v != 3 {
 		t.Errorf("connectivity_nodes = %v, want 3", v)
 	}
-	if v, _ := value(mfs, "connectivity_health_endpoint_up", nil); v != 1 {
+	if v, _ := mfs.Value("connectivity_health_endpoint_up", nil); v != 1 {
 		t.Errorf("connectivity_health_endpoint_up = %v, want 1", v)
 	}
-	for _, s := range find(mfs, "connectivity_peers", map[string]string{"status": "reachable"}) {
-		if s.value != 3 {
-			t.Errorf("connectivity_peers%v = %v, want 3", s.labels, s.value)
+	for _, s := range mfs.Find("connectivity_peers", map[string]string{"status": "reachable"}) {
+		if s.Value != 3 {
+			t.Errorf("connectivity_peers%v = %v, want 3", s.Labels, s.Value)
 		}
 	}
 	promtoolCheckMetrics(t, text)
@@ -50,9 +52,7 @@ func TestHealthyLabAllPathsReachable(t *testing.T) {
 // promtoolCheckMetrics runs the real promtool over a /metrics body.
 func promtoolCheckMetrics(t *testing.T, text string) {
 	t.Helper()
-	if _, err := exec.LookPath("promtool"); err != nil {
-		t.Fatalf("promtool not installed (Debian package prometheus; scripts/install-deps.sh installs it)")
-	}
+	testbin.NeedTool(t, "promtool", "Debian package prometheus; scripts/install-deps.sh installs it")
 	cmd := exec.Command("promtool", "check", "metrics")
 	cmd.Stdin = strings.NewReader(text)
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -70,7 +70,7 @@ func TestStoppedExporterIsRefusedWhileICMPStaysUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v, _ := value(mfs, "connectivity_peer_probes_total", map[string]string{"peer": "node-3", "path": "host", "protocol": "http", "result": "refused"}); v < 2 {
+	if v, _ := mfs.Value("connectivity_peer_probes_total", map[string]string{"peer": "node-3", "path": "host", "protocol": "http", "result": "refused"}); v < 2 {
 		t.Errorf("refused host/http probes to node-3 = %v, want at least 2", v)
 	}
 	l.mustRun("clear", "start", "3")
@@ -81,13 +81,13 @@ func TestRemovedPeerLeavesMetrics(t *testing.T) {
 	l := startLab(t, 3)
 	l.expectPaths(3, allPaths, 1, converge)
 	l.writeNodes(nodeList(2, nil))
-	eventually(t, converge, "node-3 gone from node-1's /metrics", func() (bool, string) {
+	testbin.Eventually(t, converge, "node-3 gone from node-1's /metrics", func() error {
 		mfs, text, err := l.metrics(1)
 		if err != nil {
-			return false, err.Error()
+			return err
 		}
-		n, _ := value(mfs, "connectivity_nodes", nil)
-		return !strings.Contains(text, `peer="node-3"`) && n == 2, fmt.Sprintf("connectivity_nodes=%v, node-3 present=%v", n, strings.Contains(text, `peer="node-3"`))
+		n, _ := mfs.Value("connectivity_nodes", nil)
+		return testbin.Holds(!strings.Contains(text, `peer="node-3"`) && n == 2, fmt.Sprintf("connectivity_nodes=%v, node-3 present=%v", n, strings.Contains(text, `peer="node-3"`)))
 	})
 }
 
@@ -97,44 +97,44 @@ func TestGarbageNodeFileKeepsTheLastGoodList(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(l.dir, "nodes.yaml"), []byte("nodes:\n  - name: node-1\n    hostip: [garbage\n\x00\x01"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, converge, "the discovery error counted", func() (bool, string) {
+	testbin.Eventually(t, converge, "the discovery error counted", func() error {
 		mfs, _, err := l.metrics(1)
 		if err != nil {
-			return false, err.Error()
+			return err
 		}
-		v, _ := value(mfs, "connectivity_discovery_errors_total", nil)
-		return v >= 1, fmt.Sprintf("connectivity_discovery_errors_total=%v", v)
+		v, _ := mfs.Value("connectivity_discovery_errors_total", nil)
+		return testbin.Holds(v >= 1, fmt.Sprintf("connectivity_discovery_errors_total=%v", v))
 	})
 	mfs, _, err := l.metrics(1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v, _ := value(mfs, "connectivity_nodes", nil); v != 3 {
+	if v, _ := mfs.Value("connectivity_nodes", nil); v != 3 {
 		t.Fatalf("connectivity_nodes = %v after a bad reload, want the last good 3", v)
 	}
-	if v, ok := value(mfs, "connectivity_discovery_rejected", nil); !ok || v != 1 {
+	if v, ok := mfs.Value("connectivity_discovery_rejected", nil); !ok || v != 1 {
 		t.Fatalf("connectivity_discovery_rejected = %v (present %v) with a bad node file, want 1", v, ok)
 	}
 	// Probing goes on with the last good list: the counters keep moving.
-	before, _ := value(mfs, "connectivity_peer_probes_total", map[string]string{"peer": "node-2", "path": "host", "protocol": "icmp", "result": "success"})
-	eventually(t, converge, "node-2 still probed", func() (bool, string) {
+	before, _ := mfs.Value("connectivity_peer_probes_total", map[string]string{"peer": "node-2", "path": "host", "protocol": "icmp", "result": "success"})
+	testbin.Eventually(t, converge, "node-2 still probed", func() error {
 		mfs, _, err := l.metrics(1)
 		if err != nil {
-			return false, err.Error()
+			return err
 		}
-		now, _ := value(mfs, "connectivity_peer_probes_total", map[string]string{"peer": "node-2", "path": "host", "protocol": "icmp", "result": "success"})
-		return now > before, fmt.Sprintf("successes %v -> %v", before, now)
+		now, _ := mfs.Value("connectivity_peer_probes_total", map[string]string{"peer": "node-2", "path": "host", "protocol": "icmp", "result": "success"})
+		return testbin.Holds(now > before, fmt.Sprintf("successes %v -> %v", before, now))
 	})
 	l.expectPaths(2, allPaths, 1, time.Second)
 
 	// A good file again, the same list as before: the mark clears.
 	l.writeNodes(nodeList(3, nil))
-	eventually(t, converge, "the rejection cleared", func() (bool, string) {
+	testbin.Eventually(t, converge, "the rejection cleared", func() error {
 		mfs, _, err := l.metrics(1)
 		if err != nil {
-			return false, err.Error()
+			return err
 		}
-		v, ok := value(mfs, "connectivity_discovery_rejected", nil)
-		return ok && v == 0, fmt.Sprintf("connectivity_discovery_rejected=%v (present %v)", v, ok)
+		v, ok := mfs.Value("connectivity_discovery_rejected", nil)
+		return testbin.Holds(ok && v == 0, fmt.Sprintf("connectivity_discovery_rejected=%v (present %v)", v, ok))
 	})
 }

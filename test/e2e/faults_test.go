@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/connectivity-exporter/connectivity_exporter/test/testbin"
 )
 
 var (
@@ -54,14 +56,14 @@ func TestHealthNamespaceDeletedIsRebuilt(t *testing.T) {
 	if out, err := exec.Command("ip", "netns", "delete", l.prefix+"-h2").CombinedOutput(); err != nil {
 		t.Fatalf("ip netns delete: %v\n%s", err, out)
 	}
-	eventually(t, converge, "node-2's health endpoint rebuilt and counted", func() (bool, string) {
+	testbin.Eventually(t, converge, "node-2's health endpoint rebuilt and counted", func() error {
 		mfs, _, err := l.metrics(2)
 		if err != nil {
-			return false, err.Error()
+			return err
 		}
-		restarts, _ := value(mfs, "connectivity_health_endpoint_restarts_total", nil)
-		up, _ := value(mfs, "connectivity_health_endpoint_up", nil)
-		return restarts >= 1 && up == 1 && netnsExists(l.prefix+"-h2"), fmt.Sprintf("restarts=%v up=%v netns=%v", restarts, up, netnsExists(l.prefix+"-h2"))
+		restarts, _ := mfs.Value("connectivity_health_endpoint_restarts_total", nil)
+		up, _ := mfs.Value("connectivity_health_endpoint_up", nil)
+		return testbin.Holds(restarts >= 1 && up == 1 && testbin.NetnsExists(l.prefix+"-h2"), fmt.Sprintf("restarts=%v up=%v netns=%v", restarts, up, testbin.NetnsExists(l.prefix+"-h2")))
 	})
 	l.expectPaths(2, endpointPaths, 1, converge)
 }
@@ -69,11 +71,11 @@ func TestHealthNamespaceDeletedIsRebuilt(t *testing.T) {
 func TestSIGTERMLeavesNothingBehind(t *testing.T) {
 	l := startLab(t, 2)
 	l.expectPaths(2, allPaths, 1, converge)
-	if !netnsExists(l.prefix + "-h2") {
+	if !testbin.NetnsExists(l.prefix + "-h2") {
 		t.Fatal("the health namespace is not there to begin with")
 	}
 	l.mustRun("fault", "stop", "2") // SIGTERM, waits for the exit
-	if netnsExists(l.prefix + "-h2") {
+	if testbin.NetnsExists(l.prefix + "-h2") {
 		t.Error("the health namespace survived SIGTERM")
 	}
 	out, _ := exec.Command("ip", "-n", l.prefix+"-n2", "-o", "link", "show").CombinedOutput()
@@ -85,5 +87,3 @@ func TestSIGTERMLeavesNothingBehind(t *testing.T) {
 		t.Errorf("the route to the health IP survived SIGTERM:\n%s", out)
 	}
 }
-
-func netnsExists(name string) bool { return netnsCount(name) > 0 }

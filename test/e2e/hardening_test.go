@@ -8,15 +8,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
+	"github.com/connectivity-exporter/connectivity_exporter/test/testbin"
 )
 
 // Restarts, crashes and churn against the real binary in the lab.
@@ -122,25 +120,24 @@ func TestKilledExporterRestartsClean(t *testing.T) {
 		veth := links(t, node, "cx_health")
 		l.mustRun("fault", "kill", "2")
 		// What a crash leaves behind; without it the test proves nothing.
-		if !netnsExists(health) || len(veth) != 1 || len(routesTo(t, node, healthIP)) != 1 {
+		if !testbin.NetnsExists(health) || len(veth) != 1 || len(routesTo(t, node, healthIP)) != 1 {
 			t.Fatalf("round %d: after SIGKILL expected the stale endpoint: netns=%v veth=%v routes=%q",
-				round, netnsExists(health), veth, routesTo(t, node, healthIP))
+				round, testbin.NetnsExists(health), veth, routesTo(t, node, healthIP))
 		}
 		if _, err := os.Lstat(sock); err != nil {
 			t.Fatalf("round %d: the admin socket should be left behind: %v", round, err)
 		}
 		l.mustRun("clear", "start", "2")
-		eventually(t, converge, fmt.Sprintf("round %d: node-2 rebuilt its endpoint once", round), func() (bool, string) {
+		testbin.Eventually(t, converge, fmt.Sprintf("round %d: node-2 rebuilt its endpoint once", round), func() error {
 			mfs, _, err := l.metrics(2)
 			if err != nil {
-				return false, err.Error()
+				return err
 			}
-			up, _ := value(mfs, "connectivity_health_endpoint_up", nil)
+			up, _ := mfs.Value("connectivity_health_endpoint_up", nil)
 			now := links(t, node, "cx_health")
 			routes := routesTo(t, node, healthIP)
 			fresh := len(now) == 1 && !slices.Equal(now, veth)
-			return up == 1 && fresh && len(routes) == 1 && netnsCount(health) == 1,
-				fmt.Sprintf("up=%v veth %v -> %v routes=%q netns=%d", up, veth, now, routes, netnsCount(health))
+			return testbin.Holds(up == 1 && fresh && len(routes) == 1 && netnsCount(health) == 1, fmt.Sprintf("up=%v veth %v -> %v routes=%q netns=%d", up, veth, now, routes, netnsCount(health)))
 		})
 		l.expectPaths(2, endpointPaths, 1, converge)
 		if out, err := exec.Command(binary, "ping", "--admin.socket="+sock).CombinedOutput(); err != nil {
@@ -210,31 +207,9 @@ func TestSIGTERMWithProbesInFlight(t *testing.T) {
 	if !strings.Contains(string(logText), `msg=stopped`) {
 		t.Errorf("node-1 did not stop cleanly; log tail:\n%s", tail(string(logText), 20))
 	}
-	if netnsExists(l.prefix + "-h1") {
+	if testbin.NetnsExists(l.prefix + "-h1") {
 		t.Error("node-1's health namespace survived SIGTERM")
 	}
-}
-
-// seriesIDs lists the series of a scrape as name{labels}, values left out.
-func seriesIDs(body string) ([]string, error) {
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	mfs, err := p.TextToMetricFamilies(strings.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for name, mf := range mfs {
-		for _, m := range mf.GetMetric() {
-			var ls []string
-			for _, lp := range m.GetLabel() {
-				ls = append(ls, lp.GetName()+"="+lp.GetValue())
-			}
-			sort.Strings(ls)
-			out = append(out, name+"{"+strings.Join(ls, ",")+"}")
-		}
-	}
-	sort.Strings(out)
-	return out, nil
 }
 
 // writeNodes replaces the lab's node list atomically, as a config
@@ -279,16 +254,13 @@ func TestNodeFileChurnLeavesNoTrace(t *testing.T) {
 		goroutines float64
 	}
 	take := func() (sample, error) {
-		mfs, body, err := l.metrics(1)
+		mfs, _, err := l.metrics(1)
 		if err != nil {
 			return sample{}, err
 		}
-		ids, err := seriesIDs(body)
-		if err != nil {
-			return sample{}, err
-		}
+		ids := mfs.SeriesIDs()
 		fds, err := fdCount(pid)
-		g, _ := value(mfs, "go_goroutines", nil)
+		g, _ := mfs.Value("go_goroutines", nil)
 		return sample{ids, fds, g}, err
 	}
 	// The least of a few samples: a probe in flight holds a socket.
@@ -309,7 +281,7 @@ func TestNodeFileChurnLeavesNoTrace(t *testing.T) {
 	}
 	errsBefore, _ := func() (float64, bool) {
 		mfs, _, _ := l.metrics(1)
-		return value(mfs, "connectivity_discovery_errors_total", nil)
+		return mfs.Value("connectivity_discovery_errors_total", nil)
 	}()
 
 	const rewrites = 300
@@ -347,10 +319,10 @@ func TestNodeFileChurnLeavesNoTrace(t *testing.T) {
 	l.writeNodes(nodeList(3, nil))
 
 	var last sample
-	eventually(t, converge, "node-1's series and fds back to their baseline", func() (bool, string) {
+	testbin.Eventually(t, converge, "node-1's series and fds back to their baseline", func() error {
 		s, err := take()
 		if err != nil {
-			return false, err.Error()
+			return err
 		}
 		last = s
 		var extra, missing []string
@@ -371,21 +343,21 @@ func TestNodeFileChurnLeavesNoTrace(t *testing.T) {
 		// peers that were never probed would not show a stale list.
 		mfs, _, err := l.metrics(1)
 		if err != nil {
-			return false, err.Error()
+			return err
 		}
-		known, _ := value(mfs, "connectivity_nodes", nil)
+		known, _ := mfs.Value("connectivity_nodes", nil)
 		ok := known == 3 && !leaked && len(missing) == 0 && s.fds <= base.fds+1 && s.goroutines <= base.goroutines+5
-		return ok, fmt.Sprintf("nodes %v; series %d (base %d) extra %q missing %q; fds %d (base %d); goroutines %v (base %v)",
-			known, len(s.series), len(base.series), extra, missing, s.fds, base.fds, s.goroutines, base.goroutines)
+		return testbin.Holds(ok, fmt.Sprintf("nodes %v; series %d (base %d) extra %q missing %q; fds %d (base %d); goroutines %v (base %v)",
+			known, len(s.series), len(base.series), extra, missing, s.fds, base.fds, s.goroutines, base.goroutines))
 	})
 	mfs, _, err := l.metrics(1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := value(mfs, "connectivity_nodes", nil); n != 3 {
+	if n, _ := mfs.Value("connectivity_nodes", nil); n != 3 {
 		t.Errorf("connectivity_nodes = %v, want 3", n)
 	}
-	if errs, _ := value(mfs, "connectivity_discovery_errors_total", nil); errs-errsBefore < 1 {
+	if errs, _ := mfs.Value("connectivity_discovery_errors_total", nil); errs-errsBefore < 1 {
 		t.Errorf("%d broken lists written, discovery errors went %v -> %v", broken, errsBefore, errs)
 	}
 	t.Logf("%d rewrites (%d broken, %d held until churned peers had series): series %d -> peak %d -> %d; fds %d -> %d; goroutines %v -> %v",

@@ -20,9 +20,7 @@ import (
 // pod would, as root and as an unprivileged user: it answers /hello, holds
 // no capability, and SIGTERM stops it with exit code 0.
 func TestHelloCommand(t *testing.T) {
-	if binary == "" {
-		t.Skip("needs the binary that TestMain builds as root")
-	}
+	testbin.NeedRoot(t, "runs the binary that TestMain builds as root, as root and as another user")
 	// A copy that another user may run: TestMain's directory is 0700.
 	dir, err := os.MkdirTemp("", "cx-e2e-hello")
 	if err != nil {
@@ -67,7 +65,7 @@ func TestHelloCommand(t *testing.T) {
 			})
 
 			var body string
-			eventually(t, 10*time.Second, "/hello answered", func() (bool, string) {
+			testbin.Eventually(t, 10*time.Second, "/hello answered", func() error {
 				select {
 				case err := <-done:
 					stopped = true
@@ -76,12 +74,12 @@ func TestHelloCommand(t *testing.T) {
 				}
 				resp, err := (&http.Client{Timeout: time.Second}).Get("http://" + addr + "/hello")
 				if err != nil {
-					return false, err.Error()
+					return err
 				}
 				defer resp.Body.Close()
 				b, _ := io.ReadAll(resp.Body)
 				body = string(b)
-				return resp.StatusCode == http.StatusOK, resp.Status
+				return testbin.Holds(resp.StatusCode == http.StatusOK, resp.Status)
 			})
 			if body != "hello\n" {
 				t.Errorf("/hello body %q, want %q", body, "hello\n")

@@ -6,7 +6,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -15,10 +14,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/connectivity-exporter/connectivity_exporter/test/testbin"
 )
@@ -61,12 +56,8 @@ type lab struct {
 
 func requireRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: builds network namespaces, veth pairs and nft rules")
-	}
-	if testing.Short() {
-		t.Skip("lab test skipped in -short mode")
-	}
+	testbin.SkipShort(t, "lab test")
+	testbin.NeedRoot(t, "builds network namespaces, veth pairs and nft rules")
 }
 
 // startLab brings up k nodes and tears them down when the test ends, also
@@ -155,85 +146,8 @@ func lockLabs(t *testing.T) {
 func hostIP(i int) string { return fmt.Sprintf("198.18.0.%d", i) }
 
 // metrics scrapes node i's /metrics.
-func (l *lab) metrics(i int) (map[string]*dto.MetricFamily, string, error) {
-	c := http.Client{Timeout: 3 * time.Second}
-	resp, err := c.Get("http://" + hostIP(i) + ":9240/metrics")
-	if err != nil {
-		return nil, "", err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, "", err
-	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	mfs, err := p.TextToMetricFamilies(strings.NewReader(string(body)))
-	return mfs, string(body), err
-}
-
-// series is one sample's labels and value.
-type series struct {
-	labels map[string]string
-	value  float64
-}
-
-func find(mfs map[string]*dto.MetricFamily, name string, match map[string]string) []series {
-	mf := mfs[name]
-	if mf == nil {
-		return nil
-	}
-	var out []series
-next:
-	for _, m := range mf.GetMetric() {
-		labels := map[string]string{}
-		for _, lp := range m.GetLabel() {
-			labels[lp.GetName()] = lp.GetValue()
-		}
-		for k, v := range match {
-			if labels[k] != v {
-				continue next
-			}
-		}
-		var v float64
-		switch {
-		case m.Gauge != nil:
-			v = m.GetGauge().GetValue()
-		case m.Counter != nil:
-			v = m.GetCounter().GetValue()
-		case m.Histogram != nil:
-			v = float64(m.GetHistogram().GetSampleCount())
-		}
-		out = append(out, series{labels, v})
-	}
-	return out
-}
-
-// value returns the single matching sample, or false.
-func value(mfs map[string]*dto.MetricFamily, name string, match map[string]string) (float64, bool) {
-	s := find(mfs, name, match)
-	if len(s) != 1 {
-		return 0, false
-	}
-	return s[0].value, true
-}
-
-// eventually polls cond until it holds or the deadline passes; cond says
-// what it saw so that a failure is readable.
-func eventually(t *testing.T, within time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	var last string
-	for {
-		ok, seen := cond()
-		if ok {
-			return
-		}
-		last = seen
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s, still not %s; last seen: %s", within, what, last)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+func (l *lab) metrics(i int) (testbin.Metrics, string, error) {
+	return testbin.ScrapeMetrics(&http.Client{Timeout: 3 * time.Second}, "http://"+hostIP(i)+":9240/metrics")
 }
 
 type path struct{ path, protocol string }
@@ -252,7 +166,7 @@ func (l *lab) reachability(src int, peer string, p path, family string) (float64
 	if family != "" {
 		match["family"] = family
 	}
-	v, ok := value(mfs, "connectivity_peer_reachable", match)
+	v, ok := mfs.Value("connectivity_peer_reachable", match)
 	if !ok {
 		return -1, nil
 	}
@@ -271,7 +185,7 @@ func (l *lab) expectPaths(peer int, paths []path, want float64, within time.Dura
 func (l *lab) expectFamilyPaths(peer int, family string, paths []path, want float64, within time.Duration) {
 	l.t.Helper()
 	name := fmt.Sprintf("node-%d", peer)
-	eventually(l.t, within, fmt.Sprintf("%s %v of %s = %v from every other node", family, paths, name, want), func() (bool, string) {
+	testbin.Eventually(l.t, within, fmt.Sprintf("%s %v of %s = %v from every other node", family, paths, name, want), func() error {
 		var seen []string
 		ok := true
 		for src := 1; src <= l.size; src++ {
@@ -286,7 +200,7 @@ func (l *lab) expectFamilyPaths(peer int, family string, paths []path, want floa
 				}
 			}
 		}
-		return ok, strings.Join(seen, " ")
+		return testbin.Holds(ok, strings.Join(seen, " "))
 	})
 }
 

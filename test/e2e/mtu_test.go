@@ -12,11 +12,8 @@ import (
 	"testing"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
-
 	"github.com/connectivity-exporter/connectivity_exporter/admin"
+	"github.com/connectivity-exporter/connectivity_exporter/test/testbin"
 )
 
 // Full-size probes once every 2 intervals of 1s: a full-size round is 2s,
@@ -52,17 +49,17 @@ func TestMTUBlackHoleOnABridgePort(t *testing.T) {
 	t.Cleanup(func() { _ = exec.Command("ip", "link", "set", port, "mtu", "1500").Run() })
 	start := time.Now()
 	within := 4*mtuRound + 2*time.Second // 4 rounds, and a probe timeout or two
-	eventually(t, within, "node-2 a black hole on every path from node-1 and node-3, small probes green", func() (bool, string) {
+	testbin.Eventually(t, within, "node-2 a black hole on every path from node-1 and node-3, small probes green", func() error {
 		var seen []string
 		ok := true
 		for _, src := range []int{1, 3} {
 			mfs, _, err := l.metrics(src)
 			if err != nil {
-				return false, err.Error()
+				return err
 			}
 			for _, p := range allPaths {
 				m := map[string]string{"peer": "node-2", "path": p.path, "protocol": p.protocol}
-				if r, _ := value(mfs, "connectivity_peer_reachable", m); r != 1 {
+				if r, _ := mfs.Value("connectivity_peer_reachable", m); r != 1 {
 					t.Fatalf("node-%d: small %s/%s probes to node-2 failed (reachable %v): only full-size ones may", src, p.path, p.protocol, r)
 				}
 				st := mtuStatus(mfs, "node-2", p)
@@ -70,7 +67,7 @@ func TestMTUBlackHoleOnABridgePort(t *testing.T) {
 				ok = ok && st == "blackhole"
 			}
 		}
-		return ok, strings.Join(seen, " ")
+		return testbin.Holds(ok, strings.Join(seen, " "))
 	})
 	t.Logf("black hole reported after %s (%.1f full-size rounds)", time.Since(start).Round(100*time.Millisecond), time.Since(start).Seconds()/mtuRound.Seconds())
 	text, code := l.statusText(1)
@@ -91,10 +88,10 @@ func TestMTUBlackHoleOnABridgePort(t *testing.T) {
 // paths to peer.
 func (l *lab) expectMTU(src int, peer string, paths []path, want string, within time.Duration) {
 	l.t.Helper()
-	eventually(l.t, within, fmt.Sprintf("MTU status of %s %v from node-%d = %s", peer, paths, src, want), func() (bool, string) {
+	testbin.Eventually(l.t, within, fmt.Sprintf("MTU status of %s %v from node-%d = %s", peer, paths, src, want), func() error {
 		mfs, _, err := l.metrics(src)
 		if err != nil {
-			return false, err.Error()
+			return err
 		}
 		var seen []string
 		ok := true
@@ -103,18 +100,18 @@ func (l *lab) expectMTU(src int, peer string, paths []path, want string, within 
 			seen = append(seen, fmt.Sprintf("%s/%s=%s", p.path, p.protocol, st))
 			ok = ok && st == want
 		}
-		return ok, strings.Join(seen, " ")
+		return testbin.Holds(ok, strings.Join(seen, " "))
 	})
 }
 
 // mtuStatus is the status of the connectivity_peer_mtu_status series of
 // peer's path, "" when there is none (unknown).
-func mtuStatus(mfs map[string]*dto.MetricFamily, peer string, p path) string {
-	s := find(mfs, "connectivity_peer_mtu_status", map[string]string{"peer": peer, "path": p.path, "protocol": p.protocol})
-	if len(s) != 1 || s[0].value != 1 {
+func mtuStatus(mfs testbin.Metrics, peer string, p path) string {
+	s := mfs.Find("connectivity_peer_mtu_status", map[string]string{"peer": peer, "path": p.path, "protocol": p.protocol})
+	if len(s) != 1 || s[0].Value != 1 {
 		return ""
 	}
-	return s[0].labels["status"]
+	return s[0].Labels["status"]
 }
 
 // routerLab is a lab of its own: node-a (198.18.1.1) and node-b
@@ -131,36 +128,22 @@ type routerLab struct {
 
 func (r *routerLab) ns(name string) string { return r.prefix + "-" + name }
 
-func (r *routerLab) sh(args ...string) {
-	r.t.Helper()
-	if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
-		r.t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-}
-
 func startRouterLab(t *testing.T) *routerLab {
 	requireRoot(t)
 	lockLabs(t)
+	lab := testbin.NewLab(t)
 	r := &routerLab{t: t, dir: t.TempDir(), prefix: "cxmtu", pids: map[string]int{}}
-	t.Cleanup(r.down)
-	r.down() // what a killed earlier run may have left
+	t.Cleanup(r.stop) // before the namespaces go: cleanups run last first
 	for _, n := range []string{"a", "r", "b"} {
-		r.sh("ip", "netns", "add", r.ns(n))
-		r.sh("ip", "-n", r.ns(n), "link", "set", "lo", "up")
+		lab.Netns(r.ns(n))
 	}
-	r.sh("ip", "link", "add", "a0", "netns", r.ns("a"), "type", "veth", "peer", "name", "r0", "netns", r.ns("r"))
-	r.sh("ip", "link", "add", "b0", "netns", r.ns("b"), "type", "veth", "peer", "name", "r1", "netns", r.ns("r"))
 	// Both ends of the router's link to node-b have the smaller MTU: a
 	// mismatch on one link would drop frames silently, not refuse them.
-	r.sh("ip", "-n", r.ns("r"), "link", "set", "r1", "mtu", "1400")
-	r.sh("ip", "-n", r.ns("b"), "link", "set", "b0", "mtu", "1400")
-	for _, a := range [][3]string{{"a", "a0", "198.18.1.1/24"}, {"r", "r0", "198.18.1.254/24"}, {"r", "r1", "198.18.2.254/24"}, {"b", "b0", "198.18.2.1/24"}} {
-		r.sh("ip", "-n", r.ns(a[0]), "addr", "add", a[2], "dev", a[1])
-		r.sh("ip", "-n", r.ns(a[0]), "link", "set", a[1], "up")
-	}
-	r.sh("ip", "-n", r.ns("a"), "route", "add", "default", "via", "198.18.1.254")
-	r.sh("ip", "-n", r.ns("b"), "route", "add", "default", "via", "198.18.2.254")
-	r.sh("ip", "netns", "exec", r.ns("r"), "sysctl", "-qw", "net.ipv4.ip_forward=1")
+	lab.Veth(testbin.End{Netns: r.ns("a"), Dev: "a0", Addrs: []string{"198.18.1.1/24"}}, testbin.End{Netns: r.ns("r"), Dev: "r0", Addrs: []string{"198.18.1.254/24"}})
+	lab.Veth(testbin.End{Netns: r.ns("b"), Dev: "b0", Addrs: []string{"198.18.2.1/24"}, MTU: 1400}, testbin.End{Netns: r.ns("r"), Dev: "r1", Addrs: []string{"198.18.2.254/24"}, MTU: 1400})
+	testbin.IP(t, "-n", r.ns("a"), "route", "add", "default", "via", "198.18.1.254")
+	testbin.IP(t, "-n", r.ns("b"), "route", "add", "default", "via", "198.18.2.254")
+	lab.Sysctl(r.ns("r"), "net.ipv4.ip_forward=1")
 	nodes := "nodes:\n  - name: node-a\n    host_ip: 198.18.1.1\n  - name: node-b\n    host_ip: 198.18.2.1\n"
 	if err := os.WriteFile(filepath.Join(r.dir, "nodes.yaml"), []byte(nodes), 0o644); err != nil {
 		t.Fatal(err)
@@ -189,7 +172,8 @@ func (r *routerLab) start(node, ip string) {
 	go func() { _ = cmd.Wait() }()
 }
 
-func (r *routerLab) down() {
+// stop ends the exporters, SIGKILL after 10 s.
+func (r *routerLab) stop() {
 	for node, pid := range r.pids {
 		_ = syscall.Kill(pid, syscall.SIGTERM)
 		for i := 0; i < 100 && syscall.Kill(pid, 0) == nil; i++ {
@@ -202,9 +186,6 @@ func (r *routerLab) down() {
 				r.t.Logf("node-%s log (tail):\n%s", node, tail(string(b), 40))
 			}
 		}
-	}
-	for _, n := range []string{"a", "r", "b"} {
-		_ = exec.Command("ip", "netns", "delete", r.ns(n)).Run()
 	}
 }
 
@@ -221,13 +202,12 @@ func (r *routerLab) report(node string) (admin.Report, error) {
 }
 
 // metrics scrapes node's /metrics from inside its namespace.
-func (r *routerLab) metrics(node, ip string) (map[string]*dto.MetricFamily, error) {
-	out, err := exec.Command("ip", "netns", "exec", r.ns(node), "curl", "-fsS", "--max-time", "3", "http://"+ip+":9240/metrics").Output()
+func (r *routerLab) metrics(node, ip string) (testbin.Metrics, error) {
+	out, err := testbin.Run("ip", "netns", "exec", r.ns(node), "curl", "-fsS", "--max-time", "3", "http://"+ip+":9240/metrics")
 	if err != nil {
 		return nil, err
 	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	return p.TextToMetricFamilies(strings.NewReader(string(out)))
+	return testbin.ParseMetrics(out)
 }
 
 // hostPathMTU is what node-a reports of node-b's host ICMP path: the status
@@ -239,8 +219,8 @@ func (r *routerLab) hostPathMTU() (status string, pathMTU float64, smallOK bool,
 	}
 	p := path{"host", "icmp"}
 	status = mtuStatus(mfs, "node-b", p)
-	pathMTU, _ = value(mfs, "connectivity_peer_path_mtu_bytes", map[string]string{"peer": "node-b", "path": "host", "protocol": "icmp"})
-	small, _ := value(mfs, "connectivity_peer_reachable", map[string]string{"peer": "node-b", "path": "host", "protocol": "icmp"})
+	pathMTU, _ = mfs.Value("connectivity_peer_path_mtu_bytes", map[string]string{"peer": "node-b", "path": "host", "protocol": "icmp"})
+	small, _ := mfs.Value("connectivity_peer_reachable", map[string]string{"peer": "node-b", "path": "host", "protocol": "icmp"})
 	rep, err := r.report("a")
 	if err != nil {
 		return "", 0, false, "", err
@@ -270,26 +250,24 @@ func TestMTURouterFragNeededAndItsBlackHole(t *testing.T) {
 	r.start("a", "198.18.1.1")
 	r.start("b", "198.18.2.1")
 	within := converge + 4*mtuRound
-	eventually(t, within, "node-b's host ICMP path an MTU black hole from node-a, small probes green", func() (bool, string) {
+	testbin.Eventually(t, within, "node-b's host ICMP path an MTU black hole from node-a, small probes green", func() error {
 		st, pmtu, small, diag, err := r.hostPathMTU()
 		if err != nil {
-			return false, err.Error()
+			return err
 		}
-		return st == "blackhole" && small && strings.Contains(diag, blackholeMsg),
-			fmt.Sprintf("status=%q path_mtu=%v small_ok=%v diagnosis=%q", st, pmtu, small, diag)
+		return testbin.Holds(st == "blackhole" && small && strings.Contains(diag, blackholeMsg), fmt.Sprintf("status=%q path_mtu=%v small_ok=%v diagnosis=%q", st, pmtu, small, diag))
 	})
 
-	r.sh("ip", "netns", "exec", r.ns("r"), "nft", "delete", "table", "inet", "cxmtu")
-	eventually(t, 4*mtuRound+2*time.Second, "node-b's host ICMP path a reduced path MTU of 1400 from node-a", func() (bool, string) {
+	testbin.NetnsExec(t, r.ns("r"), "nft", "delete", "table", "inet", "cxmtu")
+	testbin.Eventually(t, 4*mtuRound+2*time.Second, "node-b's host ICMP path a reduced path MTU of 1400 from node-a", func() error {
 		st, pmtu, small, diag, err := r.hostPathMTU()
 		if err != nil {
-			return false, err.Error()
+			return err
 		}
 		if !small {
 			t.Fatalf("small probes to node-b failed: a reduced MTU is not an outage")
 		}
-		return st == "reduced" && pmtu == 1400 && diag == "the path MTU to node-b is 1400 (expected 1500) on the host path: PMTUD works",
-			fmt.Sprintf("status=%q path_mtu=%v diagnosis=%q", st, pmtu, diag)
+		return testbin.Holds(st == "reduced" && pmtu == 1400 && diag == "the path MTU to node-b is 1400 (expected 1500) on the host path: PMTUD works", fmt.Sprintf("status=%q path_mtu=%v diagnosis=%q", st, pmtu, diag))
 	})
 	// Not an outage: status exits 0.
 	out, err := exec.Command(binary, "status", "--admin.socket="+filepath.Join(r.dir, "a.sock")).CombinedOutput()

@@ -1,11 +1,9 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -13,7 +11,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,15 +21,13 @@ import (
 	"github.com/connectivity-exporter/connectivity_exporter/test/testbin"
 )
 
-// requirePrometheus skips without root, and fails when Debian's Prometheus
-// or Alertmanager is missing (scripts/install-deps.sh installs them).
+// requirePrometheus needs root and Debian's Prometheus and Alertmanager
+// (scripts/install-deps.sh installs them).
 func requirePrometheus(t *testing.T) {
 	t.Helper()
 	requireRoot(t)
 	for _, bin := range []string{"prometheus", "prometheus-alertmanager"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			t.Fatalf("%s not installed (Debian packages prometheus and prometheus-alertmanager; scripts/install-deps.sh installs them)", bin)
-		}
+		testbin.NeedTool(t, bin, "Debian packages prometheus and prometheus-alertmanager; scripts/install-deps.sh installs them")
 	}
 }
 
@@ -47,9 +42,9 @@ func TestPrometheusDashboardsAndAlerts(t *testing.T) {
 	requirePrometheus(t)
 	l := startLab(t, 3)
 	dir := t.TempDir()
-	hooks := startWebhook(t)
-	am := startAlertmanager(t, dir, hooks.url)
-	rules := writeTestRules(t, dir)
+	hooks := testbin.StartAlertReceiver(t)
+	am := startAlertmanager(t, dir, hooks.URL)
+	rules := testbin.WriteRules(t, dir, testbin.RulePace{For: "10s"})
 	native := startPrometheus(t, dir, "native", rules, am, true)
 	classic := startPrometheus(t, dir, "classic", rules, am, false)
 
@@ -57,35 +52,35 @@ func TestPrometheusDashboardsAndAlerts(t *testing.T) {
 		l.expectPaths(peer, allPaths, 1, converge)
 	}
 	for _, p := range []*promServer{native, classic} {
-		eventually(t, converge, p.name+" scraping all three exporters", func() (bool, string) {
+		testbin.Eventually(t, converge, p.name+" scraping all three exporters", func() error {
 			v, err := p.query(`count(up{job="connectivity"} == 1)`)
-			return err == nil && len(v) == 1 && v[0].Value[1] == "3", fmt.Sprint(v, err)
+			return testbin.Holds(err == nil && len(v) == 1 && v[0].Value[1] == "3", fmt.Sprint(v, err))
 		})
 	}
 
 	l.mustRun("fault", "forward-drop", "2")
 	states := map[string]bool{}
-	eventually(t, 90*time.Second, "ConnectivityEndpointUnreachable firing for node-2", func() (bool, string) {
+	testbin.Eventually(t, 90*time.Second, "ConnectivityEndpointUnreachable firing for node-2", func() error {
 		alerts, err := native.alerts()
 		if err != nil {
-			return false, err.Error()
+			return err
 		}
 		for _, a := range alerts {
 			if a.Labels["alertname"] == "ConnectivityEndpointUnreachable" && a.Labels["peer"] == "node-2" {
 				states[a.State] = true
 			}
 		}
-		return states["firing"], fmt.Sprintf("states seen %v; alerts %v", states, alerts)
+		return testbin.Holds(states["firing"], fmt.Sprintf("states seen %v; alerts %v", states, alerts))
 	})
 	if !states["pending"] {
 		t.Error("the alert was never seen pending before firing (for: must hold it back)")
 	}
 	// Both probers of node-2 see the same: the verdict names node-2, and
 	// Alertmanager holds the per-pair alerts back in its favour.
-	eventually(t, converge, "the verdict in Alertmanager, the per-pair alert inhibited", func() (bool, string) {
+	testbin.Eventually(t, converge, "the verdict in Alertmanager, the per-pair alert inhibited", func() error {
 		got, err := alertmanagerAlerts(am)
 		if err != nil {
-			return false, err.Error()
+			return err
 		}
 		verdict, inhibited := false, false
 		for _, a := range got {
@@ -96,10 +91,10 @@ func TestPrometheusDashboardsAndAlerts(t *testing.T) {
 				inhibited = true
 			}
 		}
-		return verdict && inhibited, fmt.Sprint(got)
+		return testbin.Holds(verdict && inhibited, fmt.Sprint(got))
 	})
-	eventually(t, converge, "Alertmanager's webhook notification", func() (bool, string) {
-		return hooks.received("/critical", "ConnectivityNodeEndpointsCutOff"), hooks.summary()
+	testbin.Eventually(t, converge, "Alertmanager's webhook notification", func() error {
+		return testbin.Holds(hooks.Received("/critical", "ConnectivityNodeEndpointsCutOff"), hooks.Summary(0))
 	})
 
 	// With data of every kind present (an alert firing included), every
@@ -287,7 +282,7 @@ func startDaemon(t *testing.T, logFile, readyURL string, name string, args ...st
 			t.Logf("%s log (tail):\n%s", name, tail(string(b), 30))
 		}
 	})
-	eventually(t, 30*time.Second, name+" ready", func() (bool, string) {
+	testbin.Eventually(t, 30*time.Second, name+" ready", func() error {
 		select {
 		case <-done:
 			b, _ := os.ReadFile(logFile)
@@ -296,10 +291,10 @@ func startDaemon(t *testing.T, logFile, readyURL string, name string, args ...st
 		}
 		resp, err := (&http.Client{Timeout: time.Second}).Get(readyURL)
 		if err != nil {
-			return false, err.Error()
+			return err
 		}
 		resp.Body.Close()
-		return resp.StatusCode == 200, resp.Status
+		return testbin.Holds(resp.StatusCode == 200, resp.Status)
 	})
 }
 
@@ -329,28 +324,6 @@ func startAlertmanagerWait(t *testing.T, dir, hookURL, groupWait string) string 
 		"--config.file="+path, "--storage.path="+filepath.Join(dir, "am-data"),
 		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", port), "--cluster.listen-address=")
 	return u
-}
-
-var forClause = regexp.MustCompile(`(?m)^(\s+for:) \S+`)
-
-// writeTestRules copies the rules with every for: shortened to 10s, so that
-// pending and firing happen within the test.
-func writeTestRules(t *testing.T, dir string) []string {
-	t.Helper()
-	var out []string
-	for _, name := range []string{"connectivity-rules.yml", "connectivity-alerts.yml"} {
-		b, err := os.ReadFile(filepath.Join(testbin.RepoRoot(), "alerts", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		b = forClause.ReplaceAll(b, []byte("$1 10s"))
-		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, path)
-	}
-	return out
 }
 
 // startPrometheus runs Prometheus with examples/prometheus.yml, faster
@@ -401,58 +374,4 @@ func startPrometheusTargets(t *testing.T, dir, name string, rules []string, amUR
 	}
 	startDaemon(t, filepath.Join(dir, "prometheus-"+name+".log"), u+"/-/ready", "prometheus", args...)
 	return &promServer{name: name, url: u}
-}
-
-// webhook records Alertmanager's notifications.
-type webhook struct {
-	url  string
-	mu   sync.Mutex
-	seen map[string][]string // path -> alertnames
-}
-
-func startWebhook(t *testing.T) *webhook {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := &webhook{url: "http://" + ln.Addr().String(), seen: map[string][]string{}}
-	srv := &http.Server{Handler: http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		var msg struct {
-			Alerts []struct {
-				Labels map[string]string `json:"labels"`
-			} `json:"alerts"`
-		}
-		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&msg); err == nil {
-			w.mu.Lock()
-			for _, a := range msg.Alerts {
-				w.seen[r.URL.Path] = append(w.seen[r.URL.Path], a.Labels["alertname"])
-			}
-			w.mu.Unlock()
-		}
-	}), ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(ln)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
-	return w
-}
-
-func (w *webhook) received(path, alertname string) bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for _, a := range w.seen[path] {
-		if a == alertname {
-			return true
-		}
-	}
-	return false
-}
-
-func (w *webhook) summary() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return fmt.Sprint(w.seen)
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/connectivity-exporter/connectivity_exporter/admin"
+	"github.com/connectivity-exporter/connectivity_exporter/test/testbin"
 )
 
 // status runs the real `connectivity_exporter status` against node i's daemon.
@@ -52,17 +53,17 @@ func (l *lab) statusText(i int, args ...string) (string, int) {
 func (l *lab) expectDiagnosis(src, peer int, want string) {
 	l.t.Helper()
 	name := fmt.Sprintf("node-%d", peer)
-	eventually(l.t, converge, fmt.Sprintf("node-%d diagnosing %s with %q", src, name, want), func() (bool, string) {
+	testbin.Eventually(l.t, converge, fmt.Sprintf("node-%d diagnosing %s with %q", src, name, want), func() error {
 		r, out, err := l.status(src)
 		if err != nil {
-			return false, err.Error() + ": " + out
+			return fmt.Errorf("%w: %s", err, out)
 		}
 		for _, n := range r.Nodes {
 			if n.Name == name {
-				return strings.Contains(n.Diagnosis, want), fmt.Sprintf("diagnosis %q", n.Diagnosis)
+				return testbin.Holds(strings.Contains(n.Diagnosis, want), fmt.Sprintf("diagnosis %q", n.Diagnosis))
 			}
 		}
-		return false, name + " not in the report"
+		return testbin.Holds(false, name+" not in the report")
 	})
 }
 
@@ -146,10 +147,10 @@ func TestStatusProbeWithANodeCutOffReturnsWithinTheTimeout(t *testing.T) {
 func TestStatusWithProbePeers(t *testing.T) {
 	l := startLabWith(t, 5, labArgs+" --probe.peers=2")
 	var text string
-	eventually(t, converge, "status on node-1 exiting 0", func() (bool, string) {
+	testbin.Eventually(t, converge, "status on node-1 exiting 0", func() error {
 		var code int
 		text, code = l.statusText(1)
-		return code == 0, fmt.Sprintf("exit %d:\n%s", code, text)
+		return testbin.Holds(code == 0, fmt.Sprintf("exit %d:\n%s", code, text))
 	})
 	if strings.Contains(text, "not probed yet") || strings.Contains(text, "Not probed yet") {
 		t.Errorf("status shows nodes outside the peers as not probed yet:\n%s", text)
