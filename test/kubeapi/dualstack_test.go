@@ -14,6 +14,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+
+	"github.com/connectivity-exporter/connectivity_exporter/test/testbin"
 )
 
 // addIPv6 makes the lab dual stack, in 2001:db8::/32: node i also at
@@ -23,16 +25,16 @@ func (l *lab) addIPv6() {
 	l.t.Helper()
 	for i := 1; i <= l.nodes; i++ {
 		node, pod := l.node(i), l.pod(i)
-		sh(l.t, "ip", "-n", node, "addr", "add", l.hostIP6(i)+"/64", "dev", "eth0", "nodad")
-		sh(l.t, "ip", "netns", "exec", node, "sh", "-c", "echo 1 > /proc/sys/net/ipv6/conf/all/forwarding")
-		sh(l.t, "ip", "-n", node, "addr", "add", fmt.Sprintf("2001:db8:1:%d::1/64", i), "dev", "pod0", "nodad")
-		sh(l.t, "ip", "-n", pod, "addr", "add", l.podIP6(i)+"/64", "dev", "eth0", "nodad")
-		sh(l.t, "ip", "-n", pod, "-6", "route", "add", "default", "via", fmt.Sprintf("2001:db8:1:%d::1", i))
+		testbin.IP(l.t, "-n", node, "addr", "add", l.hostIP6(i)+"/64", "dev", "eth0", "nodad")
+		testbin.NetnsExec(l.t, node, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
+		testbin.IP(l.t, "-n", node, "addr", "add", fmt.Sprintf("2001:db8:1:%d::1/64", i), "dev", "pod0", "nodad")
+		testbin.IP(l.t, "-n", pod, "addr", "add", l.podIP6(i)+"/64", "dev", "eth0", "nodad")
+		testbin.IP(l.t, "-n", pod, "-6", "route", "add", "default", "via", fmt.Sprintf("2001:db8:1:%d::1", i))
 	}
 	for i := 1; i <= l.nodes; i++ {
 		for j := 1; j <= l.nodes; j++ {
 			if i != j {
-				sh(l.t, "ip", "-n", l.node(i), "-6", "route", "add", fmt.Sprintf("2001:db8:1:%d::/64", j), "via", l.hostIP6(j))
+				testbin.IP(l.t, "-n", l.node(i), "-6", "route", "add", fmt.Sprintf("2001:db8:1:%d::/64", j), "via", l.hostIP6(j))
 			}
 		}
 	}
@@ -44,10 +46,8 @@ func (l *lab) podIP6(i int) string  { return fmt.Sprintf("2001:db8:1:%d::2", i) 
 // familyPaths is paths for the series of one address family.
 func (v view) familyPaths(peer, family string) map[string]float64 {
 	out := map[string]float64{}
-	for _, s := range v {
-		if s.name == "connectivity_peer_reachable" && s.labels["peer"] == peer && s.labels["family"] == family {
-			out[s.labels["path"]+"/"+s.labels["protocol"]] = s.value
-		}
+	for _, s := range v.Find("connectivity_peer_reachable", map[string]string{"peer": peer, "family": family}) {
+		out[s.Labels["path"]+"/"+s.Labels["protocol"]] = s.Value
 	}
 	return out
 }

@@ -1,15 +1,10 @@
 package kubeapi
 
 import (
-	"bufio"
 	"context"
-	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +12,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/connectivity-exporter/connectivity_exporter/test/testbin"
 )
 
 // apiAddr is where the API server is reached from inside a lab namespace.
@@ -70,87 +67,43 @@ func startExporter(t *testing.T, netns, kubeconfig, node string, env []string, e
 	}, extra...)
 	e := &exporter{proc: start(t, netns, env, args...), netns: netns}
 	e.client = &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) { return dialIn(ctx, netns, addr) },
+		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
+			return testbin.DialIn(ctx, netns, "tcp", addr)
+		},
 	}}
 	return e
 }
 
-// sample is one line of /metrics.
-type sample struct {
-	name   string
-	labels map[string]string
-	value  float64
-}
-
-var (
-	sampleLine = regexp.MustCompile(`^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$`)
-	labelPair  = regexp.MustCompile(`([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"`)
-)
+// view is one scrape, queried.
+type view struct{ testbin.Metrics }
 
 // scrape reads /metrics.
-func (e *exporter) scrape() ([]sample, error) {
-	resp, err := e.client.Get("http://" + metricsAddr + "/metrics")
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		body, _ := io.ReadAll(resp.Body)
-		return nil, fmt.Errorf("GET /metrics: %s: %s", resp.Status, body)
-	}
-	var out []sample
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		m := sampleLine.FindStringSubmatch(sc.Text())
-		if m == nil {
-			continue
-		}
-		v, err := strconv.ParseFloat(m[3], 64)
-		if err != nil {
-			continue
-		}
-		s := sample{name: m[1], labels: map[string]string{}, value: v}
-		for _, l := range labelPair.FindAllStringSubmatch(m[2], -1) {
-			s.labels[l[1]] = l[2]
-		}
-		out = append(out, s)
-	}
-	return out, sc.Err()
+func (e *exporter) scrape() (view, error) {
+	m, _, err := testbin.ScrapeMetrics(e.client, "http://"+metricsAddr+"/metrics")
+	return view{m}, err
 }
-
-// view is one scrape, queried.
-type view []sample
 
 // get is the value of the first series of name with all the labels given
 // as "key=value".
 func (v view) get(name string, labels ...string) (float64, bool) {
-	for _, s := range v {
-		if s.name == name && s.has(labels) {
-			return s.value, true
-		}
+	s := v.Find(name, labelMap(labels))
+	if len(s) == 0 {
+		return 0, false
 	}
-	return 0, false
+	return s[0].Value, true
 }
 
 func (v view) count(name string, labels ...string) int {
-	n := 0
-	for _, s := range v {
-		if s.name == name && s.has(labels) {
-			n++
-		}
-	}
-	return n
+	return len(v.Find(name, labelMap(labels)))
 }
 
-func (s sample) has(labels []string) bool {
+func labelMap(labels []string) map[string]string {
+	m := map[string]string{}
 	for _, l := range labels {
-		k, want, _ := strings.Cut(l, "=")
-		if s.labels[k] != want {
-			return false
-		}
+		k, v, _ := strings.Cut(l, "=")
+		m[k] = v
 	}
-	return true
+	return m
 }
 
 // paths says what /metrics shows of one peer: its reachability gauge per
@@ -158,10 +111,8 @@ func (s sample) has(labels []string) bool {
 // path does not exist.
 func (v view) paths(peer string) map[string]float64 {
 	out := map[string]float64{}
-	for _, s := range v {
-		if s.name == "connectivity_peer_reachable" && s.labels["peer"] == peer {
-			out[s.labels["path"]+"/"+s.labels["protocol"]] = s.value
-		}
+	for _, s := range v.Find("connectivity_peer_reachable", map[string]string{"peer": peer}) {
+		out[s.Labels["path"]+"/"+s.Labels["protocol"]] = s.Value
 	}
 	return out
 }
@@ -176,21 +127,26 @@ var hostOnly = map[string]float64{"host/icmp": 1, "host/http": 1}
 // how long that took. cond returns what is still wrong, or "".
 func (e *exporter) within(t *testing.T, limit time.Duration, what string, cond func(view) string) time.Duration {
 	t.Helper()
-	start := time.Now()
-	last := "no scrape yet"
-	for time.Since(start) < limit {
+	defer e.logOnFailure(t)
+	d := testbin.Eventually(t, limit, what+" shown on /metrics", func() error {
 		if e.exited() {
-			t.Fatalf("%s: the exporter exited: %v\n%s", what, e.err, e.output)
+			t.Fatalf("%s: the exporter exited: %v", what, e.err)
 		}
-		if s, err := e.scrape(); err != nil {
-			last = err.Error()
-		} else if last = cond(view(s)); last == "" {
-			d := time.Since(start)
-			t.Logf("%s: shown on /metrics after %s", what, d.Round(10*time.Millisecond))
-			return d
+		v, err := e.scrape()
+		if err != nil {
+			return err
 		}
-		time.Sleep(100 * time.Millisecond)
+		wrong := cond(v)
+		return testbin.Holds(wrong == "", wrong)
+	})
+	t.Logf("%s: shown on /metrics after %s", what, d.Round(10*time.Millisecond))
+	return d
+}
+
+// logOnFailure logs the exporter's output if t has failed; deferred, it
+// runs on t.Fatal too.
+func (e *exporter) logOnFailure(t *testing.T) {
+	if t.Failed() {
+		t.Logf("exporter output:\n%s", e.output)
 	}
-	t.Fatalf("%s: not shown on /metrics within %s: %s\nexporter output:\n%s", what, limit, last, e.output)
-	return 0
 }

@@ -2,6 +2,7 @@ package kubeapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -19,6 +20,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+
+	"github.com/connectivity-exporter/connectivity_exporter/test/testbin"
 )
 
 // showLimit bounds how long a change of the API objects may take to show
@@ -44,9 +47,9 @@ func TestKubernetes(t *testing.T) {
 	client := kubernetes.NewForConfigOrDie(admin)
 	ap := newApplier(t, admin)
 	d := applyManifests(ctx, t, ap, client)
-	if os.Geteuid() != 0 {
-		t.Skip("the manifests applied; the rest runs the exporter in lab network namespaces, which needs root")
-	}
+	// The manifests are applied; the rest runs the exporter in lab
+	// network namespaces.
+	testbin.NeedRoot(t, "runs the exporter in lab network namespaces")
 
 	// The manifests' own service account, with a token as a pod would get.
 	tok, err := client.CoreV1().ServiceAccounts(d.namespace).CreateToken(ctx, d.serviceAccount,
@@ -201,10 +204,8 @@ func peersWant(want map[string]map[string]float64) func(view) string {
 			}
 		}
 		peers := map[string]bool{}
-		for _, s := range v {
-			if s.name == "connectivity_peer_reachable" {
-				peers[s.labels["peer"]] = true
-			}
+		for _, s := range v.Find("connectivity_peer_reachable", nil) {
+			peers[s.Labels["peer"]] = true
 		}
 		for p := range peers {
 			if _, ok := want[p]; !ok {
@@ -286,13 +287,21 @@ func testDiscovery(ctx context.Context, t *testing.T, admin *rest.Config, client
 		editNode(ctx, t, client, 2, false, func(n *corev1.Node) { n.Spec.Unschedulable = false })
 		want[nodeName(2)] = allReachable
 	})
-	editNode(ctx, t, client, 2, true, func(n *corev1.Node) {
-		n.Status.Conditions[0].Status = corev1.ConditionFalse
-		n.Status.Conditions[0].Reason = "NodeStatusUnknown"
+	// NotReady nodes stay. Their staying shows nothing, so a change that
+	// does show, made after it, is the sign that the exporter has seen it:
+	// one node watch delivers both, in order.
+	step("node NotReady: still probed (seen once node-3, cordoned after it, leaves)", func() {
+		editNode(ctx, t, client, 2, true, func(n *corev1.Node) {
+			n.Status.Conditions[0].Status = corev1.ConditionFalse
+			n.Status.Conditions[0].Reason = "NodeStatusUnknown"
+		})
+		editNode(ctx, t, client, 3, false, func(n *corev1.Node) { n.Spec.Unschedulable = true })
+		delete(want, nodeName(3))
 	})
-	// NotReady nodes stay: wait as long as a change takes to show, then look.
-	time.Sleep(2 * time.Second)
-	e.within(t, showLimit, "node NotReady: still probed", peersWant(want))
+	step("node-3 uncordoned: back", func() {
+		editNode(ctx, t, client, 3, false, func(n *corev1.Node) { n.Spec.Unschedulable = false })
+		want[nodeName(3)] = allReachable
+	})
 	step("health pod deleted: its node's endpoint paths leave", func() {
 		if err := pods.Delete(ctx, "connectivity-health-2", metav1.DeleteOptions{GracePeriodSeconds: ptr(int64(0))}); err != nil {
 			t.Fatal(err)
@@ -354,29 +363,26 @@ func testMissingVerbs(ctx context.Context, t *testing.T, admin *rest.Config, ap 
 		t.Run(tc.resource+" "+tc.verb, func(t *testing.T) {
 			withoutVerb(ctx, t, ap, tc.role, tc.verb)
 			ns := fmt.Sprintf("kx%d-rbac", os.Getpid()%100000)
-			addNetns(t, ns)
+			testbin.NewLab(t).Netns(ns)
 			apiForward(t, admin, ns)
 			e := startExporter(t, ns, kubeconfig, "node-1", env)
 			want := fmt.Sprintf("cannot %s resource %q", tc.verb, tc.resource)
-			deadline := time.Now().Add(showLimit)
-			for {
+			defer e.logOnFailure(t)
+			testbin.Eventually(t, showLimit, fmt.Sprintf("a visible failure mentioning %q", want), func() error {
 				failed := e.exited()
 				if v, err := e.scrape(); err == nil {
-					n, _ := view(v).get("connectivity_discovery_errors_total")
+					n, _ := v.get("connectivity_discovery_errors_total")
 					failed = failed || n > 0
 				} else {
 					failed = true // not serving: still waiting for a list it may not read
 				}
+				if !failed {
+					return errors.New("discovery has not failed")
+				}
 				// logfmt and klog quote the error, escaping its quotes.
-				if failed && strings.Contains(strings.ReplaceAll(e.output.String(), `\"`, `"`), want) {
-					t.Logf("without %s on %s: discovery fails (%q in the exporter's output)", tc.verb, tc.resource, want)
-					return
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("without %s on %s: no visible failure mentioning %q within %s\n%s", tc.verb, tc.resource, want, showLimit, e.output)
-				}
-				time.Sleep(200 * time.Millisecond)
-			}
+				return testbin.Holds(strings.Contains(strings.ReplaceAll(e.output.String(), `\"`, `"`), want), "the exporter's output does not mention it")
+			})
+			t.Logf("without %s on %s: discovery fails (%q in the exporter's output)", tc.verb, tc.resource, want)
 		})
 	}
 }

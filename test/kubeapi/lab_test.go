@@ -1,15 +1,15 @@
 package kubeapi
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/connectivity-exporter/connectivity_exporter/test/testbin"
 )
 
 // lab is a cluster of network namespaces, all in 198.18.0.0/15: a fabric
@@ -25,33 +25,26 @@ type lab struct {
 
 func newLab(t *testing.T, nodes int) *lab {
 	t.Helper()
+	tl := testbin.NewLab(t)
 	l := &lab{t: t, prefix: fmt.Sprintf("kx%d-", os.Getpid()%100000), nodes: nodes}
 	fabric := l.prefix + "fab"
-	addNetns(t, fabric)
-	sh(t, "ip", "-n", fabric, "link", "add", "br0", "type", "bridge")
-	sh(t, "ip", "-n", fabric, "link", "set", "br0", "up")
+	tl.Netns(fabric)
+	tl.Bridge(fabric, "br0")
 	for i := 1; i <= nodes; i++ {
 		node, pod := l.node(i), l.pod(i)
-		addNetns(t, node)
-		addNetns(t, pod)
-		port := "n" + strconv.Itoa(i)
-		sh(t, "ip", "-n", fabric, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", node)
-		sh(t, "ip", "-n", fabric, "link", "set", port, "master", "br0", "up")
-		sh(t, "ip", "-n", node, "addr", "add", l.hostIP(i)+"/24", "dev", "eth0")
-		sh(t, "ip", "-n", node, "link", "set", "eth0", "up")
-		sh(t, "ip", "netns", "exec", node, "sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward")
-
-		sh(t, "ip", "-n", node, "link", "add", "pod0", "type", "veth", "peer", "name", "eth0", "netns", pod)
-		sh(t, "ip", "-n", node, "addr", "add", fmt.Sprintf("198.19.%d.1/24", i), "dev", "pod0")
-		sh(t, "ip", "-n", node, "link", "set", "pod0", "up")
-		sh(t, "ip", "-n", pod, "addr", "add", l.podIP(i, 2)+"/24", "dev", "eth0")
-		sh(t, "ip", "-n", pod, "link", "set", "eth0", "up")
-		sh(t, "ip", "-n", pod, "route", "add", "default", "via", fmt.Sprintf("198.19.%d.1", i))
+		tl.Netns(node)
+		tl.Netns(pod)
+		tl.Veth(testbin.End{Netns: fabric, Dev: "n" + strconv.Itoa(i), Master: "br0"},
+			testbin.End{Netns: node, Dev: "eth0", Addrs: []string{l.hostIP(i) + "/24"}})
+		tl.Sysctl(node, "net.ipv4.ip_forward=1")
+		tl.Veth(testbin.End{Netns: node, Dev: "pod0", Addrs: []string{fmt.Sprintf("198.19.%d.1/24", i)}},
+			testbin.End{Netns: pod, Dev: "eth0", Addrs: []string{l.podIP(i, 2) + "/24"}})
+		testbin.IP(t, "-n", pod, "route", "add", "default", "via", fmt.Sprintf("198.19.%d.1", i))
 	}
 	for i := 1; i <= nodes; i++ {
 		for j := 1; j <= nodes; j++ {
 			if i != j {
-				sh(t, "ip", "-n", l.node(i), "route", "add", fmt.Sprintf("198.19.%d.0/24", j), "via", l.hostIP(j))
+				testbin.IP(t, "-n", l.node(i), "route", "add", fmt.Sprintf("198.19.%d.0/24", j), "via", l.hostIP(j))
 			}
 		}
 	}
@@ -71,15 +64,15 @@ func (l *lab) movePodIP(i, from, to int) {
 	l.t.Helper()
 	// Deleting the subnet's first address takes the others and the
 	// default route with it: add the new one after.
-	sh(l.t, "ip", "-n", l.pod(i), "addr", "del", l.podIP(i, from)+"/24", "dev", "eth0")
-	sh(l.t, "ip", "-n", l.pod(i), "addr", "add", l.podIP(i, to)+"/24", "dev", "eth0")
-	sh(l.t, "ip", "-n", l.pod(i), "route", "replace", "default", "via", fmt.Sprintf("198.19.%d.1", i))
+	testbin.IP(l.t, "-n", l.pod(i), "addr", "del", l.podIP(i, from)+"/24", "dev", "eth0")
+	testbin.IP(l.t, "-n", l.pod(i), "addr", "add", l.podIP(i, to)+"/24", "dev", "eth0")
+	testbin.IP(l.t, "-n", l.pod(i), "route", "replace", "default", "via", fmt.Sprintf("198.19.%d.1", i))
 }
 
 // proc is a process of the lab, stopped when the test ends.
 type proc struct {
 	cmd    *exec.Cmd
-	output *syncBuffer
+	output *testbin.Buffer
 	done   chan struct{}
 	err    error // of Wait, once done is closed
 }
@@ -88,7 +81,7 @@ type proc struct {
 // with env added to the test's environment.
 func start(t *testing.T, netns string, env []string, args ...string) *proc {
 	t.Helper()
-	p := &proc{output: &syncBuffer{}, done: make(chan struct{})}
+	p := &proc{output: &testbin.Buffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command("ip", append([]string{"netns", "exec", netns, exporterBin}, args...)...)
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.output, p.output
@@ -124,22 +117,4 @@ func (p *proc) exited() bool {
 	default:
 		return false
 	}
-}
-
-// syncBuffer is a bytes.Buffer that a process writes while a test reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
