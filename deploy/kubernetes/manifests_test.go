@@ -792,10 +792,7 @@ func TestKustomization(t *testing.T) {
 // one, and checks that the namespace reaches every namespaced object and
 // the binding's subject.
 func TestKustomizeBuild(t *testing.T) {
-	kubectl, err := exec.LookPath("kubectl")
-	if err != nil {
-		t.Skip("kubectl not found; TestKustomization checks the file itself")
-	}
+	kubectl := testbin.NeedTool(t, "kubectl", "https://kubernetes.io/docs/tasks/tools/; TestKustomization checks the file itself")
 	out, err := exec.Command(kubectl, "kustomize", ".").CombinedOutput()
 	if err != nil {
 		t.Fatalf("kubectl kustomize: %v\n%s", err, out)
@@ -855,9 +852,7 @@ func TestMain(m *testing.M) {
 // helpText is `connectivity_exporter <command> --help`.
 func helpText(t *testing.T, command string) string {
 	t.Helper()
-	if _, err := exec.LookPath("go"); err != nil {
-		t.Skip("no go command to build the binary with")
-	}
+	testbin.NeedTool(t, "go", "it builds the binary")
 	bin, err := binary()
 	if err != nil {
 		t.Fatal(err)
