@@ -55,7 +55,7 @@ func TestTableReadsTheRoutingTable(t *testing.T) {
 	defer r.Close()
 	m, err := r.Expected(netip.MustParseAddr("127.0.0.1"))
 	if err != nil {
-		t.Skipf("no routing table to read here: %v", err)
+		t.Fatalf("reading the route to 127.0.0.1 (every Linux host has one, by lo): %v", err)
 	}
 	if m != MaxIPPacket {
 		t.Errorf("expected MTU towards 127.0.0.1 = %d, want lo's, capped to %d", m, MaxIPPacket)

@@ -64,9 +64,7 @@ func TestMain(m *testing.M) {
 
 func requireRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: runs commands as other users against a root-owned admin socket")
-	}
+	testbin.NeedRoot(t, "runs commands as other users against a root-owned admin socket")
 }
 
 // daemon is a passive exporter on loopback ports.
