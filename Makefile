@@ -62,16 +62,24 @@ release:
 	PLATFORMS="$(PLATFORMS)" DIST="$(DIST)" ENGINE="$(ENGINE)" BASE="$(BASE)" IMAGE="$(IMAGE)" \
 	scripts/release.sh
 
-# Every check: lint, then unit tests, and as root the network ones
-# (namespaces, real Prometheus); then test/kubeapi, a real kube-apiserver,
-# in a module of its own so that k8s.io/kubernetes stays out of go.mod
-# (-vet=off: vet of its ~1,500 dependency packages takes minutes; no -race:
-# it adds nothing the main module's tests lack, and the cold build takes
-# 8+ minutes without it).
+# Every check: lint, every fuzz target briefly, then the tests: unit tests
+# and as root the network ones (namespaces, real Prometheus); and
+# test/kubeapi, a real kube-apiserver, in a module of its own so that
+# k8s.io/kubernetes stays out of go.mod (-vet=off: vet of its ~1,500
+# dependency packages takes minutes; no -race: it adds nothing the main
+# module's tests lack, and the cold build takes 8+ minutes without it).
+# CX_TEST_STRICT=1 turns a skip for a missing tool or root into a failure
+# (test/testbin); testsummary fails on any other skip but ALLOWED_SKIPS
+# (the helper processes the tests re-execute) and ends with the skips and
+# "N passed, N failed, N skipped" over both modules.
+TESTSUMMARY   := $(CURDIR)/.cache/testsummary
+ALLOWED_SKIPS := ^(TestHelperProcess|TestPrivilegesHelper)$$
 test: deps lint build
-	$(GO) test -race -count=1 -timeout 20m ./...
-	cd test/kubeapi && $(GO) test -vet=off -count=1 -timeout 15m ./...
 	scripts/fuzz.sh
+	$(GO) build -o $(TESTSUMMARY) ./test/testbin/cmd/testsummary
+	CX_TEST_STRICT=1 $(TESTSUMMARY) -allow-skip '$(ALLOWED_SKIPS)' \
+		$(GO) test -race -count=1 -timeout 20m -json ./... -- \
+		$(GO) -C test/kubeapi test -vet=off -count=1 -timeout 15m -json ./...
 
 # Unit tests only (no root needed; the network tests skip themselves).
 unit:

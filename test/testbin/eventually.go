@@ -8,8 +8,8 @@ import (
 
 // pollEvery is how often Eventually checks again: often enough that a
 // condition that holds is seen within a fraction of a second, rarely
-// enough that a scrape per check costs little.
-const pollEvery = 100 * time.Millisecond
+// enough that a scrape per check costs little on a loaded machine.
+const pollEvery = 250 * time.Millisecond
 
 // Eventually checks cond until it returns nil and returns how long that
 // took; after within, it fails the test with what and cond's last error,
