@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/netip"
+	"strings"
 
 	"github.com/prometheus/exporter-toolkit/web"
 
-	"github.com/connectivity-exporter/connectivity_exporter/nodes"
-	"github.com/connectivity-exporter/connectivity_exporter/plan"
+	"github.com/connectivity-exporter/connectivity_exporter/daemon"
+	"github.com/connectivity-exporter/connectivity_exporter/exitcode"
 )
 
 // addConfigCheckFlag adds --config.check (blackbox_exporter's name for the
@@ -22,34 +24,43 @@ func addConfigCheckFlag(d *daemonCommand) *bool {
 // acting on anything; it returns the exit code.
 func (d *daemonCommand) checkConfig(stdout, stderr io.Writer) int {
 	f := &d.flags
-	if err := f.validate(); err != nil {
+	if _, err := d.check(); err != nil {
 		fmt.Fprintf(stderr, "%s: error: %v\n", appName, err)
-		return exitUsage
+		return exitcode.Usage
 	}
 	fmt.Fprintln(stdout, "flags: ok")
-	if path := *f.web.WebConfigFile; path != "" {
+	if path := *f.Web.WebConfigFile; path != "" {
 		if err := web.Validate(path); err != nil {
 			fmt.Fprintf(stderr, "%s: error: --web.config.file %s: %v\n", appName, path, err)
-			return exitFailure
+			return exitcode.Failure
 		}
 		fmt.Fprintf(stdout, "web config %s: ok\n", path)
 	}
 	switch {
-	case f.nodesFile != "":
-		p, err := plan.Load(context.Background(), f.planConfig(), nodes.NewFileSource(f.nodesFile, f.nodesFilePoll), plan.DefaultLoadTimeout)
+	case f.NodesFile != "":
+		p, healthIPs, err := daemon.CheckNodeFile(context.Background(), f.Config)
 		if err != nil {
 			fmt.Fprintf(stderr, "%s: error: %v\n", appName, err)
-			return exitFailure
+			return exitcode.Failure
 		}
 		local := p.LocalNode()
 		fmt.Fprintf(stdout, "node list %s: ok, %d nodes, %d probed from this node %s (host %s, health endpoint %s)\n",
-			f.nodesFile, p.Len(), p.Probed(), local.Name, joinAddrs(local.HostIPs()), orNone(joinAddrs(d.healthEndpointIPs(p))))
-	case f.nodesKubernetes:
+			f.NodesFile, p.Len(), p.Probed(), local.Name, joinAddrs(local.HostIPs()), orNone(joinAddrs(healthIPs)))
+	case f.Kubernetes:
 		fmt.Fprintln(stdout, "node list: from the Kubernetes API, not asked by --config.check")
 	default:
-		fmt.Fprintln(stdout, "node list: none (--passive)")
+		fmt.Fprintln(stdout, "node list: none (--probe.passive)")
 	}
-	return exitOK
+	return exitcode.OK
+}
+
+// joinAddrs is ips for a line of output: "198.19.0.1,2001:db8::1".
+func joinAddrs(ips []netip.Addr) string {
+	texts := make([]string, len(ips))
+	for i, ip := range ips {
+		texts[i] = ip.String()
+	}
+	return strings.Join(texts, ",")
 }
 
 func orNone(s string) string {

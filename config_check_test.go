@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/connectivity-exporter/connectivity_exporter/exitcode"
 )
 
 func TestConfigCheck(t *testing.T) {
@@ -29,26 +31,26 @@ func TestConfigCheck(t *testing.T) {
 		wantOut    string
 		wantErrOut string
 	}{
-		{"good file", []string{"--node.name=node-1", "--nodes.file=" + good}, exitOK,
+		{"good file", []string{"--node.name=node-1", "--nodes.file=" + good}, exitcode.OK,
 			"node list " + good + ": ok, 2 nodes, 2 probed from this node node-1 (host 198.18.0.1, health endpoint 198.19.0.1)", ""},
-		{"--healthep.ip overrides the file's", []string{"--node.name=node-2", "--nodes.file=" + good, "--healthep.ip=198.19.0.9"}, exitOK,
+		{"--health-endpoint.ip overrides the file's", []string{"--node.name=node-2", "--nodes.file=" + good, "--health-endpoint.ip=198.19.0.9"}, exitcode.OK,
 			"this node node-2 (host 198.18.0.2, health endpoint 198.19.0.9)", ""},
-		{"--probe.peers", []string{"--node.name=node-1", "--nodes.file=" + good, "--probe.peers=1", "--passive"}, exitOK,
+		{"--probe.peers", []string{"--node.name=node-1", "--nodes.file=" + good, "--probe.peers=1", "--probe.passive"}, exitcode.OK,
 			"2 nodes, 0 probed", ""},
-		{"a bad key names its line", []string{"--node.name=node-1", "--nodes.file=" + badKey}, exitFailure,
+		{"a bad key names its line", []string{"--node.name=node-1", "--nodes.file=" + badKey}, exitcode.Failure,
 			"flags: ok", `line 3: unknown key "hostip"`},
-		{"this node not in the list", []string{"--node.name=node-3", "--nodes.file=" + good}, exitFailure,
+		{"this node not in the list", []string{"--node.name=node-3", "--nodes.file=" + good}, exitcode.Failure,
 			"flags: ok", `this node "node-3" (--node.name) is not in the node list`},
-		{"a missing file", []string{"--node.name=node-1", "--nodes.file=" + filepath.Join(dir, "none.yaml")}, exitFailure,
+		{"a missing file", []string{"--node.name=node-1", "--nodes.file=" + filepath.Join(dir, "none.yaml")}, exitcode.Failure,
 			"", "no such file"},
-		{"a bad flag value", []string{"--node.name=node-1", "--nodes.file=" + good, "--probe.interval=0s"}, exitUsage,
+		{"a bad flag value", []string{"--node.name=node-1", "--nodes.file=" + good, "--probe.interval=0s"}, exitcode.Usage,
 			"", "--probe.interval must be positive"},
-		{"a bad web config", []string{"--node.name=node-1", "--nodes.file=" + good, "--web.config.file=" + badWeb}, exitFailure,
+		{"a bad web config", []string{"--node.name=node-1", "--nodes.file=" + good, "--web.config.file=" + badWeb}, exitcode.Failure,
 			"flags: ok", "--web.config.file " + badWeb},
-		{"Kubernetes is not asked", []string{"--node.name=node-1", "--nodes.kubernetes"}, exitOK,
+		{"Kubernetes is not asked", []string{"--node.name=node-1", "--nodes.kubernetes"}, exitcode.OK,
 			"node list: from the Kubernetes API, not asked", ""},
-		{"passive without a list", []string{"--node.name=node-1", "--passive"}, exitOK,
-			"node list: none (--passive)", ""},
+		{"passive without a list", []string{"--node.name=node-1", "--probe.passive"}, exitcode.OK,
+			"node list: none (--probe.passive)", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -71,7 +73,7 @@ func TestConfigCheck(t *testing.T) {
 			if !strings.Contains(stderr.String(), tc.wantErrOut) {
 				t.Errorf("stderr lacks %q:\n%s", tc.wantErrOut, &stderr)
 			}
-			if tc.want == exitOK && stderr.Len() > 0 {
+			if tc.want == exitcode.OK && stderr.Len() > 0 {
 				t.Errorf("stderr of a good check:\n%s", &stderr)
 			}
 		})

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/connectivity-exporter/connectivity_exporter/exitcode"
 	"github.com/connectivity-exporter/connectivity_exporter/nodes"
 	"github.com/connectivity-exporter/connectivity_exporter/privileges"
 	"github.com/connectivity-exporter/connectivity_exporter/test/testbin"
@@ -48,7 +49,7 @@ func TestExampleNodeList(t *testing.T) {
 			}
 		}
 		t.Run(n.Name, func(t *testing.T) {
-			if code := run([]string{"--config.check", "--node.name=" + n.Name, "--nodes.file=" + exampleNodes}); code != exitOK {
+			if code := run([]string{"--config.check", "--node.name=" + n.Name, "--nodes.file=" + exampleNodes}); code != exitcode.OK {
 				t.Errorf("--config.check as %s exited %d", n.Name, code)
 			}
 		})
@@ -80,9 +81,9 @@ func TestSystemdUnitFlags(t *testing.T) {
 		extra []string
 		want  int
 	}{
-		{"as installed", nil, exitOK},
-		{"a flag the daemon does not know", []string{"--nodes.fiel=x"}, exitUsage},
-		{"a node missing from the list", []string{"--node.name=node-9"}, exitFailure},
+		{"as installed", nil, exitcode.OK},
+		{"a flag the daemon does not know", []string{"--nodes.fiel=x"}, exitcode.Usage},
+		{"a node missing from the list", []string{"--node.name=node-9"}, exitcode.Failure},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

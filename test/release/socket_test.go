@@ -41,7 +41,7 @@ func TestSystemdSocketActivation(t *testing.T) {
 	// sh sets LISTEN_PID to its own pid, which exec hands to the exporter,
 	// as systemd sets it after its fork.
 	cmd := exec.Command("sh", "-c", `LISTEN_PID=$$ exec "$0" "$@"`, bin,
-		"--web.systemd-socket", "--passive", "--node.name=node-1",
+		"--web.systemd-socket", "--probe.passive", "--node.name=node-1",
 		fmt.Sprintf("--hello.listen-address=127.0.0.1:%d", helloPort),
 		"--admin.socket="+filepath.Join(dir, "admin.sock"))
 	cmd.ExtraFiles = []*os.File{socket}
