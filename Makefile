@@ -17,8 +17,9 @@ IMAGE    ?= connectivity-exporter
 # out of the main go.mod. -modfile keeps the working directory, so it lints the
 # module it is run in.
 GOLANGCI_LINT = $(GO) tool -modfile=$(CURDIR)/tools/go.mod golangci-lint run --config $(CURDIR)/.golangci.yml
-# The modules beside the main one: the tools and the bench harness.
-MODULES  := tools tools/bench test/kubeapi
+# The modules beside the main one: the tools, the bench harness, the pinned
+# Prometheus and Alertmanager, and the real API server's tests.
+MODULES  := tools tools/bench tools/prometheus tools/alertmanager test/kubeapi
 
 .PHONY: all build image test unit lint fuzz demo deps bench clean
 

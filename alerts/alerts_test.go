@@ -20,6 +20,7 @@ import (
 	"go.yaml.in/yaml/v4"
 
 	"github.com/connectivity-exporter/connectivity_exporter/test/metricnames"
+	"github.com/connectivity-exporter/connectivity_exporter/test/testbin"
 )
 
 // The rule files, in this directory.
@@ -103,11 +104,7 @@ func testFiles(t *testing.T) []string {
 
 func promtool(t *testing.T) string {
 	t.Helper()
-	p, err := exec.LookPath("promtool")
-	if err != nil {
-		t.Skip("promtool is not on PATH: install it (Debian: apt-get install prometheus) to check the rules and run their unit tests")
-	}
-	return p
+	return testbin.NeedTool(t, "promtool", testbin.BuildPrometheus+"; it checks the rules and runs their unit tests")
 }
 
 func runPromtool(t *testing.T, args ...string) {
@@ -130,10 +127,7 @@ func TestExamplePrometheusConfig(t *testing.T) {
 }
 
 func TestExampleAlertmanagerConfig(t *testing.T) {
-	amtool, err := exec.LookPath("amtool")
-	if err != nil {
-		t.Skip("amtool is not on PATH: install it (Debian: apt-get install prometheus-alertmanager) to check examples/alertmanager.yml")
-	}
+	amtool := testbin.NeedTool(t, "amtool", testbin.BuildPrometheus+"; it checks examples/alertmanager.yml")
 	cmd := exec.Command(amtool, "check-config", filepath.Join("..", "examples", "alertmanager.yml"))
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out

@@ -14,6 +14,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/connectivity-exporter/connectivity_exporter/prober"
+	"github.com/connectivity-exporter/connectivity_exporter/test/testbin"
 )
 
 var ip3 = netip.MustParseAddr("198.18.0.3")
@@ -252,10 +253,7 @@ func TestSourceZoneOnEverySeries(t *testing.T) {
 // The golden files pass the real promtool's check (as the e2e test checks
 // a live /metrics).
 func TestGoldenFilesPassPromtool(t *testing.T) {
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		t.Skip("promtool is not on PATH (Debian: apt-get install prometheus)")
-	}
+	promtool := testbin.NeedTool(t, "promtool", testbin.BuildPrometheus)
 	files, err := filepath.Glob(filepath.Join("testdata", "*.prom"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no golden files: %v", err)

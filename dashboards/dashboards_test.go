@@ -19,6 +19,7 @@ import (
 
 	"github.com/connectivity-exporter/connectivity_exporter/test/grafana"
 	"github.com/connectivity-exporter/connectivity_exporter/test/metricnames"
+	"github.com/connectivity-exporter/connectivity_exporter/test/testbin"
 )
 
 const (
@@ -276,10 +277,7 @@ var ruleName = regexp.MustCompile(`[^a-z0-9_]+`)
 
 // Every query parses as PromQL: promtool checks them as recording rules.
 func TestQueriesParse(t *testing.T) {
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		t.Skip("promtool is not on PATH: install it (Debian: apt-get install prometheus) to check that the dashboards' queries parse")
-	}
+	promtool := testbin.NeedTool(t, "promtool", testbin.BuildPrometheus+"; it checks that the dashboards' queries parse")
 	ds := dashboards(t)
 	qs, err := grafana.Queries(dashboardFS, allValues(ds))
 	if err != nil {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/connectivity-exporter/connectivity_exporter/test/testbin"
 )
 
 const converge = 20 * time.Second
@@ -50,10 +52,7 @@ func TestHealthyLabAllPathsReachable(t *testing.T) {
 // promtoolCheckMetrics runs the real promtool over a /metrics body.
 func promtoolCheckMetrics(t *testing.T, text string) {
 	t.Helper()
-	if _, err := exec.LookPath("promtool"); err != nil {
-		t.Fatalf("promtool not installed (Debian package prometheus; scripts/install-deps.sh installs it)")
-	}
-	cmd := exec.Command("promtool", "check", "metrics")
+	cmd := exec.Command(testbin.NeedTool(t, "promtool", testbin.BuildPrometheus), "check", "metrics")
 	cmd.Stdin = strings.NewReader(text)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("promtool check metrics: %v\n%s", err, out)
