@@ -54,9 +54,9 @@ func NeedTool(t testing.TB, tool, install string) string {
 func ToolDir() string { return filepath.Join(RepoRoot(), ".bin") }
 
 // BuildPrometheus is the install hint for prometheus, promtool, alertmanager
-// and amtool: the versions pinned in tools/prometheus/go.mod, built into
-// ToolDir.
-const BuildPrometheus = "scripts/build-prometheus.sh builds it into .bin/ from tools/prometheus/go.mod; make deps runs it"
+// and amtool: the versions pinned in tools/prometheus and tools/alertmanager,
+// built into ToolDir.
+const BuildPrometheus = "scripts/build-prometheus.sh builds it into .bin/ at the version pinned in tools/; make deps runs it"
 
 // FindTool returns the path of tool in ToolDir, else in PATH.
 func FindTool(tool string) (string, error) { return findTool(ToolDir(), tool) }
