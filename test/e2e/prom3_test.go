@@ -35,7 +35,8 @@ var quietRecords = map[string]bool{
 // zones. Every rule group must evaluate without error, every recording rule
 // but the fault-only ones must record series, every dashboard query must
 // evaluate without error or warning as Grafana runs it (range or instant),
-// and a native histogram from the exporter must answer histogram_quantile.
+// a native histogram from the exporter must answer histogram_quantile, and
+// Prometheus must log no warning (a no-op 2.x flag, a deprecated setting).
 func TestPrometheus3RulesAndDashboardQueries(t *testing.T) {
 	requirePrometheus(t)
 	const nodes, zones = 4, 2
@@ -44,7 +45,8 @@ func TestPrometheus3RulesAndDashboardQueries(t *testing.T) {
 	for i := 1; i <= nodes; i++ {
 		targets = append(targets, zonedHostIP(i, nodes, zones)+":9240")
 	}
-	prom := startExamplePrometheus(t, t.TempDir(), targets)
+	dir := t.TempDir()
+	prom := startExamplePrometheus(t, dir, targets)
 	// Every node reaches every node on the four paths, as Prometheus sees it.
 	want := fmt.Sprint(nodes * nodes * len(allPaths))
 	eventually(t, 60*time.Second, "every path of every pair reachable in Prometheus", func() (bool, string) {
@@ -137,6 +139,18 @@ func TestPrometheus3RulesAndDashboardQueries(t *testing.T) {
 			empty = append(empty, where)
 		}
 	}
+	// Nothing deprecated or failing in the example config: Prometheus 3
+	// warns of a no-op feature flag or a failed rule in its log.
+	logText, err := os.ReadFile(filepath.Join(dir, "prometheus.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(logText), "\n") {
+		if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {
+			t.Errorf("Prometheus logs: %s", line)
+		}
+	}
+
 	// Some panels are empty on a healthy lab by design (alerts firing, MTU
 	// black holes): TestPrometheusDashboardsAndAlerts checks data with a fault.
 	t.Logf("%d rules healthy; %d dashboard queries evaluated, %d without data on a healthy lab: %s",
