@@ -114,6 +114,17 @@ func TestPrometheusDashboardsAndAlerts(t *testing.T) {
 		t.Fatalf("only %d dashboard queries found", len(queries))
 	}
 	for _, p := range []*promServer{native, classic} {
+		// Each server evaluates the rules on its own clock: the verdict
+		// panels need the verdict firing on this one too.
+		eventually(t, converge, p.name+" Prometheus firing the verdict", func() (bool, string) {
+			alerts, err := p.alerts()
+			for _, a := range alerts {
+				if a.Labels["alertname"] == "ConnectivityNodeEndpointsCutOff" && a.State == "firing" {
+					return true, ""
+				}
+			}
+			return false, fmt.Sprint(alerts, err)
+		})
 		panelHasData := map[string]bool{}
 		var panels []string
 		for _, q := range queries {
