@@ -36,8 +36,9 @@ GOLANGCI_LINT = $(GO) tool -modfile=$(CURDIR)/tools/go.mod golangci-lint run --c
 # go tool builds it once into the build cache.
 HELM      = $(GO) tool -modfile=$(CURDIR)/tools/helm/go.mod helm
 CHART    := deploy/helm/connectivity-exporter
-# The modules beside the main one: the tools, helm and the bench harness.
-MODULES  := tools tools/helm tools/bench test/kubeapi
+# The modules beside the main one: the tools, helm, the bench harness, the
+# pinned Prometheus and Alertmanager, and the real API server's tests.
+MODULES  := tools tools/helm tools/bench tools/prometheus tools/alertmanager test/kubeapi
 
 .PHONY: all build image release test unit lint generate fuzz demo deps bench clean
 

@@ -104,7 +104,7 @@ func testFiles(t *testing.T) []string {
 
 func promtool(t *testing.T) string {
 	t.Helper()
-	return testbin.NeedTool(t, "promtool", "Debian: apt-get install prometheus; it checks the rules and runs their unit tests")
+	return testbin.NeedTool(t, "promtool", testbin.BuildPrometheus+"; it checks the rules and runs their unit tests")
 }
 
 func runPromtool(t *testing.T, args ...string) {
@@ -127,7 +127,7 @@ func TestExamplePrometheusConfig(t *testing.T) {
 }
 
 func TestExampleAlertmanagerConfig(t *testing.T) {
-	amtool := testbin.NeedTool(t, "amtool", "Debian: apt-get install prometheus-alertmanager; it checks examples/alertmanager.yml")
+	amtool := testbin.NeedTool(t, "amtool", testbin.BuildPrometheus+"; it checks examples/alertmanager.yml")
 	cmd := exec.Command(amtool, "check-config", filepath.Join("..", "examples", "alertmanager.yml"))
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out

@@ -253,7 +253,7 @@ func TestSourceZoneOnEverySeries(t *testing.T) {
 // The golden files pass the real promtool's check (as the e2e test checks
 // a live /metrics).
 func TestGoldenFilesPassPromtool(t *testing.T) {
-	promtool := testbin.NeedTool(t, "promtool", "Debian: apt-get install prometheus")
+	promtool := testbin.NeedTool(t, "promtool", testbin.BuildPrometheus)
 	files, err := filepath.Glob(filepath.Join("testdata", "*.prom"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no golden files: %v", err)

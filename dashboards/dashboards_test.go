@@ -277,7 +277,7 @@ var ruleName = regexp.MustCompile(`[^a-z0-9_]+`)
 
 // Every query parses as PromQL: promtool checks them as recording rules.
 func TestQueriesParse(t *testing.T) {
-	promtool := testbin.NeedTool(t, "promtool", "Debian: apt-get install prometheus; it checks that the dashboards' queries parse")
+	promtool := testbin.NeedTool(t, "promtool", testbin.BuildPrometheus+"; it checks that the dashboards' queries parse")
 	ds := dashboards(t)
 	qs, err := grafana.Queries(dashboardFS, allValues(ds))
 	if err != nil {

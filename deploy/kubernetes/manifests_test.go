@@ -90,9 +90,11 @@ type podMonitor struct {
 // prometheus-scrape.yml uses, decoded strictly for the same reason.
 type scrapeConfig struct {
 	ScrapeConfigs []struct {
-		JobName             string `json:"job_name"`
-		ScrapeInterval      string `json:"scrape_interval"`
-		KubernetesSDConfigs []struct {
+		JobName                       string `json:"job_name"`
+		ScrapeInterval                string `json:"scrape_interval"`
+		ScrapeNativeHistograms        bool   `json:"scrape_native_histograms"`
+		AlwaysScrapeClassicHistograms bool   `json:"always_scrape_classic_histograms"`
+		KubernetesSDConfigs           []struct {
 			Role      string `json:"role"`
 			Selectors []struct {
 				Role  string `json:"role"`
@@ -703,6 +705,10 @@ func TestServiceAndMonitoring(t *testing.T) {
 	job := sc.ScrapeConfigs[0]
 	if job.JobName != "connectivity" {
 		t.Errorf("job_name %q: alerts/ and dashboards/ select job=\"connectivity\"", job.JobName)
+	}
+	if !job.ScrapeNativeHistograms || !job.AlwaysScrapeClassicHistograms {
+		t.Errorf("scrape_native_histograms %v, always_scrape_classic_histograms %v: want both, for the dashboards' native and classic panels",
+			job.ScrapeNativeHistograms, job.AlwaysScrapeClassicHistograms)
 	}
 	if len(job.KubernetesSDConfigs) != 1 || job.KubernetesSDConfigs[0].Role != "pod" {
 		t.Errorf("kubernetes_sd_configs %+v: want role: pod", job.KubernetesSDConfigs)

@@ -52,8 +52,7 @@ func TestHealthyLabAllPathsReachable(t *testing.T) {
 // promtoolCheckMetrics runs the real promtool over a /metrics body.
 func promtoolCheckMetrics(t *testing.T, text string) {
 	t.Helper()
-	testbin.NeedTool(t, "promtool", "Debian package prometheus; scripts/install-deps.sh installs it")
-	cmd := exec.Command("promtool", "check", "metrics")
+	cmd := exec.Command(testbin.NeedTool(t, "promtool", testbin.BuildPrometheus), "check", "metrics")
 	cmd.Stdin = strings.NewReader(text)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("promtool check metrics: %v\n%s", err, out)

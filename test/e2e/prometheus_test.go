@@ -21,20 +21,20 @@ import (
 	"github.com/connectivity-exporter/connectivity_exporter/test/testbin"
 )
 
-// requirePrometheus needs root and Debian's Prometheus and Alertmanager
-// (scripts/install-deps.sh installs them).
+// requirePrometheus needs root and the pinned Prometheus and Alertmanager
+// (scripts/install-deps.sh builds them into .bin/).
 func requirePrometheus(t *testing.T) {
 	t.Helper()
 	requireRoot(t)
-	for _, bin := range []string{"prometheus", "prometheus-alertmanager"} {
-		testbin.NeedTool(t, bin, "Debian packages prometheus and prometheus-alertmanager; scripts/install-deps.sh installs them")
+	for _, bin := range []string{"prometheus", "alertmanager"} {
+		testbin.NeedTool(t, bin, testbin.BuildPrometheus)
 	}
 }
 
-// A real Prometheus (Debian's, 2.42) scrapes the lab twice over: one server
-// ingests native histograms, one classic buckets, because Prometheus 2.42
-// with native histograms enabled drops the classic buckets of a histogram
-// that has both. Every dashboard panel must have data on both; then a
+// A real Prometheus (the pinned 3.x) scrapes the lab twice over: one server
+// ingests native histograms only, one classic buckets only, so that a panel
+// that reads one kind is proven on that kind. Every dashboard panel must
+// have data on both; then a
 // FORWARD drop must take ConnectivityEndpointUnreachable through pending and
 // firing, and its verdict ConnectivityNodeEndpointsCutOff to a real
 // Alertmanager, which inhibits the per-pair alerts.
@@ -108,6 +108,17 @@ func TestPrometheusDashboardsAndAlerts(t *testing.T) {
 		t.Fatalf("only %d dashboard queries found", len(queries))
 	}
 	for _, p := range []*promServer{native, classic} {
+		// Each server evaluates the rules on its own clock: the verdict
+		// panels need the verdict firing on this one too.
+		eventually(t, converge, p.name+" Prometheus firing the verdict", func() (bool, string) {
+			alerts, err := p.alerts()
+			for _, a := range alerts {
+				if a.Labels["alertname"] == "ConnectivityNodeEndpointsCutOff" && a.State == "firing" {
+					return true, ""
+				}
+			}
+			return false, fmt.Sprint(alerts, err)
+		})
 		panelHasData := map[string]bool{}
 		var panels []string
 		for _, q := range queries {
@@ -320,7 +331,7 @@ func startAlertmanagerWait(t *testing.T, dir, hookURL, groupWait string) string 
 	}
 	port := testbin.FreeLoopbackPort(t)
 	u := fmt.Sprintf("http://127.0.0.1:%d", port)
-	startDaemon(t, filepath.Join(dir, "alertmanager.log"), u+"/-/ready", "prometheus-alertmanager",
+	startDaemon(t, filepath.Join(dir, "alertmanager.log"), u+"/-/ready", testbin.NeedTool(t, "alertmanager", testbin.BuildPrometheus),
 		"--config.file="+path, "--storage.path="+filepath.Join(dir, "am-data"),
 		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", port), "--cluster.listen-address=")
 	return u
@@ -354,6 +365,14 @@ func startPrometheusTargets(t *testing.T, dir, name string, rules []string, amUR
 			"static_configs": []any{map[string]any{"targets": targets}},
 		}}
 	}
+	// Prometheus 3 ingests native histograms per scrape config. The example
+	// keeps the classic buckets too; here a server ingests one kind only, so
+	// that each panel is proven on the kind it reads.
+	for _, sc := range cfg["scrape_configs"].([]any) {
+		sc := sc.(map[string]any)
+		sc["scrape_native_histograms"] = native
+		sc["always_scrape_classic_histograms"] = false
+	}
 	cfg["alerting"] = map[string]any{"alertmanagers": []any{map[string]any{
 		"static_configs": []any{map[string]any{"targets": []string{strings.TrimPrefix(amURL, "http://")}}},
 	}}}
@@ -369,9 +388,6 @@ func startPrometheusTargets(t *testing.T, dir, name string, rules []string, amUR
 	u := fmt.Sprintf("http://127.0.0.1:%d", port)
 	args := []string{"--config.file=" + path, "--storage.tsdb.path=" + filepath.Join(dir, "tsdb-"+name),
 		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", port)}
-	if native {
-		args = append(args, "--enable-feature=native-histograms")
-	}
-	startDaemon(t, filepath.Join(dir, "prometheus-"+name+".log"), u+"/-/ready", "prometheus", args...)
+	startDaemon(t, filepath.Join(dir, "prometheus-"+name+".log"), u+"/-/ready", testbin.NeedTool(t, "prometheus", testbin.BuildPrometheus), args...)
 	return &promServer{name: name, url: u}
 }

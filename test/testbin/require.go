@@ -3,6 +3,7 @@ package testbin
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 )
 
@@ -37,13 +38,37 @@ func NeedRoot(t testing.TB, what string) {
 
 // NeedTool returns the path of tool, or skips the test (fails under Strict)
 // with install saying how to get it, e.g. "apt-get install -y nftables".
+// It looks in the repository's .bin/ first, where scripts/install-deps.sh
+// builds the pinned Prometheus and Alertmanager (ToolDir), then in PATH.
 func NeedTool(t testing.TB, tool, install string) string {
 	t.Helper()
-	path, err := exec.LookPath(tool)
+	path, err := FindTool(tool)
 	if err != nil {
 		missing(t, "needs "+tool+" ("+install+")")
 	}
 	return path
+}
+
+// ToolDir is where scripts/build-prometheus.sh puts the tools it builds:
+// .bin/ in the repository.
+func ToolDir() string { return filepath.Join(RepoRoot(), ".bin") }
+
+// BuildPrometheus is the install hint for prometheus, promtool, alertmanager
+// and amtool: the versions pinned in tools/prometheus and tools/alertmanager,
+// built into ToolDir.
+const BuildPrometheus = "scripts/build-prometheus.sh builds it into .bin/ at the version pinned in tools/; make deps runs it"
+
+// FindTool returns the path of tool in ToolDir, else in PATH.
+func FindTool(tool string) (string, error) { return findTool(ToolDir(), tool) }
+
+// findTool returns dir/tool when it is an executable file, else tool's path
+// in PATH.
+func findTool(dir, tool string) (string, error) {
+	local := filepath.Join(dir, tool)
+	if fi, err := os.Stat(local); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+		return local, nil
+	}
+	return exec.LookPath(tool)
 }
 
 // SkipShort skips a slow or network-building test in -short mode: a skip
