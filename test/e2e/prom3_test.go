@@ -50,27 +50,27 @@ func TestPrometheus3RulesAndDashboardQueries(t *testing.T) {
 	prom := startExamplePrometheus(t, dir, targets)
 	// Every node reaches every node on the four paths, as Prometheus sees it.
 	want := fmt.Sprint(nodes * nodes * len(allPaths))
-	eventually(t, 60*time.Second, "every path of every pair reachable in Prometheus", func() (bool, string) {
+	testbin.Eventually(t, 60*time.Second, "every path of every pair reachable in Prometheus", func() error {
 		v, err := prom.query(`count(connectivity_peer_reachable{job="connectivity"} == 1)`)
-		return err == nil && len(v) == 1 && v[0].Value[1] == want, fmt.Sprint(v, err)
+		return testbin.Holds(err == nil && len(v) == 1 && v[0].Value[1] == want, fmt.Sprint(v, err))
 	})
 
 	// Two evaluations after the first rate window has two samples of every
 	// series: by then every rule that can record has.
-	eventually(t, 60*time.Second, "every rule evaluated, the native RTT histogram answering", func() (bool, string) {
+	testbin.Eventually(t, 60*time.Second, "every rule evaluated, the native RTT histogram answering", func() error {
 		groups, err := prom.ruleGroups()
 		if err != nil {
-			return false, err.Error()
+			return testbin.Holds(false, err.Error())
 		}
 		for _, g := range groups {
 			for _, r := range g.Rules {
 				if r.Health == "unknown" || r.LastEvaluation.IsZero() {
-					return false, fmt.Sprintf("group %s rule %s not evaluated yet", g.Name, r.Name)
+					return testbin.Holds(false, fmt.Sprintf("group %s rule %s not evaluated yet", g.Name, r.Name))
 				}
 			}
 		}
 		v, err := prom.query(`histogram_quantile(0.9, sum(rate(connectivity_rtt_seconds{job="connectivity"}[1m])))`)
-		return err == nil && len(v) == 1 && v[0].Value[1] != "NaN", fmt.Sprint(v, err)
+		return testbin.Holds(err == nil && len(v) == 1 && v[0].Value[1] != "NaN", fmt.Sprint(v, err))
 	})
 
 	groups, err := prom.ruleGroups()
@@ -96,14 +96,14 @@ func TestPrometheus3RulesAndDashboardQueries(t *testing.T) {
 	}
 	// A rule that reads another group's records needs an evaluation or two
 	// more, and evaluations lag on a loaded machine: wait for them.
-	eventually(t, 30*time.Second, "every recording rule but the fault-only ones recording series", func() (bool, string) {
+	testbin.Eventually(t, 30*time.Second, "every recording rule but the fault-only ones recording series", func() error {
 		var none []string
 		for _, name := range mustRecord {
 			if v, err := prom.query(fmt.Sprintf(`count({__name__=%q})`, name)); err != nil || len(v) == 0 {
 				none = append(none, name)
 			}
 		}
-		return len(none) == 0, "nothing recorded by " + strings.Join(none, ", ")
+		return testbin.Holds(len(none) == 0, "nothing recorded by "+strings.Join(none, ", "))
 	})
 	// Then every rule is still healthy.
 	if groups, err = prom.ruleGroups(); err != nil {
@@ -130,7 +130,7 @@ func TestPrometheus3RulesAndDashboardQueries(t *testing.T) {
 		}
 	}
 
-	values := map[string]string{"datasource": "prometheus", "source": "node-1", "peer": "node-2", "path": "endpoint", "protocol": "icmp", "family": "ipv4", "source_zone": ".*", "peer_zone": ".*"}
+	values := map[string]string{"datasource": "prometheus", "cluster": ".*", "source": "node-1", "peer": "node-2", "path": "endpoint", "protocol": "icmp", "family": "ipv4", "source_zone": ".*", "peer_zone": ".*"}
 	queries, err := grafana.Queries(os.DirFS(filepath.Join(testbin.RepoRoot(), "dashboards")), values)
 	if err != nil {
 		t.Fatal(err)

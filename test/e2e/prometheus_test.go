@@ -110,14 +110,14 @@ func TestPrometheusDashboardsAndAlerts(t *testing.T) {
 	for _, p := range []*promServer{native, classic} {
 		// Each server evaluates the rules on its own clock: the verdict
 		// panels need the verdict firing on this one too.
-		eventually(t, converge, p.name+" Prometheus firing the verdict", func() (bool, string) {
+		testbin.Eventually(t, converge, p.name+" Prometheus firing the verdict", func() error {
 			alerts, err := p.alerts()
 			for _, a := range alerts {
 				if a.Labels["alertname"] == "ConnectivityNodeEndpointsCutOff" && a.State == "firing" {
-					return true, ""
+					return nil
 				}
 			}
-			return false, fmt.Sprint(alerts, err)
+			return testbin.Holds(false, fmt.Sprint(alerts, err))
 		})
 		panelHasData := map[string]bool{}
 		var panels []string
