@@ -10,8 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(iproute2 nftables curl iputils-ping podman runc)
-tools=(ip nft curl ping podman runc)
+packages=(iproute2 nftables curl iputils-ping podman runc systemd)
+tools=(ip nft curl ping podman runc systemd-analyze)
 missing=0
 for t in "${tools[@]}"; do command -v "$t" >/dev/null || missing=1; done
 if [ "$missing" = 1 ]; then
