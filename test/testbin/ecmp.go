@@ -438,17 +438,10 @@ func (l *ECMPLab) start(cmd *exec.Cmd) error {
 	if err := cmd.Start(); err != nil {
 		return err
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			return fmt.Errorf("%s: %w: %s", strings.Join(cmd.Args, " "), err, strings.TrimSpace(stderr.String()))
-		}
-		return nil
-	case <-time.After(l.timeout):
-		_ = cmd.Process.Kill()
-		<-done
-		return fmt.Errorf("%s: no answer within %s", strings.Join(cmd.Args, " "), l.timeout)
+	timer := time.AfterFunc(l.timeout, func() { _ = cmd.Process.Kill() })
+	defer timer.Stop()
+	if err := cmd.Wait(); err != nil {
+		return fmt.Errorf("%s: %w: %s", strings.Join(cmd.Args, " "), err, strings.TrimSpace(stderr.String()))
 	}
+	return nil
 }
