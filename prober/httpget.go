@@ -59,16 +59,21 @@ func newHTTPGetter(cfg HTTPConfig) *httpGetter {
 }
 
 func (g *httpGetter) probe(ctx context.Context, ip netip.Addr) Outcome {
-	return g.get(ctx, ip, 0)
+	return g.get(ctx, ip, 0, Flow{})
+}
+
+// probeFlow is probe over flow f (Flow.Dial).
+func (g *httpGetter) probeFlow(ctx context.Context, ip netip.Addr, f Flow) Outcome {
+	return g.get(ctx, ip, 0, f)
 }
 
 // getSize GETs path?size=size and checks that exactly size body bytes
 // come: the answer of a full-size probe.
 func (g *httpGetter) getSize(ctx context.Context, ip netip.Addr, size int) Outcome {
-	return g.get(ctx, ip, max(size, 1))
+	return g.get(ctx, ip, max(size, 1), Flow{})
 }
 
-func (g *httpGetter) get(ctx context.Context, ip netip.Addr, size int) Outcome {
+func (g *httpGetter) get(ctx context.Context, ip netip.Addr, size int, flow Flow) Outcome {
 	ip = ip.Unmap()
 	buf := g.bufs.Get().(*httpBuf)
 	defer g.bufs.Put(buf)
@@ -76,13 +81,10 @@ func (g *httpGetter) get(ctx context.Context, ip netip.Addr, size int) Outcome {
 	buf.req = appendHelloRequest(buf.req[:0], addr, g.path, size)
 
 	start := time.Now()
-	// DialContext, not DialTCP: DialTCP binds to the zero local address,
-	// a syscall for nothing.
-	c, err := g.dialer.DialContext(ctx, "tcp", addr.String())
+	conn, err := g.dial(ctx, addr, flow)
 	if err != nil {
 		return classifyHTTPError(err, ctx.Err() != nil)
 	}
-	conn := c.(*net.TCPConn)
 	defer conn.Close()
 	// The connection ends when ctx does, at its deadline (whose timer ctx
 	// already has: the connection needs none of its own) or at shutdown.
@@ -114,6 +116,19 @@ func (g *httpGetter) get(ctx context.Context, ip netip.Addr, size int) Outcome {
 	// tens of thousands.
 	_ = conn.SetLinger(0)
 	return Outcome{Result: ResultSuccess, RTT: rtt}
+}
+
+func (g *httpGetter) dial(ctx context.Context, addr netip.AddrPort, flow Flow) (*net.TCPConn, error) {
+	if flow != (Flow{}) {
+		return flow.Dial(ctx, addr)
+	}
+	// DialContext, not DialTCP: DialTCP binds to the zero local address,
+	// a syscall for nothing.
+	c, err := g.dialer.DialContext(ctx, "tcp", addr.String())
+	if err != nil {
+		return nil, err
+	}
+	return c.(*net.TCPConn), nil
 }
 
 func appendHelloRequest(b []byte, addr netip.AddrPort, path string, size int) []byte {

@@ -167,7 +167,8 @@ func (l *ECMPLab) build(cfg ECMPConfig, all []string) error {
 	fmt.Fprintf(&links, "link add name r0 netns %s type veth peer name c0 netns %s\n", l.Router, l.Client)
 	fmt.Fprintf(&links, "link add name rr netns %s type veth peer name sr netns %s\n", l.Router, l.Server)
 	for i, m := range l.Members {
-		fmt.Fprintf(&links, "link add name m%d netns %s type veth peer name a netns %s\n", i, l.Router, m)
+		fmt.Fprintf(&links, "link add name m%d netns %s address %s type veth peer name a netns %s address %s\n",
+			i, l.Router, routerMAC(i), m, memberMAC(i))
 		fmt.Fprintf(&links, "link add name b netns %s type veth peer name s%d netns %s\n", m, i, l.Server)
 	}
 	if err := l.run("", "ip", []string{"-batch", "-"}, links.String()); err != nil {
@@ -200,6 +201,11 @@ func (l *ECMPLab) build(cfg ECMPConfig, all []string) error {
 		cmds[l.Router] = append(cmds[l.Router],
 			fmt.Sprintf("link set dev m%d up", i),
 			fmt.Sprintf("addr add %s/30 dev m%d", r4, i), fmt.Sprintf("addr add %s/64 dev m%d nodad", r6, i),
+			// Permanent neighbours: a nexthop group skips a member whose
+			// neighbour entry is not valid (not yet resolved, or
+			// failed), which would move flows while the lab warms up.
+			fmt.Sprintf("neigh replace %s lladdr %s dev m%d nud permanent", m4, memberMAC(i), i),
+			fmt.Sprintf("neigh replace %s lladdr %s dev m%d nud permanent", m6, memberMAC(i), i),
 			fmt.Sprintf("nexthop add id %d via %s dev m%d", i+1, m4, i),
 			fmt.Sprintf("nexthop add id %d via %s dev m%d", 101+i, m6, i))
 		group4 = append(group4, fmt.Sprint(i+1))
@@ -241,6 +247,10 @@ func (l *ECMPLab) build(cfg ECMPConfig, all []string) error {
 	return l.SetHashPolicy(6, cfg.Hash6)
 }
 
+// routerMAC and memberMAC are the two ends of the link to member i.
+func routerMAC(i int) string { return fmt.Sprintf("02:00:00:00:%02x:01", i) }
+func memberMAC(i int) string { return fmt.Sprintf("02:00:00:00:%02x:02", i) }
+
 // memberRules count and record every packet a member forwards to the
 // server, then apply the member's fault (chain fault, empty while healthy).
 const memberRules = `table inet cxlab {
@@ -257,13 +267,20 @@ const memberRules = `table inet cxlab {
 		meta nfproto ipv4 ip daddr != 198.19.0.0/24 accept
 		meta nfproto ipv6 ip6 daddr != 2001:db8:ffff::/64 accept
 		counter name forwarded
+		jump record
+		jump fault
+	}
+	# A reset the kernel sends for a socket already gone carries none of
+	# its flow's identity (an IPv6 one has another flow label): not
+	# recorded, or a flow would seem to cross two members.
+	chain record {
+		tcp flags & rst == rst return
 		meta l4proto tcp add @sport { tcp sport }
 		icmp type echo-request add @icmpid4 { icmp id }
 		icmp type echo-request add @icmpseq4 { icmp sequence }
 		icmpv6 type echo-request add @icmpid6 { icmpv6 id }
 		icmpv6 type echo-request add @icmpseq6 { icmpv6 sequence }
 		meta nfproto ipv6 add @flowlabel { ip6 flowlabel }
-		jump fault
 	}
 	chain fault {
 	}
