@@ -74,6 +74,22 @@ func (g *httpGetter) getSize(ctx context.Context, ip netip.Addr, size int) Outco
 }
 
 func (g *httpGetter) get(ctx context.Context, ip netip.Addr, size int, flow Flow) Outcome {
+	return g.exchange(ctx, ip, size, flow, nil)
+}
+
+// getBoth GETs path?size=size once and reads two verdicts from the
+// answer: the small probe's from its head, the full-size probe's from the
+// whole of it (see SmallAndFullSize).
+func (g *httpGetter) getBoth(ctx context.Context, ip netip.Addr, size int) SmallAndFullSize {
+	var head Outcome
+	full := g.exchange(ctx, ip, max(size, 1), Flow{}, &head)
+	return SmallAndFullSize{Small: head, SmallKnown: head.Result == ResultSuccess, FullSize: full}
+}
+
+// exchange makes one probe's connection and request. With head, the
+// answer's head is read before the wake-up threshold of a full-size
+// answer is set, and head is the success, with its RTT, of a 200 head.
+func (g *httpGetter) exchange(ctx context.Context, ip netip.Addr, size int, flow Flow, head *Outcome) Outcome {
 	ip = ip.Unmap()
 	buf := g.bufs.Get().(*httpBuf)
 	defer g.bufs.Put(buf)
@@ -92,7 +108,7 @@ func (g *httpGetter) get(ctx context.Context, ip netip.Addr, size int, flow Flow
 	defer stop()
 
 	r := buf.r.reset(conn)
-	if size > 0 {
+	if size > 0 && head == nil {
 		// Wake up once most of a full-size answer is in, not once per
 		// segment.
 		buf.r.wakeAfter(size)
@@ -101,9 +117,19 @@ func (g *httpGetter) get(ctx context.Context, ip netip.Addr, size int, flow Flow
 	if _, err := conn.Write(buf.req); err != nil {
 		return classifyHTTPError(err, ctx.Err() != nil)
 	}
-	if size > 0 {
-		err = readSizedAnswer(r, buf.b[:], size)
-	} else {
+	var onHead func(status, pending int)
+	if head != nil {
+		onHead = func(status, pending int) {
+			if status == 200 {
+				*head = Outcome{Result: ResultSuccess, RTT: buf.r.rtt(start)}
+				buf.r.wakeAfter(size - pending)
+			}
+		}
+	}
+	switch {
+	case size > 0:
+		err = readSizedAnswer(r, buf.b[:], size, onHead)
+	default:
 		err = readHelloAnswer(r, buf.b[:])
 	}
 	if err != nil {
@@ -159,22 +185,24 @@ func (e malformedError) Error() string { return "malformed HTTP response: " + st
 // Transfer-Encoding is refused: /hello responders (net/http) send a
 // Content-Length for their short body, never a chunked one.
 func readHelloAnswer(r io.Reader, buf []byte) error {
-	return readAnswer(r, buf, maxHelloBody, -1)
+	return readAnswer(r, buf, maxHelloBody, -1, nil)
 }
 
 // readSizedAnswer reads the answer to /hello?size=want: like
 // readHelloAnswer, but the body must be exactly want bytes (at most
 // MaxFullSizeBody), so that a short answer is not taken for a whole one.
-func readSizedAnswer(r io.Reader, buf []byte, want int) error {
+// head, if not nil, is called once the head is read, with the status and
+// the body bytes already read with it.
+func readSizedAnswer(r io.Reader, buf []byte, want int, head func(status, pending int)) error {
 	if want > MaxFullSizeBody {
 		return fmt.Errorf("full-size answer of %d bytes asked, over the %d-byte limit", want, MaxFullSizeBody)
 	}
-	return readAnswer(r, buf, want, want)
+	return readAnswer(r, buf, want, want, head)
 }
 
 // readAnswer reads an answer whose body is at most limit bytes, and exactly
-// want bytes unless want is negative.
-func readAnswer(r io.Reader, buf []byte, limit, want int) error {
+// want bytes unless want is negative; onHead as readSizedAnswer's head.
+func readAnswer(r io.Reader, buf []byte, limit, want int, onHead func(status, pending int)) error {
 	n, end := 0, -1
 	for end < 0 {
 		if n == len(buf) {
@@ -227,6 +255,9 @@ func readAnswer(r io.Reader, buf []byte, limit, want int) error {
 		case asciiEqualFold(name, "Transfer-Encoding"):
 			return malformedError("unsupported Transfer-Encoding")
 		}
+	}
+	if onHead != nil {
+		onHead(status, n-end)
 	}
 	if status != 200 {
 		return statusError(status)

@@ -241,6 +241,9 @@ func (l *ECMPLab) build(cfg ECMPConfig, all []string) error {
 			return err
 		}
 	}
+	if err := l.run(l.Router, "nft", []string{"-f", "-"}, routerRules); err != nil {
+		return err
+	}
 	if err := l.SetHashPolicy(4, cfg.Hash4); err != nil {
 		return err
 	}
@@ -287,6 +290,20 @@ const memberRules = `table inet cxlab {
 }
 `
 
+// routerRules apply the way back's fault (SetReturnFault) to what the
+// router forwards from the server.
+const routerRules = `table inet cxlab {
+	set synonce { typeof tcp sport; flags dynamic; }
+	chain forward {
+		type filter hook forward priority 0; policy accept;
+		meta nfproto ipv4 ip saddr 198.19.0.0/24 jump fault
+		meta nfproto ipv6 ip6 saddr 2001:db8:ffff::/64 jump fault
+	}
+	chain fault {
+	}
+}
+`
+
 // SetHashPolicy sets the router's multipath hash policy for family 4 or 6.
 func (l *ECMPLab) SetHashPolicy(family int, p HashPolicy) error {
 	if family != 4 && family != 6 {
@@ -311,6 +328,17 @@ func (l *ECMPLab) SetFault(i int, f Fault) error {
 	if i < 0 || i >= len(l.Members) {
 		return fmt.Errorf("no member %d of %d", i, len(l.Members))
 	}
+	return l.setFault(l.Members[i], f)
+}
+
+// SetReturnFault makes the router apply f to what it forwards from the
+// server to the client (the way back, which crosses no member): where an
+// MTU black hole hurts a server's full-size answers.
+func (l *ECMPLab) SetReturnFault(f Fault) error {
+	return l.setFault(l.Router, f)
+}
+
+func (l *ECMPLab) setFault(ns string, f Fault) error {
 	script := "flush chain inet cxlab fault\nflush set inet cxlab synonce\n"
 	switch f.Kind {
 	case FaultNone:
@@ -327,7 +355,7 @@ func (l *ECMPLab) SetFault(i int, f Fault) error {
 	default:
 		return fmt.Errorf("unknown fault %d", f.Kind)
 	}
-	return l.run(l.Members[i], "nft", []string{"-f", "-"}, script)
+	return l.run(ns, "nft", []string{"-f", "-"}, script)
 }
 
 // Forwarded returns how many packets each member has forwarded (or
