@@ -38,20 +38,25 @@ func (s spread) String() string {
 }
 
 // TestECMPHashing: one row per family, hash policy and identifier, found
-// in a 4-member lab (kernel 6.18):
+// in a 4-member lab (kernel 6.18). TCP sport: a new socket each time; flow
+// label: a leased label on ICMPv6 echo (raw socket), and on TCP from one
+// fixed source port (prober.Flow).
 //
-//	family policy              ICMP id  ICMP seq  TCP sport (new socket each time)
-//	ipv4   0 (L3)              same     same      same
-//	ipv4   1 (L4)              same     same      moves, and unstable: the socket's random hash
-//	ipv4   3 (5-tuple fields)  same     same      moves, stable
-//	ipv6   0 (L3 + flow label) same     same      moves, unstable: the random auto flow label
-//	ipv6   1 (L4)              same     same      moves, unstable
-//	ipv6   3 (5-tuple fields)  same     same      moves, stable
-//	ipv6   3 (5-tuple + label) same     same      moves, unstable: the random auto flow label
+//	family policy              ICMP id  ICMP seq  TCP sport  ICMPv6 label  TCP label
+//	ipv4   0 (L3)              same     same      same       -             -
+//	ipv4   1 (L4)              same     same      unstable   -             -
+//	ipv4   3 (5-tuple fields)  same     same      moves      -             -
+//	ipv6   0 (L3 + flow label) same     same      unstable   moves         moves
+//	ipv6   1 (L4)              same     same      unstable   same          unstable
+//	ipv6   3 (5-tuple fields)  same     same      moves      same          same
+//	ipv6   3 (5-tuple + label) same     same      unstable   moves         moves
 //
 // "same": every value took one member; "moves": values reach several
-// members. ICMP echo has no ports to hash, so no policy spreads it: an
-// ICMP probe of a path crosses one member of a group whatever it varies.
+// members, each value always the same one; "unstable": the same value
+// took another member from another socket (policy 1: the socket's random
+// hash; IPv6 with the label hashed: the socket's random auto flow label).
+// ICMP echo has no ports to hash, so nothing in an echo spreads it; only
+// an IPv6 flow label does, where the label is hashed.
 func TestECMPHashing(t *testing.T) {
 	testbin.SkipShort(t, "builds an ECMP lab")
 	lab := testbin.NewECMPLab(t, testbin.ECMPConfig{})
@@ -61,18 +66,22 @@ func TestECMPHashing(t *testing.T) {
 	fiveTuple := testbin.HashPolicy{Policy: 3, Fields: testbin.HashFiveTuple}
 	withLabel := testbin.HashPolicy{Policy: 3, Fields: testbin.HashFiveTuple | testbin.HashFlowLabel}
 	same, moves, unstable := spread{members: 1}, spread{members: -1}, spread{members: -1, unstable: true}
+	none := spread{}
 	for _, tc := range []struct {
 		family         int
 		policy         testbin.HashPolicy
 		id, seq, sport spread
+		// IPv6: the flow label varied, on ICMPv6 echo and on TCP from
+		// one source port.
+		icmpLabel, tcpLabel spread
 	}{
-		{4, testbin.HashPolicy{Policy: 0}, same, same, same},
-		{4, testbin.HashPolicy{Policy: 1}, same, same, unstable},
-		{4, fiveTuple, same, same, moves},
-		{6, testbin.HashPolicy{Policy: 0}, same, same, unstable},
-		{6, testbin.HashPolicy{Policy: 1}, same, same, unstable},
-		{6, fiveTuple, same, same, moves},
-		{6, withLabel, same, same, unstable},
+		{4, testbin.HashPolicy{Policy: 0}, same, same, same, none, none},
+		{4, testbin.HashPolicy{Policy: 1}, same, same, unstable, none, none},
+		{4, fiveTuple, same, same, moves, none, none},
+		{6, testbin.HashPolicy{Policy: 0}, same, same, unstable, moves, moves},
+		{6, testbin.HashPolicy{Policy: 1}, same, same, unstable, same, unstable},
+		{6, fiveTuple, same, same, moves, same, same},
+		{6, withLabel, same, same, unstable, moves, moves},
 	} {
 		t.Run(fmt.Sprintf("ipv%d/%s", tc.family, tc.policy), func(t *testing.T) {
 			if err := lab.SetHashPolicy(tc.family, tc.policy); err != nil {
@@ -84,6 +93,12 @@ func TestECMPHashing(t *testing.T) {
 			check(t, "ICMP id", id, tc.id)
 			check(t, "ICMP seq", seq, tc.seq)
 			check(t, "TCP sport", sport, tc.sport)
+			if tc.family == 6 {
+				icmpLabel, tcpLabel := icmpLabelSpread(t, lab), tcpLabelSpread(t, lab)
+				t.Logf("ICMPv6 flow label: %v; TCP flow label: %v", icmpLabel, tcpLabel)
+				check(t, "ICMPv6 flow label", icmpLabel, tc.icmpLabel)
+				check(t, "TCP flow label", tcpLabel, tc.tcpLabel)
+			}
 		})
 	}
 }
