@@ -33,10 +33,13 @@ const maxFlowLabel = 0x7ffff
 // included.
 type PortRange struct{ First, Last uint16 }
 
-// DefaultFlowPorts is Linux's default ephemeral range
-// (net.ipv4.ip_local_port_range): ports that no service listens on, where
-// a flow's port can be bound next to the kernel's own picks.
-var DefaultFlowPorts = PortRange{32768, 60999}
+// DefaultFlowPorts is the top thousand of Linux's default ephemeral range
+// (net.ipv4.ip_local_port_range, 32768-60999): ports no service listens
+// on. The kernel may still hand one of them to another connection, whose
+// socket then holds it against a flow's bind (an ErrFlowSetup, for as long
+// as that connection lasts); net.ipv4.ip_local_reserved_ports=60000-60999
+// keeps the kernel's picks out of the range and leaves binds to it alone.
+var DefaultFlowPorts = PortRange{60000, 60999}
 
 func (r PortRange) valid() error {
 	if r.First == 0 || r.Last < r.First {

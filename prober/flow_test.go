@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -78,6 +79,21 @@ func TestFlowsRefuse(t *testing.T) {
 		if f, err := Flows("k", tc.n, tc.ports); err == nil {
 			t.Errorf("%d flows in %v: %v, want an error", tc.n, tc.ports, f)
 		}
+	}
+}
+
+// TestFlowDialPortTaken: a port another socket holds (here a listener) is a
+// local setup error, not a verdict on the path.
+func TestFlowDialPortTaken(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := uint16(ln.Addr().(*net.TCPAddr).Port)
+	_, err = Flow{SourcePort: port}.Dial(t.Context(), netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), port))
+	if !errors.Is(err, ErrFlowSetup) || !errors.Is(err, syscall.EADDRINUSE) {
+		t.Errorf("got %v, want ErrFlowSetup with EADDRINUSE", err)
 	}
 }
 
