@@ -1,10 +1,12 @@
 package prober
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
 	"net/netip"
+	"os/exec"
 	"slices"
 	"sync"
 	"testing"
@@ -89,10 +91,12 @@ func membersOf(t *testing.T, lab *testbin.ECMPLab, flows []Flow) []int {
 }
 
 // TestFlowsStickInECMPLab: each flow's probes cross one member, 50
-// connections in a row, and the flows spread over the members; for IPv6
-// every packet carries the flow's label.
+// connections in a row, and the flows spread over the members, with no
+// TIME_WAIT left on either side; for IPv6 every packet carries the flow's
+// label.
 func TestFlowsStickInECMPLab(t *testing.T) {
 	lab := newFlowLab(t)
+	testbin.NeedTool(t, "ss", "apt-get install -y iproute2")
 	probe := NewFlowHTTPProbe(HTTPConfig{Port: hello.DefaultPort, Path: hello.Path})
 	for _, family := range []int{4, 6} {
 		t.Run(fmt.Sprintf("ipv%d", family), func(t *testing.T) {
@@ -114,6 +118,17 @@ func TestFlowsStickInECMPLab(t *testing.T) {
 			members := membersOf(t, lab, flows)
 			if slices.Sort(members); len(slices.Compact(members)) < 2 {
 				t.Errorf("8 flows all crossed member %v: no spread", members)
+			}
+			// 400 connections, and no socket waits out TIME_WAIT on
+			// either side: each close is a reset.
+			for _, ns := range []string{lab.Client, lab.Server} {
+				out, err := exec.Command("ip", "netns", "exec", ns, "ss", "-Htan", "state", "time-wait").CombinedOutput()
+				if err != nil {
+					t.Fatalf("ss in %s: %v: %s", ns, err, out)
+				}
+				if n := bytes.Count(out, []byte("\n")); n > 0 {
+					t.Errorf("%d sockets in TIME_WAIT in %s:\n%s", n, ns, out)
+				}
 			}
 			if family == 4 {
 				return
