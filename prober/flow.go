@@ -50,9 +50,14 @@ func (r PortRange) valid() error {
 
 // Flows returns the n flows of a path: key names the path (for example
 // peer name, path and protocol: "node-3/host/http"), and the flows derive
-// from it alone, so that they stay the same across restarts and on every
-// node. Their source ports are distinct (n must fit in ports) and spread
-// over the range by a hash, as are their flow labels.
+// from it and their index alone, so that they stay the same across
+// restarts and on every node. Their source ports are distinct (n must fit
+// in ports) and spread over the range by a hash of key and index. Their
+// flow labels depend on the index alone (FlowLabel): flow i of every path
+// has the same label (the addresses tell paths apart in a fabric's hash),
+// so that a node leases n labels in all, not n per path: the kernel
+// refuses an unprivileged lease once about 3,000 labels exist in a network
+// namespace (a released label lingers 6 s), and an ICMP socket may hold 32.
 func Flows(key string, n int, ports PortRange) ([]Flow, error) {
 	if err := ports.valid(); err != nil {
 		return nil, err
@@ -74,18 +79,20 @@ func Flows(key string, n int, ports PortRange) ([]Flow, error) {
 			continue // the next index: ports of one path never repeat
 		}
 		used[port] = true
-		label := uint32(v>>32) & maxFlowLabel
-		if label == 0 {
-			label = 1
-		}
-		flows = append(flows, Flow{SourcePort: port, FlowLabel: label})
+		flows = append(flows, Flow{SourcePort: port, FlowLabel: FlowLabel(len(flows))})
 	}
 	return flows, nil
 }
 
-// mix64 is splitmix64's finaliser: FNV-1a leaves the high bits of keys
-// that differ in their last bytes alike, and the flow label comes from
-// them.
+// FlowLabel is the IPv6 flow label of flow index i (0 <= i < 0x7ffff) of
+// any path (Flows): i+1 times an odd constant, modulo 2^19, which spreads
+// the labels over the range and never gives two indices the same one, nor 0.
+func FlowLabel(i int) uint32 {
+	return uint32(i+1) * 0x5bd1e995 & maxFlowLabel
+}
+
+// mix64 is splitmix64's finaliser: FNV-1a leaves keys that differ in their
+// last bytes too much alike.
 func mix64(v uint64) uint64 {
 	v ^= v >> 30
 	v *= 0xbf58476d1ce4e5b9

@@ -79,12 +79,10 @@ func (f Flow) setup(fd int, addr netip.AddrPort) error {
 	if f.FlowLabel > maxFlowLabel {
 		return fmt.Errorf("%w: flow label %#x over %#x", ErrFlowSetup, f.FlowLabel, maxFlowLabel)
 	}
-	label := htonl(f.FlowLabel)
-	req := in6FlowLabelReq{Dst: ip.As16(), Label: label, Action: ipv6FlActionGet, Share: ipv6FlShareUser, Flags: ipv6FlFlagCreate}
-	if _, _, errno := unix.Syscall6(unix.SYS_SETSOCKOPT, uintptr(fd), unix.IPPROTO_IPV6, ipv6FlowLabelMgr,
-		uintptr(unsafe.Pointer(&req)), unsafe.Sizeof(req), 0); errno != 0 {
-		return setupError(fmt.Sprintf("leasing flow label %#05x", f.FlowLabel), errno)
+	if err := leaseFlowLabel(fd, ip, f.FlowLabel); err != nil {
+		return err
 	}
+	label := htonl(f.FlowLabel)
 	if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, ipv6FlowInfoSend, 1); err != nil {
 		return setupError("IPV6_FLOWINFO_SEND", err)
 	}
@@ -94,6 +92,17 @@ func (f Flow) setup(fd int, addr netip.AddrPort) error {
 		// Refused or unreachable at once: reported as the dial's error,
 		// since a second connect would go out without the label.
 		return errno
+	}
+	return nil
+}
+
+// leaseFlowLabel leases label for the socket fd from the flow label
+// manager, shared with the user's other sockets (which may hold it too).
+func leaseFlowLabel(fd int, dst netip.Addr, label uint32) error {
+	req := in6FlowLabelReq{Dst: dst.As16(), Label: htonl(label), Action: ipv6FlActionGet, Share: ipv6FlShareUser, Flags: ipv6FlFlagCreate}
+	if _, _, errno := unix.Syscall6(unix.SYS_SETSOCKOPT, uintptr(fd), unix.IPPROTO_IPV6, ipv6FlowLabelMgr,
+		uintptr(unsafe.Pointer(&req)), unsafe.Sizeof(req), 0); errno != 0 {
+		return setupError(fmt.Sprintf("leasing flow label %#05x", label), errno)
 	}
 	return nil
 }

@@ -61,8 +61,19 @@ func TestFlows(t *testing.T) {
 		}
 	}
 	other, _ := Flows("node-4/host/http", 4, DefaultFlowPorts)
-	if other[0] == small[0] && other[1] == small[1] {
-		t.Errorf("two paths got the same flows: %v", other)
+	if other[0].SourcePort == small[0].SourcePort && other[1].SourcePort == small[1].SourcePort {
+		t.Errorf("two paths got the same source ports: %v", other)
+	}
+	// Labels are per index: n labels for a whole node, all distinct.
+	labels := map[uint32]bool{}
+	for i := range small {
+		if other[i].FlowLabel != small[i].FlowLabel || small[i].FlowLabel != FlowLabel(i) {
+			t.Errorf("flow %d: labels %#x and %#x, want FlowLabel(%d) = %#x for every path", i, small[i].FlowLabel, other[i].FlowLabel, i, FlowLabel(i))
+		}
+		labels[small[i].FlowLabel] = true
+	}
+	if len(labels) != len(small) {
+		t.Errorf("flow labels repeat: %v", small)
 	}
 }
 
@@ -152,5 +163,19 @@ func TestFlowHTTPProbe(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestFlowLabel(t *testing.T) {
+	seen := map[uint32]int{}
+	for i := range 4096 {
+		l := FlowLabel(i)
+		if l == 0 || l > maxFlowLabel {
+			t.Fatalf("FlowLabel(%d) = %#x, want 1 to %#x", i, l, maxFlowLabel)
+		}
+		if j, ok := seen[l]; ok {
+			t.Fatalf("FlowLabel(%d) = FlowLabel(%d) = %#x", i, j, l)
+		}
+		seen[l] = i
 	}
 }
