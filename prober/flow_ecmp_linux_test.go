@@ -177,7 +177,7 @@ func TestFlowsFindABadMember(t *testing.T) {
 			failed := make([]int, len(flows))
 			const rounds = 5
 			for range rounds {
-				for i, o := range probeFlows(t, lab, probe, labServer(family), flows, 500*time.Millisecond) {
+				for i, o := range probeFlows(t, lab, probe, labServer(family), flows, time.Second) {
 					if o.Result != ResultSuccess {
 						failed[i]++
 					}
