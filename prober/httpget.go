@@ -59,16 +59,37 @@ func newHTTPGetter(cfg HTTPConfig) *httpGetter {
 }
 
 func (g *httpGetter) probe(ctx context.Context, ip netip.Addr) Outcome {
-	return g.get(ctx, ip, 0)
+	return g.get(ctx, ip, 0, Flow{})
+}
+
+// probeFlow is probe over flow f (Flow.Dial).
+func (g *httpGetter) probeFlow(ctx context.Context, ip netip.Addr, f Flow) Outcome {
+	return g.get(ctx, ip, 0, f)
 }
 
 // getSize GETs path?size=size and checks that exactly size body bytes
 // come: the answer of a full-size probe.
 func (g *httpGetter) getSize(ctx context.Context, ip netip.Addr, size int) Outcome {
-	return g.get(ctx, ip, max(size, 1))
+	return g.get(ctx, ip, max(size, 1), Flow{})
 }
 
-func (g *httpGetter) get(ctx context.Context, ip netip.Addr, size int) Outcome {
+func (g *httpGetter) get(ctx context.Context, ip netip.Addr, size int, flow Flow) Outcome {
+	return g.exchange(ctx, ip, size, flow, nil)
+}
+
+// getBoth GETs path?size=size once and reads two verdicts from the
+// answer: the small probe's from its head, the full-size probe's from the
+// whole of it (see SmallAndFullSize).
+func (g *httpGetter) getBoth(ctx context.Context, ip netip.Addr, size int) SmallAndFullSize {
+	var head Outcome
+	full := g.exchange(ctx, ip, max(size, 1), Flow{}, &head)
+	return SmallAndFullSize{Small: head, SmallKnown: head.Result == ResultSuccess, FullSize: full}
+}
+
+// exchange makes one probe's connection and request. With head, the
+// answer's head is read before the wake-up threshold of a full-size
+// answer is set, and head is the success, with its RTT, of a 200 head.
+func (g *httpGetter) exchange(ctx context.Context, ip netip.Addr, size int, flow Flow, head *Outcome) Outcome {
 	ip = ip.Unmap()
 	buf := g.bufs.Get().(*httpBuf)
 	defer g.bufs.Put(buf)
@@ -76,13 +97,10 @@ func (g *httpGetter) get(ctx context.Context, ip netip.Addr, size int) Outcome {
 	buf.req = appendHelloRequest(buf.req[:0], addr, g.path, size)
 
 	start := time.Now()
-	// DialContext, not DialTCP: DialTCP binds to the zero local address,
-	// a syscall for nothing.
-	c, err := g.dialer.DialContext(ctx, "tcp", addr.String())
+	conn, err := g.dial(ctx, addr, flow)
 	if err != nil {
 		return classifyHTTPError(err, ctx.Err() != nil)
 	}
-	conn := c.(*net.TCPConn)
 	defer conn.Close()
 	// The connection ends when ctx does, at its deadline (whose timer ctx
 	// already has: the connection needs none of its own) or at shutdown.
@@ -90,7 +108,7 @@ func (g *httpGetter) get(ctx context.Context, ip netip.Addr, size int) Outcome {
 	defer stop()
 
 	r := buf.r.reset(conn)
-	if size > 0 {
+	if size > 0 && head == nil {
 		// Wake up once most of a full-size answer is in, not once per
 		// segment.
 		buf.r.wakeAfter(size)
@@ -99,9 +117,19 @@ func (g *httpGetter) get(ctx context.Context, ip netip.Addr, size int) Outcome {
 	if _, err := conn.Write(buf.req); err != nil {
 		return classifyHTTPError(err, ctx.Err() != nil)
 	}
-	if size > 0 {
-		err = readSizedAnswer(r, buf.b[:], size)
-	} else {
+	var onHead func(status, pending int)
+	if head != nil {
+		onHead = func(status, pending int) {
+			if status == 200 {
+				*head = Outcome{Result: ResultSuccess, RTT: buf.r.rtt(start)}
+				buf.r.wakeAfter(size - pending)
+			}
+		}
+	}
+	switch {
+	case size > 0:
+		err = readSizedAnswer(r, buf.b[:], size, onHead)
+	default:
 		err = readHelloAnswer(r, buf.b[:])
 	}
 	if err != nil {
@@ -114,6 +142,19 @@ func (g *httpGetter) get(ctx context.Context, ip netip.Addr, size int) Outcome {
 	// tens of thousands.
 	_ = conn.SetLinger(0)
 	return Outcome{Result: ResultSuccess, RTT: rtt}
+}
+
+func (g *httpGetter) dial(ctx context.Context, addr netip.AddrPort, flow Flow) (*net.TCPConn, error) {
+	if flow != (Flow{}) {
+		return flow.Dial(ctx, addr)
+	}
+	// DialContext, not DialTCP: DialTCP binds to the zero local address,
+	// a syscall for nothing.
+	c, err := g.dialer.DialContext(ctx, "tcp", addr.String())
+	if err != nil {
+		return nil, err
+	}
+	return c.(*net.TCPConn), nil
 }
 
 func appendHelloRequest(b []byte, addr netip.AddrPort, path string, size int) []byte {
@@ -144,22 +185,24 @@ func (e malformedError) Error() string { return "malformed HTTP response: " + st
 // Transfer-Encoding is refused: /hello responders (net/http) send a
 // Content-Length for their short body, never a chunked one.
 func readHelloAnswer(r io.Reader, buf []byte) error {
-	return readAnswer(r, buf, maxHelloBody, -1)
+	return readAnswer(r, buf, maxHelloBody, -1, nil)
 }
 
 // readSizedAnswer reads the answer to /hello?size=want: like
 // readHelloAnswer, but the body must be exactly want bytes (at most
 // MaxFullSizeBody), so that a short answer is not taken for a whole one.
-func readSizedAnswer(r io.Reader, buf []byte, want int) error {
+// head, if not nil, is called once the head is read, with the status and
+// the body bytes already read with it.
+func readSizedAnswer(r io.Reader, buf []byte, want int, head func(status, pending int)) error {
 	if want > MaxFullSizeBody {
 		return fmt.Errorf("full-size answer of %d bytes asked, over the %d-byte limit", want, MaxFullSizeBody)
 	}
-	return readAnswer(r, buf, want, want)
+	return readAnswer(r, buf, want, want, head)
 }
 
 // readAnswer reads an answer whose body is at most limit bytes, and exactly
-// want bytes unless want is negative.
-func readAnswer(r io.Reader, buf []byte, limit, want int) error {
+// want bytes unless want is negative; onHead as readSizedAnswer's head.
+func readAnswer(r io.Reader, buf []byte, limit, want int, onHead func(status, pending int)) error {
 	n, end := 0, -1
 	for end < 0 {
 		if n == len(buf) {
@@ -212,6 +255,9 @@ func readAnswer(r io.Reader, buf []byte, limit, want int) error {
 		case asciiEqualFold(name, "Transfer-Encoding"):
 			return malformedError("unsupported Transfer-Encoding")
 		}
+	}
+	if onHead != nil {
+		onHead(status, n-end)
 	}
 	if status != 200 {
 		return statusError(status)

@@ -33,7 +33,7 @@ func TestReadSizedAnswer(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var buf [maxHelloHeader]byte
-			err := readSizedAnswer(iotest.HalfReader(strings.NewReader(tc.answer)), buf[:], tc.want)
+			err := readSizedAnswer(iotest.HalfReader(strings.NewReader(tc.answer)), buf[:], tc.want, nil)
 			switch {
 			case tc.wantErr == "" && err != nil:
 				t.Fatalf("error %v, want success", err)

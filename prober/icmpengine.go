@@ -87,7 +87,7 @@ func (e *ICMPEngine) socketFor(ip netip.Addr) (*icmpSocket, error) {
 // Probe sends one echo request to ip and waits for its reply until ctx's
 // deadline. It is a ProbeFunc.
 func (e *ICMPEngine) Probe(ctx context.Context, ip netip.Addr) Outcome {
-	return e.probe(ctx, ip, 0)
+	return e.probe(ctx, ip, 0, 0)
 }
 
 // ProbeSize sends one echo request whose IP packet is size bytes (header
@@ -95,10 +95,10 @@ func (e *ICMPEngine) Probe(ctx context.Context, ip netip.Addr) Outcome {
 // over the interface's MTU or the path MTU the kernel has learned fails at
 // once with an error that wraps syscall.EMSGSIZE.
 func (e *ICMPEngine) ProbeSize(ctx context.Context, ip netip.Addr, size int) Outcome {
-	return e.probe(ctx, ip, size)
+	return e.probe(ctx, ip, size, 0)
 }
 
-func (e *ICMPEngine) probe(ctx context.Context, ip netip.Addr, size int) Outcome {
+func (e *ICMPEngine) probe(ctx context.Context, ip netip.Addr, size int, label uint32) Outcome {
 	if _, ok := ctx.Deadline(); !ok {
 		return Outcome{Result: ResultError, Err: errICMPNoDeadline}
 	}
@@ -122,7 +122,7 @@ func (e *ICMPEngine) probe(ctx context.Context, ip netip.Addr, size int) Outcome
 	if !e.demux.register(w, e.key+e.token.Add(1), ip.WithZone("")) {
 		return Outcome{Result: ResultError, Err: errICMPBusy}
 	}
-	if err := s.send(w, ip); err != nil {
+	if err := s.send(w, ip, label); err != nil {
 		if rtt, ok := e.demux.cancel(w); ok {
 			return Outcome{Result: ResultSuccess, RTT: rtt} // cannot happen, but never lose a reply
 		}

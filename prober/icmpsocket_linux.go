@@ -3,6 +3,7 @@
 package prober
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -38,16 +39,22 @@ type icmpSocket struct {
 	msg    unix.Msghdr
 	readFn func(fd uintptr) bool
 	err    syscall.Errno
+
+	labels flowLabels // the IPv6 flow labels leased for ProbeFlow
 }
 
 // icmpWaiterSys is the per-waiter send state; pooled with the waiter.
 type icmpWaiterSys struct {
-	sock    *icmpSocket
-	sa4     unix.SockaddrInet4
-	sa6     unix.SockaddrInet6
-	sa      unix.Sockaddr
-	err     error
-	writeFn func(fd uintptr) bool
+	sock *icmpSocket
+	sa4  unix.SockaddrInet4
+	sa6  unix.SockaddrInet6
+	sa   unix.Sockaddr
+	// raw6 is the address of an IPv6 echo with a flow label, which
+	// unix.SockaddrInet6 cannot carry; used when labelled.
+	raw6     unix.RawSockaddrInet6
+	labelled bool
+	err      error
+	writeFn  func(fd uintptr) bool
 }
 
 func newICMPWaiter() *icmpWaiter {
@@ -255,13 +262,20 @@ func kernelTimestamp(oob []byte) int64 {
 	return 0
 }
 
-// send writes w's echo request to ip.
-func (s *icmpSocket) send(w *icmpWaiter, ip netip.Addr) error {
+// send writes w's echo request to ip, with IPv6 flow label label unless 0.
+func (s *icmpSocket) send(w *icmpWaiter, ip netip.Addr, label uint32) error {
 	if w.out == nil {
 		w.out = w.pkt[:]
 	}
 	buildEchoRequestOf(w.out, s.v6, s.id, w.seq, w.token)
-	if s.v6 {
+	w.sys.labelled = false
+	if s.v6 && label != 0 {
+		if err := s.labels.lease(s.rc, ip, label); err != nil {
+			return err
+		}
+		w.sys.raw6 = unix.RawSockaddrInet6{Family: unix.AF_INET6, Flowinfo: htonl(label), Addr: ip.As16()}
+		w.sys.labelled = true
+	} else if s.v6 {
 		w.sys.sa6.Addr = ip.As16()
 		w.sys.sa6.ZoneId = 0
 		if z := ip.Zone(); z != "" {
@@ -291,8 +305,13 @@ func (w *icmpWaiter) write(fd uintptr) bool {
 	now := time.Now()
 	w.sentWall.Store(now.UnixNano())
 	w.sentMono.Store(int64(now.Sub(w.sys.sock.demux.start)))
-	err := unix.Sendto(int(fd), w.out, 0, w.sys.sa)
-	if err == unix.EAGAIN {
+	var err error
+	if w.sys.labelled {
+		err = sendtoRaw6(fd, w.out, &w.sys.raw6)
+	} else {
+		err = unix.Sendto(int(fd), w.out, 0, w.sys.sa)
+	}
+	if errors.Is(err, unix.EAGAIN) {
 		return false
 	}
 	w.sys.err = err

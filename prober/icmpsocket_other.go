@@ -20,6 +20,6 @@ func openICMPSocket(bool, bool, bool, uint16, *icmpDemux) (*icmpSocket, error) {
 	return nil, errICMPEngineUnsupported
 }
 
-func (*icmpSocket) close() error                       { return nil }
-func (*icmpSocket) receive()                           {}
-func (*icmpSocket) send(*icmpWaiter, netip.Addr) error { return errICMPEngineUnsupported }
+func (*icmpSocket) close() error                               { return nil }
+func (*icmpSocket) receive()                                   {}
+func (*icmpSocket) send(*icmpWaiter, netip.Addr, uint32) error { return errICMPEngineUnsupported }
