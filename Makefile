@@ -18,9 +18,9 @@ IMAGE    ?= connectivity-exporter
 # module it is run in.
 GOLANGCI_LINT = $(GO) tool -modfile=$(CURDIR)/tools/go.mod golangci-lint run --config $(CURDIR)/.golangci.yml
 # The modules beside the main one: the tools and the bench harness.
-MODULES  := tools tools/bench test/kubeapi
+MODULES  := tools tools/bench test/kubeapi test/cluster
 
-.PHONY: all build image test unit lint fuzz demo deps bench clean
+.PHONY: all build image test unit lint fuzz demo cluster-up cluster-down deps bench clean
 
 all: build test
 
@@ -57,12 +57,25 @@ lint:
 	cd tools/bench && $(GO) vet ./...
 	$(GOLANGCI_LINT) ./...
 	cd tools/bench && $(GOLANGCI_LINT) ./...
+	cd test/cluster && $(GO) vet . ./cmd/localcluster ./cmd/pause && $(GOLANGCI_LINT) . ./cmd/localcluster ./cmd/pause
 	$(GO) mod tidy -diff
 	@! $(GO) list -deps ./status ./hello | grep -q netlink || { echo "status and hello must not link netlink (go list -deps ./status ./hello)"; exit 1; }
 	for m in $(MODULES); do (cd $$m && $(GO) mod tidy -diff) || exit 1; done
+	scripts/check-shared-modules.sh
 
 demo: deps build
 	scripts/demo.sh
+
+# A local Kubernetes cluster (as root): 3 nodes, each a network namespace
+# with its own containerd and kubelet, with deploy/kubernetes applied; it
+# stays up for a look until `make cluster-down`. The first run builds the
+# kube binaries, containerd, the CNI plugins and etcd (about 20 minutes on
+# 2 cores); later runs take seconds. test/cluster's harness does both.
+cluster-up: deps build
+	cd test/cluster && $(GO) run ./cmd/localcluster up
+
+cluster-down:
+	cd test/cluster && $(GO) run ./cmd/localcluster down
 
 # Probing cost next to fping, smokeping_prober and blackbox_exporter, up to 5,000
 # simulated peers (root, about 10 minutes); rewrites the figures in BENCHMARKS.md.

@@ -22,3 +22,6 @@ go mod download
 for m in tools tools/bench; do (cd "$m" && go mod download); done
 # test/kubeapi's own module: the kube-apiserver and etcd (about 135 MB).
 (cd test/kubeapi && go mod download)
+# test/cluster's own module: the kube binaries (the same versions as
+# test/kubeapi's), containerd, the CNI plugins and etcd.
+(cd test/cluster && go mod download)
