@@ -2,9 +2,9 @@
 // tests: etcd, kube-apiserver, kube-controller-manager and kube-scheduler, and
 // per node a network namespace with its own containerd, runc, bridge CNI and
 // kubelet. Nothing is pulled from a registry.
+//
+// Start(t, Options{}) gives a 3-node cluster torn down when the test ends;
+// Up and Teardown do the same outside tests (make cluster-up and
+// cluster-down). The harness builds the binaries it needs from this
+// module's go.mod once (BuildBinaries).
 package cluster
-
-// The project is required (and replaced by this tree) so that the versions
-// of the modules shared with test/kubeapi are the same here as there: the kube
-// binaries' packages then share Go's build cache with test/kubeapi.
-import _ "github.com/connectivity-exporter/connectivity_exporter/status"

@@ -4,13 +4,7 @@ go 1.26.8
 
 require go.etcd.io/etcd/server/v3 v3.7.0
 
-require (
-	github.com/go-kit/log v0.2.1 // indirect
-	github.com/go-logfmt/logfmt v0.6.1 // indirect
-	github.com/pandatix/go-abnf v0.5.3 // indirect
-	github.com/prometheus-community/pro-bing v0.9.1 // indirect
-	go.yaml.in/yaml/v4 v4.0.0 // indirect
-)
+require github.com/pandatix/go-abnf v0.5.3 // indirect
 
 require (
 	cel.dev/expr v0.25.2 // indirect
