@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -24,9 +25,11 @@ import (
 // `status` in an exporter pod healthy.
 func TestManifestsOnRealCluster(t *testing.T) {
 	c := cluster.Start(t, cluster.Options{})
+	start := time.Now()
 	if err := c.DeployExporter(3 * time.Minute); err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("both DaemonSets Ready on every node %s after the apply", time.Since(start).Round(100*time.Millisecond))
 	nodes := c.Nodes()
 
 	t.Run("securityContexts enforced", func(t *testing.T) {
@@ -118,6 +121,23 @@ func TestManifestsOnRealCluster(t *testing.T) {
 			}
 		}
 	})
+
+	// The cost of a cluster, for the figures in the README.
+	mem, err := c.Memory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := make([]string, 0, len(mem))
+	var total uint64
+	for name, b := range mem {
+		names = append(names, name)
+		total += b
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		t.Logf("RSS %-26s %4d MiB", name, mem[name]>>20)
+	}
+	t.Logf("RSS of the cluster's daemons: %d MiB", total>>20)
 }
 
 type pod struct {

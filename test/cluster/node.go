@@ -301,6 +301,8 @@ func (c *Cluster) StartKubelet(name string) error {
 	p, err := startIn(filepath.Join(c.Dir, "logs"), n.name+"-kubelet", netnsName(c.state.ID, n.name), nil,
 		c.bins.Path("kubelet"), "--config="+config, "--kubeconfig="+kubecfg,
 		"--root-dir="+filepath.Join(n.dir, "kubelet", "root"),
+		// Not under --root-dir by default, but /var/lib/kubelet/pki.
+		"--cert-dir="+filepath.Join(n.dir, "kubelet", "pki"),
 		"--hostname-override="+n.name, "--node-ip="+strings.Join(nodeIPs, ","))
 	if err != nil {
 		return err

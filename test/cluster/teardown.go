@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -212,7 +213,8 @@ func removeCgroupDir(dir string) error {
 }
 
 // cleanHostPaths removes the cluster's entries in the host paths that cannot
-// be moved into its directory.
+// be moved into its directory, and those directories if that leaves them
+// empty (nothing else uses them).
 func cleanHostPaths(s *state) error {
 	var errs []error
 	// The kubelets' symlinks to their pods' logs.
@@ -222,15 +224,25 @@ func cleanHostPaths(s *state) error {
 			errs = append(errs, removeIfExists(l))
 		}
 	}
-	// libcni's result cache: <network>-<container id>-<interface>.
-	results, _ := filepath.Glob("/var/lib/cni/results/" + s.CNINetwork + "-*")
+	// libcni's result cache, one file per pod and network (containerd's
+	// own cni-loopback too): those of the cluster's pods name a network
+	// namespace under its directory.
+	results, _ := filepath.Glob("/var/lib/cni/results/*")
 	for _, r := range results {
-		errs = append(errs, removeIfExists(r))
+		var cached struct {
+			Netns string `json:"netns"`
+		}
+		data, err := os.ReadFile(r)
+		if err == nil && json.Unmarshal(data, &cached) == nil && strings.HasPrefix(cached.Netns, s.Dir+"/") {
+			errs = append(errs, removeIfExists(r))
+		}
 	}
 	// Shim sockets are named by a hash of containerd's socket, namespace
 	// and container id; those made since the cluster started that nobody
-	// listens on any more are its shims'.
+	// listens on any more are its shims'. The kubelets' device plugin
+	// socket has a fixed path.
 	socks, _ := filepath.Glob("/run/containerd/s/*")
+	socks = append(socks, "/var/lib/kubelet/device-plugins/kubelet.sock")
 	for _, sock := range socks {
 		fi, err := os.Stat(sock)
 		if err != nil || fi.ModTime().Before(s.Started) {
@@ -241,6 +253,10 @@ func cleanHostPaths(s *state) error {
 			continue
 		}
 		errs = append(errs, removeIfExists(sock))
+	}
+	for _, d := range []string{"/var/lib/cni/results", "/var/lib/cni", "/run/containerd/s", "/run/containerd",
+		"/var/lib/kubelet/device-plugins", "/var/lib/kubelet", "/var/log/containers"} {
+		_ = syscall.Rmdir(d) // only if empty
 	}
 	return errors.Join(errs...)
 }
