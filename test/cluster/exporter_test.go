@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -22,9 +23,10 @@ import (
 // cluster and checks what a user would: both DaemonSets Running on every
 // node under the kubelet's enforcement of their securityContexts, every
 // exporter seeing every node on all four paths over the real CNI, and
-// `status` in an exporter pod healthy.
+// `status` in an exporter pod healthy. CX_CLUSTER_NODES=N runs it on N
+// nodes.
 func TestManifestsOnRealCluster(t *testing.T) {
-	c := cluster.Start(t, cluster.Options{})
+	c := cluster.Start(t, cluster.Options{Nodes: nodesFromEnv(t)})
 	start := time.Now()
 	if err := c.DeployExporter(3 * time.Minute); err != nil {
 		t.Fatal(err)
@@ -138,6 +140,20 @@ func TestManifestsOnRealCluster(t *testing.T) {
 		t.Logf("RSS %-26s %4d MiB", name, mem[name]>>20)
 	}
 	t.Logf("RSS of the cluster's daemons: %d MiB", total>>20)
+}
+
+// nodesFromEnv is CX_CLUSTER_NODES, the number of nodes for a larger run
+// (0, the harness's default of 3, if unset).
+func nodesFromEnv(t *testing.T) int {
+	v := os.Getenv("CX_CLUSTER_NODES")
+	if v == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		t.Fatalf("CX_CLUSTER_NODES=%q: want a number of nodes", v)
+	}
+	return n
 }
 
 type pod struct {
