@@ -29,7 +29,7 @@ type Options struct {
 	// Nodes is the number of nodes (3 if 0).
 	Nodes int
 	// DualStack adds IPv6 (2001:db8::/32) to every address, range and
-	// route. Not yet run end to end: IPv4 is what the tests use today.
+	// route (CX_CLUSTER_DUALSTACK=1 runs the exporter test that way).
 	DualStack bool
 	// ID names the cluster: its namespaces (cx-ID-...), cgroup and
 	// directory. A random one if empty.

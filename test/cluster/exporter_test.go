@@ -24,9 +24,11 @@ import (
 // node under the kubelet's enforcement of their securityContexts, every
 // exporter seeing every node on all four paths over the real CNI, and
 // `status` in an exporter pod healthy. CX_CLUSTER_NODES=N runs it on N
-// nodes.
+// nodes, CX_CLUSTER_DUALSTACK=1 on a dual-stack cluster (and then wants
+// every path of both families).
 func TestManifestsOnRealCluster(t *testing.T) {
-	c := cluster.Start(t, cluster.Options{Nodes: nodesFromEnv(t)})
+	dualStack := os.Getenv("CX_CLUSTER_DUALSTACK") == "1"
+	c := cluster.Start(t, cluster.Options{Nodes: nodesFromEnv(t), DualStack: dualStack})
 	start := time.Now()
 	if err := c.DeployExporter(3 * time.Minute); err != nil {
 		t.Fatal(err)
@@ -83,6 +85,10 @@ func TestManifestsOnRealCluster(t *testing.T) {
 
 	t.Run("every exporter reaches every node on four paths", func(t *testing.T) {
 		paths := [][2]string{{"host", "icmp"}, {"host", "http"}, {"endpoint", "icmp"}, {"endpoint", "http"}}
+		fams := []string{"ipv4"}
+		if dualStack {
+			fams = append(fams, "ipv6")
+		}
 		var missing []string
 		deadline := time.Now().Add(2 * time.Minute)
 		for {
@@ -95,8 +101,10 @@ func TestManifestsOnRealCluster(t *testing.T) {
 				}
 				for _, peer := range nodes {
 					for _, p := range paths {
-						if v, ok := got[[3]string{peer, p[0], p[1]}]; !ok || v != 1 {
-							missing = append(missing, fmt.Sprintf("%s -> %s %s/%s (%v, reported %v)", from, peer, p[0], p[1], v, ok))
+						for _, fam := range fams {
+							if v, ok := got[[4]string{peer, p[0], p[1], fam}]; !ok || v != 1 {
+								missing = append(missing, fmt.Sprintf("%s -> %s %s/%s %s (%v, reported %v)", from, peer, p[0], p[1], fam, v, ok))
+							}
 						}
 					}
 				}
@@ -195,8 +203,8 @@ func podsOf(t *testing.T, c *cluster.Cluster, app string) map[string]pod {
 }
 
 // reachable is connectivity_peer_reachable of node's exporter, scraped from
-// inside node's network namespace, by (peer, path, protocol).
-func reachable(c *cluster.Cluster, node string) (map[[3]string]float64, error) {
+// inside node's network namespace, by (peer, path, protocol, family).
+func reachable(c *cluster.Cluster, node string) (map[[4]string]float64, error) {
 	ip, err := c.NodeIP(node)
 	if err != nil {
 		return nil, err
@@ -215,7 +223,7 @@ func reachable(c *cluster.Cluster, node string) (map[[3]string]float64, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := map[[3]string]float64{}
+	out := map[[4]string]float64{}
 	mf, ok := families["connectivity_peer_reachable"]
 	if !ok {
 		return out, nil
@@ -225,7 +233,7 @@ func reachable(c *cluster.Cluster, node string) (map[[3]string]float64, error) {
 		for _, lp := range m.GetLabel() {
 			l[lp.GetName()] = lp.GetValue()
 		}
-		out[[3]string{l["peer"], l["path"], l["protocol"]}] = m.GetGauge().GetValue()
+		out[[4]string{l["peer"], l["path"], l["protocol"], l["family"]}] = m.GetGauge().GetValue()
 	}
 	return out, nil
 }
