@@ -75,8 +75,9 @@ demo: deps build
 # stays up for a look until `make cluster-down`. The first run builds the
 # kube binaries, containerd, the CNI plugins and etcd (about 20 minutes on
 # 2 cores); later runs take seconds. test/cluster's harness does both.
+CLUSTER_NODES ?= 3
 cluster-up: deps build
-	cd test/cluster && $(GO) run ./cmd/localcluster up
+	cd test/cluster && $(GO) run ./cmd/localcluster -nodes $(CLUSTER_NODES) up
 
 cluster-down:
 	cd test/cluster && $(GO) run ./cmd/localcluster down
