@@ -47,6 +47,10 @@ type Options struct {
 	NodeMonitorGracePeriod time.Duration
 	// Logf reports progress (discarded if nil).
 	Logf func(format string, args ...any)
+	// Persistent marks a cluster meant to outlive this process (make
+	// cluster-up); otherwise SweepOrphans removes it once this process is
+	// gone without tearing it down.
+	Persistent bool
 }
 
 // Cluster is a running cluster. Its methods are safe for concurrent use.
@@ -132,6 +136,9 @@ func Up(opts Options) (*Cluster, error) {
 			DualStack:  opts.DualStack,
 			Nodes:      map[string]int{},
 		},
+	}
+	if !opts.Persistent {
+		c.state.Owner = os.Getpid()
 	}
 	// The state is written before anything is made, so that Teardown
 	// finds whatever a failure leaves.

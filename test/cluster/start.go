@@ -24,6 +24,14 @@ func Start(t testing.TB, opts Options) *Cluster {
 	if opts.Logf == nil {
 		opts.Logf = t.Logf
 	}
+	// Clusters of killed test runs would hold memory and addresses.
+	removed, err := SweepOrphans(DefaultBaseDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range removed {
+		t.Logf("removed the orphaned cluster in %s", dir)
+	}
 	c, err := Up(opts)
 	if err != nil {
 		t.Fatalf("cluster: %v", err)

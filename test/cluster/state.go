@@ -2,9 +2,12 @@ package cluster
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 )
 
@@ -29,6 +32,11 @@ type state struct {
 	DualStack  bool   `json:"dual_stack"`
 	// Nodes are the node names by index.
 	Nodes map[string]int `json:"nodes"`
+	// Owner is the PID of the test process whose cluster this is, or 0
+	// for one meant to outlive its maker (make cluster-up). A cluster
+	// whose owner is gone was left by a killed test (a -timeout panic
+	// runs no cleanup): SweepOrphans removes it.
+	Owner int `json:"owner"`
 }
 
 func (s *state) save() error {
@@ -56,6 +64,33 @@ func loadState(dir string) (*state, error) {
 		return nil, fmt.Errorf("%s names %s, not %s", stateFile, s.Dir, dir)
 	}
 	return &s, nil
+}
+
+// SweepOrphans tears down every cluster under base whose owner process is
+// gone, and returns the directories it removed.
+func SweepOrphans(base string) ([]string, error) {
+	entries, err := os.ReadDir(base)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	var removed []string
+	var errs []error
+	for _, e := range entries {
+		dir := filepath.Join(base, e.Name())
+		s, err := loadState(dir)
+		if err != nil || s.Owner == 0 || syscall.Kill(s.Owner, 0) == nil {
+			continue
+		}
+		if err := Teardown(dir); err != nil {
+			errs = append(errs, fmt.Errorf("orphaned cluster %s: %w", dir, err))
+			continue
+		}
+		removed = append(removed, dir)
+	}
+	return removed, errors.Join(errs...)
 }
 
 // netnsName is the namespace name of a part of cluster id ("fabric", "cp" or

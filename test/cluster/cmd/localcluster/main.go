@@ -48,7 +48,7 @@ func main() {
 
 func up(dir string, nodes int) error {
 	start := time.Now()
-	c, err := cluster.Up(cluster.Options{Nodes: nodes, ID: id, Dir: dir, Logf: log.Printf})
+	c, err := cluster.Up(cluster.Options{Nodes: nodes, ID: id, Dir: dir, Logf: log.Printf, Persistent: true})
 	if err != nil {
 		return err
 	}
