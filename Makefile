@@ -38,7 +38,7 @@ image: build
 # 8+ minutes without it); then test/cluster, a real multi-node cluster
 # (its own module too; the first run builds the kube binaries, containerd,
 # the CNI plugins and etcd, about 20 minutes on 2 idle cores, sharing the
-# build cache with test/kubeapi; then about a minute per cluster test).
+# build cache with test/kubeapi; then about 1-2 minutes for its tests).
 test: deps lint build
 	$(GO) test -race -count=1 -timeout 20m ./...
 	cd test/kubeapi && $(GO) test -vet=off -count=1 -timeout 15m ./...
