@@ -19,51 +19,84 @@ const pauseImage = "docker.io/library/connectivity-cluster-pause:1"
 const ExporterImageName = "connectivity-exporter"
 
 // writeImages writes the two image tarballs into c.Dir/images: the pause
-// image and the exporter's (make build's binary at /connectivity_exporter,
-// user 0, as the Dockerfile makes it on scratch). The exporter's tag is its
-// binary's hash, so a rebuilt binary is a new tag.
+// image and the exporter's (see exporterImage).
 func (c *Cluster) writeImages() error {
 	dir := filepath.Join(c.Dir, "images")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	tag, err := fileTag(c.opts.ExporterBinary)
+	pause := imageSpec{
+		ref:        pauseImage,
+		files:      []imageFile{{path: "/pause", src: c.bins.Path("pause"), mode: 0o755}},
+		entrypoint: []string{"/pause"},
+		user:       "65535",
+	}
+	if err := writeImageFile(filepath.Join(dir, "pause.tar"), pause); err != nil {
+		return err
+	}
+	exporter, err := exporterImage(c.opts.ExporterBinary)
 	if err != nil {
 		return err
 	}
-	c.ExporterImage = ExporterImageName + ":" + tag
-	specs := map[string]imageSpec{
-		"pause.tar": {
-			ref:        pauseImage,
-			files:      []imageFile{{path: "/pause", src: c.bins.Path("pause"), mode: 0o755}},
-			entrypoint: []string{"/pause"},
-			user:       "65535",
-		},
-		"exporter.tar": {
-			ref: c.ExporterImage,
-			files: []imageFile{
-				{path: "/connectivity_exporter", src: c.opts.ExporterBinary, mode: 0o755},
-				{path: "/license/LICENSE", src: filepath.Join(RepoDir(), "LICENSE"), mode: 0o644},
-			},
-			entrypoint: []string{"/connectivity_exporter"},
-			user:       "0:0",
-			ports:      []string{"9240/tcp", "4240/tcp"},
-		},
+	c.ExporterImage = exporter.ref
+	return writeImageFile(filepath.Join(dir, "exporter-"+imageTag(exporter.ref)+".tar"), exporter)
+}
+
+// exporterImage is the image the Dockerfile makes on scratch: binary at
+// /connectivity_exporter, user 0. Its tag is the binary's hash, so a
+// rebuilt binary is a new tag.
+func exporterImage(binary string) (imageSpec, error) {
+	tag, err := fileTag(binary)
+	if err != nil {
+		return imageSpec{}, err
 	}
-	for name, spec := range specs {
-		f, err := os.Create(filepath.Join(dir, name))
-		if err != nil {
-			return err
-		}
-		if err := writeDockerArchive(f, spec); err != nil {
-			f.Close()
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		if err := f.Close(); err != nil {
-			return err
+	return imageSpec{
+		ref: ExporterImageName + ":" + tag,
+		files: []imageFile{
+			{path: "/connectivity_exporter", src: binary, mode: 0o755},
+			{path: "/license/LICENSE", src: filepath.Join(RepoDir(), "LICENSE"), mode: 0o644},
+		},
+		entrypoint: []string{"/connectivity_exporter"},
+		user:       "0:0",
+		ports:      []string{"9240/tcp", "4240/tcp"},
+	}, nil
+}
+
+func imageTag(ref string) string {
+	_, tag, _ := strings.Cut(ref, ":")
+	return tag
+}
+
+func writeImageFile(path string, spec imageSpec) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := writeDockerArchive(f, spec); err != nil {
+		f.Close()
+		return fmt.Errorf("%s: %w", filepath.Base(path), err)
+	}
+	return f.Close()
+}
+
+// LoadExporterImage packs binary as an exporter image (its tag the
+// binary's hash) and imports it on every node, and on nodes added later;
+// it returns the image's name:tag, for a rollout to a new version.
+func (c *Cluster) LoadExporterImage(binary string) (string, error) {
+	spec, err := exporterImage(binary)
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(c.Dir, "images", "exporter-"+imageTag(spec.ref)+".tar")
+	if err := writeImageFile(path, spec); err != nil {
+		return "", err
+	}
+	for _, n := range c.Nodes() {
+		if err := c.ImportImage(n, path); err != nil {
+			return "", err
 		}
 	}
-	return nil
+	return spec.ref, nil
 }
 
 // fileTag is a short hash of a file, for an image tag.
@@ -80,11 +113,15 @@ func fileTag(path string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil))[:12], nil
 }
 
-// importImages loads the image tarballs into n's containerd, in the
-// namespace the CRI plugin uses.
+// importImages loads every image tarball of the cluster into n's
+// containerd, in the namespace the CRI plugin uses.
 func (c *Cluster) importImages(n *node) error {
-	for _, name := range []string{"pause.tar", "exporter.tar"} {
-		if err := c.ImportImage(n.name, filepath.Join(c.Dir, "images", name)); err != nil {
+	tarballs, err := filepath.Glob(filepath.Join(c.Dir, "images", "*.tar"))
+	if err != nil {
+		return err
+	}
+	for _, t := range tarballs {
+		if err := c.ImportImage(n.name, t); err != nil {
 			return err
 		}
 	}
