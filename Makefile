@@ -36,13 +36,14 @@ image: build
 # (-vet=off: vet of its ~1,500 dependency packages takes minutes; no -race:
 # it adds nothing the main module's tests lack, and the cold build takes
 # 8+ minutes without it); then test/cluster, a real multi-node cluster
-# (its own module too; the first run builds the kube binaries, containerd,
+# (its own module too; its test binary holds only the harness, so -race
+# costs little: the first run builds the kube binaries, containerd,
 # the CNI plugins and etcd, about 20 minutes on 2 idle cores, sharing the
 # build cache with test/kubeapi; then about 1-2 minutes for its tests).
 test: deps lint build
 	$(GO) test -race -count=1 -timeout 20m ./...
 	cd test/kubeapi && $(GO) test -vet=off -count=1 -timeout 15m ./...
-	cd test/cluster && $(GO) test -vet=off -count=1 -timeout 60m ./...
+	cd test/cluster && $(GO) test -race -count=1 -timeout 60m .
 	scripts/fuzz.sh
 
 # Unit tests only (no root needed; the network tests skip themselves).

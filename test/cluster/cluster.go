@@ -316,14 +316,24 @@ func (c *Cluster) Exec(namespace, pod, container string, command ...string) (str
 	return c.Kubectl(append(append(args, "--"), command...)...)
 }
 
-// WaitNodesReady waits until every node of the cluster is Ready.
-func (c *Cluster) WaitNodesReady(timeout time.Duration) error {
-	want := c.Nodes()
+// WaitNodesReady waits until the named nodes (every node if none is named)
+// are Ready.
+func (c *Cluster) WaitNodesReady(timeout time.Duration, names ...string) error {
+	want := names
+	if len(want) == 0 {
+		want = c.Nodes()
+	}
 	return c.waitFor(fmt.Sprintf("%d nodes Ready", len(want)), timeout, func() error {
-		for _, n := range c.nodeList() {
-			if n.kubelet != nil && n.kubelet.exited() {
-				return errExited(n.name+"-kubelet", filepath.Join(c.Dir, "logs"))
+		c.mu.Lock()
+		var dead string
+		for _, name := range want {
+			if n, ok := c.nodes[name]; ok && n.kubelet != nil && n.kubelet.exited() {
+				dead = n.name
 			}
+		}
+		c.mu.Unlock()
+		if dead != "" {
+			return errExited(dead+"-kubelet", filepath.Join(c.Dir, "logs"))
 		}
 		out, err := c.Kubectl("get", "nodes", "-o",
 			`jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}`)
@@ -358,7 +368,7 @@ func (c *Cluster) AddNode() (string, error) {
 	if err := c.runNode(n); err != nil {
 		return "", err
 	}
-	return n.name, c.WaitNodesReady(2 * time.Minute)
+	return n.name, c.WaitNodesReady(2*time.Minute, n.name)
 }
 
 // RemoveNode removes node name's machine at once, as a cloud deletes a VM:

@@ -177,7 +177,9 @@ state = %[2]q
 	if err != nil {
 		return err
 	}
+	c.mu.Lock()
 	n.containerd = p
+	c.mu.Unlock()
 	return c.waitFor(n.name+"'s containerd", time.Minute, func() error {
 		if p.exited() {
 			return errExited(n.name+"-containerd", filepath.Join(c.Dir, "logs"))
@@ -283,11 +285,12 @@ imageGCLowThresholdPercent: 99
 func (c *Cluster) StartKubelet(name string) error {
 	c.mu.Lock()
 	n, ok := c.nodes[name]
+	running := ok && n.kubelet != nil && !n.kubelet.exited()
 	c.mu.Unlock()
 	if !ok {
 		return fmt.Errorf("no node %q", name)
 	}
-	if n.kubelet != nil && !n.kubelet.exited() {
+	if running {
 		return fmt.Errorf("%s's kubelet runs already", name)
 	}
 	config, kubecfg, err := c.writeKubeletConfig(n)
@@ -318,15 +321,18 @@ func (c *Cluster) StartKubelet(name string) error {
 // removed, looks like to the control plane.
 func (c *Cluster) StopKubelet(name string) error {
 	c.mu.Lock()
-	n, ok := c.nodes[name]
-	c.mu.Unlock()
-	if !ok {
+	var kubelet *proc
+	if n, ok := c.nodes[name]; ok {
+		kubelet = n.kubelet
+	} else {
+		c.mu.Unlock()
 		return fmt.Errorf("no node %q", name)
 	}
-	if n.kubelet == nil || n.kubelet.exited() {
+	c.mu.Unlock()
+	if kubelet == nil || kubelet.exited() {
 		return fmt.Errorf("%s's kubelet is not running", name)
 	}
-	n.kubelet.stop(10 * time.Second)
+	kubelet.stop(10 * time.Second)
 	return nil
 }
 
