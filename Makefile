@@ -37,10 +37,11 @@ GOLANGCI_LINT = $(GO) tool -modfile=$(CURDIR)/tools/go.mod golangci-lint run --c
 HELM      = $(GO) tool -modfile=$(CURDIR)/tools/helm/go.mod helm
 CHART    := deploy/helm/connectivity-exporter
 # The modules beside the main one: the tools, helm, the bench harness, the
-# pinned Prometheus and Alertmanager, and the real API server's tests.
-MODULES  := tools tools/helm tools/bench tools/prometheus tools/alertmanager test/kubeapi
+# pinned Prometheus and Alertmanager, the real API server's tests and the
+# real cluster's.
+MODULES  := tools tools/helm tools/bench tools/prometheus tools/alertmanager test/kubeapi test/cluster
 
-.PHONY: all build image release test unit lint generate fuzz demo deps bench clean
+.PHONY: all build image release test unit lint generate fuzz demo cluster-up cluster-down deps bench clean
 
 all: build test
 
@@ -68,11 +69,16 @@ release:
 # test/kubeapi, a real kube-apiserver, in a module of its own so that
 # k8s.io/kubernetes stays out of go.mod (-vet=off: vet of its ~1,500
 # dependency packages takes minutes; no -race: it adds nothing the main
-# module's tests lack, and the cold build takes 8+ minutes without it).
+# module's tests lack, and the cold build takes 8+ minutes without it); and
+# test/cluster, a real multi-node cluster (its own module too; its test
+# binary holds only the harness, so -race costs little: the first run
+# builds the kube binaries, containerd, the CNI plugins and etcd, about 20
+# minutes on 2 idle cores, sharing the build cache with test/kubeapi; then
+# about 1-2 minutes for its tests).
 # CX_TEST_STRICT=1 turns a skip for a missing tool or root into a failure
 # (test/testbin); testsummary fails on any other skip but ALLOWED_SKIPS
 # (the helper processes the tests re-execute) and ends with the skips and
-# "N passed, N failed, N skipped" over both modules.
+# "N passed, N failed, N skipped" over the three modules.
 TESTSUMMARY   := $(CURDIR)/.cache/testsummary
 ALLOWED_SKIPS := ^(TestHelperProcess|TestPrivilegesHelper)$$
 test: deps lint build
@@ -80,7 +86,8 @@ test: deps lint build
 	$(GO) build -o $(TESTSUMMARY) ./test/testbin/cmd/testsummary
 	CX_TEST_STRICT=1 $(TESTSUMMARY) -allow-skip '$(ALLOWED_SKIPS)' \
 		$(GO) test -race -count=1 -timeout 20m -json ./... -- \
-		$(GO) -C test/kubeapi test -vet=off -count=1 -timeout 15m -json ./...
+		$(GO) -C test/kubeapi test -vet=off -count=1 -timeout 15m -json ./... -- \
+		$(GO) -C test/cluster test -race -count=1 -timeout 60m -json .
 
 # Unit tests only (no root needed; the network tests skip themselves).
 unit:
@@ -108,6 +115,7 @@ lint:
 	cd tools/bench && $(GO) vet ./...
 	$(GOLANGCI_LINT) ./...
 	cd tools/bench && $(GOLANGCI_LINT) ./...
+	cd test/cluster && $(GO) vet . ./cmd/localcluster ./cmd/pause && $(GOLANGCI_LINT) . ./cmd/localcluster ./cmd/pause
 	$(GO) mod tidy -diff
 	@! $(GO) list -deps ./status ./hello | grep -q netlink || { echo "status and hello must not link netlink (go list -deps ./status ./hello)"; exit 1; }
 	@! $(GO) list -deps ./status ./admin ./plan ./prober ./collector | grep -q '^k8s.io/' || { echo "status, admin, plan, prober and collector must not link k8s.io (go list -deps ./status ./admin ./plan ./prober ./collector); Kubernetes stays in nodes/kubernetes"; exit 1; }
@@ -116,9 +124,22 @@ lint:
 	$(GO) run ./mixin -check -out $(HELM_FILES)
 	$(HELM) lint --strict $(CHART)
 	$(HELM) lint --strict $(CHART) --set podMonitor.enabled=true --set serviceMonitor.enabled=true --set prometheusRule.enabled=true
+	scripts/check-shared-modules.sh
 
 demo: deps build
 	scripts/demo.sh
+
+# A local Kubernetes cluster (as root): 3 nodes, each a network namespace
+# with its own containerd and kubelet, with deploy/kubernetes applied; it
+# stays up for a look until `make cluster-down`. The first run builds the
+# kube binaries, containerd, the CNI plugins and etcd (about 20 minutes on
+# 2 cores); later runs take seconds. test/cluster's harness does both.
+CLUSTER_NODES ?= 3
+cluster-up: deps build
+	cd test/cluster && $(GO) run ./cmd/localcluster -nodes $(CLUSTER_NODES) up
+
+cluster-down:
+	cd test/cluster && $(GO) run ./cmd/localcluster down
 
 # Probing cost next to fping, smokeping_prober and blackbox_exporter, up to 5,000
 # simulated peers (root, about 10 minutes); rewrites the figures in BENCHMARKS.md.

@@ -30,4 +30,7 @@ for m in tools tools/helm tools/bench tools/prometheus tools/alertmanager; do (c
 	go mod download github.com/prometheus-operator/prometheus-operator@"$(cat prometheus-operator.version)")
 # prometheus, promtool, alertmanager and amtool into .bin/, where the tests
 # look first.
+# test/cluster's own module: the kube binaries (the same versions as
+# test/kubeapi's), containerd, the CNI plugins and etcd.
+(cd test/cluster && go mod download)
 scripts/build-prometheus.sh

@@ -1,0 +1,239 @@
+package cluster_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/connectivity-exporter/connectivity_exporter/test/cluster"
+)
+
+// TestManifestsOnRealCluster applies deploy/kubernetes as a user would (an
+// overlay with the image tag and the API server's address) to a 3-node
+// cluster and checks what a user would: both DaemonSets Running on every
+// node under the kubelet's enforcement of their securityContexts, every
+// exporter seeing every node on all four paths over the real CNI, and
+// `status` in an exporter pod healthy. CX_CLUSTER_NODES=N runs it on N
+// nodes, CX_CLUSTER_DUALSTACK=1 on a dual-stack cluster (and then wants
+// every path of both families).
+func TestManifestsOnRealCluster(t *testing.T) {
+	dualStack := os.Getenv("CX_CLUSTER_DUALSTACK") == "1"
+	c := cluster.Start(t, cluster.Options{Nodes: nodesFromEnv(t), DualStack: dualStack})
+	start := time.Now()
+	if err := c.DeployExporter(3 * time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("both DaemonSets Ready on every node %s after the apply", time.Since(start).Round(100*time.Millisecond))
+	nodes := c.Nodes()
+
+	t.Run("securityContexts enforced", func(t *testing.T) {
+		for _, tc := range []struct {
+			app      string
+			uid      string
+			capBnd   uint64
+			readOnly bool
+		}{
+			// Root with NET_RAW (bit 13) alone.
+			{app: "connectivity-exporter", uid: "0", capBnd: 1 << 13, readOnly: true},
+			// uid 65534 with no capability at all.
+			{app: "connectivity-health", uid: "65534", capBnd: 0, readOnly: true},
+		} {
+			pods := podsOf(t, c, tc.app)
+			if len(pods) != len(nodes) {
+				t.Fatalf("%s: %d pods on %d nodes", tc.app, len(pods), len(nodes))
+			}
+			for node, p := range pods {
+				if p.phase != "Running" {
+					t.Errorf("%s on %s: phase %s", tc.app, node, p.phase)
+				}
+				pid, err := cluster.ContainerPID(p.containerID)
+				if err != nil {
+					t.Fatalf("%s on %s: %v", tc.app, node, err)
+				}
+				st, err := cluster.ProcStatus(pid)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if uids := strings.Fields(st["Uid"]); len(uids) != 4 || uids[0] != tc.uid || uids[1] != tc.uid {
+					t.Errorf("%s on %s: Uid %q, want %s", tc.app, node, st["Uid"], tc.uid)
+				}
+				if bnd, err := strconv.ParseUint(st["CapBnd"], 16, 64); err != nil || bnd != tc.capBnd {
+					t.Errorf("%s on %s: CapBnd %s, want %x", tc.app, node, st["CapBnd"], tc.capBnd)
+				}
+				if st["CapEff"] != st["CapBnd"] && tc.uid == "0" {
+					t.Errorf("%s on %s: CapEff %s, CapBnd %s", tc.app, node, st["CapEff"], st["CapBnd"])
+				}
+				if st["NoNewPrivs"] != "1" {
+					t.Errorf("%s on %s: NoNewPrivs %q", tc.app, node, st["NoNewPrivs"])
+				}
+				if ro, err := cluster.RootReadOnly(pid); err != nil || !ro {
+					t.Errorf("%s on %s: root filesystem read-only %v (%v)", tc.app, node, ro, err)
+				}
+			}
+		}
+	})
+
+	t.Run("every exporter reaches every node on four paths", func(t *testing.T) {
+		paths := [][2]string{{"host", "icmp"}, {"host", "http"}, {"endpoint", "icmp"}, {"endpoint", "http"}}
+		fams := []string{"ipv4"}
+		if dualStack {
+			fams = append(fams, "ipv6")
+		}
+		var missing []string
+		deadline := time.Now().Add(2 * time.Minute)
+		for {
+			missing = missing[:0]
+			for _, from := range nodes {
+				got, err := reachable(c, from)
+				if err != nil {
+					missing = append(missing, fmt.Sprintf("%s: %v", from, err))
+					continue
+				}
+				for _, peer := range nodes {
+					for _, p := range paths {
+						for _, fam := range fams {
+							if v, ok := got[[4]string{peer, p[0], p[1], fam}]; !ok || v != 1 {
+								missing = append(missing, fmt.Sprintf("%s -> %s %s/%s %s (%v, reported %v)", from, peer, p[0], p[1], fam, v, ok))
+							}
+						}
+					}
+				}
+			}
+			if len(missing) == 0 || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(2 * time.Second)
+		}
+		for _, m := range missing {
+			t.Error("not reachable: " + m)
+		}
+	})
+
+	t.Run("status in an exporter pod", func(t *testing.T) {
+		for node, p := range podsOf(t, c, "connectivity-exporter") {
+			out, err := c.Exec(cluster.ExporterNamespace, p.name, "", "/connectivity_exporter", "status")
+			if err != nil {
+				t.Fatalf("status on %s: %v\n%s", node, err, out)
+			}
+			want := fmt.Sprintf("Cluster health:   %d/%d reachable", len(nodes), len(nodes))
+			if !strings.Contains(out, want) || !strings.Contains(out, "healthy node") {
+				t.Errorf("status on %s does not say healthy (%q):\n%s", node, want, out)
+			}
+		}
+	})
+
+	// The cost of a cluster, for the figures in the README.
+	mem, err := c.Memory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := make([]string, 0, len(mem))
+	var total uint64
+	for name, b := range mem {
+		names = append(names, name)
+		total += b
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		t.Logf("RSS %-26s %4d MiB", name, mem[name]>>20)
+	}
+	t.Logf("RSS of the cluster's daemons: %d MiB", total>>20)
+}
+
+// nodesFromEnv is CX_CLUSTER_NODES, the number of nodes for a larger run
+// (0, the harness's default of 3, if unset).
+func nodesFromEnv(t *testing.T) int {
+	v := os.Getenv("CX_CLUSTER_NODES")
+	if v == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		t.Fatalf("CX_CLUSTER_NODES=%q: want a number of nodes", v)
+	}
+	return n
+}
+
+type pod struct {
+	name, phase, containerID string
+}
+
+// podsOf is app's pods by node.
+func podsOf(t *testing.T, c *cluster.Cluster, app string) map[string]pod {
+	t.Helper()
+	out, err := c.Kubectl("get", "pods", "-n", cluster.ExporterNamespace, "-l", "app.kubernetes.io/name="+app, "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list struct {
+		Items []struct {
+			Metadata struct{ Name string }
+			Spec     struct{ NodeName string }
+			Status   struct {
+				Phase             string
+				ContainerStatuses []struct{ ContainerID string }
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &list); err != nil {
+		t.Fatal(err)
+	}
+	pods := map[string]pod{}
+	for _, it := range list.Items {
+		p := pod{name: it.Metadata.Name, phase: it.Status.Phase}
+		if len(it.Status.ContainerStatuses) > 0 {
+			p.containerID = it.Status.ContainerStatuses[0].ContainerID
+		}
+		if _, dup := pods[it.Spec.NodeName]; dup {
+			t.Errorf("%s: two pods on %s", app, it.Spec.NodeName)
+		}
+		pods[it.Spec.NodeName] = p
+	}
+	return pods
+}
+
+// reachable is connectivity_peer_reachable of node's exporter, scraped from
+// inside node's network namespace, by (peer, path, protocol, family).
+func reachable(c *cluster.Cluster, node string) (map[[4]string]float64, error) {
+	ip, err := c.NodeIP(node)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.HTTPClient(node).Get("http://" + ip.String() + ":9240/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(resp.Body)
+		return nil, fmt.Errorf("/metrics: %s: %s", resp.Status, body)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	out := map[[4]string]float64{}
+	mf, ok := families["connectivity_peer_reachable"]
+	if !ok {
+		return out, nil
+	}
+	for _, m := range mf.GetMetric() {
+		l := map[string]string{}
+		for _, lp := range m.GetLabel() {
+			l[lp.GetName()] = lp.GetValue()
+		}
+		out[[4]string{l["peer"], l["path"], l["protocol"], l["family"]}] = m.GetGauge().GetValue()
+	}
+	return out, nil
+}
