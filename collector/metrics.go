@@ -15,7 +15,8 @@ type StateSource interface {
 }
 
 // Metrics owns every connectivity_* metric of one exporter. It is a
-// prober.Observer and a healthep.Reporter.
+// prober.Observer, a plan.Reporter and a healthep.Reporter (the daemon
+// asserts the last two, which this package does not import).
 type Metrics struct {
 	opts Options
 
@@ -276,3 +277,5 @@ func (m *Metrics) deletePerPeerLocked(t prober.Target) {
 	m.peerRTT.Delete(l)
 	m.peerProbes.DeletePartialMatch(l)
 }
+
+var _ prober.Observer = (*Metrics)(nil)

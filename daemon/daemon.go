@@ -83,9 +83,9 @@ func (d *daemon) serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	keeper := plan.NewKeeper(first, metrics, log.With(logger, "component", "discovery"))
-	followZones(keeper, metrics, sourceZone, log.With(logger, "component", "discovery"))
-	followFamilies(keeper, metrics)
+	discoveryLogger := log.With(logger, "component", "discovery")
+	keeper := plan.NewKeeper(first, metrics, discoveryLogger) // the collector's one way to learn of plans
+	warnOnOwnZoneChange(keeper, sourceZone, discoveryLogger)
 
 	// Listen before anything runs, so that a busy port or a live admin
 	// socket of another daemon is a clear start error.

@@ -11,18 +11,14 @@ import (
 	"github.com/go-kit/log/level"
 )
 
-// MTUObserver, when the Observer is one too, is told about every
-// full-size probe.
-type MTUObserver interface {
-	MTUProbeDone(st PathState, o MTUOutcome)
-}
-
 // Observer is told about every probe, every finished cycle and every target
 // that stops being probed. Calls for one target never overlap with its removal.
 type Observer interface {
 	ProbeDone(st PathState, o Outcome)
 	CycleDone(d time.Duration)
 	TargetsRemoved(ts []Target)
+	// MTUProbeDone is told about every full-size probe.
+	MTUProbeDone(st PathState, o MTUOutcome)
 }
 
 // Config sets the pace of probing.
@@ -326,8 +322,8 @@ func (s *Scheduler) probeFullSize(ctx context.Context, t Target) {
 	}
 	s.applyMu.Lock()
 	st, ok := s.store.RecordMTU(t, o, time.Now())
-	if mo, isMTU := s.obs.(MTUObserver); ok && isMTU {
-		mo.MTUProbeDone(st, o)
+	if ok {
+		s.obs.MTUProbeDone(st, o)
 	}
 	s.applyMu.Unlock()
 	if ok && o.Result != MTUResultOK {

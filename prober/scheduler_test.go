@@ -19,6 +19,7 @@ type recordingObserver struct {
 	probes  []PathState
 	cycles  []time.Duration
 	removed []Target
+	mtu     []PathState   // full-size probes
 	done    chan struct{} // gets a value per probe, if not nil
 }
 
@@ -40,6 +41,12 @@ func (r *recordingObserver) CycleDone(d time.Duration) {
 func (r *recordingObserver) TargetsRemoved(ts []Target) {
 	r.mu.Lock()
 	r.removed = append(r.removed, ts...)
+	r.mu.Unlock()
+}
+
+func (r *recordingObserver) MTUProbeDone(st PathState, _ MTUOutcome) {
+	r.mu.Lock()
+	r.mtu = append(r.mtu, st)
 	r.mu.Unlock()
 }
 

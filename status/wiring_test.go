@@ -20,9 +20,10 @@ import (
 
 type noObserver struct{}
 
-func (noObserver) ProbeDone(prober.PathState, prober.Outcome) {}
-func (noObserver) CycleDone(time.Duration)                    {}
-func (noObserver) TargetsRemoved([]prober.Target)             {}
+func (noObserver) ProbeDone(prober.PathState, prober.Outcome)       {}
+func (noObserver) CycleDone(time.Duration)                          {}
+func (noObserver) TargetsRemoved([]prober.Target)                   {}
+func (noObserver) MTUProbeDone(prober.PathState, prober.MTUOutcome) {}
 
 // The daemon's wiring, as main.go does it, with probes that drop everything
 // sent to node-2's health endpoint: `status --probe` must tell the FORWARD
