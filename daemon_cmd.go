@@ -16,6 +16,7 @@ import (
 
 	"github.com/connectivity-exporter/connectivity_exporter/collector"
 	"github.com/connectivity-exporter/connectivity_exporter/daemon"
+	"github.com/connectivity-exporter/connectivity_exporter/exitcode"
 	"github.com/connectivity-exporter/connectivity_exporter/healthep"
 	"github.com/connectivity-exporter/connectivity_exporter/nodes"
 	"github.com/connectivity-exporter/connectivity_exporter/nodes/kubernetes"
@@ -92,16 +93,16 @@ func addDaemonCommand(app *kingpin.Application) *daemonCommand {
 func (d *daemonCommand) run(logger log.Logger) int {
 	if err := d.flags.validate(); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: error: %v\n", appName, err)
-		return exitUsage
+		return exitcode.Usage
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	if err := daemon.Serve(ctx, d.flags.Config, logger, daemon.RealDeps()); err != nil {
 		level.Error(logger).Log("msg", "exporter failed", "err", err)
-		return exitFailure
+		return exitcode.Failure
 	}
 	level.Info(logger).Log("msg", "stopped")
-	return exitOK
+	return exitcode.OK
 }
 
 // validate checks what kingpin cannot, with errors that name the flag, and
