@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	stdlog "log"
 	"net"
 	"os"
 	"os/signal"
@@ -78,8 +77,7 @@ func serveHelloOnly(ctx context.Context, logger log.Logger, address string, drop
 	}
 	// net/http's own errors at debug level: one line per scanner
 	// connection must not flood the log.
-	errLog := stdlog.New(log.NewStdlibAdapter(level.Debug(logger)), "", 0)
-	srv := hello.NewServer(hello.Options{ErrorLog: errLog})
+	srv := hello.NewServer(hello.Options{ErrorLog: daemon.HTTPErrorLog(logger)})
 	level.Info(logger).Log("msg", "serving "+hello.Path+" only", "address", ln.Addr(), "version", version.Info(), "capabilities", dropped)
 
 	served := make(chan error, 1)

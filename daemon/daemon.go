@@ -87,6 +87,11 @@ func (d *daemon) serve(ctx context.Context) error {
 	keeper := plan.NewKeeper(first, metrics, discoveryLogger) // the collector's one way to learn of plans
 	warnOnOwnZoneChange(keeper, sourceZone, discoveryLogger)
 
+	webSrv, err := newWebServer(reg, f, logger)
+	if err != nil {
+		return err
+	}
+
 	// Listen before anything runs, so that a busy port or a live admin
 	// socket of another daemon is a clear start error.
 	helloLn, adminLn, err := d.listen()
@@ -99,16 +104,27 @@ func (d *daemon) serve(ctx context.Context) error {
 		return err
 	}
 
+	// A part that fails to start stops those started before it: stop
+	// ends them, and g.Wait waits until their servers and listeners are
+	// closed, so that nothing outlives Serve.
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
 	g, ctx := errgroup.WithContext(ctx)
-	serveHTTP(ctx, g, hello.NewServer(hello.Options{}), func(s *http.Server) error { return hello.Serve(s, helloLn) })
-	serveHTTP(ctx, g, newWebServer(reg, f, logger), func(s *http.Server) error { return serveWeb(s, f, logger) })
+	failStart := func(err error) error {
+		stop()
+		adminLn.Close()
+		_ = g.Wait()
+		return err
+	}
+	serveHTTP(ctx, g, newHelloServer(logger), func(s *http.Server) error { return hello.Serve(s, helloLn) })
+	serveHTTP(ctx, g, webSrv, func(s *http.Server) error { return serveWeb(s, f, logger) })
 	ctrl, err := d.startHealthEndpoint(ctx, g, healthIPs, keeper, store, metrics)
 	if err != nil {
-		return err
+		return failStart(err)
 	}
 	sched, err := d.startProbing(ctx, g, keeper, source, store, metrics)
 	if err != nil {
-		return err
+		return failStart(err)
 	}
 	adminSrv := admin.NewServer(newAdminBackend(f, keeper, store, sched, ctrl), log.With(logger, "component", "admin"))
 	adminSrv.BaseContext = func(net.Listener) context.Context { return ctx } // SIGTERM also ends a running --probe

@@ -2,12 +2,11 @@ package daemon
 
 import (
 	"errors"
-	stdlog "log"
+	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/go-kit/log"
-	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/version"
@@ -17,7 +16,7 @@ import (
 )
 
 // newWebServer serves the metrics and a landing page that links to them.
-func newWebServer(reg *prometheus.Registry, f *Config, logger log.Logger) *http.Server {
+func newWebServer(reg *prometheus.Registry, f *Config, logger log.Logger) (*http.Server, error) {
 	mux := http.NewServeMux()
 	mux.Handle(f.TelemetryPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		EnableOpenMetrics: true,
@@ -31,18 +30,17 @@ func newWebServer(reg *prometheus.Registry, f *Config, logger log.Logger) *http.
 			Version:     version.Info(),
 			Links:       []web.LandingLinks{{Address: f.TelemetryPath, Text: "Metrics"}},
 		})
-		if err == nil {
-			mux.Handle("/", landing)
+		if err != nil {
+			return nil, fmt.Errorf("landing page: %w", err)
 		}
+		mux.Handle("/", landing)
 	}
 	return &http.Server{
-		// net/http's own errors (TLS handshakes of scanners...) at debug
-		// level, through our logger, not unthrottled on stderr.
-		ErrorLog:          stdlog.New(log.NewStdlibAdapter(level.Debug(logger)), "", 0),
+		ErrorLog:          HTTPErrorLog(logger),
 		Handler:           mux,
 		ReadHeaderTimeout: 5 * time.Second,
 		IdleTimeout:       time.Minute,
-	}
+	}, nil
 }
 
 func serveWeb(srv *http.Server, f *Config, logger log.Logger) error {
