@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -20,6 +21,7 @@ import (
 	"github.com/connectivity-exporter/connectivity_exporter/healthep"
 	"github.com/connectivity-exporter/connectivity_exporter/nodes"
 	"github.com/connectivity-exporter/connectivity_exporter/nodes/kubernetes"
+	"github.com/connectivity-exporter/connectivity_exporter/prober"
 	"github.com/connectivity-exporter/connectivity_exporter/routemtu"
 )
 
@@ -117,22 +119,14 @@ func (f *daemonFlags) validate() error {
 		return fmt.Errorf("--nodes.file and --nodes.kubernetes exclude each other")
 	case f.NodesFilePoll <= 0:
 		return fmt.Errorf("--nodes.file.poll-interval must be positive, got %s", f.NodesFilePoll)
-	case f.ProbeInterval <= 0:
-		return fmt.Errorf("--probe.interval must be positive, got %s", f.ProbeInterval)
-	case f.ProbeTimeout <= 0:
-		return fmt.Errorf("--probe.timeout must be positive, got %s", f.ProbeTimeout)
 	case f.FailureThreshold < 1:
 		return fmt.Errorf("--probe.failure-threshold must be at least 1, got %d", f.FailureThreshold)
 	case f.ProbePeers < 0:
 		return fmt.Errorf("--probe.peers must not be negative, got %d", f.ProbePeers)
-	case f.MaxInFlight < 1:
-		return fmt.Errorf("--probe.max-in-flight must be at least 1, got %d", f.MaxInFlight)
 	case f.MTU != 0 && (f.MTU < minMTUFlag || f.MTU > maxMTUFlag):
 		return fmt.Errorf("--probe.mtu must be 0 (from the route) or from %d to %d, got %d", minMTUFlag, maxMTUFlag, f.MTU)
 	case f.EndpointMTU != 0 && (f.EndpointMTU < minMTUFlag || f.EndpointMTU > maxMTUFlag):
 		return fmt.Errorf("--probe.mtu.endpoint must be 0 or from %d to %d, got %d", minMTUFlag, maxMTUFlag, f.EndpointMTU)
-	case f.MTUEvery < 0:
-		return fmt.Errorf("--probe.mtu.every must not be negative, got %d", f.MTUEvery)
 	case f.MTURefresh <= 0:
 		return fmt.Errorf("--probe.mtu.refresh must be positive, got %s", f.MTURefresh)
 	case f.HealthCheckInterval <= 0:
@@ -145,6 +139,9 @@ func (f *daemonFlags) validate() error {
 		return fmt.Errorf("--web.telemetry-path must start with /, got %q", f.TelemetryPath)
 	case f.AdminSocket == "":
 		return fmt.Errorf("--admin.socket is empty")
+	}
+	if err := f.SchedulerConfig().Validate(); err != nil {
+		return flagError(err)
 	}
 	var err error
 	if f.HelloPort, err = helloListenPort(f.HelloAddress); err != nil {
@@ -182,4 +179,24 @@ func (f *daemonFlags) parseHealthIPs() error {
 	}
 	f.HealthIP, f.DualStackHealthIP = first, second
 	return nil
+}
+
+// flagError names the flag of a prober.ConfigError: prober.Config.Validate
+// checks those values, once, and the message names what the user typed.
+func flagError(err error) error {
+	var ce *prober.ConfigError
+	if !errors.As(err, &ce) {
+		return err
+	}
+	switch ce.Field {
+	case "Interval":
+		return fmt.Errorf("--probe.interval %s", ce.Problem)
+	case "Timeout":
+		return fmt.Errorf("--probe.timeout %s", ce.Problem)
+	case "MaxInFlight":
+		return fmt.Errorf("--probe.max-in-flight %s", ce.Problem)
+	case "FullSizeEvery":
+		return fmt.Errorf("--probe.mtu.every %s", ce.Problem)
+	}
+	return err
 }

@@ -234,10 +234,9 @@ func (d *daemon) startProbing(ctx context.Context, g *errgroup.Group, keeper *pl
 		closeProbes()
 		return nil, err
 	}
-	sched, err := prober.NewScheduler(prober.Config{
-		Interval: f.ProbeInterval, Timeout: f.ProbeTimeout, MaxInFlight: f.MaxInFlight,
-		FullSize: fullSize, FullSizeEvery: f.MTUProbeEvery(),
-	}, probes, store, metrics, log.With(d.logger, "component", "prober"))
+	pace := f.SchedulerConfig()
+	pace.FullSize = fullSize
+	sched, err := prober.NewScheduler(pace, probes, store, metrics, log.With(d.logger, "component", "prober"))
 	if err != nil {
 		closeProbes()
 		closeFullSize()
