@@ -29,7 +29,7 @@ import (
 // values that validate turns into its fields.
 type daemonFlags struct {
 	daemon.Config
-	healthIPs []string // --healthep.ip, parsed into HealthIP and DualStackHealthIP
+	healthIPs []string // --health-endpoint.ip, parsed into HealthIP and DualStackHealthIP
 	perPeer   string
 }
 
@@ -41,8 +41,9 @@ const (
 )
 
 type daemonCommand struct {
-	cmd   *kingpin.CmdClause
-	flags daemonFlags
+	cmd     *kingpin.CmdClause
+	flags   daemonFlags
+	renamed renamedFlags
 }
 
 func addDaemonCommand(app *kingpin.Application) *daemonCommand {
@@ -55,7 +56,9 @@ func addDaemonCommand(app *kingpin.Application) *daemonCommand {
 	c.Flag("nodes.file", "YAML node list, reloaded when it changes.").PlaceHolder("FILE").StringVar(&f.NodesFile)
 	c.Flag("nodes.file.poll-interval", "How often the node list file is checked for changes.").Default(nodes.DefaultPollInterval.String()).DurationVar(&f.NodesFilePoll)
 	c.Flag("nodes.kubernetes", "Discover nodes from the Kubernetes API (the cluster's Node objects, watched for changes).").BoolVar(&f.Kubernetes)
-	c.Flag("kubeconfig", "Kubeconfig file for --nodes.kubernetes (default: the pod's service account, in-cluster).").PlaceHolder("FILE").StringVar(&f.Kube.Kubeconfig)
+	kubeconfig := c.Flag("nodes.kubernetes.kubeconfig", "Kubeconfig file for --nodes.kubernetes (default: the pod's service account, in-cluster).").PlaceHolder("FILE")
+	kubeconfig.StringVar(&f.Kube.Kubeconfig)
+	renamed(&d.renamed, c, kubeconfig, "kubeconfig", &f.Kube.Kubeconfig, (*kingpin.FlagClause).StringVar)
 	c.Flag("nodes.kubernetes.address-type", "Node address probed on the host paths: InternalIP or ExternalIP.").Default("InternalIP").EnumVar(&f.Kube.AddressType, "InternalIP", "ExternalIP")
 	c.Flag("nodes.kubernetes.ip-family", "Address families probed: dual (every family a node and its health pod have: both on dual-stack nodes, the one family elsewhere), ipv4 or ipv6 (that family only).").Default(kubernetes.IPFamilyDual).EnumVar(&f.Kube.IPFamily, kubernetes.IPFamilyDual, kubernetes.IPFamilyIPv4, kubernetes.IPFamilyIPv6)
 	c.Flag("nodes.kubernetes.health-ip-annotation", "Node annotation that holds a node's health IP; where set, it overrides the node's health pod.").Default(kubernetes.DefaultHealthIPAnnotation).StringVar(&f.Kube.HealthIPAnnotation)
@@ -77,12 +80,22 @@ func addDaemonCommand(app *kingpin.Application) *daemonCommand {
 	c.Flag("probe.mtu.every", "Each path gets a full-size probe once every this many probe intervals, right after its small probe; 0 disables full-size probes.").Default("4").IntVar(&f.MTUEvery)
 	c.Flag("probe.mtu.refresh", "How long an MTU read from the routing table is used before it is read again.").Default(routemtu.DefaultRefresh.String()).DurationVar(&f.MTURefresh)
 	c.Flag("hello.listen-address", "Address of the host /hello responder; its port is also the port probed on peers.").Default(defaultHelloAddress()).StringVar(&f.HelloAddress)
-	c.Flag("healthep.ip", "Create the health endpoint with this IP (default: with --nodes.file, the local node's health_ip or health_ips; none without either). Repeat it, or give a comma-separated list, for an address of each family (dual stack).").PlaceHolder("IP").StringsVar(&f.healthIPs)
-	c.Flag("healthep.netns", "Name of the health network namespace (as in ip netns list).").Default(healthep.DefaultNetns).StringVar(&f.HealthNetns)
-	c.Flag("healthep.interface", "Host-side name of the veth pair to the health namespace.").Default(healthep.DefaultHostInterface).StringVar(&f.HealthInterface)
-	c.Flag("healthep.check-interval", "How often the health endpoint is checked and rebuilt if broken.").Default(healthep.DefaultCheckInterval.String()).DurationVar(&f.HealthCheckInterval)
+	healthIP := c.Flag("health-endpoint.ip", "Create the health endpoint with this IP (default: with --nodes.file, the local node's health_ip or health_ips; none without either). Repeat it, or give a comma-separated list, for an address of each family (dual stack).").PlaceHolder("IP")
+	healthIP.StringsVar(&f.healthIPs)
+	renamed(&d.renamed, c, healthIP, "healthep.ip", &f.healthIPs, (*kingpin.FlagClause).StringsVar)
+	healthNetns := c.Flag("health-endpoint.netns", "Name of the health network namespace (as in ip netns list).").Default(healthep.DefaultNetns)
+	healthNetns.StringVar(&f.HealthNetns)
+	renamed(&d.renamed, c, healthNetns, "healthep.netns", &f.HealthNetns, (*kingpin.FlagClause).StringVar)
+	healthInterface := c.Flag("health-endpoint.interface", "Host-side name of the veth pair to the health namespace.").Default(healthep.DefaultHostInterface)
+	healthInterface.StringVar(&f.HealthInterface)
+	renamed(&d.renamed, c, healthInterface, "healthep.interface", &f.HealthInterface, (*kingpin.FlagClause).StringVar)
+	healthCheck := c.Flag("health-endpoint.check-interval", "How often the health endpoint is checked and rebuilt if broken.").Default(healthep.DefaultCheckInterval.String())
+	healthCheck.DurationVar(&f.HealthCheckInterval)
+	renamed(&d.renamed, c, healthCheck, "healthep.check-interval", &f.HealthCheckInterval, (*kingpin.FlagClause).DurationVar)
 	c.Flag("admin.socket", "Unix socket of the admin API used by the status, ping and get commands.").Default(defaultAdminSocket).StringVar(&f.AdminSocket)
-	c.Flag("passive", "Only answer /hello (and keep the health endpoint); do not probe.").BoolVar(&f.Passive)
+	passive := c.Flag("probe.passive", "Do not probe: only answer /hello (and keep the health endpoint).")
+	passive.BoolVar(&f.Passive)
+	renamed(&d.renamed, c, passive, "passive", &f.Passive, (*kingpin.FlagClause).BoolVar)
 	c.Flag("metrics.per-peer", "Which peers get per-peer series: all, failing, none, or auto (all up to --metrics.per-peer.auto-max-nodes nodes, failing above).").Default("auto").EnumVar(&f.perPeer, "auto", "all", "failing", "none")
 	c.Flag("metrics.per-peer.auto-max-nodes", "Largest node count for which auto keeps per-peer series of every peer.").Default("100").IntVar(&f.PerPeerAutoMax)
 	c.Flag("metrics.classic-buckets", "Export classic histogram buckets next to the native ones (--no-metrics.classic-buckets for native only).").Default("true").BoolVar(&f.ClassicBuckets)
@@ -93,9 +106,13 @@ func addDaemonCommand(app *kingpin.Application) *daemonCommand {
 
 // run runs the daemon until SIGTERM or SIGINT and returns the exit code.
 func (d *daemonCommand) run(logger log.Logger) int {
-	if err := d.flags.validate(); err != nil {
+	oldNames, err := d.check()
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: error: %v\n", appName, err)
 		return exitcode.Usage
+	}
+	for _, old := range oldNames {
+		level.Warn(logger).Log("msg", "a renamed flag is used by its old name, which a later release drops", "flag", old)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -107,6 +124,16 @@ func (d *daemonCommand) run(logger log.Logger) int {
 	return exitcode.OK
 }
 
+// check applies the old flag names given, then validates; it returns the
+// old names used.
+func (d *daemonCommand) check() ([]string, error) {
+	oldNames, err := d.renamed.resolve()
+	if err != nil {
+		return nil, err
+	}
+	return oldNames, d.flags.validate()
+}
+
 // validate checks what kingpin cannot, with errors that name the flag, and
 // sets the Config fields that are parsed from flags.
 func (f *daemonFlags) validate() error {
@@ -114,7 +141,7 @@ func (f *daemonFlags) validate() error {
 	case f.NodeName == "":
 		return fmt.Errorf("--node.name is empty and the hostname is unknown")
 	case f.NodesFile == "" && !f.Kubernetes && !f.Passive:
-		return fmt.Errorf("--nodes.file or --nodes.kubernetes is required (or --passive to only answer /hello)")
+		return fmt.Errorf("--nodes.file or --nodes.kubernetes is required (or --probe.passive to only answer /hello)")
 	case f.NodesFile != "" && f.Kubernetes:
 		return fmt.Errorf("--nodes.file and --nodes.kubernetes exclude each other")
 	case f.NodesFilePoll <= 0:
@@ -130,7 +157,7 @@ func (f *daemonFlags) validate() error {
 	case f.MTURefresh <= 0:
 		return fmt.Errorf("--probe.mtu.refresh must be positive, got %s", f.MTURefresh)
 	case f.HealthCheckInterval <= 0:
-		return fmt.Errorf("--healthep.check-interval must be positive, got %s", f.HealthCheckInterval)
+		return fmt.Errorf("--health-endpoint.check-interval must be positive, got %s", f.HealthCheckInterval)
 	case f.HealthPodGrace < 0:
 		return fmt.Errorf("--nodes.kubernetes.health-pods.grace must not be negative, got %s", f.HealthPodGrace)
 	case f.PerPeerAutoMax < 0:
@@ -156,7 +183,7 @@ func (f *daemonFlags) validate() error {
 	return f.parseHealthIPs()
 }
 
-// parseHealthIPs sets HealthIP and DualStackHealthIP from --healthep.ip:
+// parseHealthIPs sets HealthIP and DualStackHealthIP from --health-endpoint.ip:
 // repeated, or a comma-separated list, with at most one address of each
 // family.
 func (f *daemonFlags) parseHealthIPs() error {
@@ -165,7 +192,7 @@ func (f *daemonFlags) parseHealthIPs() error {
 		for text := range strings.SplitSeq(value, ",") {
 			ip, err := netip.ParseAddr(strings.TrimSpace(text))
 			if err != nil {
-				return fmt.Errorf("--healthep.ip %q is not an IP address", text)
+				return fmt.Errorf("--health-endpoint.ip %q is not an IP address", text)
 			}
 			ips = append(ips, ip)
 		}
@@ -175,7 +202,7 @@ func (f *daemonFlags) parseHealthIPs() error {
 	}
 	first, second, ok := nodes.DualStack(ips)
 	if !ok {
-		return fmt.Errorf("--healthep.ip: %s given, want one address or one of each family (IPv4 and IPv6)", nodes.JoinAddrs(ips))
+		return fmt.Errorf("--health-endpoint.ip: %s given, want one address or one of each family (IPv4 and IPv6)", nodes.JoinAddrs(ips))
 	}
 	f.HealthIP, f.DualStackHealthIP = first, second
 	return nil

@@ -21,10 +21,10 @@ func TestParseHealthIPs(t *testing.T) {
 		{name: "repeated, IPv4 first", values: []string{"2001:db8::1", "198.19.0.1"}, first: "198.19.0.1", second: "2001:db8::1"},
 		{name: "comma list", values: []string{"198.19.0.1, 2001:db8::1"}, first: "198.19.0.1", second: "2001:db8::1"},
 		{name: "two IPv4", values: []string{"198.19.0.1,198.19.0.2"},
-			wantErr: "--healthep.ip: 198.19.0.1,198.19.0.2 given, want one address or one of each family (IPv4 and IPv6)"},
+			wantErr: "--health-endpoint.ip: 198.19.0.1,198.19.0.2 given, want one address or one of each family (IPv4 and IPv6)"},
 		{name: "three", values: []string{"198.19.0.1", "2001:db8::1", "2001:db8::2"},
-			wantErr: "--healthep.ip: 198.19.0.1,2001:db8::1,2001:db8::2 given, want one address or one of each family (IPv4 and IPv6)"},
-		{name: "not an IP", values: []string{"198.19.0.1,x"}, wantErr: `--healthep.ip "x" is not an IP address`},
+			wantErr: "--health-endpoint.ip: 198.19.0.1,2001:db8::1,2001:db8::2 given, want one address or one of each family (IPv4 and IPv6)"},
+		{name: "not an IP", values: []string{"198.19.0.1,x"}, wantErr: `--health-endpoint.ip "x" is not an IP address`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

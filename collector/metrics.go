@@ -20,19 +20,19 @@ type StateSource interface {
 type Metrics struct {
 	opts Options
 
-	peerRTT    *prometheus.HistogramVec
-	peerProbes *prometheus.CounterVec
-	rtt        *prometheus.HistogramVec
-	probes     *prometheus.CounterVec
-	cycle      prometheus.Gauge
-	nodes      prometheus.Gauge
-	discErrors prometheus.Counter
-	discReject prometheus.Gauge
-	hepUp      *lateBool
-	hepRestart prometheus.Counter
-	zoneRTT    *prometheus.HistogramVec
-	zoneProbes *prometheus.CounterVec
-	mtuProbes  *mtuProbeCounters
+	peerRTT                *prometheus.HistogramVec
+	peerProbes             *prometheus.CounterVec
+	rtt                    *prometheus.HistogramVec
+	probes                 *prometheus.CounterVec
+	cycle                  prometheus.Gauge
+	nodes                  prometheus.Gauge
+	discoveryErrors        prometheus.Counter
+	discoveryRejected      prometheus.Gauge
+	healthEndpointUp       *lateBool
+	healthEndpointRestarts prometheus.Counter
+	zoneRTT                *prometheus.HistogramVec
+	zoneProbes             *prometheus.CounterVec
+	mtuProbes              *mtuProbeCounters
 
 	mu sync.Mutex
 	// agg holds the aggregate series of each family, path and protocol,
@@ -128,17 +128,17 @@ func New(reg prometheus.Registerer, opts Options, states StateSource, build Buil
 			Namespace: namespace, Name: "nodes", ConstLabels: src,
 			Help: "Nodes currently known, this one included.",
 		}),
-		discErrors: prometheus.NewCounter(prometheus.CounterOpts{
+		discoveryErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: namespace, Name: "discovery_errors_total", ConstLabels: src,
 			Help: "Node lists that could not be loaded; the last good list stayed in force.",
 		}),
-		discReject: prometheus.NewGauge(prometheus.GaugeOpts{
+		discoveryRejected: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "discovery_rejected", ConstLabels: src,
 			Help: "1 while the latest node list was rejected (a node file that does not parse or validate, an invalid Kubernetes node list, a list without this node) and the last good list is in force; 0 once a good list is loaded.",
 		}),
-		hepUp: newLateBool("health_endpoint_up",
+		healthEndpointUp: newLateBool("health_endpoint_up",
 			"1 if this node's health endpoint answered its latest check; absent before the first check (and, for a health pod, during the grace period of a new node).", src),
-		hepRestart: prometheus.NewCounter(prometheus.CounterOpts{
+		healthEndpointRestarts: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: namespace, Name: "health_endpoint_restarts_total", ConstLabels: src,
 			Help: "Times the health endpoint was rebuilt after a failed check.",
 		}),
@@ -146,7 +146,7 @@ func New(reg prometheus.Registerer, opts Options, states StateSource, build Buil
 	m.zoneRTT, m.zoneProbes = newZoneVecs(src, opts.ClassicBuckets)
 	m.mtuProbes = newMTUProbeCounters(src)
 	collectors := []prometheus.Collector{
-		m.peerRTT, m.peerProbes, m.rtt, m.probes, m.cycle, m.nodes, m.discErrors, m.discReject,
+		m.peerRTT, m.peerProbes, m.rtt, m.probes, m.cycle, m.nodes, m.discoveryErrors, m.discoveryRejected,
 		m.zoneRTT, m.zoneProbes,
 		newStateCollector(src, states, m.perPeerMode, m.currentPeerZones, m.currentFamilies),
 		newMTUCollector(src, states, m.perPeerMode), m.mtuProbes.vec,
@@ -156,7 +156,7 @@ func New(reg prometheus.Registerer, opts Options, states StateSource, build Buil
 	if opts.HealthEndpoint {
 		// Only nodes with a health endpoint export its state: a 0 would
 		// read as "down" where there is nothing to be up.
-		collectors = append(collectors, m.hepUp, m.hepRestart)
+		collectors = append(collectors, m.healthEndpointUp, m.healthEndpointRestarts)
 	}
 	for _, c := range collectors {
 		if err := reg.Register(c); err != nil {
@@ -232,15 +232,15 @@ func (m *Metrics) SetNodes(n int) {
 }
 
 // DiscoveryError counts a node list that could not be loaded.
-func (m *Metrics) DiscoveryError() { m.discErrors.Inc() }
+func (m *Metrics) DiscoveryError() { m.discoveryErrors.Inc() }
 
 // SetDiscoveryRejected records whether the latest node list was rejected.
 // The error counter alone cannot say: a bad node file is counted once and
 // may stay bad for days.
-func (m *Metrics) SetDiscoveryRejected(rejected bool) { setBool(m.discReject, rejected) }
+func (m *Metrics) SetDiscoveryRejected(rejected bool) { setBool(m.discoveryRejected, rejected) }
 
 // SetHealthEndpointUp records the latest health endpoint check (healthep.Reporter).
-func (m *Metrics) SetHealthEndpointUp(up bool) { m.hepUp.set(up) }
+func (m *Metrics) SetHealthEndpointUp(up bool) { m.healthEndpointUp.set(up) }
 
 // setBool sets g to 1 for true, 0 for false.
 func setBool(g prometheus.Gauge, v bool) {
@@ -252,7 +252,7 @@ func setBool(g prometheus.Gauge, v bool) {
 }
 
 // HealthEndpointRestarted counts a rebuild of the health endpoint (healthep.Reporter).
-func (m *Metrics) HealthEndpointRestarted() { m.hepRestart.Inc() }
+func (m *Metrics) HealthEndpointRestarted() { m.healthEndpointRestarts.Inc() }
 
 func (m *Metrics) perPeerMode() PerPeerMode {
 	m.mu.Lock()
