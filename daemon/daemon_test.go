@@ -121,7 +121,7 @@ func startTestDaemon(t *testing.T, nodesYAML string, set func(*Config)) *testDae
 		Probes: func(*Config) (map[prober.Protocol]prober.ProbeFunc, func(), error) {
 			return map[prober.Protocol]prober.ProbeFunc{prober.ProtocolICMP: td.net.probe, prober.ProtocolHTTP: td.net.probe}, func() {}, nil
 		},
-		MTUProbe: func(*Config) (prober.FullSizeFunc, func(), error) {
+		MTUProbe: func(*Config) (prober.MTUProbeFunc, func(), error) {
 			return td.net.fullSize, func() {}, nil
 		},
 		DropPrivileges: func(...cap.Value) (privileges.Result, error) { return privileges.Result{}, nil },

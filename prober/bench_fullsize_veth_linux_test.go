@@ -107,7 +107,7 @@ func BenchmarkHTTPVeth(b *testing.B) {
 	}
 
 	cfg := HTTPConfig{Port: hello.DefaultPort, Path: hello.Path}
-	small, full, both := NewHTTPProbe(cfg), NewFullSizeHTTPProbe(cfg), NewSmallAndFullSizeHTTPProbe(cfg)
+	small, full, both := NewHTTPProbe(cfg), NewMTUHTTPProbe(cfg), NewSmallAndFullSizeHTTPProbe(cfg)
 	sized := func(n int) ProbeFunc {
 		return func(ctx context.Context, ip netip.Addr) Outcome { return full(ctx, ip, n) }
 	}

@@ -18,7 +18,7 @@ type SmallAndFullSize struct {
 	// so that an MTU black hole, which drops the answer's first full-size
 	// segment with the head in it, is told from a dead path.
 	SmallKnown bool
-	// FullSize is the full-size probe's outcome, as NewFullSizeHTTPProbe's.
+	// FullSize is the full-size probe's outcome, as NewMTUHTTPProbe's.
 	FullSize Outcome
 }
 
