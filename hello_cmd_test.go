@@ -21,24 +21,6 @@ import (
 	"github.com/connectivity-exporter/connectivity_exporter/test/testbin"
 )
 
-// lockedBuffer is a log sink that the command writes while the test reads.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // fakeDrop stands in for privileges.Drop, which would confine the whole
 // test process for good.
 type fakeDrop struct {
@@ -62,7 +44,7 @@ func (f *fakeDrop) count() int {
 
 func TestHelloCommandServesUntilCancelled(t *testing.T) {
 	addr := fmt.Sprintf("127.0.0.1:%d", testbin.FreeLoopbackPort(t))
-	logs := &lockedBuffer{}
+	logs := &testbin.Buffer{}
 	var stderr bytes.Buffer
 	drop := &fakeDrop{}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -84,23 +66,16 @@ func TestHelloCommandServesUntilCancelled(t *testing.T) {
 		body, err := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(body), err
 	}
-	// Wait until it listens (bounded): it starts in the background.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		_, _, err := get(http.MethodGet, "/hello")
-		if err == nil {
-			break
-		}
+	// Wait until it listens: it starts in the background.
+	testbin.Eventually(t, 5*time.Second, "/hello served on "+addr, func() error {
 		select {
 		case code := <-exit:
 			t.Fatalf("returned %d before serving; stderr: %s; log:\n%s", code, stderr.String(), logs)
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/hello not served on %s after 5s: %v", addr, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		_, _, err := get(http.MethodGet, "/hello")
+		return err
+	})
 
 	tests := []struct {
 		method, path string

@@ -1,12 +1,10 @@
 package kubernetes
 
 import (
-	"bytes"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +13,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/yaml"
+
+	"github.com/connectivity-exporter/connectivity_exporter/test/testbin"
 )
 
 func addr(s string) netip.Addr { return netip.MustParseAddr(s) }
@@ -88,22 +88,7 @@ func kubeIP4(name, ip string, opts ...func(*corev1.Node)) *corev1.Node {
 }
 
 // kubeLog collects what a source logs, for tests that check it.
-type kubeLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *kubeLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *kubeLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
+type kubeLog struct{ testbin.Buffer }
 
 func (l *kubeLog) logger() log.Logger { return log.NewLogfmtLogger(l) }
 
