@@ -68,7 +68,8 @@ func BuildReport(p *plan.Plan, states []prober.PathState, opts ReportOptions) Re
 		return pr
 	}
 	for _, e := range p.Entries() {
-		nr := NodeReport{Name: e.Name, Local: e.Name == p.Local(), NotProbed: p.NotProbedReason(e)}
+		nr := NodeReport{Name: e.Name, Local: e.Name == p.Local(), NotProbed: p.NotProbedReason(e),
+			Leaving: e.Leaving, NotReady: e.NotReady, NotReadySince: utc(e.NotReadySince)}
 		if e.Probed {
 			buildPaths(&nr, e.Targets, probe)
 		}

@@ -24,9 +24,7 @@ type Metrics struct {
 	rtt        *prometheus.HistogramVec
 	probes     *prometheus.CounterVec
 	cycle      prometheus.Gauge
-	nodes      prometheus.Gauge
-	discErrors prometheus.Counter
-	discReject prometheus.Gauge
+	disc       *Discovery
 	hepUp      *lateBool
 	hepRestart prometheus.Counter
 	zoneRTT    *prometheus.HistogramVec
@@ -123,18 +121,7 @@ func New(reg prometheus.Registerer, opts Options, states StateSource, build Buil
 			Namespace: namespace, Name: "probe_cycle_duration_seconds", ConstLabels: src,
 			Help: "How long the last full sweep took, from its start to the end of its last probe.",
 		}),
-		nodes: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "nodes", ConstLabels: src,
-			Help: "Nodes currently known, this one included.",
-		}),
-		discErrors: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: namespace, Name: "discovery_errors_total", ConstLabels: src,
-			Help: "Node lists that could not be loaded; the last good list stayed in force.",
-		}),
-		discReject: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "discovery_rejected", ConstLabels: src,
-			Help: "1 while the latest node list was rejected (a node file that does not parse or validate, an invalid Kubernetes node list, a list without this node) and the last good list is in force; 0 once a good list is loaded.",
-		}),
+		disc: opts.Discovery,
 		hepUp: newLateBool("health_endpoint_up",
 			"1 if this node's health endpoint answered its latest check; absent before the first check (and, for a health pod, during the grace period of a new node).", src),
 		hepRestart: prometheus.NewCounter(prometheus.CounterOpts{
@@ -145,13 +132,18 @@ func New(reg prometheus.Registerer, opts Options, states StateSource, build Buil
 	m.zoneRTT, m.zoneProbes = newZoneVecs(src, opts.ClassicBuckets)
 	m.mtuProbes = newMTUProbeCounters(src)
 	collectors := []prometheus.Collector{
-		m.peerRTT, m.peerProbes, m.rtt, m.probes, m.cycle, m.nodes, m.discErrors, m.discReject,
+		m.peerRTT, m.peerProbes, m.rtt, m.probes, m.cycle,
 		m.zoneRTT, m.zoneProbes,
 		newStateCollector(src, states, m.perPeerMode, m.currentPeerZones, m.currentFamilies),
 		newMTUCollector(src, states, m.perPeerMode), m.mtuProbes.vec,
 		newBuildInfoCollector(src, build),
 	}
 	collectors = append(collectors, configGauges(src, opts)...)
+	if m.disc == nil {
+		m.disc = NewDiscovery(opts.Source)
+		collectors = append(collectors, m.disc)
+	}
+	m.disc.SetZone(opts.Zone)
 	if opts.HealthEndpoint {
 		// Only nodes with a health endpoint export its state: a 0 would
 		// read as "down" where there is nothing to be up.
@@ -222,21 +214,22 @@ func (m *Metrics) TargetsRemoved(ts []prober.Target) {
 	}
 }
 
-// SetNodes records how many nodes are known.
+// SetNodes records how many nodes are known (plan.Reporter): the node
+// count, and the per-peer mode that auto picks for it.
 func (m *Metrics) SetNodes(n int) {
-	m.nodes.Set(float64(n))
+	m.disc.SetNodes(n)
 	m.mu.Lock()
 	m.mode = m.opts.effective(n)
 	m.mu.Unlock()
 }
 
 // DiscoveryError counts a node list that could not be loaded.
-func (m *Metrics) DiscoveryError() { m.discErrors.Inc() }
+func (m *Metrics) DiscoveryError() { m.disc.DiscoveryError() }
 
 // SetDiscoveryRejected records whether the latest node list was rejected.
 // The error counter alone cannot say: a bad node file is counted once and
 // may stay bad for days.
-func (m *Metrics) SetDiscoveryRejected(rejected bool) { setBool(m.discReject, rejected) }
+func (m *Metrics) SetDiscoveryRejected(rejected bool) { m.disc.SetDiscoveryRejected(rejected) }
 
 // SetHealthEndpointUp records the latest health endpoint check (healthep.Reporter).
 func (m *Metrics) SetHealthEndpointUp(up bool) { m.hepUp.set(up) }

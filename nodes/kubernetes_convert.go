@@ -48,16 +48,25 @@ func (c KubernetesConfig) kubeNode(o *corev1.Node, pod kubeHealthPod, hasPod boo
 	if !local && c.NotReady == KubernetesExclude && !kubeReady(o) {
 		return Node{}, kubeNote{msg: "excluded: not Ready"}, false
 	}
-	if !local && c.Cordoned == KubernetesExclude && o.Spec.Unschedulable {
-		return Node{}, kubeNote{msg: "excluded: cordoned"}, false
-	}
+	leaving := kubeLeaving(o, c.Cordoned == KubernetesExclude)
 	hosts := c.addressesOf(kubeNodeAddresses(o.Status.Addresses, c.AddressType))
 	if len(hosts) == 0 {
 		return Node{}, kubeNote{warn: true, msg: fmt.Sprintf("skipped: no usable %s%s address (has %s)",
 			c.familyWord(), c.AddressType, kubeAddressesString(o.Status.Addresses))}, false
 	}
-	n := Node{Name: o.Name, Zone: o.Labels[corev1.LabelTopologyZone], Region: o.Labels[corev1.LabelTopologyRegion]}
+	n := Node{Name: o.Name, Zone: o.Labels[corev1.LabelTopologyZone], Region: o.Labels[corev1.LabelTopologyRegion],
+		Leaving: leaving, NotReady: !kubeReady(o), NotReadySince: kubeNotReadySince(o)}
 	n.HostIP, n.DualStackHostIP, _ = DualStack(hosts)
+	n, note, keep := c.kubeHealth(o, n, hosts, pod, hasPod)
+	if leaving != "" && note.msg == "" {
+		note = kubeNote{msg: "leaving (" + LeavingText(leaving) + "): listed, not probed"}
+	}
+	return n, note, keep
+}
+
+// kubeHealth sets n's health IP from o's annotation when that is usable,
+// else from its health pod, else leaves none.
+func (c KubernetesConfig) kubeHealth(o *corev1.Node, n Node, hosts []netip.Addr, pod kubeHealthPod, hasPod bool) (Node, kubeNote, bool) {
 	annotationProblem := ""
 	if raw, ok := o.Annotations[c.HealthIPAnnotation]; ok {
 		health, reason := c.annotationHealthIPs(raw, hosts)
@@ -225,7 +234,7 @@ func (c KubernetesConfig) kubeStrip(obj any) (any, error) {
 			ResourceVersion:   o.ResourceVersion,
 			DeletionTimestamp: o.DeletionTimestamp,
 		},
-		Spec: corev1.NodeSpec{Unschedulable: o.Spec.Unschedulable},
+		Spec: corev1.NodeSpec{Unschedulable: o.Spec.Unschedulable, Taints: kubeLeavingTaints(o.Spec.Taints)},
 		Status: corev1.NodeStatus{
 			Addresses: o.Status.Addresses,
 		},
@@ -243,9 +252,23 @@ func (c KubernetesConfig) kubeStrip(obj any) (any, error) {
 	}
 	for _, cond := range o.Status.Conditions {
 		if cond.Type == corev1.NodeReady {
-			out.Status.Conditions = []corev1.NodeCondition{{Type: cond.Type, Status: cond.Status}}
+			// The transition time changes with the status only, not with
+			// heartbeats.
+			out.Status.Conditions = []corev1.NodeCondition{{Type: cond.Type, Status: cond.Status, LastTransitionTime: cond.LastTransitionTime}}
 			break
 		}
 	}
 	return out, nil
+}
+
+// kubeLeavingTaints keeps the taints that say a node is leaving; nil when
+// none does.
+func kubeLeavingTaints(taints []corev1.Taint) []corev1.Taint {
+	var out []corev1.Taint
+	for _, t := range taints {
+		if t.Key == TaintToBeDeletedByClusterAutoscaler || t.Key == TaintOutOfService {
+			out = append(out, corev1.Taint{Key: t.Key, Effect: t.Effect})
+		}
+	}
+	return out
 }

@@ -211,13 +211,14 @@ func TestKubernetesLoadSortsAndFilters(t *testing.T) {
 	}
 	b := kubeB
 	b.HealthIP = addr("198.19.0.2")
-	if want := []Node{kubeA, b, kubeC}; !reflect.DeepEqual(list, want) {
+	cordoned := Node{Name: "cordoned", HostIP: addr("198.18.0.4"), Leaving: LeavingCordoned}
+	if want := []Node{kubeA, b, kubeC, cordoned}; !reflect.DeepEqual(list, want) {
 		t.Errorf("Load:\n got %v\nwant %v", list, want)
 	}
 	logs := h.log.String()
 	for _, want := range []string{
 		`level=warn msg="Kubernetes node skipped: no usable InternalIP address (has ExternalIP=198.18.1.5, Hostname=external-only)" node=external-only`,
-		`level=info msg="Kubernetes node excluded: cordoned" node=cordoned`,
+		`level=info msg="Kubernetes node leaving (cordoned): listed, not probed" node=cordoned`,
 	} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("log lacks %s\nlog:\n%s", want, logs)
@@ -282,47 +283,106 @@ func TestKubernetesCustomAnnotation(t *testing.T) {
 }
 
 func TestKubernetesNotReady(t *testing.T) {
+	notReady := func(n Node) Node { n.NotReady = true; return n }
 	testKubernetesPolicy(t, func(policy string) KubernetesConfig { return KubernetesConfig{NotReady: policy} },
-		kubeNotReady, func(n *corev1.Node) { kubeSetReady(n, corev1.ConditionTrue) }, nil)
+		kubeNotReady, func(n *corev1.Node) { kubeSetReady(n, corev1.ConditionTrue) },
+		map[string]func(Node) (Node, bool){
+			KubernetesInclude: func(n Node) (Node, bool) { return notReady(n), true },
+			KubernetesExclude: func(Node) (Node, bool) { return Node{}, false },
+		}, nil)
 }
 
 func TestKubernetesCordoned(t *testing.T) {
 	testKubernetesPolicy(t, func(policy string) KubernetesConfig { return KubernetesConfig{Cordoned: policy, LocalNode: "a"} },
 		kubeCordoned, // kubectl drain
 		func(n *corev1.Node) { n.Spec.Unschedulable = false }, // kubectl uncordon
+		map[string]func(Node) (Node, bool){
+			KubernetesInclude: func(n Node) (Node, bool) { return n, true },
+			KubernetesExclude: func(n Node) (Node, bool) { n.Leaving = LeavingCordoned; return n, true },
+		},
 		func(h *kubeHarness) {
-			h.edit("a", kubeCordoned) // the local node stays: it probes itself
-			h.settle()
+			a := kubeA
+			a.Leaving = LeavingCordoned // the local node is listed as leaving too, and still probes itself
+			h.edit("a", kubeCordoned)
+			h.wantUpdate(a, markedB(LeavingCordoned), markedC(LeavingCordoned))
 		})
 }
 
+func markedB(leaving string) Node { n := kubeB; n.Leaving = leaving; return n }
+func markedC(leaving string) Node { n := kubeC; n.Leaving = leaving; return n }
+
+// Each taint that says a node is leaving marks it so, whatever the
+// cordon policy; a deletion candidate (a soft taint) does not.
+func TestKubernetesLeavingTaints(t *testing.T) {
+	for _, tc := range []struct {
+		taint string
+		want  string
+	}{
+		{TaintToBeDeletedByClusterAutoscaler, LeavingAutoscaler},
+		{TaintOutOfService, LeavingOutOfService},
+		{"DeletionCandidateOfClusterAutoscaler", ""},
+		{corev1.TaintNodeUnreachable, ""},
+	} {
+		t.Run(tc.taint, func(t *testing.T) {
+			taint := func(n *corev1.Node) {
+				n.Spec.Taints = append(n.Spec.Taints, corev1.Taint{Key: tc.taint, Effect: corev1.TaintEffectNoSchedule})
+			}
+			h := newKubeHarness(t, KubernetesConfig{Cordoned: KubernetesInclude}, kubeIP4("a", "198.18.0.1"), kubeIP4("b", "198.18.0.2")).start()
+			h.edit("b", taint)
+			if tc.want == "" {
+				h.settle()
+				return
+			}
+			h.wantUpdate(kubeA, markedB(tc.want))
+			h.edit("b", func(n *corev1.Node) { n.Spec.Taints = nil })
+			h.wantUpdate(kubeA, kubeB)
+		})
+	}
+}
+
 // testKubernetesPolicy checks a policy (NotReady, Cordoned) that cfg sets
-// to include or exclude nodes that mark applies to. Node c starts marked;
-// then b is marked and c unmarked. Under exclude, excluded (if set) runs
-// once b has left the list.
-func testKubernetesPolicy(t *testing.T, cfg func(policy string) KubernetesConfig, mark, unmark func(*corev1.Node), excluded func(*kubeHarness)) {
+// to include or exclude nodes that mark applies to: marked says what a
+// marked node becomes under each policy (kept, and how, or left out).
+// Node c starts marked; then b is marked and c unmarked. Under exclude,
+// excluded (if set) runs once b is marked.
+func testKubernetesPolicy(t *testing.T, cfg func(policy string) KubernetesConfig, mark, unmark func(*corev1.Node),
+	marked map[string]func(Node) (Node, bool), excluded func(*kubeHarness)) {
 	for _, policy := range []string{KubernetesInclude, KubernetesExclude} {
 		t.Run(policy, func(t *testing.T) {
 			h := newKubeHarness(t, cfg(policy),
 				kubeIP4("a", "198.18.0.1"), kubeIP4("b", "198.18.0.2"), kubeIP4("c", "198.18.0.3", mark)).start()
-			if policy == KubernetesInclude {
-				if want := []Node{kubeA, kubeB, kubeC}; !reflect.DeepEqual(h.loaded, want) {
-					t.Fatalf("Load = %v, want %v", h.loaded, want)
+			with := func(n Node, isMarked bool) []Node {
+				if !isMarked {
+					return []Node{n}
 				}
-				h.edit("b", mark)
-				h.settle()
-				return
+				if m, keep := marked[policy](n); keep {
+					return []Node{m}
+				}
+				return nil
 			}
-			if want := []Node{kubeA, kubeB}; !reflect.DeepEqual(h.loaded, want) {
+			nodes := func(bMarked, cMarked bool) []Node {
+				return append(append([]Node{kubeA}, with(kubeB, bMarked)...), with(kubeC, cMarked)...)
+			}
+			// expect waits for next, or for nothing when it is no change.
+			expect := func(prev, next []Node) {
+				t.Helper()
+				if reflect.DeepEqual(prev, next) {
+					h.settle()
+					return
+				}
+				h.wantUpdate(next...)
+			}
+			if want := nodes(false, true); !reflect.DeepEqual(h.loaded, want) {
 				t.Fatalf("Load = %v, want %v", h.loaded, want)
 			}
 			h.edit("b", mark)
-			h.wantUpdate(kubeA)
-			if excluded != nil {
+			expect(nodes(false, true), nodes(true, true))
+			if excluded != nil && policy == KubernetesExclude {
 				excluded(h)
+				return
 			}
 			h.edit("c", unmark)
-			h.wantUpdate(kubeA, kubeC)
+			expect(nodes(true, true), nodes(true, false))
 		})
 	}
 }
@@ -409,7 +469,7 @@ func TestKubernetesInvalidListFailsOnceAndRecovers(t *testing.T) {
 }
 
 func TestKubernetesLoadInvalidList(t *testing.T) {
-	h := newKubeHarness(t, KubernetesConfig{Cordoned: KubernetesExclude}, kubeIP4("a", "198.18.0.1", kubeCordoned))
+	h := newKubeHarness(t, KubernetesConfig{NotReady: KubernetesExclude}, kubeIP4("a", "198.18.0.1", kubeNotReady))
 	defer h.src.Close()
 	_, err := h.src.Load(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "node list from Kubernetes: node list is empty") {
