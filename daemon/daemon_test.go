@@ -105,13 +105,22 @@ func testConfig(td *testDaemon, helloPort, webPort int) Config {
 // startTestDaemon starts a test daemon with testConfig as set changes it.
 func startTestDaemon(t *testing.T, nodesYAML string, set func(*Config)) *testDaemon {
 	t.Helper()
+	return startTestDaemonWith(t, nodesYAML, set, func(*Deps) {})
+}
+
+// startTestDaemonWith is startTestDaemon with its Deps as setDeps changes
+// them; an empty nodesYAML writes no node file.
+func startTestDaemonWith(t *testing.T, nodesYAML string, set func(*Config), setDeps func(*Deps)) *testDaemon {
+	t.Helper()
 	dir := t.TempDir()
 	td := &testDaemon{
 		socket:    filepath.Join(dir, "admin.sock"),
 		nodesFile: filepath.Join(dir, "nodes.yaml"),
 		net:       &fakeNetwork{},
 	}
-	td.writeNodes(t, nodesYAML)
+	if nodesYAML != "" {
+		td.writeNodes(t, nodesYAML)
+	}
 	webPort := testbin.FreeLoopbackPort(t)
 	td.metricsURL = fmt.Sprintf("http://127.0.0.1:%d/metrics", webPort)
 	cfg := testConfig(td, testbin.FreeLoopbackPort(t), webPort)
@@ -125,6 +134,7 @@ func startTestDaemon(t *testing.T, nodesYAML string, set func(*Config)) *testDae
 		},
 		DropPrivileges: func(...cap.Value) (privileges.Result, error) { return privileges.Result{}, nil },
 	}
+	setDeps(&deps)
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() { errc <- Serve(ctx, cfg, log.NewNopLogger(), deps) }()
