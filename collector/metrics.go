@@ -40,7 +40,7 @@ type Metrics struct {
 	// perPeer holds the targets that currently have per-peer series, so
 	// that "failing" mode can delete them when a path recovers, with their
 	// series resolved on first use.
-	perPeer map[prober.Target]*seriesSet
+	perPeer map[prober.SeriesKey]*seriesSet
 	// mode is opts.PerPeer with auto resolved for the latest node count.
 	mode PerPeerMode
 	// peerZones is the zone of each probed peer (SetPeerZones), zoneAgg
@@ -102,7 +102,7 @@ func New(reg prometheus.Registerer, opts Options, states StateSource, build Buil
 	aggLabels := []string{"path", "protocol", "family"}
 	m := &Metrics{
 		opts:    opts,
-		perPeer: map[prober.Target]*seriesSet{},
+		perPeer: map[prober.SeriesKey]*seriesSet{},
 		zoneAgg: map[string]*zoneSeries{},
 		mode:    opts.effective(0),
 		peerRTT: prometheus.NewHistogramVec(rttHistogramOpts("peer_rtt_seconds",
@@ -179,18 +179,18 @@ func (m *Metrics) ProbeDone(st prober.PathState, o prober.Outcome) {
 		m.zoneProbeDoneLocked(st, o, ri)
 	}
 	if !m.wantPerPeerLocked(st) {
-		if _, ok := m.perPeer[st.Target]; ok {
+		if _, ok := m.perPeer[st.SeriesKey()]; ok {
 			m.deletePerPeerLocked(st.Target)
 		}
 		return
 	}
-	ps := m.perPeer[st.Target]
+	ps := m.perPeer[st.SeriesKey()]
 	if ps == nil {
 		ps = &seriesSet{}
 		for i, r := range prober.Results { // all results present: rate() of each starts at 0
 			ps.probes[i] = m.peerProbes.WithLabelValues(st.Peer, path, proto, family, string(r))
 		}
-		m.perPeer[st.Target] = ps
+		m.perPeer[st.SeriesKey()] = ps
 	}
 	if o.Result == prober.ResultSuccess {
 		if ps.rtt == nil {
@@ -264,7 +264,7 @@ func (m *Metrics) wantPerPeerLocked(st prober.PathState) bool {
 }
 
 func (m *Metrics) deletePerPeerLocked(t prober.Target) {
-	delete(m.perPeer, t)
+	delete(m.perPeer, t.SeriesKey())
 	l := prometheus.Labels{"peer": t.Peer, "path": string(t.Path), "protocol": string(t.Protocol), "family": string(t.Family())}
 	m.peerRTT.Delete(l)
 	m.peerProbes.DeletePartialMatch(l)

@@ -30,8 +30,10 @@ import (
 // fakeNetwork answers probes without sending packets: every address answers
 // but those marked down, which time out.
 type fakeNetwork struct {
-	mu    sync.Mutex
-	down  map[netip.Addr]bool
+	mu     sync.Mutex
+	probed map[netip.Addr]int // probes per address
+	slow   map[netip.Addr]time.Duration // answers take this long there
+	down   map[netip.Addr]bool
 	holes map[netip.Addr]bool // full-size probes are lost there
 }
 
@@ -56,6 +58,20 @@ func (n *fakeNetwork) fullSize(ctx context.Context, t prober.Target) prober.MTUO
 	return prober.MTUOutcome{Result: prober.MTUResultOK, Expected: 1500, RTT: 200 * time.Microsecond}
 }
 
+// setSlow makes answers from ip take delay.
+func (n *fakeNetwork) setSlow(ip string, delay time.Duration) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.slow = map[netip.Addr]time.Duration{netip.MustParseAddr(ip): delay}
+}
+
+// probes is how often ip was probed.
+func (n *fakeNetwork) probes(ip string) int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.probed[netip.MustParseAddr(ip)]
+}
+
 func (n *fakeNetwork) setDown(ips ...string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -67,8 +83,19 @@ func (n *fakeNetwork) setDown(ips ...string) {
 
 func (n *fakeNetwork) probe(ctx context.Context, ip netip.Addr) prober.Outcome {
 	n.mu.Lock()
-	down := n.down[ip]
+	if n.probed == nil {
+		n.probed = map[netip.Addr]int{}
+	}
+	n.probed[ip]++
+	down, delay := n.down[ip], n.slow[ip]
 	n.mu.Unlock()
+	if delay > 0 {
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+			return prober.Outcome{Result: prober.ResultTimeout, Err: ctx.Err()}
+		}
+	}
 	if down {
 		<-ctx.Done()
 		return prober.Outcome{Result: prober.ResultTimeout, Err: ctx.Err()}

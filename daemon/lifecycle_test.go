@@ -133,3 +133,61 @@ func TestDaemonReadyAfterTheFirstSweep(t *testing.T) {
 		t.Fatal(why)
 	}
 }
+
+// A node list change keeps every path known at every scrape: a health
+// endpoint that moves to a new IP keeps its series (the old verdict until
+// the new address's first result), and the new address is probed at
+// once, long before its slot in the next cycle.
+func TestDaemonSeriesStayThroughAHealthIPChange(t *testing.T) {
+	td := startTestDaemon(t, nodesYAML(1, 2), func(c *Config) { c.ProbeInterval, c.ProbeTimeout = time.Second, time.Second })
+	td.waitHealthy(t)
+	series := []string{
+		`connectivity_peer_reachable{family="ipv4",path="endpoint",peer="node-2",protocol="icmp",source="node-1"} 1`,
+		`connectivity_peer_reachable{family="ipv4",path="endpoint",peer="node-2",protocol="http",source="node-1"} 1`,
+	}
+	if why := eventually(func() string {
+		m := td.metrics()
+		for _, s := range series {
+			if !strings.Contains(m, s) {
+				return "missing " + s
+			}
+		}
+		return ""
+	}); why != "" {
+		t.Fatal(why)
+	}
+	// The new address answers after 400 ms: scrapes meanwhile would find
+	// the paths unknown, had they not kept the old verdict.
+	td.net.setSlow("198.19.0.22", 400*time.Millisecond)
+	changed := time.Now()
+	td.writeNodes(t, strings.Replace(nodesYAML(1, 2), "198.19.0.2\n", "198.19.0.22\n", 1))
+	scrapes := 0
+	if why := eventually(func() string {
+		m := td.metrics()
+		scrapes++
+		for _, s := range series {
+			if !strings.Contains(m, s) {
+				t.Errorf("scrape %d after the change: %s absent or not 1:\n%s", scrapes, s, grep(m, `peer="node-2"`))
+			}
+		}
+		if st, _ := admin.NewClient(td.socket).Status(context.Background()); !newAddressAnswered(st, "198.19.0.22", changed) {
+			return "the new address has not answered yet"
+		}
+		return ""
+	}); why != "" {
+		t.Fatal(why)
+	}
+	t.Logf("%d scrapes until both paths had probed the new address, the series present at each", scrapes)
+}
+
+// newAddressAnswered says whether node-2's endpoint at ip has answered on
+// both protocols since since (only the new address's results are kept).
+func newAddressAnswered(r admin.Report, ip string, since time.Time) bool {
+	for _, n := range r.Nodes {
+		if n.Name == "node-2" && n.Endpoint != nil && n.Endpoint.IP == ip {
+			e := n.Endpoint
+			return e.ICMP.Result == "success" && e.HTTP.Result == "success" && e.ICMP.LastProbed.After(since) && e.HTTP.LastProbed.After(since)
+		}
+	}
+	return false
+}
