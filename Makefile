@@ -59,6 +59,7 @@ lint:
 	cd tools/bench && $(GOLANGCI_LINT) ./...
 	$(GO) mod tidy -diff
 	@! $(GO) list -deps ./status ./hello | grep -q netlink || { echo "status and hello must not link netlink (go list -deps ./status ./hello)"; exit 1; }
+	@! $(GO) list -deps ./status ./admin ./plan ./prober ./collector | grep -q '^k8s.io/' || { echo "status, admin, plan, prober and collector must not link k8s.io (go list -deps ./status ./admin ./plan ./prober ./collector); Kubernetes stays in nodes/kubernetes"; exit 1; }
 	for m in $(MODULES); do (cd $$m && $(GO) mod tidy -diff) || exit 1; done
 
 demo: deps build

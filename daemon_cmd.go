@@ -18,6 +18,7 @@ import (
 	"github.com/connectivity-exporter/connectivity_exporter/daemon"
 	"github.com/connectivity-exporter/connectivity_exporter/healthep"
 	"github.com/connectivity-exporter/connectivity_exporter/nodes"
+	"github.com/connectivity-exporter/connectivity_exporter/nodes/kubernetes"
 	"github.com/connectivity-exporter/connectivity_exporter/routemtu"
 )
 
@@ -53,12 +54,12 @@ func addDaemonCommand(app *kingpin.Application) *daemonCommand {
 	c.Flag("nodes.kubernetes", "Discover nodes from the Kubernetes API (the cluster's Node objects, watched for changes).").BoolVar(&f.Kubernetes)
 	c.Flag("kubeconfig", "Kubeconfig file for --nodes.kubernetes (default: the pod's service account, in-cluster).").PlaceHolder("FILE").StringVar(&f.Kube.Kubeconfig)
 	c.Flag("nodes.kubernetes.address-type", "Node address probed on the host paths: InternalIP or ExternalIP.").Default("InternalIP").EnumVar(&f.Kube.AddressType, "InternalIP", "ExternalIP")
-	c.Flag("nodes.kubernetes.ip-family", "Address families probed: dual (every family a node and its health pod have: both on dual-stack nodes, the one family elsewhere), ipv4 or ipv6 (that family only).").Default(nodes.IPFamilyDual).EnumVar(&f.Kube.IPFamily, nodes.IPFamilyDual, nodes.IPFamilyIPv4, nodes.IPFamilyIPv6)
-	c.Flag("nodes.kubernetes.health-ip-annotation", "Node annotation that holds a node's health IP; where set, it overrides the node's health pod.").Default(nodes.DefaultHealthIPAnnotation).StringVar(&f.Kube.HealthIPAnnotation)
+	c.Flag("nodes.kubernetes.ip-family", "Address families probed: dual (every family a node and its health pod have: both on dual-stack nodes, the one family elsewhere), ipv4 or ipv6 (that family only).").Default(kubernetes.IPFamilyDual).EnumVar(&f.Kube.IPFamily, kubernetes.IPFamilyDual, kubernetes.IPFamilyIPv4, kubernetes.IPFamilyIPv6)
+	c.Flag("nodes.kubernetes.health-ip-annotation", "Node annotation that holds a node's health IP; where set, it overrides the node's health pod.").Default(kubernetes.DefaultHealthIPAnnotation).StringVar(&f.Kube.HealthIPAnnotation)
 	c.Flag("nodes.kubernetes.health-pods.namespace", "Namespace of the health pods, whose IPs are the nodes' health IPs (default: the kubeconfig context's namespace; in a pod, its own).").PlaceHolder("NAMESPACE").StringVar(&f.Kube.HealthPodNamespace)
-	c.Flag("nodes.kubernetes.health-pods.selector", "Label selector of the health pods (one per node, as the health DaemonSet runs them).").Default(nodes.DefaultHealthPodSelector).StringVar(&f.Kube.HealthPodSelector)
-	c.Flag("nodes.kubernetes.not-ready", "Nodes whose Ready condition is not True: include (probe them) or exclude.").Default(nodes.KubernetesInclude).EnumVar(&f.Kube.NotReady, nodes.KubernetesInclude, nodes.KubernetesExclude)
-	c.Flag("nodes.kubernetes.cordoned", "Cordoned (unschedulable) nodes: exclude (drains and scale-downs page no one) or include. This node is always kept.").Default(nodes.KubernetesExclude).EnumVar(&f.Kube.Cordoned, nodes.KubernetesInclude, nodes.KubernetesExclude)
+	c.Flag("nodes.kubernetes.health-pods.selector", "Label selector of the health pods (one per node, as the health DaemonSet runs them).").Default(kubernetes.DefaultHealthPodSelector).StringVar(&f.Kube.HealthPodSelector)
+	c.Flag("nodes.kubernetes.not-ready", "Nodes whose Ready condition is not True: include (probe them) or exclude.").Default(kubernetes.Include).EnumVar(&f.Kube.NotReady, kubernetes.Include, kubernetes.Exclude)
+	c.Flag("nodes.kubernetes.cordoned", "Cordoned (unschedulable) nodes: exclude (drains and scale-downs page no one) or include. This node is always kept.").Default(kubernetes.Exclude).EnumVar(&f.Kube.Cordoned, kubernetes.Include, kubernetes.Exclude)
 	c.Flag("nodes.kubernetes.health-pods.grace", "With --nodes.kubernetes: how long after start a missing or silent health pod on this node is not yet reported (connectivity_health_endpoint_up stays absent), while a new node's pod is scheduled.").Default("2m").DurationVar(&f.HealthPodGrace)
 	c.Flag("probe.interval", "Each path of each peer is probed once per interval, spread evenly over it.").Default("15s").DurationVar(&f.ProbeInterval)
 	c.Flag("probe.timeout", "One probe's deadline.").Default("2s").DurationVar(&f.ProbeTimeout)

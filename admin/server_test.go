@@ -16,6 +16,9 @@ import (
 	"github.com/connectivity-exporter/connectivity_exporter/admin/admintest"
 )
 
+// t0 is the time of the reports these tests serve.
+var t0 = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+
 // fakeBackend answers with fixed data; probe, when set, replaces Probe.
 type fakeBackend struct {
 	report admin.Report

@@ -50,7 +50,7 @@ type NodeReport struct {
 	NotReady      bool      `json:"not_ready,omitempty"`
 	NotReadySince time.Time `json:"not_ready_since,omitzero"`
 	// Host is nil for a node that is not probed (NotProbed), and in
-	// reports that were not built by BuildReport. On dual stack it is the
+	// reports that were not built by daemon.BuildReport. On dual stack it is the
 	// IPv4 address, and DualStackHost the IPv6 one: a single-stack report
 	// reads as it did before dual stack.
 	Host          *PathReport `json:"host,omitempty"`

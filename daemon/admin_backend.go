@@ -17,18 +17,18 @@ import (
 // them (nil when the daemon does not probe or has no health namespace).
 func newAdminBackend(f *Config, keeper *plan.Keeper, store *prober.Store, live *liveParts) admin.Backend {
 	started := time.Now()
-	opts := admin.ReportOptions{Interval: f.ProbeInterval, FailureThreshold: f.FailureThreshold, HelloPort: f.HelloPort}
-	report := func(p *plan.Plan, st []prober.PathState, o admin.ReportOptions) admin.Report {
+	opts := ReportOptions{Interval: f.ProbeInterval, FailureThreshold: f.FailureThreshold, HelloPort: f.HelloPort}
+	report := func(p *plan.Plan, st []prober.PathState, o ReportOptions) admin.Report {
 		if p == nil {
 			return admin.Report{Interval: admin.Duration(f.ProbeInterval), HelloPort: f.HelloPort, FailureThreshold: f.FailureThreshold,
 				LocalNode: f.NodeName, NoNodeList: true}
 		}
-		return admin.BuildReport(p, st, o)
+		return BuildReport(p, st, o)
 	}
 	statusReport := func() admin.Report {
 		st := store.Snapshot()
 		o := opts
-		o.ProbeTime = admin.LatestProbe(st)
+		o.ProbeTime = LatestProbe(st)
 		return report(keeper.Current(), st, o)
 	}
 	return admin.BackendFuncs{
@@ -66,7 +66,7 @@ func newAdminBackend(f *Config, keeper *plan.Keeper, store *prober.Store, live *
 				}
 			}
 			if sched != nil {
-				info.LastCycle = admin.NewCycleInfo(sched.LastCycle())
+				info.LastCycle = NewCycleInfo(sched.LastCycle())
 			}
 			return info
 		},

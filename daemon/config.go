@@ -7,7 +7,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/connectivity-exporter/connectivity_exporter/collector"
-	"github.com/connectivity-exporter/connectivity_exporter/nodes"
+	"github.com/connectivity-exporter/connectivity_exporter/nodes/kubernetes"
 	"github.com/connectivity-exporter/connectivity_exporter/plan"
 )
 
@@ -22,7 +22,7 @@ type Config struct {
 	NodesFilePoll time.Duration
 	// Kubernetes discovers nodes from the API, as Kube says.
 	Kubernetes bool
-	Kube       nodes.KubernetesConfig
+	Kube       kubernetes.Config
 
 	ProbeInterval    time.Duration
 	ProbeTimeout     time.Duration

@@ -4,7 +4,7 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 
-	"github.com/connectivity-exporter/connectivity_exporter/nodes"
+	"github.com/connectivity-exporter/connectivity_exporter/nodes/kubernetes"
 )
 
 // kubernetesSource connects to the API server and returns the source of
@@ -12,20 +12,20 @@ import (
 // its health pod (or its annotation). The health pods are looked for in
 // --nodes.kubernetes.health-pods.namespace, by default the namespace of
 // the kubeconfig's context, or in a pod its own.
-func (d *daemon) kubernetesSource() (*nodes.KubernetesSource, error) {
+func (d *daemon) kubernetesSource() (*kubernetes.Source, error) {
 	f := d.cfg
-	client, err := nodes.NewKubernetesClient(f.Kube.Kubeconfig)
+	client, err := kubernetes.NewClient(f.Kube.Kubeconfig)
 	if err != nil {
 		return nil, err
 	}
 	cfg := f.Kube
 	if cfg.HealthPodNamespace == "" {
-		if cfg.HealthPodNamespace, err = nodes.KubernetesNamespace(cfg.Kubeconfig); err != nil {
+		if cfg.HealthPodNamespace, err = kubernetes.Namespace(cfg.Kubeconfig); err != nil {
 			return nil, err
 		}
 	}
 	cfg.LocalNode = f.NodeName // kept even when cordoned or NotReady: it probes itself
 	logger := log.With(d.logger, "component", "discovery")
 	level.Info(logger).Log("msg", "watching Kubernetes nodes and health pods", "namespace", cfg.HealthPodNamespace, "selector", cfg.HealthPodSelector)
-	return nodes.NewKubernetesSource(client, cfg, logger), nil
+	return kubernetes.NewSource(client, cfg, logger), nil
 }

@@ -1,5 +1,6 @@
-// Package nodes discovers the cluster's nodes: from a static YAML file or from
-// the Kubernetes API. Every source yields the same validated []Node.
+// Package nodes holds the node list: its validation and the static YAML file
+// source; nodes/kubernetes discovers it from the Kubernetes API. Every source
+// yields the same validated []Node.
 package nodes
 
 import (

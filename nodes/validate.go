@@ -242,7 +242,7 @@ func nameProblem(name string) string {
 // used it before. ip must be valid (IsValid); shown is how the input spelt
 // it, for the error.
 func (v *validator) addr(i int, name string, f field, ip netip.Addr, shown string) {
-	if reason := addrProblem(ip); reason != "" {
+	if reason := AddrProblem(ip); reason != "" {
 		v.add(i, f, "%sinvalid %s %q: %s", subject(name), f, shown, reason)
 		return
 	}
@@ -390,10 +390,10 @@ func describeAddrs(ips []netip.Addr) string {
 	return fmt.Sprintf("%s addresses (%s)", strings.Join(kinds, " and "), strings.Join(shown, ", "))
 }
 
-// addrProblem says why ip cannot be a probe target, or "" if it can.
+// AddrProblem says why ip cannot be a probe target, or "" if it can.
 // Zones are refused because the list is shared by all nodes and an
 // interface name means something different on each.
-func addrProblem(ip netip.Addr) string {
+func AddrProblem(ip netip.Addr) string {
 	if ip.Zone() != "" {
 		return "zone not allowed"
 	}

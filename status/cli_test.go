@@ -34,8 +34,9 @@ func sampleInfo() admin.Info {
 	}
 }
 
-// daemon serves b on a unix socket, as the daemon does, and returns a client.
-func daemon(t *testing.T, b admin.Backend) *admin.Client {
+// adminClient serves b on a unix socket, as the daemon does, and returns a
+// client of it.
+func adminClient(t *testing.T, b admin.Backend) *admin.Client {
 	t.Helper()
 	return admin.NewClient(admintest.Serve(t, b, nil))
 }
@@ -51,7 +52,7 @@ func TestRun(t *testing.T) {
 		status: scenario(row{"node-1", "RRRR"}, row{"node-2", "RRTT"}),
 		probe:  scenario(row{"node-1", "RRRR"}, row{"node-2", "RRRR"}),
 	}
-	c := daemon(t, b)
+	c := adminClient(t, b)
 	for _, tc := range []struct {
 		name     string
 		opts     status.CLIOptions
@@ -82,7 +83,7 @@ func TestRun(t *testing.T) {
 
 func TestCLIUsageErrors(t *testing.T) {
 	b := &backend{}
-	c := daemon(t, b)
+	c := adminClient(t, b)
 	const want = "Error: unknown output format \"yaml\": use -o text or -o json\n"
 	for name, run := range map[string]func(w, errw *bytes.Buffer) int{
 		"status": func(w, errw *bytes.Buffer) int {
@@ -122,14 +123,14 @@ func TestCLIDaemonNotRunning(t *testing.T) {
 
 func TestPing(t *testing.T) {
 	var out, errOut bytes.Buffer
-	if code := status.Ping(context.Background(), &out, &errOut, daemon(t, &backend{})); code != 0 || out.String() != "OK\n" || errOut.Len() != 0 {
+	if code := status.Ping(context.Background(), &out, &errOut, adminClient(t, &backend{})); code != 0 || out.String() != "OK\n" || errOut.Len() != 0 {
 		t.Errorf("Ping = %d, stdout %q, stderr %q; want 0 and OK", code, &out, &errOut)
 	}
 }
 
 func TestGet(t *testing.T) {
 	b := &backend{info: sampleInfo()}
-	c := daemon(t, b)
+	c := adminClient(t, b)
 
 	var out, errOut bytes.Buffer
 	if code := status.Get(context.Background(), &out, &errOut, c, "json"); code != 0 || errOut.Len() != 0 {

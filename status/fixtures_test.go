@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/connectivity-exporter/connectivity_exporter/admin"
+	"github.com/connectivity-exporter/connectivity_exporter/daemon"
 	"github.com/connectivity-exporter/connectivity_exporter/nodes"
 	"github.com/connectivity-exporter/connectivity_exporter/plan"
 	"github.com/connectivity-exporter/connectivity_exporter/prober"
@@ -81,11 +82,11 @@ func scenarioWith(v view, rows ...row) admin.Report {
 			}
 		}
 	}
-	opts := admin.ReportOptions{ProbeTime: admin.LatestProbe(states), Interval: 15 * time.Second, FailureThreshold: 3}
+	opts := daemon.ReportOptions{ProbeTime: daemon.LatestProbe(states), Interval: 15 * time.Second, FailureThreshold: 3}
 	if v.fresh {
 		opts.Fresh, opts.FreshSince = true, t0.Add(-time.Minute)
 	}
-	return admin.BuildReport(p, states, opts)
+	return daemon.BuildReport(p, states, opts)
 }
 
 var baseRTT = [4]time.Duration{112 * time.Microsecond, 431 * time.Microsecond, 154 * time.Microsecond, 456 * time.Microsecond}

@@ -11,6 +11,7 @@ import (
 	"github.com/go-kit/log"
 
 	"github.com/connectivity-exporter/connectivity_exporter/admin"
+	"github.com/connectivity-exporter/connectivity_exporter/daemon"
 	"github.com/connectivity-exporter/connectivity_exporter/nodes"
 	"github.com/connectivity-exporter/connectivity_exporter/plan"
 	"github.com/connectivity-exporter/connectivity_exporter/prober"
@@ -56,18 +57,18 @@ func TestWiringWithScheduler(t *testing.T) {
 	backend := admin.BackendFuncs{
 		StatusFunc: func() admin.Report {
 			states := store.Snapshot()
-			return admin.BuildReport(p, states, admin.ReportOptions{ProbeTime: admin.LatestProbe(states), Interval: cfg.Interval})
+			return daemon.BuildReport(p, states, daemon.ReportOptions{ProbeTime: daemon.LatestProbe(states), Interval: cfg.Interval})
 		},
 		ProbeFunc: func(ctx context.Context) admin.Report {
 			since := time.Now()
 			states := sched.ProbeAll(ctx)
-			return admin.BuildReport(p, states, admin.ReportOptions{ProbeTime: time.Now(), Interval: cfg.Interval, Fresh: true, FreshSince: since})
+			return daemon.BuildReport(p, states, daemon.ReportOptions{ProbeTime: time.Now(), Interval: cfg.Interval, Fresh: true, FreshSince: since})
 		},
 		InfoFunc: func() admin.Info {
-			return admin.Info{Version: "test", Started: started, Nodes: len(list), LocalNode: "node-1", LastCycle: admin.NewCycleInfo(sched.LastCycle())}
+			return admin.Info{Version: "test", Started: started, Nodes: len(list), LocalNode: "node-1", LastCycle: daemon.NewCycleInfo(sched.LastCycle())}
 		},
 	}
-	c := daemon(t, backend)
+	c := adminClient(t, backend)
 
 	var out, errOut bytes.Buffer
 	if code := status.Run(context.Background(), &out, &errOut, c, status.CLIOptions{}); code != status.ExitUnhealthy || !strings.Contains(out.String(), "Not probed yet") {

@@ -606,7 +606,7 @@ func TestDaemonSetFlagsExist(t *testing.T) {
 			continue
 		}
 		if strings.HasPrefix(name, "nodes.kubernetes") || name == "kubeconfig" {
-			t.Errorf("--%s is not a flag of `connectivity_exporter daemon` yet: the Kubernetes node source (nodes.NewKubernetesSource) must be wired into the daemon command (daemon_cmd.go, daemon/) before this DaemonSet can start", name)
+			t.Errorf("--%s is not a flag of `connectivity_exporter daemon` yet: the Kubernetes node source (kubernetes.NewSource) must be wired into the daemon command (daemon_cmd.go, daemon/) before this DaemonSet can start", name)
 			continue
 		}
 		t.Errorf("--%s is not a flag of `connectivity_exporter daemon` (see its --help)", name)

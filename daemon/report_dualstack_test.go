@@ -1,4 +1,4 @@
-package admin_test
+package daemon_test
 
 import (
 	"encoding/json"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/connectivity-exporter/connectivity_exporter/admin"
+	"github.com/connectivity-exporter/connectivity_exporter/daemon"
 	"github.com/connectivity-exporter/connectivity_exporter/nodes"
 	"github.com/connectivity-exporter/connectivity_exporter/plan"
 	"github.com/connectivity-exporter/connectivity_exporter/prober"
@@ -34,7 +35,7 @@ func TestBuildReportDualStack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := admin.BuildReport(p, states, admin.ReportOptions{})
+	got := daemon.BuildReport(p, states, daemon.ReportOptions{})
 	unknown := admin.ProbeReport{Status: "unknown"}
 	ok := func(rtt time.Duration) admin.ProbeReport {
 		return admin.ProbeReport{Status: "reachable", Result: "success", Latency: admin.Duration(rtt), LastProbed: t0}

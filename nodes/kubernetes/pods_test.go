@@ -1,4 +1,4 @@
-package nodes
+package kubernetes
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/connectivity-exporter/connectivity_exporter/nodes"
 )
 
 // kubeHealthNS is the namespace of the health pods in these tests.
@@ -69,11 +71,11 @@ func kubePodTerminating(p *corev1.Pod) {
 func kubePodIPOnly(p *corev1.Pod) { p.Status.PodIPs = nil }
 
 func TestKubeHealthPods(t *testing.T) {
-	v4 := KubernetesConfig{}.withDefaults()
-	v6 := KubernetesConfig{IPFamily: IPFamilyIPv6}.withDefaults()
+	v4 := Config{}.withDefaults()
+	v6 := Config{IPFamily: IPFamilyIPv6}.withDefaults()
 	tests := []struct {
 		name string
-		cfg  KubernetesConfig
+		cfg  Config
 		pods []*corev1.Pod
 		want map[string]string // node -> "pod ip"
 	}{
@@ -211,7 +213,7 @@ func TestKubeStripPodDropsBulk(t *testing.T) {
 }
 
 func TestKubeNodeHealthIPFromPodAndAnnotation(t *testing.T) {
-	cfg := KubernetesConfig{}.withDefaults()
+	cfg := Config{}.withDefaults()
 	pod := kubeHealthPod{name: "h-n", ips: []netip.Addr{addr("198.19.0.2")}}
 	tests := []struct {
 		name       string
@@ -264,16 +266,16 @@ func TestKubeNodeHealthIPFromPodAndAnnotation(t *testing.T) {
 // TestKubernetesWatchHealthPods follows one node's health pod through what
 // a DaemonSet does to it, through the informers of a fake API server.
 func TestKubernetesWatchHealthPods(t *testing.T) {
-	h := newKubeHarness(t, KubernetesConfig{HealthPodNamespace: kubeHealthNS},
+	h := newKubeHarness(t, Config{HealthPodNamespace: kubeHealthNS},
 		kubeIP4("a", "198.18.0.1"), kubeIP4("b", "198.18.0.2"),
 		kubeTestPod("h-b", "b", 0, []string{"198.19.2.2"}),
 		// Not health pods: another namespace, another label.
 		kubeTestPod("other-ns", "a", 0, []string{"198.19.1.99"}, func(p *corev1.Pod) { p.Namespace = "default" }),
 		kubeTestPod("other-app", "a", 0, []string{"198.19.1.98"}, func(p *corev1.Pod) { p.Labels = map[string]string{"app": "web"} }),
 	).start()
-	withHealth := func(n Node, ip string) Node { n.HealthIP = addr(ip); return n }
+	withHealth := func(n nodes.Node, ip string) nodes.Node { n.HealthIP = addr(ip); return n }
 	b := withHealth(kubeB, "198.19.2.2")
-	if want := []Node{kubeA, b}; !reflect.DeepEqual(h.loaded, want) {
+	if want := []nodes.Node{kubeA, b}; !reflect.DeepEqual(h.loaded, want) {
 		t.Fatalf("Load = %v, want %v", h.loaded, want)
 	}
 	if want := `nodes_without=1 nodes=2 namespace=` + kubeHealthNS + ` selector="app.kubernetes.io/name=connectivity-health"`; !strings.Contains(h.log.String(), want) {
@@ -322,13 +324,13 @@ func TestKubernetesWatchHealthPods(t *testing.T) {
 // TestKubernetesHealthPodWatchErrorIsReported checks that a pod watch the
 // API server refuses (RBAC without the watch verb on pods) is reported.
 func TestKubernetesHealthPodWatchErrorIsReported(t *testing.T) {
-	h := newKubeHarness(t, KubernetesConfig{HealthPodNamespace: kubeHealthNS}, kubeIP4("a", "198.18.0.1"))
+	h := newKubeHarness(t, Config{HealthPodNamespace: kubeHealthNS}, kubeIP4("a", "198.18.0.1"))
 	f := &kubeFlakyAPI{resource: "pods"}
 	f.install(h.client)
 	h.start()
 	f.failing.Store(true)
 	f.breakWatch()
-	if err := h.wantFail("watching Kubernetes health pods"); !IsTransient(err) {
+	if err := h.wantFail("watching Kubernetes health pods"); !nodes.IsTransient(err) {
 		t.Errorf("a watch error reported as not transient: %v", err)
 	}
 }

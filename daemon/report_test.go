@@ -1,4 +1,4 @@
-package admin_test
+package daemon_test
 
 import (
 	"fmt"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/connectivity-exporter/connectivity_exporter/admin"
+	"github.com/connectivity-exporter/connectivity_exporter/daemon"
 	"github.com/connectivity-exporter/connectivity_exporter/nodes"
 	"github.com/connectivity-exporter/connectivity_exporter/plan"
 	"github.com/connectivity-exporter/connectivity_exporter/prober"
@@ -54,7 +55,7 @@ func TestBuildReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := admin.BuildReport(p, states, admin.ReportOptions{ProbeTime: t0.In(local), Interval: 15 * time.Second, FailureThreshold: 3, HelloPort: 4240})
+	got := daemon.BuildReport(p, states, daemon.ReportOptions{ProbeTime: t0.In(local), Interval: 15 * time.Second, FailureThreshold: 3, HelloPort: 4240})
 
 	unknown := admin.ProbeReport{Status: "unknown"}
 	want := admin.Report{
@@ -88,7 +89,7 @@ func TestBuildReport(t *testing.T) {
 }
 
 func TestBuildReportEmpty(t *testing.T) {
-	got := admin.BuildReport(plan.Empty(plan.Config{Local: "node-1", Passive: true}), nil, admin.ReportOptions{Interval: time.Second})
+	got := daemon.BuildReport(plan.Empty(plan.Config{Local: "node-1", Passive: true}), nil, daemon.ReportOptions{Interval: time.Second})
 	if got.Nodes == nil || len(got.Nodes) != 0 || !got.ProbeTime.IsZero() {
 		t.Errorf("BuildReport of nothing = %+v; want an empty, non-nil node list and a zero probe time", got)
 	}
@@ -104,19 +105,19 @@ func TestLatestProbe(t *testing.T) {
 		{"never probed", []prober.PathState{{}}, time.Time{}},
 		{"newest wins", []prober.PathState{{LastProbed: t0}, {LastProbed: t0.Add(time.Second)}, {}}, t0.Add(time.Second)},
 	} {
-		if got := admin.LatestProbe(tc.states); !got.Equal(tc.want) {
+		if got := daemon.LatestProbe(tc.states); !got.Equal(tc.want) {
 			t.Errorf("%s: LatestProbe = %v; want %v", tc.name, got, tc.want)
 		}
 	}
 }
 
 func TestNewCycleInfo(t *testing.T) {
-	got := admin.NewCycleInfo(prober.Cycle{Start: t0.In(time.FixedZone("x", 7200)), Duration: 14 * time.Second, Targets: 12})
+	got := daemon.NewCycleInfo(prober.Cycle{Start: t0.In(time.FixedZone("x", 7200)), Duration: 14 * time.Second, Targets: 12})
 	want := admin.CycleInfo{Start: t0, Duration: admin.Duration(14 * time.Second), Targets: 12}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("NewCycleInfo = %+v; want %+v", got, want)
 	}
-	if got := admin.NewCycleInfo(prober.Cycle{}); !got.Start.IsZero() {
+	if got := daemon.NewCycleInfo(prober.Cycle{}); !got.Start.IsZero() {
 		t.Errorf("NewCycleInfo(zero).Start = %v; want zero", got.Start)
 	}
 }
@@ -136,7 +137,7 @@ func TestBuildReportPeerLimit(t *testing.T) {
 	for _, n := range list { // an older plan probed every node
 		states = append(states, state(n.Name, prober.PathHost, prober.ProtocolICMP, n.HostIP.String(), prober.ResultSuccess, time.Millisecond))
 	}
-	r := admin.BuildReport(p, states, admin.ReportOptions{})
+	r := daemon.BuildReport(p, states, daemon.ReportOptions{})
 	if r.ProbePeers != 2 || len(r.Nodes) != 5 {
 		t.Fatalf("ProbePeers %d, %d nodes; want 2 and 5", r.ProbePeers, len(r.Nodes))
 	}
@@ -172,14 +173,14 @@ func TestBuildReportFresh(t *testing.T) {
 	states := []prober.PathState{below, recovered}
 	for _, tc := range []struct {
 		name       string
-		opts       admin.ReportOptions
+		opts       daemon.ReportOptions
 		icmp, http string
 	}{
-		{"threshold view", admin.ReportOptions{}, "reachable", "unknown"},
-		{"fresh", admin.ReportOptions{Fresh: true, FreshSince: t0}, "unreachable", "reachable"},
-		{"fresh, probed before it started", admin.ReportOptions{Fresh: true, FreshSince: t0.Add(time.Second)}, "reachable", "unknown"},
+		{"threshold view", daemon.ReportOptions{}, "reachable", "unknown"},
+		{"fresh", daemon.ReportOptions{Fresh: true, FreshSince: t0}, "unreachable", "reachable"},
+		{"fresh, probed before it started", daemon.ReportOptions{Fresh: true, FreshSince: t0.Add(time.Second)}, "reachable", "unknown"},
 	} {
-		r := admin.BuildReport(p, states, tc.opts)
+		r := daemon.BuildReport(p, states, tc.opts)
 		h := r.Nodes[0].Host
 		if h.ICMP.Status != tc.icmp || h.HTTP.Status != tc.http || r.Fresh != tc.opts.Fresh {
 			t.Errorf("%s: ICMP %s, HTTP %s, Fresh %v; want %s, %s, %v", tc.name, h.ICMP.Status, h.HTTP.Status, r.Fresh, tc.icmp, tc.http, tc.opts.Fresh)

@@ -1,10 +1,11 @@
-package admin
+package daemon
 
 import (
 	"net/netip"
 	"sort"
 	"time"
 
+	"github.com/connectivity-exporter/connectivity_exporter/admin"
 	"github.com/connectivity-exporter/connectivity_exporter/plan"
 	"github.com/connectivity-exporter/connectivity_exporter/prober"
 )
@@ -30,30 +31,30 @@ type ReportOptions struct {
 // authoritative: states of paths it does not probe are left out, and a
 // probed path without a state is reported unknown. Times are converted to
 // UTC so that reports read the same on every node.
-func BuildReport(p *plan.Plan, states []prober.PathState, opts ReportOptions) Report {
+func BuildReport(p *plan.Plan, states []prober.PathState, opts ReportOptions) admin.Report {
 	byTarget := make(map[prober.Target]prober.PathState, len(states))
 	for _, st := range states {
 		byTarget[st.Target] = st
 	}
-	out := Report{
+	out := admin.Report{
 		ProbeTime:        utc(opts.ProbeTime),
-		Interval:         Duration(opts.Interval),
+		Interval:         admin.Duration(opts.Interval),
 		HelloPort:        opts.HelloPort,
 		Fresh:            opts.Fresh,
 		FailureThreshold: opts.FailureThreshold,
 		ProbePeers:       p.PeerLimit(),
 		LocalNode:        p.Local(),
-		Nodes:            make([]NodeReport, 0, p.Len()),
+		Nodes:            make([]admin.NodeReport, 0, p.Len()),
 	}
-	probe := func(t prober.Target) ProbeReport {
+	probe := func(t prober.Target) admin.ProbeReport {
 		st, ok := byTarget[t]
 		if !ok {
-			return ProbeReport{Status: string(prober.StatusUnknown)}
+			return admin.ProbeReport{Status: string(prober.StatusUnknown)}
 		}
-		pr := ProbeReport{
+		pr := admin.ProbeReport{
 			Status:              string(st.Status),
 			Result:              string(st.LastResult),
-			Latency:             Duration(st.LastRTT),
+			Latency:             admin.Duration(st.LastRTT),
 			LastProbed:          utc(st.LastProbed),
 			Error:               st.LastError,
 			ConsecutiveFailures: st.ConsecutiveFailures,
@@ -68,7 +69,7 @@ func BuildReport(p *plan.Plan, states []prober.PathState, opts ReportOptions) Re
 		return pr
 	}
 	for _, e := range p.Entries() {
-		nr := NodeReport{Name: e.Name, Local: e.Name == p.Local(), NotProbed: p.NotProbedReason(e),
+		nr := admin.NodeReport{Name: e.Name, Local: e.Name == p.Local(), NotProbed: p.NotProbedReason(e),
 			Leaving: e.Leaving, NotReady: e.NotReady, NotReadySince: utc(e.NotReadySince)}
 		if e.Probed {
 			buildPaths(&nr, e.Targets, probe)
@@ -87,12 +88,12 @@ func BuildReport(p *plan.Plan, states []prober.PathState, opts ReportOptions) Re
 
 // buildPaths groups a node's targets into its paths: host and endpoint,
 // each with an address of each family it has (IPv4 first, as plan orders
-// them and as NodeReport keeps them).
-func buildPaths(nr *NodeReport, ts []prober.Target, probe func(prober.Target) ProbeReport) {
+// them and as admin.NodeReport keeps them).
+func buildPaths(nr *admin.NodeReport, ts []prober.Target, probe func(prober.Target) admin.ProbeReport) {
 	for _, t := range ts {
-		slots := [2]**PathReport{&nr.Host, &nr.DualStackHost}
+		slots := [2]**admin.PathReport{&nr.Host, &nr.DualStackHost}
 		if t.Path == prober.PathEndpoint {
-			slots = [2]**PathReport{&nr.Endpoint, &nr.DualStackEndpoint}
+			slots = [2]**admin.PathReport{&nr.Endpoint, &nr.DualStackEndpoint}
 		}
 		path := pathFor(slots, t.IP)
 		if t.Protocol == prober.ProtocolHTTP {
@@ -104,24 +105,24 @@ func buildPaths(nr *NodeReport, ts []prober.Target, probe func(prober.Target) Pr
 }
 
 // pathFor is the report of ip among slots, made in the first free one.
-func pathFor(slots [2]**PathReport, ip netip.Addr) *PathReport {
+func pathFor(slots [2]**admin.PathReport, ip netip.Addr) *admin.PathReport {
 	for _, slot := range slots {
 		if *slot == nil {
-			*slot = &PathReport{IP: ip.String()}
+			*slot = &admin.PathReport{IP: ip.String()}
 		}
 		if (*slot).IP == ip.String() {
 			return *slot
 		}
 	}
-	return &PathReport{} // a third address: plan makes at most two per path
+	return &admin.PathReport{} // a third address: plan makes at most two per path
 }
 
 // mtuReport reports a path's full-size probes; nil before the first.
-func mtuReport(m prober.MTUState) *MTUReport {
+func mtuReport(m prober.MTUState) *admin.MTUReport {
 	if m.LastResult == "" {
 		return nil
 	}
-	return &MTUReport{
+	return &admin.MTUReport{
 		Status:            string(m.Status),
 		Expected:          m.Expected,
 		PathMTU:           m.PathMTU,
@@ -145,8 +146,8 @@ func LatestProbe(states []prober.PathState) time.Time {
 }
 
 // NewCycleInfo converts the scheduler's latest cycle for Info.
-func NewCycleInfo(c prober.Cycle) CycleInfo {
-	return CycleInfo{Start: utc(c.Start), Duration: Duration(c.Duration), Targets: c.Targets}
+func NewCycleInfo(c prober.Cycle) admin.CycleInfo {
+	return admin.CycleInfo{Start: utc(c.Start), Duration: admin.Duration(c.Duration), Targets: c.Targets}
 }
 
 // utc drops the monotonic reading and the local zone, which mean nothing to

@@ -1,4 +1,4 @@
-package nodes
+package kubernetes
 
 import (
 	"testing"
@@ -18,7 +18,7 @@ func kubeLabels(kv ...string) func(*corev1.Node) {
 // Zone and region come from the well-known topology labels, and survive
 // the informer's strip; a node without them is in zone "".
 func TestKubeNodeTopologyLabels(t *testing.T) {
-	cfg := KubernetesConfig{}.withDefaults()
+	cfg := Config{}.withDefaults()
 	tests := []struct {
 		name               string
 		labels             []string

@@ -1,4 +1,4 @@
-package nodes
+package kubernetes
 
 import (
 	"net/netip"
@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/connectivity-exporter/connectivity_exporter/nodes"
 )
 
 // TestKubeDualStack: with the dual family (the default) a node gets its
@@ -30,12 +32,12 @@ func TestKubeDualStack(t *testing.T) {
 	tests := []struct {
 		name      string
 		family    string
-		want      []Node
+		want      []nodes.Node
 		wantNotes map[string]string // node -> start of the note; "!" prefix: warn
 	}{
 		{
 			name: "dual",
-			want: []Node{
+			want: []nodes.Node{
 				{Name: "annotated", HostIP: addr("198.18.0.4"), DualStackHostIP: addr("2001:db8::4"), HealthIP: addr("198.19.0.4"), DualStackHealthIP: addr("2001:db8:1::4")},
 				{Name: "dual", HostIP: addr("198.18.0.1"), DualStackHostIP: addr("2001:db8::1"), HealthIP: addr("198.19.0.1"), DualStackHealthIP: addr("2001:db8:1::1")},
 				{Name: "host-net", HostIP: addr("198.18.0.5"), DualStackHostIP: addr("2001:db8::5")},
@@ -47,7 +49,7 @@ func TestKubeDualStack(t *testing.T) {
 		{
 			name:   "ipv6",
 			family: IPFamilyIPv6,
-			want: []Node{
+			want: []nodes.Node{
 				{Name: "annotated", HostIP: addr("2001:db8::4")},
 				{Name: "dual", HostIP: addr("2001:db8::1"), HealthIP: addr("2001:db8:1::1")},
 				{Name: "host-net", HostIP: addr("2001:db8::5")},
@@ -62,12 +64,12 @@ func TestKubeDualStack(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := KubernetesConfig{IPFamily: tt.family}.withDefaults()
+			cfg := Config{IPFamily: tt.family}.withDefaults()
 			got, notes := cfg.kubeNodes(objs, cfg.kubeHealthPods(pods))
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("nodes:\n got %+v\nwant %+v", got, tt.want)
 			}
-			if err := Validate(got); err != nil {
+			if err := nodes.Validate(got); err != nil {
 				t.Errorf("Validate: %v", err)
 			}
 			for name, want := range tt.wantNotes {
@@ -102,7 +104,7 @@ func TestKubeAnnotationHealthIPs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.family+" "+tt.value, func(t *testing.T) {
-			got, problem := KubernetesConfig{IPFamily: tt.family}.withDefaults().annotationHealthIPs(tt.value, hosts)
+			got, problem := Config{IPFamily: tt.family}.withDefaults().annotationHealthIPs(tt.value, hosts)
 			if !reflect.DeepEqual(got, tt.want) || problem != tt.wantProblem {
 				t.Errorf("got %v %q, want %v %q", got, problem, tt.want, tt.wantProblem)
 			}

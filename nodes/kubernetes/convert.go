@@ -1,4 +1,4 @@
-package nodes
+package kubernetes
 
 import (
 	"cmp"
@@ -9,6 +9,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/connectivity-exporter/connectivity_exporter/nodes"
 )
 
 // kubeNote is what happened to one Node object on its way into the list,
@@ -23,8 +25,8 @@ type kubeNote struct {
 // pod, sorted by name, and notes (by node name) for the objects that were
 // excluded or changed. It does not validate the list as a whole
 // (duplicates): the caller does.
-func (c KubernetesConfig) kubeNodes(objs []*corev1.Node, pods map[string]kubeHealthPod) ([]Node, map[string]kubeNote) {
-	list := make([]Node, 0, len(objs))
+func (c Config) kubeNodes(objs []*corev1.Node, pods map[string]kubeHealthPod) ([]nodes.Node, map[string]kubeNote) {
+	list := make([]nodes.Node, 0, len(objs))
 	notes := map[string]kubeNote{}
 	for _, o := range objs {
 		pod, hasPod := pods[o.Name]
@@ -36,42 +38,42 @@ func (c KubernetesConfig) kubeNodes(objs []*corev1.Node, pods map[string]kubeHea
 			list = append(list, n)
 		}
 	}
-	slices.SortFunc(list, func(a, b Node) int { return cmp.Compare(a.Name, b.Name) })
+	slices.SortFunc(list, func(a, b nodes.Node) int { return cmp.Compare(a.Name, b.Name) })
 	return list, notes
 }
 
 // kubeNode turns one Node object into a Node, or says why it is left out.
 // Its health IP is the annotation's when that is usable, else its health
 // pod's, else none.
-func (c KubernetesConfig) kubeNode(o *corev1.Node, pod kubeHealthPod, hasPod bool) (Node, kubeNote, bool) {
+func (c Config) kubeNode(o *corev1.Node, pod kubeHealthPod, hasPod bool) (nodes.Node, kubeNote, bool) {
 	local := c.LocalNode != "" && o.Name == c.LocalNode
-	if !local && c.NotReady == KubernetesExclude && !kubeReady(o) {
-		return Node{}, kubeNote{msg: "excluded: not Ready"}, false
+	if !local && c.NotReady == Exclude && !kubeReady(o) {
+		return nodes.Node{}, kubeNote{msg: "excluded: not Ready"}, false
 	}
-	leaving := kubeLeaving(o, c.Cordoned == KubernetesExclude)
+	leaving := kubeLeaving(o, c.Cordoned == Exclude)
 	hosts := c.addressesOf(kubeNodeAddresses(o.Status.Addresses, c.AddressType))
 	if len(hosts) == 0 {
-		return Node{}, kubeNote{warn: true, msg: fmt.Sprintf("skipped: no usable %s%s address (has %s)",
+		return nodes.Node{}, kubeNote{warn: true, msg: fmt.Sprintf("skipped: no usable %s%s address (has %s)",
 			c.familyWord(), c.AddressType, kubeAddressesString(o.Status.Addresses))}, false
 	}
-	n := Node{Name: o.Name, Zone: o.Labels[corev1.LabelTopologyZone], Region: o.Labels[corev1.LabelTopologyRegion],
+	n := nodes.Node{Name: o.Name, Zone: o.Labels[corev1.LabelTopologyZone], Region: o.Labels[corev1.LabelTopologyRegion],
 		Leaving: leaving, NotReady: !kubeReady(o), NotReadySince: kubeNotReadySince(o)}
-	n.HostIP, n.DualStackHostIP, _ = DualStack(hosts)
+	n.HostIP, n.DualStackHostIP, _ = nodes.DualStack(hosts)
 	n, note, keep := c.kubeHealth(o, n, hosts, pod, hasPod)
 	if leaving != "" && note.msg == "" {
-		note = kubeNote{msg: "leaving (" + LeavingText(leaving) + "): listed, not probed"}
+		note = kubeNote{msg: "leaving (" + nodes.LeavingText(leaving) + "): listed, not probed"}
 	}
 	return n, note, keep
 }
 
 // kubeHealth sets n's health IP from o's annotation when that is usable,
 // else from its health pod, else leaves none.
-func (c KubernetesConfig) kubeHealth(o *corev1.Node, n Node, hosts []netip.Addr, pod kubeHealthPod, hasPod bool) (Node, kubeNote, bool) {
+func (c Config) kubeHealth(o *corev1.Node, n nodes.Node, hosts []netip.Addr, pod kubeHealthPod, hasPod bool) (nodes.Node, kubeNote, bool) {
 	annotationProblem := ""
 	if raw, ok := o.Annotations[c.HealthIPAnnotation]; ok {
 		health, reason := c.annotationHealthIPs(raw, hosts)
 		if reason == "" {
-			n.HealthIP, n.DualStackHealthIP, _ = DualStack(health)
+			n.HealthIP, n.DualStackHealthIP, _ = nodes.DualStack(health)
 			return n, kubeNote{}, true
 		}
 		annotationProblem = fmt.Sprintf("annotation %s=%q: %s", c.HealthIPAnnotation, raw, reason)
@@ -85,7 +87,7 @@ func (c KubernetesConfig) kubeHealth(o *corev1.Node, n Node, hosts []netip.Addr,
 		}
 		return n, kubeNote{warn: true, msg: msg}, true
 	case hasPod:
-		n.HealthIP, n.DualStackHealthIP, _ = DualStack(pod.ips)
+		n.HealthIP, n.DualStackHealthIP, _ = nodes.DualStack(pod.ips)
 		if annotationProblem != "" {
 			return n, kubeNote{warn: true, msg: annotationProblem + "; probed at health pod " + pod.name + " instead"}, true
 		}
@@ -100,7 +102,7 @@ func (c KubernetesConfig) kubeHealth(o *corev1.Node, n Node, hosts []netip.Addr,
 // address or (with the dual family) a comma-separated address of each
 // family, or says why it cannot be the health IP of a node with these
 // host IPs.
-func (c KubernetesConfig) annotationHealthIPs(raw string, hosts []netip.Addr) ([]netip.Addr, string) {
+func (c Config) annotationHealthIPs(raw string, hosts []netip.Addr) ([]netip.Addr, string) {
 	var out []netip.Addr
 	for text := range strings.SplitSeq(raw, ",") {
 		health, err := netip.ParseAddr(strings.TrimSpace(text))
@@ -116,7 +118,7 @@ func (c KubernetesConfig) annotationHealthIPs(raw string, hosts []netip.Addr) ([
 		}
 		out = append(out, health.Unmap())
 	}
-	if _, _, ok := DualStack(out); !ok || (len(out) > 1 && c.IPFamily != IPFamilyDual) {
+	if _, _, ok := nodes.DualStack(out); !ok || (len(out) > 1 && c.IPFamily != IPFamilyDual) {
 		return nil, "want one address, or with --nodes.kubernetes.ip-family=dual one of each family"
 	}
 	return out, ""
@@ -137,7 +139,7 @@ func kubeNodeAddresses(addrs []corev1.NodeAddress, addressType string) []string 
 // addressesOf picks from texts the first address of each probed family
 // that can be probed (one with the ipv4 or ipv6 family, up to one of each
 // with dual), in the order of texts. Later ones are ignored.
-func (c KubernetesConfig) addressesOf(texts []string) []netip.Addr {
+func (c Config) addressesOf(texts []string) []netip.Addr {
 	var out []netip.Addr
 	seen := map[bool]bool{} // by Is4
 	for _, s := range texts {
@@ -158,7 +160,7 @@ func (c KubernetesConfig) addressesOf(texts []string) []netip.Addr {
 	return out
 }
 
-func (c KubernetesConfig) inFamily(ip netip.Addr) bool {
+func (c Config) inFamily(ip netip.Addr) bool {
 	switch c.IPFamily {
 	case IPFamilyIPv6:
 		return ip.Is6() && !ip.Is4In6()
@@ -170,7 +172,7 @@ func (c KubernetesConfig) inFamily(ip netip.Addr) bool {
 
 // familyWord is the family for messages: "ipv4 ", "ipv6 ", or nothing
 // for dual (any family would do).
-func (c KubernetesConfig) familyWord() string {
+func (c Config) familyWord() string {
 	if c.IPFamily == IPFamilyDual {
 		return ""
 	}
@@ -178,13 +180,13 @@ func (c KubernetesConfig) familyWord() string {
 }
 
 // kubeAddrProblem says why ip cannot be probed from other nodes, or "":
-// what Validate rejects (addrProblem), checked here first so that one bad
+// what Validate rejects (nodes.AddrProblem), checked here first so that one bad
 // node is skipped instead of failing the whole list, and link-local
 // addresses, which need an interface to mean anything. Unmapping first
 // drops the zone of an IPv4-mapped address, as the list keeps the IPv4.
 func kubeAddrProblem(ip netip.Addr) string {
 	ip = ip.Unmap()
-	if reason := addrProblem(ip); reason != "" {
+	if reason := nodes.AddrProblem(ip); reason != "" {
 		return reason
 	}
 	if ip.IsLinkLocalUnicast() {
@@ -221,7 +223,7 @@ func kubeAddressesString(addrs []corev1.NodeAddress) string {
 // worth kilobytes, and each of N exporters caches all N nodes. Heartbeat
 // timestamps go too, so a heartbeat leaves the cached object unchanged.
 // It is idempotent, as an informer transform must be.
-func (c KubernetesConfig) kubeStrip(obj any) (any, error) {
+func (c Config) kubeStrip(obj any) (any, error) {
 	o, ok := obj.(*corev1.Node)
 	if !ok { // e.g. cache.DeletedFinalStateUnknown: leave it to the informer
 		return obj, nil
@@ -261,14 +263,3 @@ func (c KubernetesConfig) kubeStrip(obj any) (any, error) {
 	return out, nil
 }
 
-// kubeLeavingTaints keeps the taints that say a node is leaving; nil when
-// none does.
-func kubeLeavingTaints(taints []corev1.Taint) []corev1.Taint {
-	var out []corev1.Taint
-	for _, t := range taints {
-		if t.Key == TaintToBeDeletedByClusterAutoscaler || t.Key == TaintOutOfService {
-			out = append(out, corev1.Taint{Key: t.Key, Effect: t.Effect})
-		}
-	}
-	return out
-}

@@ -1,4 +1,4 @@
-package nodes
+package kubernetes
 
 import (
 	"context"
@@ -16,21 +16,23 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	coreinformers "k8s.io/client-go/informers/core/v1"
-	"k8s.io/client-go/kubernetes"
+	clientset "k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/connectivity-exporter/connectivity_exporter/nodes"
 )
 
-// DefaultKubernetesDebounce is how long a KubernetesSource collects Node
+// DefaultDebounce is how long a Source collects Node
 // and health pod events before it derives the list again: a rollout or a
 // node pool scaling up changes many nodes (and pods) at once, and that
 // should make one new list, not one per object.
-const DefaultKubernetesDebounce = 200 * time.Millisecond
+const DefaultDebounce = 200 * time.Millisecond
 
-// errKubernetesClosed is returned by Load after Close or a finished Watch.
-var errKubernetesClosed = errors.New("kubernetes node source is closed")
+// errClosed is returned by Load after Close or a finished Watch.
+var errClosed = errors.New("kubernetes node source is closed")
 
-// KubernetesSource is a Source that derives the node list from the
-// cluster's Node objects and the health pods (see KubernetesConfig for
+// Source is a Source that derives the node list from the
+// cluster's Node objects and the health pods (see Config for
 // how), through two shared informers: one LIST each, then a WATCH that the
 // informer keeps alive, so the API server sends changes instead of being
 // polled. The pod informer lists only the health pods (one namespace, one
@@ -39,8 +41,8 @@ var errKubernetesClosed = errors.New("kubernetes node source is closed")
 // The informers start with the first Load or Watch and stop when Watch
 // returns or Close is called; the source cannot be started again after
 // that.
-type KubernetesSource struct {
-	cfg       KubernetesConfig
+type Source struct {
+	cfg       Config
 	logger    log.Logger
 	informer  cache.SharedIndexInformer // Node objects
 	pods      cache.SharedIndexInformer // health pods
@@ -68,28 +70,28 @@ type KubernetesSource struct {
 
 	mu          sync.Mutex
 	lastWatch   error               // the latest watch error, for Load's timeout
-	reported    []Node              // the last list handed out by Load or update
+	reported    []nodes.Node        // the last list handed out by Load or update
 	reportedErr string              // the last list error handed to fail, "" after a good list
 	notes       map[string]kubeNote // what was last logged per node
 	noHealth    int                 // nodes without a health IP, as last logged; -1 before
 }
 
-// NewKubernetesSource returns a source that watches the Node objects and
+// NewSource returns a source that watches the Node objects and
 // the health pods of the cluster client talks to. cfg is assumed valid
 // (see Validate); empty fields take their defaults.
-func NewKubernetesSource(client kubernetes.Interface, cfg KubernetesConfig, logger log.Logger) *KubernetesSource {
+func NewSource(client clientset.Interface, cfg Config, logger log.Logger) *Source {
 	if logger == nil {
 		logger = log.NewNopLogger()
 	}
 	cfg = cfg.withDefaults()
-	s := &KubernetesSource{
+	s := &Source{
 		cfg:      cfg,
 		logger:   logger,
 		informer: coreinformers.NewNodeInformer(client, cfg.Resync, cache.Indexers{}),
 		pods: coreinformers.NewFilteredPodInformer(client, cfg.HealthPodNamespace, cfg.Resync, cache.Indexers{},
 			func(o *metav1.ListOptions) { o.LabelSelector = cfg.HealthPodSelector }),
 		allSynced: make(chan struct{}),
-		debounce:  DefaultKubernetesDebounce,
+		debounce:  DefaultDebounce,
 		changed:   make(chan struct{}, 1),
 		errs:      make(chan error, 1),
 		stopped:   make(chan struct{}),
@@ -131,7 +133,7 @@ func NewKubernetesSource(client kubernetes.Interface, cfg KubernetesConfig, logg
 // ("nodes", "health pods"). The informer retries by itself with a
 // backoff, keeping its cache (so the last list stays); this only makes
 // the error visible.
-func (s *KubernetesSource) watchError(what string) cache.WatchErrorHandlerWithContext {
+func (s *Source) watchError(what string) cache.WatchErrorHandlerWithContext {
 	return func(ctx context.Context, _ *cache.Reflector, err error) {
 		switch {
 		case ctx.Err() != nil, errors.Is(err, context.Canceled):
@@ -142,14 +144,14 @@ func (s *KubernetesSource) watchError(what string) cache.WatchErrorHandlerWithCo
 			level.Debug(s.logger).Log("msg", "Kubernetes "+what+" watch closed, reconnecting", "err", err)
 			return
 		}
-		s.watchFailed(&TransientError{fmt.Errorf("watching Kubernetes %s: %w", what, err)})
+		s.watchFailed(&nodes.TransientError{Err: fmt.Errorf("watching Kubernetes %s: %w", what, err)})
 	}
 }
 
 // watchFailed keeps err for Load's timeout and hands it to Watch. Before
 // the first complete list nobody else would say anything until Load times
 // out, so it is logged here then: an RBAC error shows at once.
-func (s *KubernetesSource) watchFailed(err error) {
+func (s *Source) watchFailed(err error) {
 	s.mu.Lock()
 	s.lastWatch = err
 	s.mu.Unlock()
@@ -165,14 +167,14 @@ func (s *KubernetesSource) watchFailed(err error) {
 }
 
 // start runs the informers unless they run already.
-func (s *KubernetesSource) start() error {
+func (s *Source) start() error {
 	if s.initErr != nil {
 		return fmt.Errorf("kubernetes node source: %w", s.initErr)
 	}
 	s.life.Lock()
 	defer s.life.Unlock()
 	if s.closed {
-		return errKubernetesClosed
+		return errClosed
 	}
 	if !s.started {
 		s.started = true
@@ -201,7 +203,7 @@ func (s *KubernetesSource) start() error {
 
 // Close stops the informers and waits until it has stopped. It is safe to
 // call more than once, and needed only when Watch was never run.
-func (s *KubernetesSource) Close() {
+func (s *Source) Close() {
 	s.life.Lock()
 	started := s.started
 	s.closed = true
@@ -217,14 +219,14 @@ func (s *KubernetesSource) Close() {
 // Load waits until the informers have listed every node and health pod
 // (bounded by ctx) and returns the validated list. If ctx ends first, the error says so
 // and includes the latest error from the API server, if any.
-func (s *KubernetesSource) Load(ctx context.Context) ([]Node, error) {
+func (s *Source) Load(ctx context.Context) ([]nodes.Node, error) {
 	if err := s.start(); err != nil {
 		return nil, err
 	}
 	select {
 	case <-s.allSynced:
 	case <-s.stopped:
-		return nil, errKubernetesClosed
+		return nil, errClosed
 	case <-ctx.Done():
 		s.mu.Lock()
 		last := s.lastWatch
@@ -257,9 +259,9 @@ func (s *KubernetesSource) Load(ctx context.Context) ([]Node, error) {
 // Load or update handed out, so Load followed by Watch reports nothing
 // until the nodes change. The callbacks run on Watch's goroutine; run one
 // Watch at a time per source.
-func (s *KubernetesSource) Watch(ctx context.Context, update func([]Node), fail func(error)) {
+func (s *Source) Watch(ctx context.Context, update func([]nodes.Node), fail func(error)) {
 	if update == nil {
-		update = func([]Node) {}
+		update = func([]nodes.Node) {}
 	}
 	if fail == nil {
 		fail = func(error) {}
@@ -314,7 +316,7 @@ func (s *KubernetesSource) Watch(ctx context.Context, update func([]Node), fail 
 
 // evaluate derives the list and reports it if it differs from the last
 // one reported.
-func (s *KubernetesSource) evaluate(update func([]Node), fail func(error)) {
+func (s *Source) evaluate(update func([]nodes.Node), fail func(error)) {
 	if s.afterEvaluate != nil {
 		seen := s.events.Load()
 		defer s.afterEvaluate(seen)
@@ -332,7 +334,7 @@ func (s *KubernetesSource) evaluate(update func([]Node), fail func(error)) {
 
 // record makes list, or err, what was last handed out, and reports
 // whether that differs from what was handed out before.
-func (s *KubernetesSource) record(list []Node, err error) (changed bool) {
+func (s *Source) record(list []nodes.Node, err error) (changed bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err != nil {
@@ -347,11 +349,11 @@ func (s *KubernetesSource) record(list []Node, err error) (changed bool) {
 
 // current derives the list from the informers' caches, validates it and
 // logs what changed about excluded or unusable nodes.
-func (s *KubernetesSource) current() ([]Node, error) {
+func (s *Source) current() ([]nodes.Node, error) {
 	list, notes := s.cfg.kubeNodes(storeObjects[*corev1.Node](s.informer), s.cfg.kubeHealthPods(storeObjects[*corev1.Pod](s.pods)))
 	s.logNotes(notes)
 	s.logNoHealth(list)
-	if err := Validate(list); err != nil {
+	if err := nodes.Validate(list); err != nil {
 		return nil, fmt.Errorf("node list from Kubernetes: %w", err)
 	}
 	return list, nil
@@ -373,7 +375,7 @@ func storeObjects[T any](inf cache.SharedIndexInformer) []T {
 // changes: one line for the cluster, not one per node, because before the
 // health DaemonSet is installed (or when the selector is wrong) that is
 // every node.
-func (s *KubernetesSource) logNoHealth(list []Node) {
+func (s *Source) logNoHealth(list []nodes.Node) {
 	n := 0
 	for _, node := range list {
 		if !node.HasHealthEndpoint() {
@@ -392,7 +394,7 @@ func (s *KubernetesSource) logNoHealth(list []Node) {
 
 // logNotes logs each node's note when it is new or changed, so that a
 // node that stays unusable is logged once, not on every evaluation.
-func (s *KubernetesSource) logNotes(notes map[string]kubeNote) {
+func (s *Source) logNotes(notes map[string]kubeNote) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for name, n := range notes {

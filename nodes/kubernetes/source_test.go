@@ -1,4 +1,4 @@
-package nodes
+package kubernetes
 
 import (
 	"context"
@@ -16,35 +16,37 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/connectivity-exporter/connectivity_exporter/nodes"
 )
 
-// kubeHarness runs a KubernetesSource on a fake clientset: Load, then
+// kubeHarness runs a Source on a fake clientset: Load, then
 // Watch in the background, with every callback turned into a channel.
 type kubeHarness struct {
 	t       *testing.T
 	client  *fake.Clientset
-	src     *KubernetesSource
+	src     *Source
 	log     *kubeLog
-	updates chan []Node
+	updates chan []nodes.Node
 	fails   chan error
 	evals   chan uint64 // the events count each evaluation started with
 	cancel  context.CancelFunc
 	done    chan struct{}
-	loaded  []Node
+	loaded  []nodes.Node
 }
 
-func newKubeHarness(t *testing.T, cfg KubernetesConfig, objs ...runtime.Object) *kubeHarness {
+func newKubeHarness(t *testing.T, cfg Config, objs ...runtime.Object) *kubeHarness {
 	t.Helper()
 	h := &kubeHarness{
 		t:       t,
 		client:  fake.NewClientset(objs...),
 		log:     &kubeLog{},
-		updates: make(chan []Node, 100),
+		updates: make(chan []nodes.Node, 100),
 		fails:   make(chan error, 100),
 		evals:   make(chan uint64, 1000),
 		done:    make(chan struct{}),
 	}
-	h.src = NewKubernetesSource(h.client, cfg, h.log.logger())
+	h.src = NewSource(h.client, cfg, h.log.logger())
 	h.src.afterEvaluate = func(events uint64) { h.evals <- events }
 	return h
 }
@@ -68,7 +70,7 @@ func (h *kubeHarness) watch() {
 	h.cancel = cancel
 	go func() {
 		defer close(h.done)
-		h.src.Watch(ctx, func(l []Node) { h.updates <- l }, func(err error) { h.fails <- err })
+		h.src.Watch(ctx, func(l []nodes.Node) { h.updates <- l }, func(err error) { h.fails <- err })
 	}()
 	h.t.Cleanup(h.stop)
 }
@@ -83,7 +85,7 @@ func (h *kubeHarness) stop() {
 	}
 }
 
-func (h *kubeHarness) wantUpdate(want ...Node) {
+func (h *kubeHarness) wantUpdate(want ...nodes.Node) {
 	h.t.Helper()
 	select {
 	case got := <-h.updates:
@@ -191,13 +193,13 @@ func (h *kubeHarness) delete(name string) {
 }
 
 var (
-	kubeA = Node{Name: "a", HostIP: addr("198.18.0.1")}
-	kubeB = Node{Name: "b", HostIP: addr("198.18.0.2")}
-	kubeC = Node{Name: "c", HostIP: addr("198.18.0.3")}
+	kubeA = nodes.Node{Name: "a", HostIP: addr("198.18.0.1")}
+	kubeB = nodes.Node{Name: "b", HostIP: addr("198.18.0.2")}
+	kubeC = nodes.Node{Name: "c", HostIP: addr("198.18.0.3")}
 )
 
 func TestKubernetesLoadSortsAndFilters(t *testing.T) {
-	h := newKubeHarness(t, KubernetesConfig{},
+	h := newKubeHarness(t, Config{},
 		kubeIP4("c", "198.18.0.3"),
 		kubeIP4("a", "198.18.0.1"),
 		kubeIP4("b", "198.18.0.2", kubeHealth("198.19.0.2")),
@@ -211,8 +213,8 @@ func TestKubernetesLoadSortsAndFilters(t *testing.T) {
 	}
 	b := kubeB
 	b.HealthIP = addr("198.19.0.2")
-	cordoned := Node{Name: "cordoned", HostIP: addr("198.18.0.4"), Leaving: LeavingCordoned}
-	if want := []Node{kubeA, b, kubeC, cordoned}; !reflect.DeepEqual(list, want) {
+	cordoned := nodes.Node{Name: "cordoned", HostIP: addr("198.18.0.4"), Leaving: nodes.LeavingCordoned}
+	if want := []nodes.Node{kubeA, b, kubeC, cordoned}; !reflect.DeepEqual(list, want) {
 		t.Errorf("Load:\n got %v\nwant %v", list, want)
 	}
 	logs := h.log.String()
@@ -227,8 +229,8 @@ func TestKubernetesLoadSortsAndFilters(t *testing.T) {
 }
 
 func TestKubernetesWatchAddUpdateDelete(t *testing.T) {
-	h := newKubeHarness(t, KubernetesConfig{}, kubeIP4("a", "198.18.0.1")).start()
-	if want := []Node{kubeA}; !reflect.DeepEqual(h.loaded, want) {
+	h := newKubeHarness(t, Config{}, kubeIP4("a", "198.18.0.1")).start()
+	if want := []nodes.Node{kubeA}; !reflect.DeepEqual(h.loaded, want) {
 		t.Fatalf("Load = %v, want %v", h.loaded, want)
 	}
 	h.settle() // Load followed by Watch reports nothing until a change
@@ -237,16 +239,16 @@ func TestKubernetesWatchAddUpdateDelete(t *testing.T) {
 	h.wantUpdate(kubeA, kubeB)
 
 	h.edit("b", func(n *corev1.Node) { n.Status.Addresses[0].Address = "198.18.0.20" })
-	h.wantUpdate(kubeA, Node{Name: "b", HostIP: addr("198.18.0.20")})
+	h.wantUpdate(kubeA, nodes.Node{Name: "b", HostIP: addr("198.18.0.20")})
 
 	h.delete("a")
-	h.wantUpdate(Node{Name: "b", HostIP: addr("198.18.0.20")})
+	h.wantUpdate(nodes.Node{Name: "b", HostIP: addr("198.18.0.20")})
 	h.settle()
 }
 
 func TestKubernetesWatchHealthIPAnnotation(t *testing.T) {
-	h := newKubeHarness(t, KubernetesConfig{}, kubeIP4("a", "198.18.0.1"), kubeIP4("b", "198.18.0.2")).start()
-	withHealth := func(n Node, ip string) Node { n.HealthIP = addr(ip); return n }
+	h := newKubeHarness(t, Config{}, kubeIP4("a", "198.18.0.1"), kubeIP4("b", "198.18.0.2")).start()
+	withHealth := func(n nodes.Node, ip string) nodes.Node { n.HealthIP = addr(ip); return n }
 
 	h.edit("a", kubeHealth("198.19.0.1"))
 	h.wantUpdate(withHealth(kubeA, "198.19.0.1"), kubeB)
@@ -273,53 +275,53 @@ func TestKubernetesWatchHealthIPAnnotation(t *testing.T) {
 }
 
 func TestKubernetesCustomAnnotation(t *testing.T) {
-	h := newKubeHarness(t, KubernetesConfig{HealthIPAnnotation: "example.com/health"},
+	h := newKubeHarness(t, Config{HealthIPAnnotation: "example.com/health"},
 		kubeIP4("a", "198.18.0.1", kubeHealth("198.19.0.9"), kubeWithAnnotation("example.com/health", "198.19.0.1"))).start()
 	want := kubeA
 	want.HealthIP = addr("198.19.0.1")
-	if !reflect.DeepEqual(h.loaded, []Node{want}) {
-		t.Errorf("Load = %v, want %v", h.loaded, []Node{want})
+	if !reflect.DeepEqual(h.loaded, []nodes.Node{want}) {
+		t.Errorf("Load = %v, want %v", h.loaded, []nodes.Node{want})
 	}
 }
 
 func TestKubernetesNotReady(t *testing.T) {
-	notReady := func(n Node) Node { n.NotReady = true; return n }
-	testKubernetesPolicy(t, func(policy string) KubernetesConfig { return KubernetesConfig{NotReady: policy} },
+	testKubernetesPolicy(t, func(policy string) Config { return Config{NotReady: policy} },
 		kubeNotReady, func(n *corev1.Node) { kubeSetReady(n, corev1.ConditionTrue) },
-		map[string]func(Node) (Node, bool){
-			KubernetesInclude: func(n Node) (Node, bool) { return notReady(n), true },
-			KubernetesExclude: func(Node) (Node, bool) { return Node{}, false },
+		map[string]func(nodes.Node) (nodes.Node, bool){
+			Include: func(n nodes.Node) (nodes.Node, bool) { n.NotReady = true; return n, true },
+			Exclude: func(nodes.Node) (nodes.Node, bool) { return nodes.Node{}, false },
 		}, nil)
 }
 
 func TestKubernetesCordoned(t *testing.T) {
-	testKubernetesPolicy(t, func(policy string) KubernetesConfig { return KubernetesConfig{Cordoned: policy, LocalNode: "a"} },
+	testKubernetesPolicy(t, func(policy string) Config { return Config{Cordoned: policy, LocalNode: "a"} },
 		kubeCordoned, // kubectl drain
 		func(n *corev1.Node) { n.Spec.Unschedulable = false }, // kubectl uncordon
-		map[string]func(Node) (Node, bool){
-			KubernetesInclude: func(n Node) (Node, bool) { return n, true },
-			KubernetesExclude: func(n Node) (Node, bool) { n.Leaving = LeavingCordoned; return n, true },
+		map[string]func(nodes.Node) (nodes.Node, bool){
+			Include: func(n nodes.Node) (nodes.Node, bool) { return n, true },
+			Exclude: func(n nodes.Node) (nodes.Node, bool) { n.Leaving = nodes.LeavingCordoned; return n, true },
 		},
 		func(h *kubeHarness) {
 			a := kubeA
-			a.Leaving = LeavingCordoned // the local node is listed as leaving too, and still probes itself
+			a.Leaving = nodes.LeavingCordoned // the local node is listed as leaving too, and still probes itself
 			h.edit("a", kubeCordoned)
-			h.wantUpdate(a, markedB(LeavingCordoned), markedC(LeavingCordoned))
+			h.wantUpdate(a, markedB(nodes.LeavingCordoned), markedC(nodes.LeavingCordoned))
 		})
 }
 
-func markedB(leaving string) Node { n := kubeB; n.Leaving = leaving; return n }
-func markedC(leaving string) Node { n := kubeC; n.Leaving = leaving; return n }
+func markedB(leaving string) nodes.Node { n := kubeB; n.Leaving = leaving; return n }
+func markedC(leaving string) nodes.Node { n := kubeC; n.Leaving = leaving; return n }
 
 // Each taint that says a node is leaving marks it so, whatever the
-// cordon policy; a deletion candidate (a soft taint) does not.
+// cordon policy; a deletion candidate (a soft taint) and the node
+// lifecycle controller's unreachable taint do not.
 func TestKubernetesLeavingTaints(t *testing.T) {
 	for _, tc := range []struct {
 		taint string
 		want  string
 	}{
-		{TaintToBeDeletedByClusterAutoscaler, LeavingAutoscaler},
-		{TaintOutOfService, LeavingOutOfService},
+		{TaintToBeDeletedByClusterAutoscaler, nodes.LeavingAutoscaler},
+		{TaintOutOfService, nodes.LeavingOutOfService},
 		{"DeletionCandidateOfClusterAutoscaler", ""},
 		{corev1.TaintNodeUnreachable, ""},
 	} {
@@ -327,7 +329,7 @@ func TestKubernetesLeavingTaints(t *testing.T) {
 			taint := func(n *corev1.Node) {
 				n.Spec.Taints = append(n.Spec.Taints, corev1.Taint{Key: tc.taint, Effect: corev1.TaintEffectNoSchedule})
 			}
-			h := newKubeHarness(t, KubernetesConfig{Cordoned: KubernetesInclude}, kubeIP4("a", "198.18.0.1"), kubeIP4("b", "198.18.0.2")).start()
+			h := newKubeHarness(t, Config{Cordoned: Include}, kubeIP4("a", "198.18.0.1"), kubeIP4("b", "198.18.0.2")).start()
 			h.edit("b", taint)
 			if tc.want == "" {
 				h.settle()
@@ -344,27 +346,27 @@ func TestKubernetesLeavingTaints(t *testing.T) {
 // to include or exclude nodes that mark applies to: marked says what a
 // marked node becomes under each policy (kept, and how, or left out).
 // Node c starts marked; then b is marked and c unmarked. Under exclude,
-// excluded (if set) runs once b is marked.
-func testKubernetesPolicy(t *testing.T, cfg func(policy string) KubernetesConfig, mark, unmark func(*corev1.Node),
-	marked map[string]func(Node) (Node, bool), excluded func(*kubeHarness)) {
-	for _, policy := range []string{KubernetesInclude, KubernetesExclude} {
+// excluded (if set) runs once b is marked, instead of the unmarking.
+func testKubernetesPolicy(t *testing.T, cfg func(policy string) Config, mark, unmark func(*corev1.Node),
+	marked map[string]func(nodes.Node) (nodes.Node, bool), excluded func(*kubeHarness)) {
+	for _, policy := range []string{Include, Exclude} {
 		t.Run(policy, func(t *testing.T) {
 			h := newKubeHarness(t, cfg(policy),
 				kubeIP4("a", "198.18.0.1"), kubeIP4("b", "198.18.0.2"), kubeIP4("c", "198.18.0.3", mark)).start()
-			with := func(n Node, isMarked bool) []Node {
+			with := func(n nodes.Node, isMarked bool) []nodes.Node {
 				if !isMarked {
-					return []Node{n}
+					return []nodes.Node{n}
 				}
 				if m, keep := marked[policy](n); keep {
-					return []Node{m}
+					return []nodes.Node{m}
 				}
 				return nil
 			}
-			nodes := func(bMarked, cMarked bool) []Node {
-				return append(append([]Node{kubeA}, with(kubeB, bMarked)...), with(kubeC, cMarked)...)
+			list := func(bMarked, cMarked bool) []nodes.Node {
+				return append(append([]nodes.Node{kubeA}, with(kubeB, bMarked)...), with(kubeC, cMarked)...)
 			}
 			// expect waits for next, or for nothing when it is no change.
-			expect := func(prev, next []Node) {
+			expect := func(prev, next []nodes.Node) {
 				t.Helper()
 				if reflect.DeepEqual(prev, next) {
 					h.settle()
@@ -372,23 +374,23 @@ func testKubernetesPolicy(t *testing.T, cfg func(policy string) KubernetesConfig
 				}
 				h.wantUpdate(next...)
 			}
-			if want := nodes(false, true); !reflect.DeepEqual(h.loaded, want) {
+			if want := list(false, true); !reflect.DeepEqual(h.loaded, want) {
 				t.Fatalf("Load = %v, want %v", h.loaded, want)
 			}
 			h.edit("b", mark)
-			expect(nodes(false, true), nodes(true, true))
-			if excluded != nil && policy == KubernetesExclude {
+			expect(list(false, true), list(true, true))
+			if excluded != nil && policy == Exclude {
 				excluded(h)
 				return
 			}
 			h.edit("c", unmark)
-			expect(nodes(true, true), nodes(true, false))
+			expect(list(true, true), list(true, false))
 		})
 	}
 }
 
 func TestKubernetesHeartbeatDoesNotUpdate(t *testing.T) {
-	h := newKubeHarness(t, KubernetesConfig{}, kubeIP4("a", "198.18.0.1"), kubeIP4("b", "198.18.0.2")).start()
+	h := newKubeHarness(t, Config{}, kubeIP4("a", "198.18.0.1"), kubeIP4("b", "198.18.0.2")).start()
 	h.settle()
 	before := h.src.events.Load()
 	h.edit("a", func(n *corev1.Node) {
@@ -403,26 +405,26 @@ func TestKubernetesHeartbeatDoesNotUpdate(t *testing.T) {
 }
 
 func TestKubernetesBurstYieldsOneUpdate(t *testing.T) {
-	h := newKubeHarness(t, KubernetesConfig{}, kubeIP4("a", "198.18.0.1"))
+	h := newKubeHarness(t, Config{}, kubeIP4("a", "198.18.0.1"))
 	// Long enough that the five creates below, microseconds apart, land
 	// in one window however slow the machine (the test waits it out once).
 	h.src.debounce = 2 * time.Second
 	h.start()
 	h.settle()
-	var want []Node
+	var want []nodes.Node
 	want = append(want, kubeA)
 	for i := 2; i <= 6; i++ {
 		name := string(rune('a' + i - 1))
 		ip := "198.18.0." + string(rune('0'+i))
 		h.create(kubeIP4(name, ip))
-		want = append(want, Node{Name: name, HostIP: addr(ip)})
+		want = append(want, nodes.Node{Name: name, HostIP: addr(ip)})
 	}
 	h.wantUpdate(want...)
 	h.settle()
 }
 
 func TestKubernetesNodeWithoutAddressIsSkipped(t *testing.T) {
-	h := newKubeHarness(t, KubernetesConfig{AddressType: "ExternalIP"},
+	h := newKubeHarness(t, Config{AddressType: "ExternalIP"},
 		kubeTestNode("a", []string{"InternalIP=198.18.0.1", "ExternalIP=198.18.1.1"})).start()
 	h.create(kubeTestNode("b", []string{"InternalIP=198.18.0.2"})) // no ExternalIP: skipped, list unchanged
 	h.settle()
@@ -435,15 +437,15 @@ func TestKubernetesNodeWithoutAddressIsSkipped(t *testing.T) {
 	h.edit("b", func(n *corev1.Node) {
 		n.Status.Addresses = append(n.Status.Addresses, corev1.NodeAddress{Type: corev1.NodeExternalIP, Address: "198.18.1.2"})
 	})
-	h.wantUpdate(Node{Name: "a", HostIP: addr("198.18.1.1")}, Node{Name: "b", HostIP: addr("198.18.1.2")})
+	h.wantUpdate(nodes.Node{Name: "a", HostIP: addr("198.18.1.1")}, nodes.Node{Name: "b", HostIP: addr("198.18.1.2")})
 }
 
 func TestKubernetesIPv6DualStack(t *testing.T) {
-	h := newKubeHarness(t, KubernetesConfig{IPFamily: IPFamilyIPv6},
+	h := newKubeHarness(t, Config{IPFamily: IPFamilyIPv6},
 		kubeTestNode("a", []string{"InternalIP=198.18.0.1", "InternalIP=2001:db8::1"}, kubeHealth("2001:db8:1::1")),
 		kubeTestNode("b", []string{"InternalIP=2001:db8::2", "InternalIP=198.18.0.2"}),
 	).start()
-	want := []Node{
+	want := []nodes.Node{
 		{Name: "a", HostIP: addr("2001:db8::1"), HealthIP: addr("2001:db8:1::1")},
 		{Name: "b", HostIP: addr("2001:db8::2")},
 	}
@@ -453,11 +455,11 @@ func TestKubernetesIPv6DualStack(t *testing.T) {
 }
 
 func TestKubernetesInvalidListFailsOnceAndRecovers(t *testing.T) {
-	h := newKubeHarness(t, KubernetesConfig{},
+	h := newKubeHarness(t, Config{},
 		kubeIP4("a", "198.18.0.1", kubeHealth("198.19.0.1")), kubeIP4("b", "198.18.0.2")).start()
 	// Two nodes claiming one health IP: Validate rejects the whole list.
 	h.edit("b", kubeHealth("198.19.0.1"))
-	if err := h.wantFail("duplicates health_ip"); IsTransient(err) {
+	if err := h.wantFail("duplicates health_ip"); nodes.IsTransient(err) {
 		t.Errorf("a rejected list reported as transient: %v", err)
 	}
 	h.edit("b", kubeWithAnnotation("example.com/other", "x")) // still the same bad list: not reported again
@@ -469,7 +471,7 @@ func TestKubernetesInvalidListFailsOnceAndRecovers(t *testing.T) {
 }
 
 func TestKubernetesLoadInvalidList(t *testing.T) {
-	h := newKubeHarness(t, KubernetesConfig{NotReady: KubernetesExclude}, kubeIP4("a", "198.18.0.1", kubeNotReady))
+	h := newKubeHarness(t, Config{NotReady: Exclude}, kubeIP4("a", "198.18.0.1", kubeNotReady))
 	defer h.src.Close()
 	_, err := h.src.Load(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "node list from Kubernetes: node list is empty") {
@@ -528,7 +530,7 @@ func (f *kubeFlakyAPI) breakWatch() {
 }
 
 func TestKubernetesAPIErrorKeepsLastList(t *testing.T) {
-	h := newKubeHarness(t, KubernetesConfig{}, kubeIP4("a", "198.18.0.1"), kubeIP4("b", "198.18.0.2"))
+	h := newKubeHarness(t, Config{}, kubeIP4("a", "198.18.0.1"), kubeIP4("b", "198.18.0.2"))
 	var api kubeFlakyAPI
 	api.install(h.client)
 	h.start()
@@ -536,7 +538,7 @@ func TestKubernetesAPIErrorKeepsLastList(t *testing.T) {
 
 	api.breakWatch()
 	// The informer retries by itself, and no update will say it is over.
-	if err := h.wantFail("watching Kubernetes nodes: "); !IsTransient(err) {
+	if err := h.wantFail("watching Kubernetes nodes: "); !nodes.IsTransient(err) {
 		t.Errorf("a watch error not reported as transient: %v", err)
 	}
 	// The cache, and so the list, is what it was: nothing but errors
@@ -584,7 +586,7 @@ func (h *kubeHarness) settleAllowingFails(n uint64) {
 	}
 }
 
-func (h *kubeHarness) wantUpdateAllowingFails(want ...Node) {
+func (h *kubeHarness) wantUpdateAllowingFails(want ...nodes.Node) {
 	h.t.Helper()
 	deadline := time.After(kubeWait)
 	for {
@@ -602,7 +604,7 @@ func (h *kubeHarness) wantUpdateAllowingFails(want ...Node) {
 }
 
 func TestKubernetesLoadTimesOutWithLastError(t *testing.T) {
-	h := newKubeHarness(t, KubernetesConfig{}, kubeIP4("a", "198.18.0.1"))
+	h := newKubeHarness(t, Config{}, kubeIP4("a", "198.18.0.1"))
 	var api kubeFlakyAPI
 	api.failing.Store(true)
 	api.install(h.client)
@@ -627,25 +629,25 @@ func TestKubernetesLoadTimesOutWithLastError(t *testing.T) {
 }
 
 func TestKubernetesWatchWithoutLoad(t *testing.T) {
-	h := newKubeHarness(t, KubernetesConfig{}, kubeIP4("b", "198.18.0.2"), kubeIP4("a", "198.18.0.1"))
+	h := newKubeHarness(t, Config{}, kubeIP4("b", "198.18.0.2"), kubeIP4("a", "198.18.0.1"))
 	h.watch()
 	h.wantUpdate(kubeA, kubeB) // the first complete list, once
 	h.settle()
 }
 
 func TestKubernetesClosed(t *testing.T) {
-	h := newKubeHarness(t, KubernetesConfig{}, kubeIP4("a", "198.18.0.1")).start()
+	h := newKubeHarness(t, Config{}, kubeIP4("a", "198.18.0.1")).start()
 	h.stop() // Watch returning stops the informer
-	if _, err := h.src.Load(context.Background()); !errors.Is(err, errKubernetesClosed) {
-		t.Errorf("Load after Watch returned = %v, want %v", err, errKubernetesClosed)
+	if _, err := h.src.Load(context.Background()); !errors.Is(err, errClosed) {
+		t.Errorf("Load after Watch returned = %v, want %v", err, errClosed)
 	}
 	var failed error
 	h.src.Watch(context.Background(), nil, func(err error) { failed = err })
-	if !errors.Is(failed, errKubernetesClosed) {
-		t.Errorf("Watch after Close failed with %v, want %v", failed, errKubernetesClosed)
+	if !errors.Is(failed, errClosed) {
+		t.Errorf("Watch after Close failed with %v, want %v", failed, errClosed)
 	}
 	h.src.Close() // again: fine
 
-	never := NewKubernetesSource(fake.NewClientset(), KubernetesConfig{}, nil)
+	never := NewSource(fake.NewClientset(), Config{}, nil)
 	never.Close() // never started: fine
 }

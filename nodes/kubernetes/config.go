@@ -1,4 +1,4 @@
-package nodes
+package kubernetes
 
 import (
 	"errors"
@@ -13,20 +13,20 @@ import (
 )
 
 // DefaultHealthIPAnnotation is the Node annotation that holds a node's
-// health IP when KubernetesConfig.HealthIPAnnotation is empty.
+// health IP when Config.HealthIPAnnotation is empty.
 const DefaultHealthIPAnnotation = "connectivity-exporter.io/health-ip"
 
 // DefaultHealthPodSelector selects the pods of deploy/kubernetes's
-// health DaemonSet when KubernetesConfig.HealthPodSelector is empty.
+// health DaemonSet when Config.HealthPodSelector is empty.
 const DefaultHealthPodSelector = "app.kubernetes.io/name=connectivity-health"
 
-// Values of KubernetesConfig.NotReady and KubernetesConfig.Cordoned.
+// Values of Config.NotReady and Config.Cordoned.
 const (
-	KubernetesInclude = "include"
-	KubernetesExclude = "exclude"
+	Include = "include"
+	Exclude = "exclude"
 )
 
-// Values of KubernetesConfig.IPFamily.
+// Values of Config.IPFamily.
 const (
 	IPFamilyIPv4 = "ipv4"
 	IPFamilyIPv6 = "ipv6"
@@ -36,10 +36,10 @@ const (
 	IPFamilyDual = "dual"
 )
 
-// KubernetesConfig says how Node objects become the node list. The zero
+// Config says how Node objects become the node list. The zero
 // value is valid and means the defaults documented on each field.
-type KubernetesConfig struct {
-	// Kubeconfig is the kubeconfig file for NewKubernetesClient; empty
+type Config struct {
+	// Kubeconfig is the kubeconfig file for NewClient; empty
 	// means the in-cluster configuration (the pod's service account).
 	Kubeconfig string
 	// AddressType is the node address probed on host paths: "InternalIP"
@@ -59,7 +59,7 @@ type KubernetesConfig struct {
 	// HealthPodNamespace is the namespace of the health pods: each node's
 	// health IP is the IP of its health pod (see kubeHealthPods). Empty
 	// means "default"; the daemon fills in the namespace of its kubeconfig
-	// context, or in a pod its own (KubernetesNamespace).
+	// context, or in a pod its own (Namespace).
 	HealthPodNamespace string
 	// HealthPodSelector is the label selector of the health pods
 	// (DefaultHealthPodSelector when empty).
@@ -84,7 +84,7 @@ type KubernetesConfig struct {
 }
 
 // withDefaults fills in the defaults of empty fields.
-func (c KubernetesConfig) withDefaults() KubernetesConfig {
+func (c Config) withDefaults() Config {
 	if c.AddressType == "" {
 		c.AddressType = string(corev1.NodeInternalIP)
 	}
@@ -101,17 +101,17 @@ func (c KubernetesConfig) withDefaults() KubernetesConfig {
 		c.HealthPodSelector = DefaultHealthPodSelector
 	}
 	if c.NotReady == "" {
-		c.NotReady = KubernetesInclude
+		c.NotReady = Include
 	}
 	if c.Cordoned == "" {
-		c.Cordoned = KubernetesExclude
+		c.Cordoned = Exclude
 	}
 	return c
 }
 
 // Validate reports every field that is set to something unknown; empty
 // fields mean their default and are fine.
-func (c KubernetesConfig) Validate() error {
+func (c Config) Validate() error {
 	c = c.withDefaults()
 	var errs []error
 	switch corev1.NodeAddressType(c.AddressType) {
@@ -135,8 +135,8 @@ func (c KubernetesConfig) Validate() error {
 		errs = append(errs, fmt.Errorf("health pod selector %q: %w", c.HealthPodSelector, err))
 	}
 	for _, f := range []struct{ name, value string }{{"not-ready", c.NotReady}, {"cordoned", c.Cordoned}} {
-		if f.value != KubernetesInclude && f.value != KubernetesExclude {
-			errs = append(errs, fmt.Errorf("%s %q: want %s or %s", f.name, f.value, KubernetesInclude, KubernetesExclude))
+		if f.value != Include && f.value != Exclude {
+			errs = append(errs, fmt.Errorf("%s %q: want %s or %s", f.name, f.value, Include, Exclude))
 		}
 	}
 	if c.Resync < 0 {

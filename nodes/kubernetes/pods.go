@@ -1,4 +1,4 @@
-package nodes
+package kubernetes
 
 import (
 	"net/netip"
@@ -21,7 +21,7 @@ type kubeHealthPod struct {
 // then the newest, then the first by name, so that every exporter picks
 // the same one. While a DaemonSet replaces a pod the new one wins once it
 // is Ready, and the old one is dropped as soon as it is terminating.
-func (c KubernetesConfig) kubeHealthPods(pods []*corev1.Pod) map[string]kubeHealthPod {
+func (c Config) kubeHealthPods(pods []*corev1.Pod) map[string]kubeHealthPod {
 	best := map[string]kubeHealthPod{}
 	for _, p := range pods {
 		if p.Spec.NodeName == "" || p.DeletionTimestamp != nil || p.Status.Phase != corev1.PodRunning {
@@ -54,7 +54,7 @@ func (a kubeHealthPod) betterThan(b kubeHealthPod) bool {
 // probed from other nodes, in the pod's order. status.podIPs lists the
 // primary IP first (and a dual-stack pod's other family next);
 // status.podIP (the primary address) is read only when podIPs is empty.
-func (c KubernetesConfig) podAddresses(st corev1.PodStatus) []netip.Addr {
+func (c Config) podAddresses(st corev1.PodStatus) []netip.Addr {
 	ips := make([]string, 0, len(st.PodIPs)+1)
 	for _, p := range st.PodIPs {
 		ips = append(ips, p.IP)

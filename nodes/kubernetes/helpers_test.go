@@ -1,7 +1,9 @@
-package nodes
+package kubernetes
 
 import (
 	"bytes"
+	"net/netip"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,6 +16,18 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/yaml"
 )
+
+func addr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+// readTestdata is the file name of testdata/.
+func readTestdata(t testing.TB, name string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
 
 // kubeWait bounds a wait in these tests. It is generous: the tests wait on
 // events, and this only stops a broken test.
@@ -97,7 +111,7 @@ func (l *kubeLog) logger() log.Logger { return log.NewLogfmtLogger(l) }
 // a typo in a fixture must not silently drop a field.
 func kubeTestdata(t *testing.T, name string) []*corev1.Node {
 	t.Helper()
-	data := readTestdata(t, filepath.Join("kubernetes", name))
+	data := readTestdata(t, name)
 	var list corev1.NodeList
 	if err := yaml.UnmarshalStrict(data, &list); err != nil {
 		t.Fatalf("%s: %v", name, err)

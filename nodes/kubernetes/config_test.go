@@ -1,4 +1,4 @@
-package nodes
+package kubernetes
 
 import (
 	"strings"
@@ -7,26 +7,26 @@ import (
 )
 
 func TestKubernetesConfigDefaults(t *testing.T) {
-	got := KubernetesConfig{}.withDefaults()
-	want := KubernetesConfig{
+	got := Config{}.withDefaults()
+	want := Config{
 		AddressType:        "InternalIP",
 		IPFamily:           IPFamilyDual,
 		HealthIPAnnotation: DefaultHealthIPAnnotation,
 		HealthPodNamespace: "default",
 		HealthPodSelector:  DefaultHealthPodSelector,
-		NotReady:           KubernetesInclude,
-		Cordoned:           KubernetesExclude,
+		NotReady:           Include,
+		Cordoned:           Exclude,
 	}
 	if got != want {
 		t.Errorf("defaults = %+v, want %+v", got, want)
 	}
-	if err := (KubernetesConfig{}).Validate(); err != nil {
+	if err := (Config{}).Validate(); err != nil {
 		t.Errorf("zero config: %v", err)
 	}
 }
 
 func TestKubernetesConfigValidate(t *testing.T) {
-	good := KubernetesConfig{
+	good := Config{
 		Kubeconfig: "/etc/kubeconfig", AddressType: "ExternalIP", IPFamily: "ipv6",
 		HealthIPAnnotation: "Example.com/Health-IP", NotReady: "exclude", Cordoned: "include",
 		HealthPodNamespace: "monitoring", HealthPodSelector: "app in (health, health-v2),tier!=web",
@@ -35,7 +35,7 @@ func TestKubernetesConfigValidate(t *testing.T) {
 	if err := good.Validate(); err != nil {
 		t.Errorf("good config: %v", err)
 	}
-	bad := KubernetesConfig{
+	bad := Config{
 		AddressType: "Hostname", IPFamily: "both", HealthIPAnnotation: "a b/c",
 		HealthPodNamespace: "Not_A_Namespace", HealthPodSelector: "app in health",
 		NotReady: "ignore", Cordoned: "yes", Resync: -time.Second,

@@ -1,4 +1,4 @@
-package nodes
+package kubernetes
 
 import (
 	"reflect"
@@ -6,23 +6,25 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/connectivity-exporter/connectivity_exporter/nodes"
 )
 
 func TestKubeNodesFromTestdata(t *testing.T) {
 	objs := kubeTestdata(t, "nodes.yaml")
 	tests := []struct {
 		name      string
-		cfg       KubernetesConfig
-		want      []Node
+		cfg       Config
+		want      []nodes.Node
 		wantNotes map[string]string // node -> start of the note; "!" prefix: warn
 	}{
 		{
 			name: "defaults: InternalIP, dual (every family a node has), NotReady included, cordoned excluded",
-			want: []Node{
+			want: []nodes.Node{
 				{Name: "worker-1", HostIP: addr("198.18.0.1"), HealthIP: addr("198.19.0.1")},
 				{Name: "worker-2", HostIP: addr("198.18.0.2"), DualStackHostIP: addr("2001:db8::2"), HealthIP: addr("2001:db8:1::2")},
 				{Name: "worker-3", HostIP: addr("198.18.0.3"), NotReady: true},
-				{Name: "worker-4", HostIP: addr("198.18.0.4"), Leaving: LeavingCordoned},
+				{Name: "worker-4", HostIP: addr("198.18.0.4"), Leaving: nodes.LeavingCordoned},
 				{Name: "worker-5", HostIP: addr("198.18.0.5")},
 				{Name: "worker-7", HostIP: addr("2001:db8::7")},
 			},
@@ -34,12 +36,12 @@ func TestKubeNodesFromTestdata(t *testing.T) {
 		},
 		{
 			name: "ipv4: InternalIP, NotReady included, cordoned excluded",
-			cfg:  KubernetesConfig{IPFamily: IPFamilyIPv4},
-			want: []Node{
+			cfg:  Config{IPFamily: IPFamilyIPv4},
+			want: []nodes.Node{
 				{Name: "worker-1", HostIP: addr("198.18.0.1"), HealthIP: addr("198.19.0.1")},
 				{Name: "worker-2", HostIP: addr("198.18.0.2")},
 				{Name: "worker-3", HostIP: addr("198.18.0.3"), NotReady: true},
-				{Name: "worker-4", HostIP: addr("198.18.0.4"), Leaving: LeavingCordoned},
+				{Name: "worker-4", HostIP: addr("198.18.0.4"), Leaving: nodes.LeavingCordoned},
 				{Name: "worker-5", HostIP: addr("198.18.0.5")},
 			},
 			wantNotes: map[string]string{
@@ -52,8 +54,8 @@ func TestKubeNodesFromTestdata(t *testing.T) {
 		},
 		{
 			name: "ipv6 picks the IPv6 address of a dual-stack node and skips link-local",
-			cfg:  KubernetesConfig{IPFamily: IPFamilyIPv6},
-			want: []Node{
+			cfg:  Config{IPFamily: IPFamilyIPv6},
+			want: []nodes.Node{
 				{Name: "worker-2", HostIP: addr("2001:db8::2"), HealthIP: addr("2001:db8:1::2")},
 				{Name: "worker-7", HostIP: addr("2001:db8::7")},
 			},
@@ -67,8 +69,8 @@ func TestKubeNodesFromTestdata(t *testing.T) {
 		},
 		{
 			name: "ExternalIP, NotReady excluded, cordoned included",
-			cfg:  KubernetesConfig{AddressType: "ExternalIP", IPFamily: IPFamilyIPv4, NotReady: KubernetesExclude, Cordoned: KubernetesInclude},
-			want: []Node{
+			cfg:  Config{AddressType: "ExternalIP", IPFamily: IPFamilyIPv4, NotReady: Exclude, Cordoned: Include},
+			want: []nodes.Node{
 				{Name: "worker-1", HostIP: addr("198.18.1.1"), HealthIP: addr("198.19.0.1")},
 			},
 			wantNotes: map[string]string{
@@ -82,12 +84,12 @@ func TestKubeNodesFromTestdata(t *testing.T) {
 		},
 		{
 			name: "the local node is kept even when NotReady would exclude it",
-			cfg:  KubernetesConfig{IPFamily: IPFamilyIPv4, NotReady: KubernetesExclude, Cordoned: KubernetesExclude, LocalNode: "worker-3"},
-			want: []Node{
+			cfg:  Config{IPFamily: IPFamilyIPv4, NotReady: Exclude, Cordoned: Exclude, LocalNode: "worker-3"},
+			want: []nodes.Node{
 				{Name: "worker-1", HostIP: addr("198.18.0.1"), HealthIP: addr("198.19.0.1")},
 				{Name: "worker-2", HostIP: addr("198.18.0.2")},
 				{Name: "worker-3", HostIP: addr("198.18.0.3"), NotReady: true},
-				{Name: "worker-4", HostIP: addr("198.18.0.4"), Leaving: LeavingCordoned},
+				{Name: "worker-4", HostIP: addr("198.18.0.4"), Leaving: nodes.LeavingCordoned},
 				{Name: "worker-5", HostIP: addr("198.18.0.5")},
 			},
 		},
@@ -99,7 +101,7 @@ func TestKubeNodesFromTestdata(t *testing.T) {
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("nodes:\n got %v\nwant %v", got, tt.want)
 			}
-			if err := Validate(got); err != nil {
+			if err := nodes.Validate(got); err != nil {
 				t.Errorf("Validate: %v", err)
 			}
 			for name, want := range tt.wantNotes {
@@ -134,7 +136,7 @@ func TestKubeNodesFromTestdata(t *testing.T) {
 
 func TestKubeStripDropsBulkAndHeartbeats(t *testing.T) {
 	o := kubeTestdata(t, "nodes.yaml")[0]
-	cfg := KubernetesConfig{}.withDefaults()
+	cfg := Config{}.withDefaults()
 	s, err := cfg.kubeStrip(o)
 	if err != nil {
 		t.Fatal(err)
@@ -161,7 +163,7 @@ func TestKubeStripDropsBulkAndHeartbeats(t *testing.T) {
 }
 
 func TestKubeNodeHealthIPProblems(t *testing.T) {
-	cfg := KubernetesConfig{IPFamily: IPFamilyIPv4}.withDefaults()
+	cfg := Config{IPFamily: IPFamilyIPv4}.withDefaults()
 	tests := []struct {
 		value      string
 		wantHealth string // "" for none

@@ -1,4 +1,4 @@
-package nodes
+package kubernetes
 
 import (
 	"bytes"
@@ -19,6 +19,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/connectivity-exporter/connectivity_exporter/nodes"
 )
 
 func TestNewKubernetesClientFromKubeconfig(t *testing.T) {
@@ -42,7 +44,7 @@ func TestNewKubernetesClientFromKubeconfig(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	client, err := NewKubernetesClient(kubeconfigFor(t, srv.URL))
+	client, err := NewClient(kubeconfigFor(t, srv.URL))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,13 +70,13 @@ func TestNewKubernetesClientFromKubeconfig(t *testing.T) {
 
 func TestNewKubernetesClientErrors(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "missing")
-	if _, err := NewKubernetesClient(missing); err == nil || !strings.Contains(err.Error(), "kubeconfig "+missing+": ") {
+	if _, err := NewClient(missing); err == nil || !strings.Contains(err.Error(), "kubeconfig "+missing+": ") {
 		t.Errorf("missing kubeconfig: err = %v", err)
 	}
 	// Outside a pod (no KUBERNETES_SERVICE_HOST), in-cluster must say so.
 	t.Setenv("KUBERNETES_SERVICE_HOST", "")
 	t.Setenv("KUBERNETES_SERVICE_PORT", "")
-	if _, err := NewKubernetesClient(""); err == nil || !strings.Contains(err.Error(), "in-cluster Kubernetes configuration") {
+	if _, err := NewClient(""); err == nil || !strings.Contains(err.Error(), "in-cluster Kubernetes configuration") {
 		t.Errorf("in-cluster outside a pod: err = %v", err)
 	}
 }
@@ -179,35 +181,35 @@ func TestKubernetesSourceOverHTTP(t *testing.T) {
 	api := &kubeAPIServer{t: t, nodes: []corev1.Node{*n1}, pods: []corev1.Pod{*pod}, events: make(chan string, 10)}
 	srv := httptest.NewTLSServer(api)
 	defer srv.Close()
-	client, err := NewKubernetesClient(kubeconfigFor(t, srv.URL))
+	client, err := NewClient(kubeconfigFor(t, srv.URL))
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := NewKubernetesSource(client, KubernetesConfig{HealthPodNamespace: kubeHealthNS}, nil)
+	src := NewSource(client, Config{HealthPodNamespace: kubeHealthNS}, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), kubeWait)
 	defer cancel()
 	list, err := src.Load(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Node{{Name: "node-1", HostIP: addr("198.18.0.1"), HealthIP: addr("198.19.0.1")}}
+	want := []nodes.Node{{Name: "node-1", HostIP: addr("198.18.0.1"), HealthIP: addr("198.19.0.1")}}
 	if !reflect.DeepEqual(list, want) {
 		t.Fatalf("Load = %v, want %v", list, want)
 	}
 
-	updates := make(chan []Node, 10)
+	updates := make(chan []nodes.Node, 10)
 	done := make(chan struct{})
 	wctx, stop := context.WithCancel(context.Background())
 	go func() {
 		defer close(done)
-		src.Watch(wctx, func(l []Node) { updates <- l }, func(err error) { t.Errorf("fail(%v)", err) })
+		src.Watch(wctx, func(l []nodes.Node) { updates <- l }, func(err error) { t.Errorf("fail(%v)", err) })
 	}()
 	n2 := kubeIP4("node-2", "198.18.0.2")
 	n2.ResourceVersion = "11"
 	api.send("ADDED", n2)
 	select {
 	case got := <-updates:
-		want = append(want, Node{Name: "node-2", HostIP: addr("198.18.0.2")})
+		want = append(want, nodes.Node{Name: "node-2", HostIP: addr("198.18.0.2")})
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("update %v, want %v", got, want)
 		}
@@ -243,7 +245,7 @@ func TestKubernetesSourceOverHTTP(t *testing.T) {
 
 func kubeconfigFor(t *testing.T, server string) string {
 	t.Helper()
-	tmpl := readTestdata(t, filepath.Join("kubernetes", "kubeconfig.yaml"))
+	tmpl := readTestdata(t, "kubeconfig.yaml")
 	path := filepath.Join(t.TempDir(), "kubeconfig")
 	if err := os.WriteFile(path, []byte(strings.ReplaceAll(string(tmpl), "SERVER", server)), 0o600); err != nil {
 		t.Fatal(err)
@@ -265,12 +267,12 @@ func TestKubernetesNamespace(t *testing.T) {
 		{plain, "default"},
 		{withNS, "monitoring"},
 	} {
-		if got, err := KubernetesNamespace(tt.kubeconfig); err != nil || got != tt.want {
-			t.Errorf("KubernetesNamespace(%s) = %q, %v; want %q", filepath.Base(tt.kubeconfig), got, err, tt.want)
+		if got, err := Namespace(tt.kubeconfig); err != nil || got != tt.want {
+			t.Errorf("Namespace(%s) = %q, %v; want %q", filepath.Base(tt.kubeconfig), got, err, tt.want)
 		}
 	}
 	missing := filepath.Join(t.TempDir(), "missing")
-	if _, err := KubernetesNamespace(missing); err == nil || !strings.Contains(err.Error(), "namespace of kubeconfig "+missing) {
+	if _, err := Namespace(missing); err == nil || !strings.Contains(err.Error(), "namespace of kubeconfig "+missing) {
 		t.Errorf("missing kubeconfig: err = %v", err)
 	}
 }

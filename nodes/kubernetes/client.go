@@ -1,17 +1,17 @@
-package nodes
+package kubernetes
 
 import (
 	"fmt"
 
-	"k8s.io/client-go/kubernetes"
+	clientset "k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 )
 
-// NewKubernetesClient returns a client for the cluster in the kubeconfig
+// NewClient returns a client for the cluster in the kubeconfig
 // file, or for the cluster the pod runs in (its service account) when
 // kubeconfig is empty.
-func NewKubernetesClient(kubeconfig string) (kubernetes.Interface, error) {
+func NewClient(kubeconfig string) (clientset.Interface, error) {
 	var cfg *rest.Config
 	var err error
 	if kubeconfig == "" {
@@ -30,20 +30,20 @@ func NewKubernetesClient(kubeconfig string) (kubernetes.Interface, error) {
 	// for the same Node objects.
 	cfg.ContentType = "application/vnd.kubernetes.protobuf"
 	cfg.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
-	client, err := kubernetes.NewForConfig(cfg)
+	client, err := clientset.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes client: %w", err)
 	}
 	return client, nil
 }
 
-// KubernetesNamespace is the namespace a client of the kubeconfig file
+// Namespace is the namespace a client of the kubeconfig file
 // works in by default, as kubectl picks it: the namespace of its current
 // context, or "default". With an empty kubeconfig (in-cluster) it is the
 // pod's own namespace, from POD_NAMESPACE or the service account's
 // namespace file. The daemon looks for the health pods there unless told
 // otherwise, since the manifests deploy both DaemonSets together.
-func KubernetesNamespace(kubeconfig string) (string, error) {
+func Namespace(kubeconfig string) (string, error) {
 	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
 		&clientcmd.ClientConfigLoadingRules{ExplicitPath: kubeconfig}, &clientcmd.ConfigOverrides{})
 	ns, _, err := cc.Namespace()
