@@ -31,10 +31,10 @@ import (
 // but those marked down, which time out.
 type fakeNetwork struct {
 	mu     sync.Mutex
-	probed map[netip.Addr]int // probes per address
+	probed map[netip.Addr]int           // probes per address
 	slow   map[netip.Addr]time.Duration // answers take this long there
 	down   map[netip.Addr]bool
-	holes map[netip.Addr]bool // full-size probes are lost there
+	holes  map[netip.Addr]bool // full-size probes are lost there
 }
 
 // setHoles makes ips MTU black holes: full-size probes to them are lost.

@@ -262,4 +262,3 @@ func (c Config) kubeStrip(obj any) (any, error) {
 	}
 	return out, nil
 }
-
