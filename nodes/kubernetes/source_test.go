@@ -651,3 +651,28 @@ func TestKubernetesClosed(t *testing.T) {
 	never := NewSource(fake.NewClientset(), Config{}, nil)
 	never.Close() // never started: fine
 }
+
+// An API server that never answers (client-go retries connection refused
+// silently) is reported while there is no first list: Watch asks why at
+// its pace, and reports the answer as a transient error.
+func TestKubernetesSaysWhyThereIsNoListYet(t *testing.T) {
+	h := newKubeHarness(t, Config{}, kubeIP4("a", "198.18.0.1"))
+	block := make(chan struct{})
+	t.Cleanup(func() { close(block) }) // after Watch stopped (cleanups run last first)
+	h.client.PrependReactor("list", "nodes", func(k8stesting.Action) (bool, runtime.Object, error) {
+		<-block
+		return true, nil, errors.New("ended")
+	})
+	h.client.PrependWatchReactor("nodes", func(k8stesting.Action) (bool, watch.Interface, error) {
+		<-block
+		return true, nil, errors.New("ended")
+	})
+	h.src.unsynced = 20 * time.Millisecond
+	h.src.reach = func(context.Context) error {
+		return errors.New("dial tcp 127.0.0.1:6443: connect: connection refused")
+	}
+	h.watch()
+	if err := h.wantFail("no node list from the Kubernetes API yet: dial tcp 127.0.0.1:6443: connect: connection refused"); !nodes.IsTransient(err) {
+		t.Errorf("%v is not transient: the last good list (none yet) stays, nothing is rejected", err)
+	}
+}
