@@ -108,11 +108,11 @@ func NewSource(client clientset.Interface, cfg Config, logger log.Logger) *Sourc
 			_, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{Limit: 1})
 			return err
 		},
-		changed:   make(chan struct{}, 1),
-		errs:      make(chan error, 1),
-		stopped:   make(chan struct{}),
-		notes:     map[string]kubeNote{},
-		noHealth:  -1,
+		changed:  make(chan struct{}, 1),
+		errs:     make(chan error, 1),
+		stopped:  make(chan struct{}),
+		notes:    map[string]kubeNote{},
+		noHealth: -1,
 	}
 	signal := func() {
 		s.events.Add(1)

@@ -517,4 +517,7 @@ func testNoAPIServer(t *testing.T, admin *rest.Config, kubeconfig string) {
 		}
 		return ""
 	})
+	// Before the forward's cleanup, which waits for the connections it
+	// carries (the exporter's watches) to end.
+	e.stop(t)
 }
