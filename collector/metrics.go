@@ -234,15 +234,6 @@ func (m *Metrics) SetDiscoveryRejected(rejected bool) { m.disc.SetDiscoveryRejec
 // SetHealthEndpointUp records the latest health endpoint check (healthep.Reporter).
 func (m *Metrics) SetHealthEndpointUp(up bool) { m.hepUp.set(up) }
 
-// setBool sets g to 1 for true, 0 for false.
-func setBool(g prometheus.Gauge, v bool) {
-	if v {
-		g.Set(1)
-	} else {
-		g.Set(0)
-	}
-}
-
 // HealthEndpointRestarted counts a rebuild of the health endpoint (healthep.Reporter).
 func (m *Metrics) HealthEndpointRestarted() { m.hepRestart.Inc() }
 

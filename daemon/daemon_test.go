@@ -30,11 +30,10 @@ import (
 // fakeNetwork answers probes without sending packets: every address answers
 // but those marked down, which time out.
 type fakeNetwork struct {
-	mu     sync.Mutex
-	probed map[netip.Addr]int           // probes per address
-	slow   map[netip.Addr]time.Duration // answers take this long there
-	down   map[netip.Addr]bool
-	holes  map[netip.Addr]bool // full-size probes are lost there
+	mu    sync.Mutex
+	slow  map[netip.Addr]time.Duration // answers take this long there
+	down  map[netip.Addr]bool
+	holes map[netip.Addr]bool // full-size probes are lost there
 }
 
 // setHoles makes ips MTU black holes: full-size probes to them are lost.
@@ -65,13 +64,6 @@ func (n *fakeNetwork) setSlow(ip string, delay time.Duration) {
 	n.slow = map[netip.Addr]time.Duration{netip.MustParseAddr(ip): delay}
 }
 
-// probes is how often ip was probed.
-func (n *fakeNetwork) probes(ip string) int {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.probed[netip.MustParseAddr(ip)]
-}
-
 func (n *fakeNetwork) setDown(ips ...string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -83,10 +75,6 @@ func (n *fakeNetwork) setDown(ips ...string) {
 
 func (n *fakeNetwork) probe(ctx context.Context, ip netip.Addr) prober.Outcome {
 	n.mu.Lock()
-	if n.probed == nil {
-		n.probed = map[netip.Addr]int{}
-	}
-	n.probed[ip]++
 	down, delay := n.down[ip], n.slow[ip]
 	n.mu.Unlock()
 	if delay > 0 {
