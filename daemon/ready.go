@@ -30,13 +30,19 @@ func readiness(keeper *plan.Keeper, live *liveParts) func() string {
 
 // healthHandlers serve /-/healthy (200 while the process serves: the
 // liveness probe) and /-/ready (200 once notReady says "", else 503 with
-// the reason: the readiness probe).
-func healthHandlers(mux *http.ServeMux, notReady func() string) {
-	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
+// the reason: the readiness probe), unless --web.telemetry-path took
+// that path (the mux would panic on a second handler).
+func healthHandlers(mux *http.ServeMux, telemetryPath string, notReady func() string) {
+	handle := func(path string, h http.HandlerFunc) {
+		if path != telemetryPath {
+			mux.HandleFunc(path, h)
+		}
+	}
+	handle("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "Healthy.")
 	})
-	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
+	handle("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		if why := notReady(); why != "" {
 			w.WriteHeader(http.StatusServiceUnavailable)

@@ -21,7 +21,7 @@ import (
 // that links to them.
 func newWebServer(reg *prometheus.Registry, f *Config, logger log.Logger, notReady func() string) *http.Server {
 	mux := http.NewServeMux()
-	healthHandlers(mux, notReady)
+	healthHandlers(mux, f.TelemetryPath, notReady)
 	mux.Handle(f.TelemetryPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		EnableOpenMetrics: true,
 		Registry:          reg, // counts scrape errors in promhttp_metric_handler_errors_total
