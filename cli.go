@@ -9,6 +9,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/connectivity-exporter/connectivity_exporter/admin"
+	"github.com/connectivity-exporter/connectivity_exporter/exitcode"
 	"github.com/connectivity-exporter/connectivity_exporter/status"
 )
 
@@ -53,5 +54,5 @@ func (c *cliCommands) run(cmd string) int {
 	case c.get.FullCommand():
 		return status.Get(ctx, os.Stdout, os.Stderr, client, c.getOutput)
 	}
-	return exitUsage
+	return exitcode.Usage
 }

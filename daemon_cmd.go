@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -16,9 +17,11 @@ import (
 
 	"github.com/connectivity-exporter/connectivity_exporter/collector"
 	"github.com/connectivity-exporter/connectivity_exporter/daemon"
+	"github.com/connectivity-exporter/connectivity_exporter/exitcode"
 	"github.com/connectivity-exporter/connectivity_exporter/healthep"
 	"github.com/connectivity-exporter/connectivity_exporter/nodes"
 	"github.com/connectivity-exporter/connectivity_exporter/nodes/kubernetes"
+	"github.com/connectivity-exporter/connectivity_exporter/prober"
 	"github.com/connectivity-exporter/connectivity_exporter/routemtu"
 )
 
@@ -26,7 +29,7 @@ import (
 // values that validate turns into its fields.
 type daemonFlags struct {
 	daemon.Config
-	healthIPs []string // --healthep.ip, parsed into HealthIP and DualStackHealthIP
+	healthIPs []string // --health-endpoint.ip, parsed into HealthIP and DualStackHealthIP
 	perPeer   string
 }
 
@@ -38,8 +41,9 @@ const (
 )
 
 type daemonCommand struct {
-	cmd   *kingpin.CmdClause
-	flags daemonFlags
+	cmd     *kingpin.CmdClause
+	flags   daemonFlags
+	renamed renamedFlags
 }
 
 func addDaemonCommand(app *kingpin.Application) *daemonCommand {
@@ -52,7 +56,9 @@ func addDaemonCommand(app *kingpin.Application) *daemonCommand {
 	c.Flag("nodes.file", "YAML node list, reloaded when it changes.").PlaceHolder("FILE").StringVar(&f.NodesFile)
 	c.Flag("nodes.file.poll-interval", "How often the node list file is checked for changes.").Default(nodes.DefaultPollInterval.String()).DurationVar(&f.NodesFilePoll)
 	c.Flag("nodes.kubernetes", "Discover nodes from the Kubernetes API (the cluster's Node objects, watched for changes).").BoolVar(&f.Kubernetes)
-	c.Flag("kubeconfig", "Kubeconfig file for --nodes.kubernetes (default: the pod's service account, in-cluster).").PlaceHolder("FILE").StringVar(&f.Kube.Kubeconfig)
+	kubeconfig := c.Flag("nodes.kubernetes.kubeconfig", "Kubeconfig file for --nodes.kubernetes (default: the pod's service account, in-cluster).").PlaceHolder("FILE")
+	kubeconfig.StringVar(&f.Kube.Kubeconfig)
+	renamed(&d.renamed, c, kubeconfig, "kubeconfig", &f.Kube.Kubeconfig, (*kingpin.FlagClause).StringVar)
 	c.Flag("nodes.kubernetes.address-type", "Node address probed on the host paths: InternalIP or ExternalIP.").Default("InternalIP").EnumVar(&f.Kube.AddressType, "InternalIP", "ExternalIP")
 	c.Flag("nodes.kubernetes.ip-family", "Address families probed: dual (every family a node and its health pod have: both on dual-stack nodes, the one family elsewhere), ipv4 or ipv6 (that family only).").Default(kubernetes.IPFamilyDual).EnumVar(&f.Kube.IPFamily, kubernetes.IPFamilyDual, kubernetes.IPFamilyIPv4, kubernetes.IPFamilyIPv6)
 	c.Flag("nodes.kubernetes.health-ip-annotation", "Node annotation that holds a node's health IP; where set, it overrides the node's health pod.").Default(kubernetes.DefaultHealthIPAnnotation).StringVar(&f.Kube.HealthIPAnnotation)
@@ -74,12 +80,22 @@ func addDaemonCommand(app *kingpin.Application) *daemonCommand {
 	c.Flag("probe.mtu.every", "Each path gets a full-size probe once every this many probe intervals, right after its small probe; 0 disables full-size probes.").Default("4").IntVar(&f.MTUEvery)
 	c.Flag("probe.mtu.refresh", "How long an MTU read from the routing table is used before it is read again.").Default(routemtu.DefaultRefresh.String()).DurationVar(&f.MTURefresh)
 	c.Flag("hello.listen-address", "Address of the host /hello responder; its port is also the port probed on peers.").Default(defaultHelloAddress()).StringVar(&f.HelloAddress)
-	c.Flag("healthep.ip", "Create the health endpoint with this IP (default: with --nodes.file, the local node's health_ip or health_ips; none without either). Repeat it, or give a comma-separated list, for an address of each family (dual stack).").PlaceHolder("IP").StringsVar(&f.healthIPs)
-	c.Flag("healthep.netns", "Name of the health network namespace (as in ip netns list).").Default(healthep.DefaultNetns).StringVar(&f.HealthNetns)
-	c.Flag("healthep.interface", "Host-side name of the veth pair to the health namespace.").Default(healthep.DefaultHostInterface).StringVar(&f.HealthInterface)
-	c.Flag("healthep.check-interval", "How often the health endpoint is checked and rebuilt if broken.").Default(healthep.DefaultCheckInterval.String()).DurationVar(&f.HealthCheckInterval)
+	healthIP := c.Flag("health-endpoint.ip", "Create the health endpoint with this IP (default: with --nodes.file, the local node's health_ip or health_ips; none without either). Repeat it, or give a comma-separated list, for an address of each family (dual stack).").PlaceHolder("IP")
+	healthIP.StringsVar(&f.healthIPs)
+	renamed(&d.renamed, c, healthIP, "healthep.ip", &f.healthIPs, (*kingpin.FlagClause).StringsVar)
+	healthNetns := c.Flag("health-endpoint.netns", "Name of the health network namespace (as in ip netns list).").Default(healthep.DefaultNetns)
+	healthNetns.StringVar(&f.HealthNetns)
+	renamed(&d.renamed, c, healthNetns, "healthep.netns", &f.HealthNetns, (*kingpin.FlagClause).StringVar)
+	healthInterface := c.Flag("health-endpoint.interface", "Host-side name of the veth pair to the health namespace.").Default(healthep.DefaultHostInterface)
+	healthInterface.StringVar(&f.HealthInterface)
+	renamed(&d.renamed, c, healthInterface, "healthep.interface", &f.HealthInterface, (*kingpin.FlagClause).StringVar)
+	healthCheck := c.Flag("health-endpoint.check-interval", "How often the health endpoint is checked and rebuilt if broken.").Default(healthep.DefaultCheckInterval.String())
+	healthCheck.DurationVar(&f.HealthCheckInterval)
+	renamed(&d.renamed, c, healthCheck, "healthep.check-interval", &f.HealthCheckInterval, (*kingpin.FlagClause).DurationVar)
 	c.Flag("admin.socket", "Unix socket of the admin API used by the status, ping and get commands.").Default(defaultAdminSocket).StringVar(&f.AdminSocket)
-	c.Flag("passive", "Only answer /hello (and keep the health endpoint); do not probe.").BoolVar(&f.Passive)
+	passive := c.Flag("probe.passive", "Do not probe: only answer /hello (and keep the health endpoint).")
+	passive.BoolVar(&f.Passive)
+	renamed(&d.renamed, c, passive, "passive", &f.Passive, (*kingpin.FlagClause).BoolVar)
 	c.Flag("metrics.per-peer", "Which peers get per-peer series: all, failing, none, or auto (all up to --metrics.per-peer.auto-max-nodes nodes, failing above).").Default("auto").EnumVar(&f.perPeer, "auto", "all", "failing", "none")
 	c.Flag("metrics.per-peer.auto-max-nodes", "Largest node count for which auto keeps per-peer series of every peer.").Default("100").IntVar(&f.PerPeerAutoMax)
 	c.Flag("metrics.classic-buckets", "Export classic histogram buckets next to the native ones (--no-metrics.classic-buckets for native only).").Default("true").BoolVar(&f.ClassicBuckets)
@@ -90,18 +106,32 @@ func addDaemonCommand(app *kingpin.Application) *daemonCommand {
 
 // run runs the daemon until SIGTERM or SIGINT and returns the exit code.
 func (d *daemonCommand) run(logger log.Logger) int {
-	if err := d.flags.validate(); err != nil {
+	oldNames, err := d.check()
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: error: %v\n", appName, err)
-		return exitUsage
+		return exitcode.Usage
+	}
+	for _, old := range oldNames {
+		level.Warn(logger).Log("msg", "a renamed flag is used by its old name, which a later release drops", "flag", old)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	if err := daemon.Serve(ctx, d.flags.Config, logger, daemon.RealDeps()); err != nil {
 		level.Error(logger).Log("msg", "exporter failed", "err", err)
-		return exitFailure
+		return exitcode.Failure
 	}
 	level.Info(logger).Log("msg", "stopped")
-	return exitOK
+	return exitcode.OK
+}
+
+// check applies the old flag names given, then validates; it returns the
+// old names used.
+func (d *daemonCommand) check() ([]string, error) {
+	oldNames, err := d.renamed.resolve()
+	if err != nil {
+		return nil, err
+	}
+	return oldNames, d.flags.validate()
 }
 
 // validate checks what kingpin cannot, with errors that name the flag, and
@@ -111,31 +141,23 @@ func (f *daemonFlags) validate() error {
 	case f.NodeName == "":
 		return fmt.Errorf("--node.name is empty and the hostname is unknown")
 	case f.NodesFile == "" && !f.Kubernetes && !f.Passive:
-		return fmt.Errorf("--nodes.file or --nodes.kubernetes is required (or --passive to only answer /hello)")
+		return fmt.Errorf("--nodes.file or --nodes.kubernetes is required (or --probe.passive to only answer /hello)")
 	case f.NodesFile != "" && f.Kubernetes:
 		return fmt.Errorf("--nodes.file and --nodes.kubernetes exclude each other")
 	case f.NodesFilePoll <= 0:
 		return fmt.Errorf("--nodes.file.poll-interval must be positive, got %s", f.NodesFilePoll)
-	case f.ProbeInterval <= 0:
-		return fmt.Errorf("--probe.interval must be positive, got %s", f.ProbeInterval)
-	case f.ProbeTimeout <= 0:
-		return fmt.Errorf("--probe.timeout must be positive, got %s", f.ProbeTimeout)
 	case f.FailureThreshold < 1:
 		return fmt.Errorf("--probe.failure-threshold must be at least 1, got %d", f.FailureThreshold)
 	case f.ProbePeers < 0:
 		return fmt.Errorf("--probe.peers must not be negative, got %d", f.ProbePeers)
-	case f.MaxInFlight < 1:
-		return fmt.Errorf("--probe.max-in-flight must be at least 1, got %d", f.MaxInFlight)
 	case f.MTU != 0 && (f.MTU < minMTUFlag || f.MTU > maxMTUFlag):
 		return fmt.Errorf("--probe.mtu must be 0 (from the route) or from %d to %d, got %d", minMTUFlag, maxMTUFlag, f.MTU)
 	case f.EndpointMTU != 0 && (f.EndpointMTU < minMTUFlag || f.EndpointMTU > maxMTUFlag):
 		return fmt.Errorf("--probe.mtu.endpoint must be 0 or from %d to %d, got %d", minMTUFlag, maxMTUFlag, f.EndpointMTU)
-	case f.MTUEvery < 0:
-		return fmt.Errorf("--probe.mtu.every must not be negative, got %d", f.MTUEvery)
 	case f.MTURefresh <= 0:
 		return fmt.Errorf("--probe.mtu.refresh must be positive, got %s", f.MTURefresh)
 	case f.HealthCheckInterval <= 0:
-		return fmt.Errorf("--healthep.check-interval must be positive, got %s", f.HealthCheckInterval)
+		return fmt.Errorf("--health-endpoint.check-interval must be positive, got %s", f.HealthCheckInterval)
 	case f.HealthPodGrace < 0:
 		return fmt.Errorf("--nodes.kubernetes.health-pods.grace must not be negative, got %s", f.HealthPodGrace)
 	case f.PerPeerAutoMax < 0:
@@ -144,6 +166,9 @@ func (f *daemonFlags) validate() error {
 		return fmt.Errorf("--web.telemetry-path must start with /, got %q", f.TelemetryPath)
 	case f.AdminSocket == "":
 		return fmt.Errorf("--admin.socket is empty")
+	}
+	if err := f.SchedulerConfig().Validate(); err != nil {
+		return flagError(err)
 	}
 	var err error
 	if f.HelloPort, err = helloListenPort(f.HelloAddress); err != nil {
@@ -158,7 +183,7 @@ func (f *daemonFlags) validate() error {
 	return f.parseHealthIPs()
 }
 
-// parseHealthIPs sets HealthIP and DualStackHealthIP from --healthep.ip:
+// parseHealthIPs sets HealthIP and DualStackHealthIP from --health-endpoint.ip:
 // repeated, or a comma-separated list, with at most one address of each
 // family.
 func (f *daemonFlags) parseHealthIPs() error {
@@ -167,7 +192,7 @@ func (f *daemonFlags) parseHealthIPs() error {
 		for text := range strings.SplitSeq(value, ",") {
 			ip, err := netip.ParseAddr(strings.TrimSpace(text))
 			if err != nil {
-				return fmt.Errorf("--healthep.ip %q is not an IP address", text)
+				return fmt.Errorf("--health-endpoint.ip %q is not an IP address", text)
 			}
 			ips = append(ips, ip)
 		}
@@ -177,8 +202,28 @@ func (f *daemonFlags) parseHealthIPs() error {
 	}
 	first, second, ok := nodes.DualStack(ips)
 	if !ok {
-		return fmt.Errorf("--healthep.ip: %s given, want one address or one of each family (IPv4 and IPv6)", nodes.JoinAddrs(ips))
+		return fmt.Errorf("--health-endpoint.ip: %s given, want one address or one of each family (IPv4 and IPv6)", nodes.JoinAddrs(ips))
 	}
 	f.HealthIP, f.DualStackHealthIP = first, second
 	return nil
+}
+
+// flagError names the flag of a prober.ConfigError: prober.Config.Validate
+// checks those values, once, and the message names what the user typed.
+func flagError(err error) error {
+	var ce *prober.ConfigError
+	if !errors.As(err, &ce) {
+		return err
+	}
+	switch ce.Field {
+	case "Interval":
+		return fmt.Errorf("--probe.interval %s", ce.Problem)
+	case "Timeout":
+		return fmt.Errorf("--probe.timeout %s", ce.Problem)
+	case "MaxInFlight":
+		return fmt.Errorf("--probe.max-in-flight %s", ce.Problem)
+	case "FullSizeEvery":
+		return fmt.Errorf("--probe.mtu.every %s", ce.Problem)
+	}
+	return err
 }

@@ -21,10 +21,10 @@ func TestParseHealthIPs(t *testing.T) {
 		{name: "repeated, IPv4 first", values: []string{"2001:db8::1", "198.19.0.1"}, first: "198.19.0.1", second: "2001:db8::1"},
 		{name: "comma list", values: []string{"198.19.0.1, 2001:db8::1"}, first: "198.19.0.1", second: "2001:db8::1"},
 		{name: "two IPv4", values: []string{"198.19.0.1,198.19.0.2"},
-			wantErr: "--healthep.ip: 198.19.0.1,198.19.0.2 given, want one address or one of each family (IPv4 and IPv6)"},
+			wantErr: "--health-endpoint.ip: 198.19.0.1,198.19.0.2 given, want one address or one of each family (IPv4 and IPv6)"},
 		{name: "three", values: []string{"198.19.0.1", "2001:db8::1", "2001:db8::2"},
-			wantErr: "--healthep.ip: 198.19.0.1,2001:db8::1,2001:db8::2 given, want one address or one of each family (IPv4 and IPv6)"},
-		{name: "not an IP", values: []string{"198.19.0.1,x"}, wantErr: `--healthep.ip "x" is not an IP address`},
+			wantErr: "--health-endpoint.ip: 198.19.0.1,2001:db8::1,2001:db8::2 given, want one address or one of each family (IPv4 and IPv6)"},
+		{name: "not an IP", values: []string{"198.19.0.1,x"}, wantErr: `--health-endpoint.ip "x" is not an IP address`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -78,6 +78,32 @@ func TestMTUFlagsValidate(t *testing.T) {
 			case tc.want == "" && err != nil:
 				t.Fatalf("error %v, want none", err)
 			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("error %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// The probing pace is checked once, by prober.Config.Validate, with
+// messages that name the flags.
+func TestSchedulerFlagsValidate(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--probe.interval=0s"}, "--probe.interval must be positive, got 0s"},
+		{[]string{"--probe.timeout=-1s"}, "--probe.timeout must be positive, got -1s"},
+		{[]string{"--probe.max-in-flight=0"}, "--probe.max-in-flight must be at least 1, got 0"},
+		{[]string{"--probe.mtu.every=-2"}, "--probe.mtu.every must not be negative, got -2"},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			app := kingpin.New("test", "")
+			d := addDaemonCommand(app)
+			if _, err := app.Parse(append([]string{"daemon", "--node.name=n", "--nodes.file=x"}, tc.args...)); err != nil {
+				t.Fatal(err)
+			}
+			if err := d.flags.validate(); err == nil || err.Error() != tc.want {
 				t.Fatalf("error %v, want %q", err, tc.want)
 			}
 		})

@@ -25,9 +25,9 @@ func TestFlagDefaultsStayTheSame(t *testing.T) {
 	}
 	tests := []struct{ cmd, flag, want string }{
 		{"daemon", "hello.listen-address", ":4240"},
-		{"daemon", "healthep.netns", "connectivity-health"},
-		{"daemon", "healthep.interface", "cx_health"},
-		{"daemon", "healthep.check-interval", "5s"},
+		{"daemon", "health-endpoint.netns", "connectivity-health"},
+		{"daemon", "health-endpoint.interface", "cx_health"},
+		{"daemon", "health-endpoint.check-interval", "5s"},
 		{"daemon", "nodes.file.poll-interval", "5s"},
 		{"daemon", "admin.socket", "/run/connectivity_exporter/admin.sock"},
 		{"daemon", "probe.interval", "15s"},

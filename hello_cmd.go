@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	stdlog "log"
 	"net"
 	"os"
 	"os/signal"
@@ -16,6 +15,7 @@ import (
 	"github.com/prometheus/common/version"
 
 	"github.com/connectivity-exporter/connectivity_exporter/daemon"
+	"github.com/connectivity-exporter/connectivity_exporter/exitcode"
 	"github.com/connectivity-exporter/connectivity_exporter/hello"
 	"github.com/connectivity-exporter/connectivity_exporter/privileges"
 )
@@ -48,19 +48,19 @@ func (h *helloCommand) run(logger log.Logger) int {
 func dropAllCapabilities() (privileges.Result, error) { return privileges.Drop() }
 
 // runHello serves /hello on address until ctx ends and returns the exit
-// code: exitUsage for an address that does not parse (said on stderr),
-// exitFailure when it cannot listen or serve (logged).
+// code: exitcode.Usage for an address that does not parse (said on stderr),
+// exitcode.Failure when it cannot listen or serve (logged).
 func runHello(ctx context.Context, stderr io.Writer, logger log.Logger, address string, dropCaps func() (privileges.Result, error)) int {
 	if _, err := helloListenPort(address); err != nil {
 		fmt.Fprintf(stderr, "%s: error: %v\n", appName, err)
-		return exitUsage
+		return exitcode.Usage
 	}
 	if err := serveHelloOnly(ctx, logger, address, dropCaps); err != nil {
 		level.Error(logger).Log("msg", "hello responder failed", "err", err)
-		return exitFailure
+		return exitcode.Failure
 	}
 	level.Info(logger).Log("msg", "stopped")
-	return exitOK
+	return exitcode.OK
 }
 
 func serveHelloOnly(ctx context.Context, logger log.Logger, address string, dropCaps func() (privileges.Result, error)) error {
@@ -77,8 +77,7 @@ func serveHelloOnly(ctx context.Context, logger log.Logger, address string, drop
 	}
 	// net/http's own errors at debug level: one line per scanner
 	// connection must not flood the log.
-	errLog := stdlog.New(log.NewStdlibAdapter(level.Debug(logger)), "", 0)
-	srv := hello.NewServer(hello.Options{ErrorLog: errLog})
+	srv := hello.NewServer(hello.Options{ErrorLog: daemon.HTTPErrorLog(logger)})
 	level.Info(logger).Log("msg", "serving "+hello.Path+" only", "address", ln.Addr(), "version", version.Info(), "capabilities", dropped)
 
 	served := make(chan error, 1)

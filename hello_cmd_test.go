@@ -16,6 +16,7 @@ import (
 	"github.com/go-kit/log"
 
 	"github.com/connectivity-exporter/connectivity_exporter/daemon"
+	"github.com/connectivity-exporter/connectivity_exporter/exitcode"
 	"github.com/connectivity-exporter/connectivity_exporter/privileges"
 	"github.com/connectivity-exporter/connectivity_exporter/test/testbin"
 )
@@ -133,8 +134,8 @@ func TestHelloCommandServesUntilCancelled(t *testing.T) {
 	cancel()
 	select {
 	case code := <-exit:
-		if code != exitOK {
-			t.Fatalf("exit code %d after cancel, want %d; log:\n%s", code, exitOK, logs)
+		if code != exitcode.OK {
+			t.Fatalf("exit code %d after cancel, want %d; log:\n%s", code, exitcode.OK, logs)
 		}
 	case <-time.After(daemon.ShutdownGrace + 5*time.Second):
 		t.Fatal("still running after cancel")
@@ -163,12 +164,12 @@ func TestHelloCommandErrors(t *testing.T) {
 		wantDrops int
 		wantMsg   string // in stderr or the log
 	}{
-		{name: "busy port", address: busy.Addr().String(), wantExit: exitFailure, wantMsg: "address already in use"},
-		{name: "no port", address: "127.0.0.1", wantExit: exitUsage, wantMsg: `--hello.listen-address "127.0.0.1": address 127.0.0.1: missing port in address`},
-		{name: "port out of range", address: "127.0.0.1:65536", wantExit: exitUsage, wantMsg: "port must be 1-65535"},
-		{name: "port 0", address: "127.0.0.1:0", wantExit: exitUsage, wantMsg: "port must be 1-65535"},
-		{name: "address not on this host", address: "198.19.255.253:4240", wantExit: exitFailure, wantMsg: "--hello.listen-address: listen tcp 198.19.255.253:4240: bind: cannot assign requested address"},
-		{name: "capabilities cannot be dropped", address: free, dropErr: errors.New("EPERM"), wantExit: exitFailure, wantDrops: 1, wantMsg: "dropping capabilities: EPERM"},
+		{name: "busy port", address: busy.Addr().String(), wantExit: exitcode.Failure, wantMsg: "address already in use"},
+		{name: "no port", address: "127.0.0.1", wantExit: exitcode.Usage, wantMsg: `--hello.listen-address "127.0.0.1": address 127.0.0.1: missing port in address`},
+		{name: "port out of range", address: "127.0.0.1:65536", wantExit: exitcode.Usage, wantMsg: "port must be 1-65535"},
+		{name: "port 0", address: "127.0.0.1:0", wantExit: exitcode.Usage, wantMsg: "port must be 1-65535"},
+		{name: "address not on this host", address: "198.19.255.253:4240", wantExit: exitcode.Failure, wantMsg: "--hello.listen-address: listen tcp 198.19.255.253:4240: bind: cannot assign requested address"},
+		{name: "capabilities cannot be dropped", address: free, dropErr: errors.New("EPERM"), wantExit: exitcode.Failure, wantDrops: 1, wantMsg: "dropping capabilities: EPERM"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -205,10 +206,10 @@ func TestRunHelloCommandLine(t *testing.T) {
 		args []string
 		want int
 	}{
-		{[]string{"hello", "--hello.listen-address=nowhere"}, exitUsage},
-		{[]string{"hello", "--log.level=loud"}, exitUsage},
-		{[]string{"hello", "--nodes.file=x.yaml"}, exitUsage}, // a daemon flag
-		{[]string{"--log.format=json", "hello", "--hello.listen-address=127.0.0.1:99999"}, exitUsage},
+		{[]string{"hello", "--hello.listen-address=nowhere"}, exitcode.Usage},
+		{[]string{"hello", "--log.level=loud"}, exitcode.Usage},
+		{[]string{"hello", "--nodes.file=x.yaml"}, exitcode.Usage}, // a daemon flag
+		{[]string{"--log.format=json", "hello", "--hello.listen-address=127.0.0.1:99999"}, exitcode.Usage},
 	}
 	for _, tc := range tests {
 		if got := run(tc.args); got != tc.want {

@@ -10,6 +10,8 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/common/version"
+
+	"github.com/connectivity-exporter/connectivity_exporter/exitcode"
 )
 
 const appName = "connectivity_exporter"
@@ -34,12 +36,12 @@ func run(args []string) int {
 	cmd, err := app.Parse(args)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: error: %v, try --help\n", appName, err)
-		return exitUsage
+		return exitcode.Usage
 	}
 	logger, err := logFlags.logger(os.Stderr)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: error: %v\n", appName, err)
-		return exitUsage
+		return exitcode.Usage
 	}
 	switch cmd {
 	case daemon.cmd.FullCommand():

@@ -15,21 +15,22 @@ type StateSource interface {
 }
 
 // Metrics owns every connectivity_* metric of one exporter. It is a
-// prober.Observer and a healthep.Reporter.
+// prober.Observer, a plan.Reporter and a healthep.Reporter (the daemon
+// asserts the last two, which this package does not import).
 type Metrics struct {
 	opts Options
 
-	peerRTT    *prometheus.HistogramVec
-	peerProbes *prometheus.CounterVec
-	rtt        *prometheus.HistogramVec
-	probes     *prometheus.CounterVec
-	cycle      prometheus.Gauge
-	disc       *Discovery
-	hepUp      *lateBool
-	hepRestart prometheus.Counter
-	zoneRTT    *prometheus.HistogramVec
-	zoneProbes *prometheus.CounterVec
-	mtuProbes  *mtuProbeCounters
+	peerRTT                *prometheus.HistogramVec
+	peerProbes             *prometheus.CounterVec
+	rtt                    *prometheus.HistogramVec
+	probes                 *prometheus.CounterVec
+	cycle                  prometheus.Gauge
+	disc                   *Discovery
+	healthEndpointUp       *lateBool
+	healthEndpointRestarts prometheus.Counter
+	zoneRTT                *prometheus.HistogramVec
+	zoneProbes             *prometheus.CounterVec
+	mtuProbes              *mtuProbeCounters
 
 	mu sync.Mutex
 	// agg holds the aggregate series of each family, path and protocol,
@@ -122,9 +123,9 @@ func New(reg prometheus.Registerer, opts Options, states StateSource, build Buil
 			Help: "How long the last full sweep took, from its start to the end of its last probe.",
 		}),
 		disc: opts.Discovery,
-		hepUp: newLateBool("health_endpoint_up",
+		healthEndpointUp: newLateBool("health_endpoint_up",
 			"1 if this node's health endpoint answered its latest check; absent before the first check (and, for a health pod, during the grace period of a new node).", src),
-		hepRestart: prometheus.NewCounter(prometheus.CounterOpts{
+		healthEndpointRestarts: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: namespace, Name: "health_endpoint_restarts_total", ConstLabels: src,
 			Help: "Times the health endpoint was rebuilt after a failed check.",
 		}),
@@ -147,7 +148,7 @@ func New(reg prometheus.Registerer, opts Options, states StateSource, build Buil
 	if opts.HealthEndpoint {
 		// Only nodes with a health endpoint export its state: a 0 would
 		// read as "down" where there is nothing to be up.
-		collectors = append(collectors, m.hepUp, m.hepRestart)
+		collectors = append(collectors, m.healthEndpointUp, m.healthEndpointRestarts)
 	}
 	for _, c := range collectors {
 		if err := reg.Register(c); err != nil {
@@ -214,8 +215,7 @@ func (m *Metrics) TargetsRemoved(ts []prober.Target) {
 	}
 }
 
-// SetNodes records how many nodes are known (plan.Reporter): the node
-// count, and the per-peer mode that auto picks for it.
+// SetNodes records how many nodes are known.
 func (m *Metrics) SetNodes(n int) {
 	m.disc.SetNodes(n)
 	m.mu.Lock()
@@ -232,10 +232,10 @@ func (m *Metrics) DiscoveryError() { m.disc.DiscoveryError() }
 func (m *Metrics) SetDiscoveryRejected(rejected bool) { m.disc.SetDiscoveryRejected(rejected) }
 
 // SetHealthEndpointUp records the latest health endpoint check (healthep.Reporter).
-func (m *Metrics) SetHealthEndpointUp(up bool) { m.hepUp.set(up) }
+func (m *Metrics) SetHealthEndpointUp(up bool) { m.healthEndpointUp.set(up) }
 
 // HealthEndpointRestarted counts a rebuild of the health endpoint (healthep.Reporter).
-func (m *Metrics) HealthEndpointRestarted() { m.hepRestart.Inc() }
+func (m *Metrics) HealthEndpointRestarted() { m.healthEndpointRestarts.Inc() }
 
 func (m *Metrics) perPeerMode() PerPeerMode {
 	m.mu.Lock()
@@ -260,3 +260,5 @@ func (m *Metrics) deletePerPeerLocked(t prober.Target) {
 	m.peerRTT.Delete(l)
 	m.peerProbes.DeletePartialMatch(l)
 }
+
+var _ prober.Observer = (*Metrics)(nil)

@@ -137,7 +137,7 @@ func (c *mtuProbeCounters) counterLocked(t prober.Target, r prober.MTUResult) pr
 	return set[pathIndex(t.Path)][protocolIndex(t.Protocol)][ri]
 }
 
-// MTUProbeDone records one full-size probe (prober.MTUObserver).
+// MTUProbeDone records one full-size probe (prober.Observer).
 func (m *Metrics) MTUProbeDone(st prober.PathState, o prober.MTUOutcome) {
 	m.mu.Lock()
 	c := m.mtuProbes.counterLocked(st.Target, o.Result)

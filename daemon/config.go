@@ -9,6 +9,7 @@ import (
 	"github.com/connectivity-exporter/connectivity_exporter/collector"
 	"github.com/connectivity-exporter/connectivity_exporter/nodes/kubernetes"
 	"github.com/connectivity-exporter/connectivity_exporter/plan"
+	"github.com/connectivity-exporter/connectivity_exporter/prober"
 )
 
 // Name is the program's name, in the start log line and on the landing page.
@@ -78,6 +79,13 @@ func (c *Config) MTUProbeEvery() int {
 		return 0
 	}
 	return c.MTUEvery
+}
+
+// SchedulerConfig is the prober's pace as c sets it (a passive daemon runs
+// no scheduler); Serve adds the full-size probe. The flag checks validate
+// it, so that each value is checked in one place (prober.Config.Validate).
+func (c *Config) SchedulerConfig() prober.Config {
+	return prober.Config{Interval: c.ProbeInterval, Timeout: c.ProbeTimeout, MaxInFlight: c.MaxInFlight, FullSizeEvery: c.MTUEvery}
 }
 
 func (c *Config) planConfig() plan.Config {

@@ -85,19 +85,26 @@ func (d *daemon) serve(ctx context.Context) error {
 	reg := newRegistry()
 	disc := collector.NewDiscovery(f.NodeName)
 	reg.MustRegister(disc)
+	reporter := &planReporter{disc: disc}
 	discoveryLogger := log.With(logger, "component", "discovery")
 	var keeper *plan.Keeper
 	if waits {
-		keeper = plan.NewWaitingKeeper(f.planConfig(), disc, discoveryLogger)
+		keeper = plan.NewWaitingKeeper(f.planConfig(), reporter, discoveryLogger)
 	} else {
 		first, err := plan.Load(ctx, f.planConfig(), source, plan.DefaultLoadTimeout)
 		if err != nil {
 			return err
 		}
-		keeper = plan.NewKeeper(first, disc, discoveryLogger)
+		keeper = plan.NewKeeper(first, reporter, discoveryLogger)
 	}
+	keeper.OnChange(func(p *plan.Plan) { disc.SetLeaving(p.Leaving()) })
 	healthIPs := d.healthEndpointIPs(keeper.Current())
 	store := prober.NewStore(f.FailureThreshold)
+	var live liveParts
+	webSrv, err := newWebServer(reg, f, logger, readiness(keeper, &live))
+	if err != nil {
+		return err
+	}
 
 	// Listen before anything runs, so that a busy port or a live admin
 	// socket of another daemon is a clear start error.
@@ -111,10 +118,12 @@ func (d *daemon) serve(ctx context.Context) error {
 		return err
 	}
 
-	var live liveParts
+	// Every part runs in g: one that fails to start (startWithPlan)
+	// ends g's context, which stops the servers started before it, and
+	// g.Wait waits until they are closed, so that nothing outlives Serve.
 	g, ctx := errgroup.WithContext(ctx)
-	serveHTTP(ctx, g, hello.NewServer(hello.Options{}), func(s *http.Server) error { return hello.Serve(s, helloLn) })
-	serveHTTP(ctx, g, newWebServer(reg, f, logger, readiness(keeper, &live)), func(s *http.Server) error { return serveWeb(s, f, logger) })
+	serveHTTP(ctx, g, newHelloServer(logger), func(s *http.Server) error { return hello.Serve(s, helloLn) })
+	serveHTTP(ctx, g, webSrv, func(s *http.Server) error { return serveWeb(s, f, logger) })
 	adminSrv := admin.NewServer(newAdminBackend(f, keeper, store, &live), log.With(logger, "component", "admin"))
 	adminSrv.BaseContext = func(net.Listener) context.Context { return ctx } // SIGTERM also ends a running --probe
 	serveHTTP(ctx, g, adminSrv, func(s *http.Server) error { return s.Serve(adminLn) })
@@ -130,7 +139,7 @@ func (d *daemon) serve(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		}
-		return d.startWithPlan(ctx, g, keeper, reg, disc, store, healthIPs, &live)
+		return d.startWithPlan(ctx, g, keeper, reg, reporter, store, healthIPs, &live)
 	})
 	if err := g.Wait(); !errors.Is(err, context.Canceled) {
 		return err
@@ -141,20 +150,19 @@ func (d *daemon) serve(ctx context.Context) error {
 // startWithPlan starts what needs the first node list: the path metrics
 // (this node's zone is a label of every series), probing and the health
 // endpoint.
-func (d *daemon) startWithPlan(ctx context.Context, g *errgroup.Group, keeper *plan.Keeper, reg *prometheus.Registry, disc *collector.Discovery,
+func (d *daemon) startWithPlan(ctx context.Context, g *errgroup.Group, keeper *plan.Keeper, reg *prometheus.Registry, reporter *planReporter,
 	store *prober.Store, healthIPs []netip.Addr, live *liveParts) error {
 	f, logger := d.cfg, d.logger
 	first := keeper.Current()
 	sourceZone := first.LocalNode().Zone
 	opts := f.collectorOptions(len(healthIPs) > 0 || f.UsesHealthPod(), sourceZone)
-	opts.Discovery = disc
+	opts.Discovery = reporter.disc
 	metrics, err := collector.New(reg, opts, store, buildInfo())
 	if err != nil {
 		return err
 	}
-	keeper.OnChange(func(p *plan.Plan) { metrics.SetNodes(p.Len()); disc.SetLeaving(p.Leaving()) })
-	followZones(keeper, metrics, sourceZone, log.With(logger, "component", "discovery"))
-	followFamilies(keeper, metrics)
+	reporter.attach(metrics, keeper) // before the scheduler gets targets: the families' and zones' series exist first
+	warnOnOwnZoneChange(keeper, sourceZone, log.With(logger, "component", "discovery"))
 	ctrl, err := d.startHealthEndpoint(ctx, g, healthIPs, keeper, store, metrics)
 	if err != nil {
 		return err
@@ -279,10 +287,9 @@ func (d *daemon) startProbing(ctx context.Context, g *errgroup.Group, keeper *pl
 		closeProbes()
 		return nil, err
 	}
-	sched, err := prober.NewScheduler(prober.Config{
-		Interval: f.ProbeInterval, Timeout: f.ProbeTimeout, MaxInFlight: f.MaxInFlight,
-		FullSize: fullSize, FullSizeEvery: f.MTUProbeEvery(),
-	}, probes, store, metrics, log.With(d.logger, "component", "prober"))
+	pace := f.SchedulerConfig()
+	pace.FullSize = fullSize
+	sched, err := prober.NewScheduler(pace, probes, store, metrics, log.With(d.logger, "component", "prober"))
 	if err != nil {
 		closeProbes()
 		closeFullSize()

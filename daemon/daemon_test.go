@@ -20,6 +20,7 @@ import (
 
 	"github.com/connectivity-exporter/connectivity_exporter/admin"
 	"github.com/connectivity-exporter/connectivity_exporter/collector"
+	"github.com/connectivity-exporter/connectivity_exporter/exitcode"
 	"github.com/connectivity-exporter/connectivity_exporter/healthep"
 	"github.com/connectivity-exporter/connectivity_exporter/privileges"
 	"github.com/connectivity-exporter/connectivity_exporter/prober"
@@ -208,7 +209,7 @@ func (td *testDaemon) waitHealthy(t *testing.T) string {
 	if why := eventually(func() string {
 		var code int
 		code, out = td.status(t, status.CLIOptions{})
-		if code != status.ExitOK {
+		if code != exitcode.OK {
 			return fmt.Sprintf("status exit %d", code)
 		}
 		return ""
@@ -283,7 +284,7 @@ func TestDaemonStatusProbeIsFresh(t *testing.T) {
 	// during the test, so only status --probe is sure to have probed.
 	td := startTestDaemon(t, nodesYAML(1, 2, 3), func(c *Config) { c.FailureThreshold, c.ProbeInterval = 3, time.Minute })
 	if why := eventually(func() string {
-		if code, out := td.status(t, status.CLIOptions{Probe: true}); code != status.ExitOK {
+		if code, out := td.status(t, status.CLIOptions{Probe: true}); code != exitcode.OK {
 			return fmt.Sprintf("status --probe exit %d:\n%s", code, out)
 		}
 		return ""
@@ -301,12 +302,12 @@ func TestDaemonStatusProbeIsFresh(t *testing.T) {
 			t.Errorf("status --probe lacks %q:\n%s", want, out)
 		}
 	}
-	if code != status.ExitUnhealthy {
-		t.Errorf("status --probe exit %d; want %d", code, status.ExitUnhealthy)
+	if code != exitcode.Unhealthy {
+		t.Errorf("status --probe exit %d; want %d", code, exitcode.Unhealthy)
 	}
 	// The threshold's view: one failure in a row is not yet an outage.
 	code, out = td.status(t, status.CLIOptions{})
-	if code != status.ExitOK || !strings.Contains(out, "failure in a row, below the failure threshold") || !strings.Contains(out, "after 3 failed probes in a row") {
+	if code != exitcode.OK || !strings.Contains(out, "failure in a row, below the failure threshold") || !strings.Contains(out, "after 3 failed probes in a row") {
 		t.Errorf("plain status after one failure: exit %d:\n%s", code, out)
 	}
 }

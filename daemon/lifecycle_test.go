@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/connectivity-exporter/connectivity_exporter/admin"
+	"github.com/connectivity-exporter/connectivity_exporter/exitcode"
 	"github.com/connectivity-exporter/connectivity_exporter/nodes"
 	"github.com/connectivity-exporter/connectivity_exporter/status"
 )
@@ -79,8 +80,8 @@ func TestDaemonServesBeforeTheFirstNodeList(t *testing.T) {
 		t.Errorf("/metrics without a node list lacks the process metrics")
 	}
 	code, out := td.status(t, status.CLIOptions{})
-	if code != status.ExitUnhealthy || !strings.Contains(out, "no node list yet") {
-		t.Errorf("status without a node list: exit %d, want %d saying no node list yet:\n%s", code, status.ExitUnhealthy, out)
+	if code != exitcode.Unhealthy || !strings.Contains(out, "no node list yet") {
+		t.Errorf("status without a node list: exit %d, want %d saying no node list yet:\n%s", code, exitcode.Unhealthy, out)
 	}
 	if r, err := admin.NewClient(td.socket).Status(context.Background()); err != nil || !r.NoNodeList {
 		t.Errorf("report without a node list: %+v, %v; want NoNodeList", r, err)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/connectivity-exporter/connectivity_exporter/collector"
+	"github.com/connectivity-exporter/connectivity_exporter/exitcode"
 	"github.com/connectivity-exporter/connectivity_exporter/status"
 )
 
@@ -27,8 +28,8 @@ func TestDaemonReportsMTUBlackHole(t *testing.T) {
 		}
 		var code int
 		code, out = td.status(t, status.CLIOptions{})
-		if code != status.ExitUnhealthy || !strings.Contains(out, "an MTU black hole") {
-			return fmt.Sprintf("status exit %d, want %d with an MTU diagnosis", code, status.ExitUnhealthy)
+		if code != exitcode.Unhealthy || !strings.Contains(out, "an MTU black hole") {
+			return fmt.Sprintf("status exit %d, want %d with an MTU diagnosis", code, exitcode.Unhealthy)
 		}
 		return ""
 	}); why != "" {

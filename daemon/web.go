@@ -2,12 +2,11 @@ package daemon
 
 import (
 	"errors"
-	stdlog "log"
+	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/go-kit/log"
-	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/version"
@@ -19,7 +18,7 @@ import (
 // newWebServer serves the metrics, /-/healthy and /-/ready (notReady
 // says why the daemon is not ready, "" when it is), and a landing page
 // that links to them.
-func newWebServer(reg *prometheus.Registry, f *Config, logger log.Logger, notReady func() string) *http.Server {
+func newWebServer(reg *prometheus.Registry, f *Config, logger log.Logger, notReady func() string) (*http.Server, error) {
 	mux := http.NewServeMux()
 	healthHandlers(mux, f.TelemetryPath, notReady)
 	mux.Handle(f.TelemetryPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{
@@ -38,18 +37,17 @@ func newWebServer(reg *prometheus.Registry, f *Config, logger log.Logger, notRea
 				{Address: "/-/ready", Text: "Ready"},
 			},
 		})
-		if err == nil {
-			mux.Handle("/", landing)
+		if err != nil {
+			return nil, fmt.Errorf("landing page: %w", err)
 		}
+		mux.Handle("/", landing)
 	}
 	return &http.Server{
-		// net/http's own errors (TLS handshakes of scanners...) at debug
-		// level, through our logger, not unthrottled on stderr.
-		ErrorLog:          stdlog.New(log.NewStdlibAdapter(level.Debug(logger)), "", 0),
+		ErrorLog:          HTTPErrorLog(logger),
 		Handler:           mux,
 		ReadHeaderTimeout: 5 * time.Second,
 		IdleTimeout:       time.Minute,
-	}
+	}, nil
 }
 
 func serveWeb(srv *http.Server, f *Config, logger log.Logger) error {

@@ -84,8 +84,8 @@ func TestDaemonZoneSeries(t *testing.T) {
 }
 
 // A change of this node's own zone is logged once per change; source_zone
-// keeps the zone of the start.
-func TestFollowZonesWarnsOnOwnZoneChange(t *testing.T) {
+// keeps the zone of the start, while the zone series follow the peers.
+func TestOwnZoneChangeIsLoggedAndPeerZonesFollow(t *testing.T) {
 	list := func(zone1, zone2 string) []nodes.Node {
 		return []nodes.Node{
 			{Name: "node-1", HostIP: netip.MustParseAddr("198.18.0.1"), Zone: zone1},
@@ -103,8 +103,7 @@ func TestFollowZonesWarnsOnOwnZoneChange(t *testing.T) {
 	}
 	var logged bytes.Buffer
 	keeper := plan.NewKeeper(first, metrics, log.NewNopLogger())
-	followFamilies(keeper, metrics)
-	followZones(keeper, metrics, "zone-a", log.NewLogfmtLogger(&logged))
+	warnOnOwnZoneChange(keeper, "zone-a", log.NewLogfmtLogger(&logged))
 	for _, step := range []struct {
 		zone1, zone2 string
 		wantLog      string // "" for none

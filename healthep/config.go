@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// Defaults of the health endpoint's settings, which the daemon's --healthep.*
+// Defaults of the health endpoint's settings, which the daemon's --health-endpoint.*
 // flags take.
 const (
 	DefaultNetns         = "connectivity-health"

@@ -144,7 +144,7 @@ func addHostNeighbours(host, inner *netlink.Handle, ips []netip.Addr, hostIndex,
 }
 
 // deleteHostVeth deletes the host end by name (which removes the inner end
-// too). It refuses links that are not veths: a mistyped --healthep.interface
+// too). It refuses links that are not veths: a mistyped --health-endpoint.interface
 // must not take down a real interface.
 func deleteHostVeth(host *netlink.Handle, name string) error {
 	link, err := host.LinkByName(name)

@@ -10,6 +10,7 @@ import (
 	"github.com/go-kit/log/level"
 
 	"github.com/connectivity-exporter/connectivity_exporter/nodes"
+	"github.com/connectivity-exporter/connectivity_exporter/prober"
 )
 
 // DefaultLoadTimeout bounds reading the first node list of a source that
@@ -19,6 +20,8 @@ import (
 const DefaultLoadTimeout = time.Minute
 
 // Reporter is told what becomes of node lists (collector.Metrics is one).
+// It is the collector's one way to learn of plans, so that no order among
+// the keeper's consumers matters.
 type Reporter interface {
 	// SetNodes is the number of nodes in the list in force.
 	SetNodes(n int)
@@ -27,6 +30,12 @@ type Reporter interface {
 	// SetDiscoveryRejected is true while a rejected list is what the
 	// source offers; the last good list stays in force meanwhile.
 	SetDiscoveryRejected(rejected bool)
+	// SetFamilies and SetPeerZones are the address families of the
+	// targets and the zone of each probed peer of every plan put in force,
+	// told before the plan reaches any consumer: the metrics of a new
+	// family or zone exist before a consumer (the scheduler) probes it.
+	SetFamilies(families []prober.Family)
+	SetPeerZones(zones map[string]string)
 }
 
 // Load reads the first node list from source within timeout and makes the
@@ -68,8 +77,7 @@ func NewKeeper(first *Plan, reporter Reporter, logger log.Logger) *Keeper {
 	k := &Keeper{cfg: first.cfg, reporter: reporter, logger: logger, loaded: make(chan struct{})}
 	k.current.Store(first)
 	close(k.loaded)
-	reporter.SetNodes(first.Len())
-	reporter.SetDiscoveryRejected(false)
+	k.report(first)
 	return k
 }
 
@@ -79,6 +87,14 @@ func NewKeeper(first *Plan, reporter Reporter, logger log.Logger) *Keeper {
 // starts this way, so that it serves while the API server is away.
 func NewWaitingKeeper(cfg Config, reporter Reporter, logger log.Logger) *Keeper {
 	return &Keeper{cfg: cfg, reporter: reporter, logger: logger, loaded: make(chan struct{})}
+}
+
+// report tells the reporter of p, a plan now in force.
+func (k *Keeper) report(p *Plan) {
+	k.reporter.SetNodes(p.Len())
+	k.reporter.SetDiscoveryRejected(false)
+	k.reporter.SetFamilies(p.Families())
+	k.reporter.SetPeerZones(p.ProbedZones())
 }
 
 // Current is the plan in force; nil before the first one.
@@ -112,8 +128,7 @@ func (k *Keeper) Update(list []nodes.Node) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	first := k.current.Swap(p) == nil
-	k.reporter.SetNodes(p.Len())
-	k.reporter.SetDiscoveryRejected(false)
+	k.report(p)
 	if first {
 		close(k.loaded)
 	}

@@ -21,7 +21,7 @@ type Config struct {
 	// PeerLimit is --probe.peers: probe only this many peers besides the
 	// local node; 0 probes every node.
 	PeerLimit int
-	// Passive daemons probe nothing (--passive).
+	// Passive daemons probe nothing (--probe.passive).
 	Passive bool
 }
 
@@ -56,7 +56,7 @@ func New(cfg Config, list []nodes.Node) (*Plan, error) {
 	return build(cfg, list), nil
 }
 
-// Empty is the plan of a daemon that has no node list (--passive without
+// Empty is the plan of a daemon that has no node list (--probe.passive without
 // one): no node, nothing probed.
 func Empty(cfg Config) *Plan { return build(cfg, nil) }
 

@@ -130,11 +130,44 @@ type reporter struct {
 	nodes    []int
 	errors   int
 	rejected []bool
+	families [][]prober.Family
+	zones    []map[string]string
 }
 
-func (r *reporter) SetNodes(n int)                { r.nodes = append(r.nodes, n) }
-func (r *reporter) DiscoveryError()               { r.errors++ }
-func (r *reporter) SetDiscoveryRejected(rej bool) { r.rejected = append(r.rejected, rej) }
+func (r *reporter) SetNodes(n int)                    { r.nodes = append(r.nodes, n) }
+func (r *reporter) DiscoveryError()                   { r.errors++ }
+func (r *reporter) SetDiscoveryRejected(rej bool)     { r.rejected = append(r.rejected, rej) }
+func (r *reporter) SetFamilies(fs []prober.Family)    { r.families = append(r.families, fs) }
+func (r *reporter) SetPeerZones(zs map[string]string) { r.zones = append(r.zones, zs) }
+
+// The reporter (the collector) learns of every plan's families and zones
+// before any consumer (the scheduler) gets the plan, whatever the order in
+// which consumers were added.
+func TestKeeperReportsBeforeConsumers(t *testing.T) {
+	first, err := New(Config{Local: "node-1"}, cluster(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := &reporter{}
+	k := NewKeeper(first, rep, log.NewNopLogger())
+	var reportedAtConsume []int
+	k.OnChange(func(p *Plan) {
+		reportedAtConsume = append(reportedAtConsume, len(rep.families))
+		if z := rep.zones[len(rep.zones)-1]; !maps.Equal(z, p.ProbedZones()) {
+			t.Errorf("zones reported %v, want the consumed plan's %v", z, p.ProbedZones())
+		}
+	})
+	v6 := node("node-3", "2001:db8::3", "")
+	if err := k.Update(append(cluster(2), v6)); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(reportedAtConsume, []int{1, 2}) {
+		t.Errorf("families reported before each consume: %v, want [1 2]", reportedAtConsume)
+	}
+	if got := rep.families[len(rep.families)-1]; !slices.Equal(got, []prober.Family{prober.FamilyIPv4, prober.FamilyIPv6}) {
+		t.Errorf("families of the new plan %v, want ipv4 and ipv6", got)
+	}
+}
 
 func TestKeeper(t *testing.T) {
 	first, err := New(Config{Local: "node-1"}, cluster(3))

@@ -11,18 +11,14 @@ import (
 	"github.com/go-kit/log/level"
 )
 
-// MTUObserver, when the Observer is one too, is told about every
-// full-size probe.
-type MTUObserver interface {
-	MTUProbeDone(st PathState, o MTUOutcome)
-}
-
 // Observer is told about every probe, every finished cycle and every target
 // that stops being probed. Calls for one target never overlap with its removal.
 type Observer interface {
 	ProbeDone(st PathState, o Outcome)
 	CycleDone(d time.Duration)
 	TargetsRemoved(ts []Target)
+	// MTUProbeDone is told about every full-size probe.
+	MTUProbeDone(st PathState, o MTUOutcome)
 }
 
 // Config sets the pace of probing.
@@ -83,17 +79,26 @@ func (c Config) quantum(spacing time.Duration) time.Duration {
 	return min(max(batchSize*spacing, minQuantum), maxQuantum, c.Interval/8)
 }
 
-// Validate says what is wrong with a Config.
+// ConfigError is a Config field whose value cannot be used. The daemon's
+// flag checks use it as their own, naming the flag for Field.
+type ConfigError struct {
+	Field   string // the field's name in Config: "Interval"
+	Problem string // "must be positive, got 0s"
+}
+
+func (e *ConfigError) Error() string { return e.Field + " " + e.Problem }
+
+// Validate says what is wrong with a Config: a *ConfigError.
 func (c Config) Validate() error {
 	switch {
 	case c.Interval <= 0:
-		return fmt.Errorf("probe interval must be positive, got %s", c.Interval)
+		return &ConfigError{"Interval", fmt.Sprintf("must be positive, got %s", c.Interval)}
 	case c.Timeout <= 0:
-		return fmt.Errorf("probe timeout must be positive, got %s", c.Timeout)
+		return &ConfigError{"Timeout", fmt.Sprintf("must be positive, got %s", c.Timeout)}
 	case c.MaxInFlight < 1:
-		return fmt.Errorf("max probes in flight must be at least 1, got %d", c.MaxInFlight)
+		return &ConfigError{"MaxInFlight", fmt.Sprintf("must be at least 1, got %d", c.MaxInFlight)}
 	case c.FullSizeEvery < 0:
-		return fmt.Errorf("full-size probe period must not be negative, got %d", c.FullSizeEvery)
+		return &ConfigError{"FullSizeEvery", fmt.Sprintf("must not be negative, got %d", c.FullSizeEvery)}
 	}
 	return nil
 }
@@ -382,8 +387,8 @@ func (s *Scheduler) probeFullSize(ctx context.Context, t Target) {
 	}
 	s.applyMu.Lock()
 	st, ok := s.store.RecordMTU(t, o, time.Now())
-	if mo, isMTU := s.obs.(MTUObserver); ok && isMTU {
-		mo.MTUProbeDone(st, o)
+	if ok {
+		s.obs.MTUProbeDone(st, o)
 	}
 	s.applyMu.Unlock()
 	if ok && o.Result != MTUResultOK {

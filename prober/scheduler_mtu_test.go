@@ -37,21 +37,8 @@ func TestFullSizeTurnsAreSpread(t *testing.T) {
 	}
 }
 
-// mtuObserver records full-size probes as well.
-type mtuObserver struct {
-	recordingObserver
-	mu  sync.Mutex
-	mtu []PathState
-}
-
-func (m *mtuObserver) MTUProbeDone(st PathState, _ MTUOutcome) {
-	m.mu.Lock()
-	m.mtu = append(m.mtu, st)
-	m.mu.Unlock()
-}
-
 func TestSchedulerRunsFullSizeProbesAfterSmallOnes(t *testing.T) {
-	obs := &mtuObserver{}
+	obs := &recordingObserver{}
 	var mu sync.Mutex
 	fullSize := map[string]int{}
 	cfg := Config{
@@ -96,9 +83,9 @@ func TestSchedulerRunsFullSizeProbesAfterSmallOnes(t *testing.T) {
 	if st.MTU.Status != MTUStatusBlackhole {
 		t.Errorf("MTU status %s after lost full-size probes with working small ones, want blackhole", st.MTU.Status)
 	}
-	obs.recordingObserver.mu.Lock()
+	obs.mu.Lock()
 	smallProbes := len(obs.probes)
-	obs.recordingObserver.mu.Unlock()
+	obs.mu.Unlock()
 	if total := len(obs.mtu); total > smallProbes/2+len(ts) {
 		t.Errorf("%d full-size probes for %d small ones, want about half with FullSizeEvery 2", total, smallProbes)
 	}
@@ -107,7 +94,7 @@ func TestSchedulerRunsFullSizeProbesAfterSmallOnes(t *testing.T) {
 // A sweep lasts as long as its small probes: slow full-size probes (a dead
 // peer's wait twice the timeout) must not make it overrun.
 func TestCycleDurationLeavesFullSizeProbesOut(t *testing.T) {
-	obs := &mtuObserver{}
+	obs := &recordingObserver{}
 	slow := 300 * time.Millisecond
 	var started, finished atomic.Int32
 	cfg := Config{

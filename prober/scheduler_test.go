@@ -19,6 +19,7 @@ type recordingObserver struct {
 	probes  []PathState
 	cycles  []time.Duration
 	removed []Target
+	mtu     []PathState   // full-size probes
 	done    chan struct{} // gets a value per probe, if not nil
 }
 
@@ -40,6 +41,12 @@ func (r *recordingObserver) CycleDone(d time.Duration) {
 func (r *recordingObserver) TargetsRemoved(ts []Target) {
 	r.mu.Lock()
 	r.removed = append(r.removed, ts...)
+	r.mu.Unlock()
+}
+
+func (r *recordingObserver) MTUProbeDone(st PathState, _ MTUOutcome) {
+	r.mu.Lock()
+	r.mtu = append(r.mtu, st)
 	r.mu.Unlock()
 }
 
@@ -272,9 +279,9 @@ func TestNewSchedulerRejectsBadConfig(t *testing.T) {
 		probes map[Protocol]ProbeFunc
 		want   string
 	}{
-		{"zero interval", Config{Timeout: time.Second, MaxInFlight: 1}, both, "probe interval must be positive, got 0s"},
-		{"negative timeout", Config{Interval: time.Second, Timeout: -1, MaxInFlight: 1}, both, "probe timeout must be positive, got -1ns"},
-		{"no slots", Config{Interval: time.Second, Timeout: time.Second}, both, "max probes in flight must be at least 1, got 0"},
+		{"zero interval", Config{Timeout: time.Second, MaxInFlight: 1}, both, "Interval must be positive, got 0s"},
+		{"negative timeout", Config{Interval: time.Second, Timeout: -1, MaxInFlight: 1}, both, "Timeout must be positive, got -1ns"},
+		{"no slots", Config{Interval: time.Second, Timeout: time.Second}, both, "MaxInFlight must be at least 1, got 0"},
 		{"missing http", Config{Interval: time.Second, Timeout: time.Second, MaxInFlight: 1}, map[Protocol]ProbeFunc{ProtocolICMP: ok}, `no prober for protocol "http"`},
 	}
 	for _, tc := range tests {

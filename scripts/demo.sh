@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "demo: needs root, it creates network namespaces: sudo make demo" >&2; exit 1; }
 
 export LAB_PREFIX=cxdemo LAB_DIR=/tmp/cxdemo LAB_BIN=./connectivity_exporter
-export LAB_ARGS="--probe.interval=2s --probe.timeout=1s --healthep.check-interval=2s"
+export LAB_ARGS="--probe.interval=2s --probe.timeout=1s --health-endpoint.check-interval=2s"
 lab=test/lab/lab.sh
 trap '$lab down' EXIT
 trap 'exit 130' INT TERM

@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/connectivity-exporter/connectivity_exporter/admin"
+	"github.com/connectivity-exporter/connectivity_exporter/exitcode"
 )
 
 // Output formats of -o.
@@ -29,7 +30,7 @@ type CLIOptions struct {
 func Run(ctx context.Context, w, errw io.Writer, client *admin.Client, opts CLIOptions) int {
 	format, ok := checkOutput(errw, opts.Output)
 	if !ok {
-		return ExitUsage
+		return exitcode.Usage
 	}
 	fetch := client.Status
 	if opts.Probe {
@@ -38,7 +39,7 @@ func Run(ctx context.Context, w, errw io.Writer, client *admin.Client, opts CLIO
 	r, err := fetch(ctx)
 	if err != nil {
 		fmt.Fprintf(errw, "Error: %v\n", err)
-		return ExitUnreachable
+		return exitcode.Unreachable
 	}
 	if format == OutputJSON {
 		err = RenderJSON(w, WithDiagnosis(r))
@@ -47,7 +48,7 @@ func Run(ctx context.Context, w, errw io.Writer, client *admin.Client, opts CLIO
 	}
 	if err != nil {
 		fmt.Fprintf(errw, "Error: writing the report: %v\n", err)
-		return ExitUnhealthy
+		return exitcode.Output
 	}
 	return ExitCode(r)
 }
@@ -56,10 +57,13 @@ func Run(ctx context.Context, w, errw io.Writer, client *admin.Client, opts CLIO
 func Ping(ctx context.Context, w, errw io.Writer, client *admin.Client) int {
 	if err := client.Ping(ctx); err != nil {
 		fmt.Fprintf(errw, "Error: %v\n", err)
-		return ExitUnreachable
+		return exitcode.Unreachable
 	}
-	fmt.Fprintln(w, "OK")
-	return ExitOK
+	if _, err := fmt.Fprintln(w, "OK"); err != nil {
+		fmt.Fprintf(errw, "Error: writing the answer: %v\n", err)
+		return exitcode.Output
+	}
+	return exitcode.OK
 }
 
 // Get is the get command: version, uptime, nodes known, health endpoint
@@ -67,12 +71,12 @@ func Ping(ctx context.Context, w, errw io.Writer, client *admin.Client) int {
 func Get(ctx context.Context, w, errw io.Writer, client *admin.Client, output string) int {
 	format, ok := checkOutput(errw, output)
 	if !ok {
-		return ExitUsage
+		return exitcode.Usage
 	}
 	info, err := client.Info(ctx)
 	if err != nil {
 		fmt.Fprintf(errw, "Error: %v\n", err)
-		return ExitUnreachable
+		return exitcode.Unreachable
 	}
 	if format == OutputJSON {
 		err = writeIndented(w, info)
@@ -81,9 +85,9 @@ func Get(ctx context.Context, w, errw io.Writer, client *admin.Client, output st
 	}
 	if err != nil {
 		fmt.Fprintf(errw, "Error: writing the answer: %v\n", err)
-		return ExitUnhealthy
+		return exitcode.Output
 	}
-	return ExitOK
+	return exitcode.OK
 }
 
 // checkOutput validates -o before anything is asked of the daemon.

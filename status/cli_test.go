@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/connectivity-exporter/connectivity_exporter/admin"
 	"github.com/connectivity-exporter/connectivity_exporter/admin/admintest"
+	"github.com/connectivity-exporter/connectivity_exporter/exitcode"
 	"github.com/connectivity-exporter/connectivity_exporter/status"
 )
 
@@ -92,12 +94,42 @@ func TestCLIUsageErrors(t *testing.T) {
 		"get": func(w, errw *bytes.Buffer) int { return status.Get(context.Background(), w, errw, c, "yaml") },
 	} {
 		var out, errOut bytes.Buffer
-		if code := run(&out, &errOut); code != status.ExitUsage || errOut.String() != want || out.Len() != 0 {
+		if code := run(&out, &errOut); code != exitcode.Usage || errOut.String() != want || out.Len() != 0 {
 			t.Errorf("%s -o yaml = %d, stdout %q, stderr %q; want 2 and %q", name, code, &out, &errOut, want)
 		}
 	}
 	if n := b.calls.Load(); n != 0 {
 		t.Errorf("the daemon was asked %d times despite a usage error", n)
+	}
+}
+
+// brokenStdout fails every write, as a closed pipe does.
+type brokenStdout struct{}
+
+func (brokenStdout) Write([]byte) (int, error) { return 0, errors.New("broken pipe") }
+
+// An answer that cannot be written exits with its own code, not the one of
+// an unhealthy node (1), whatever the answer was: healthy here.
+func TestCLIOutputErrors(t *testing.T) {
+	b := &backend{
+		status: scenario(row{"node-1", "RRRR"}, row{"node-2", "RRRR"}),
+		info:   sampleInfo(),
+	}
+	c := adminClient(t, b)
+	for name, run := range map[string]func(errw *bytes.Buffer) int{
+		"status": func(errw *bytes.Buffer) int {
+			return status.Run(context.Background(), brokenStdout{}, errw, c, status.CLIOptions{})
+		},
+		"status -o json": func(errw *bytes.Buffer) int {
+			return status.Run(context.Background(), brokenStdout{}, errw, c, status.CLIOptions{Output: "json"})
+		},
+		"ping": func(errw *bytes.Buffer) int { return status.Ping(context.Background(), brokenStdout{}, errw, c) },
+		"get":  func(errw *bytes.Buffer) int { return status.Get(context.Background(), brokenStdout{}, errw, c, "") },
+	} {
+		var errOut bytes.Buffer
+		if code := run(&errOut); code != exitcode.Output || !strings.Contains(errOut.String(), "broken pipe") {
+			t.Errorf("%s to a broken stdout = %d, stderr %q; want %d and the write error", name, code, &errOut, exitcode.Output)
+		}
 	}
 }
 
@@ -115,7 +147,7 @@ func TestCLIDaemonNotRunning(t *testing.T) {
 		"get":  func(w, errw *bytes.Buffer) int { return status.Get(context.Background(), w, errw, c, "") },
 	} {
 		var out, errOut bytes.Buffer
-		if code := run(&out, &errOut); code != status.ExitUnreachable || errOut.String() != want || out.Len() != 0 {
+		if code := run(&out, &errOut); code != exitcode.Unreachable || errOut.String() != want || out.Len() != 0 {
 			t.Errorf("%s = %d, stdout %q, stderr %q; want 3 and %q", name, code, &out, &errOut, want)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/connectivity-exporter/connectivity_exporter/admin"
+	"github.com/connectivity-exporter/connectivity_exporter/exitcode"
 	"github.com/connectivity-exporter/connectivity_exporter/status"
 )
 
@@ -126,9 +127,9 @@ func TestDiagnoseFresh(t *testing.T) {
 			if got := status.Diagnose(r); !maps.Equal(got, tc.want) {
 				t.Errorf("Diagnose:\n got %q\nwant %q", got, tc.want)
 			}
-			wantCode := status.ExitOK
+			wantCode := exitcode.OK
 			if len(tc.want) > 0 {
-				wantCode = status.ExitUnhealthy
+				wantCode = exitcode.Unhealthy
 			}
 			if got := status.ExitCode(r); got != wantCode {
 				t.Errorf("ExitCode = %d; want %d", got, wantCode)
@@ -156,8 +157,8 @@ func TestDiagnoseProbePeers(t *testing.T) {
 	if notProbed != 2 || len(got) != 2 {
 		t.Errorf("%d nodes not probed, diagnoses %q; want 2 and only theirs", notProbed, got)
 	}
-	if code := status.ExitCode(r); code != status.ExitOK {
-		t.Errorf("ExitCode = %d; want %d: nodes not probed are not unhealthy", code, status.ExitOK)
+	if code := status.ExitCode(r); code != exitcode.OK {
+		t.Errorf("ExitCode = %d; want %d: nodes not probed are not unhealthy", code, exitcode.OK)
 	}
 }
 

@@ -8,13 +8,16 @@
 //	   is known); ping and get: the daemon answered.
 //	1  status: at least one node is not reachable on all its paths,
 //	   including paths not probed yet (right after the daemon starts; use
-//	   --probe), or a path of it is an MTU black hole. Also used when the
-//	   output cannot be written.
+//	   --probe), or a path of it is an MTU black hole.
 //	2  usage error: an unknown -o value, or a flag or command the command
 //	   line parser rejects.
 //	3  no usable answer from the daemon: its socket does not exist or
 //	   nothing listens on it (not running), permission denied, no answer
 //	   within the timeout, or an answer that cannot be decoded.
+//	4  the answer could not be written to stdout (a closed pipe, a full
+//	   disk), whatever it was.
+//
+// The codes are defined once, in package exitcode.
 //
 // A node counts as reachable only when all of its paths are reachable. The
 // diagnosis reads each node's four paths together, and all nodes together:

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/connectivity-exporter/connectivity_exporter/admin"
+	"github.com/connectivity-exporter/connectivity_exporter/exitcode"
 	"github.com/connectivity-exporter/connectivity_exporter/status"
 )
 
@@ -27,14 +28,14 @@ func TestStatusLifecycle(t *testing.T) {
 			name:     "no node list yet",
 			report:   admin.Report{LocalNode: "node-1", NoNodeList: true},
 			want:     []string{status.NoNodeListText, "Cluster health:   unknown (no node list yet)"},
-			wantExit: status.ExitUnhealthy,
+			wantExit: exitcode.Unhealthy,
 		},
 		{
 			name: "a node leaving is counted apart, not as unhealthy",
 			report: admin.Report{ProbeTime: t0, LocalNode: "node-1", Nodes: []admin.NodeReport{local,
 				{Name: "node-2", Leaving: "autoscaler", NotProbed: "leaving: being removed by the cluster autoscaler"}}},
 			want:     []string{"1 node leaving the cluster, not probed; --verbose lists them", "Cluster health:   1/1 reachable (1 node leaving the cluster, not counted)"},
-			wantExit: status.ExitOK,
+			wantExit: exitcode.OK,
 		},
 		{
 			name: "verbose names the leaving node and why",
@@ -42,21 +43,21 @@ func TestStatusLifecycle(t *testing.T) {
 				{Name: "node-2", Leaving: "out-of-service", NotProbed: "leaving: out of service"}}},
 			verbose:  true,
 			want:     []string{"node-2:\n    Leaving (out of service): not probed, so that its departure alerts no one"},
-			wantExit: status.ExitOK,
+			wantExit: exitcode.OK,
 		},
 		{
 			name: "a NotReady node is shown, with how long, though its paths work",
 			report: admin.Report{ProbeTime: t0, LocalNode: "node-1", Nodes: []admin.NodeReport{local,
 				{Name: "node-2", NotReady: true, NotReadySince: t0.Add(-50 * time.Second), Host: okPath("198.18.0.2")}}},
 			want:     []string{"node-2:\n    Kubernetes: NotReady for 50s; still probed", "Cluster health:   2/2 reachable\n"},
-			wantExit: status.ExitOK,
+			wantExit: exitcode.OK,
 		},
 		{
 			name: "this node leaving is still probed, and says so",
 			report: admin.Report{ProbeTime: t0, LocalNode: "node-1", Nodes: []admin.NodeReport{
 				{Name: "node-1", Local: true, Leaving: "cordoned", Host: okPath("198.18.0.1")}}},
 			want:     []string{"node-1 (localhost):\n    Leaving (cordoned)\n"},
-			wantExit: status.ExitOK,
+			wantExit: exitcode.OK,
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/connectivity-exporter/connectivity_exporter/admin"
+	"github.com/connectivity-exporter/connectivity_exporter/exitcode"
 	"github.com/connectivity-exporter/connectivity_exporter/status"
 )
 
@@ -62,21 +63,21 @@ func TestDiagnoseMTU(t *testing.T) {
 		want     map[string]string
 		wantExit int
 	}{
-		{"all whole", healthy, "oooo", map[string]string{}, status.ExitOK},
-		{"not probed at full size yet", healthy, "----", map[string]string{}, status.ExitOK},
-		{"one lost full-size probe is a near miss", healthy, "oolo", map[string]string{}, status.ExitOK},
+		{"all whole", healthy, "oooo", map[string]string{}, exitcode.OK},
+		{"not probed at full size yet", healthy, "----", map[string]string{}, exitcode.OK},
+		{"one lost full-size probe is a near miss", healthy, "oolo", map[string]string{}, exitcode.OK},
 		{"black hole on the endpoint path", healthy, "oobb",
-			map[string]string{"node-2": "packets of 1500 bytes to node-2 are lost on the endpoint path while small ones pass (full-size ICMP and HTTP): " + holeAdvice}, status.ExitUnhealthy},
+			map[string]string{"node-2": "packets of 1500 bytes to node-2 are lost on the endpoint path while small ones pass (full-size ICMP and HTTP): " + holeAdvice}, exitcode.Unhealthy},
 		{"black hole on both paths, HTTP only", healthy, "ob-b",
-			map[string]string{"node-2": "packets of 1500 bytes to node-2 are lost on the host and endpoint paths while small ones pass (full-size HTTP): " + holeAdvice}, status.ExitUnhealthy},
+			map[string]string{"node-2": "packets of 1500 bytes to node-2 are lost on the host and endpoint paths while small ones pass (full-size HTTP): " + holeAdvice}, exitcode.Unhealthy},
 		{"reduced path MTU is information", healthy, "rroo",
-			map[string]string{"node-2": "the path MTU to node-2 is 1400 (expected 1500) on the host path: PMTUD works"}, status.ExitOK},
+			map[string]string{"node-2": "the path MTU to node-2 is 1400 (expected 1500) on the host path: PMTUD works"}, exitcode.OK},
 		{"a black hole outweighs a reduced MTU", healthy, "rrbo",
-			map[string]string{"node-2": "packets of 1500 bytes to node-2 are lost on the endpoint path while small ones pass (full-size ICMP): " + holeAdvice}, status.ExitUnhealthy},
+			map[string]string{"node-2": "packets of 1500 bytes to node-2 are lost on the endpoint path while small ones pass (full-size ICMP): " + holeAdvice}, exitcode.Unhealthy},
 		{"small probes failing: the usual diagnosis", []row{{"node-1", "RRRR"}, {"node-2", "RRTT"}}, "oobb",
-			map[string]string{"node-2": forwardDrop}, status.ExitUnhealthy},
+			map[string]string{"node-2": forwardDrop}, exitcode.Unhealthy},
 		{"no health IP", []row{{"node-1", "RRRR"}, {"node-2", "RR"}}, "bo",
-			map[string]string{"node-2": "packets of 1500 bytes to node-2 are lost on the host path while small ones pass (full-size ICMP): " + holeAdvice}, status.ExitUnhealthy},
+			map[string]string{"node-2": "packets of 1500 bytes to node-2 are lost on the host path while small ones pass (full-size ICMP): " + holeAdvice}, exitcode.Unhealthy},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := withMTU(scenario(tc.rows...), "node-2", tc.mtu)

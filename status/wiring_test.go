@@ -12,6 +12,7 @@ import (
 
 	"github.com/connectivity-exporter/connectivity_exporter/admin"
 	"github.com/connectivity-exporter/connectivity_exporter/daemon"
+	"github.com/connectivity-exporter/connectivity_exporter/exitcode"
 	"github.com/connectivity-exporter/connectivity_exporter/nodes"
 	"github.com/connectivity-exporter/connectivity_exporter/plan"
 	"github.com/connectivity-exporter/connectivity_exporter/prober"
@@ -20,9 +21,10 @@ import (
 
 type noObserver struct{}
 
-func (noObserver) ProbeDone(prober.PathState, prober.Outcome) {}
-func (noObserver) CycleDone(time.Duration)                    {}
-func (noObserver) TargetsRemoved([]prober.Target)             {}
+func (noObserver) ProbeDone(prober.PathState, prober.Outcome)       {}
+func (noObserver) CycleDone(time.Duration)                          {}
+func (noObserver) TargetsRemoved([]prober.Target)                   {}
+func (noObserver) MTUProbeDone(prober.PathState, prober.MTUOutcome) {}
 
 // The daemon's wiring, as main.go does it, with probes that drop everything
 // sent to node-2's health endpoint: `status --probe` must tell the FORWARD
@@ -71,11 +73,11 @@ func TestWiringWithScheduler(t *testing.T) {
 	c := adminClient(t, backend)
 
 	var out, errOut bytes.Buffer
-	if code := status.Run(context.Background(), &out, &errOut, c, status.CLIOptions{}); code != status.ExitUnhealthy || !strings.Contains(out.String(), "Not probed yet") {
+	if code := status.Run(context.Background(), &out, &errOut, c, status.CLIOptions{}); code != exitcode.Unhealthy || !strings.Contains(out.String(), "Not probed yet") {
 		t.Errorf("status before any probe = %d:\n%s%s", code, &out, &errOut)
 	}
 	out.Reset()
-	if code := status.Run(context.Background(), &out, &errOut, c, status.CLIOptions{Probe: true}); code != status.ExitUnhealthy ||
+	if code := status.Run(context.Background(), &out, &errOut, c, status.CLIOptions{Probe: true}); code != exitcode.Unhealthy ||
 		!strings.Contains(out.String(), "Diagnosis: traffic is dropped inside node-2 before it reaches endpoints") ||
 		!strings.Contains(out.String(), "Cluster health:   1/2 reachable") {
 		t.Errorf("status --probe = %d:\n%s%s", code, &out, &errOut)

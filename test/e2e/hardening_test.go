@@ -159,7 +159,7 @@ func TestSIGTERMWithProbesInFlight(t *testing.T) {
 	// Restart node-1 with probes that take 10s to time out (the health
 	// check timeout is the probe timeout, and may not exceed its interval).
 	l.mustRun("fault", "stop", "1")
-	l.runWithArgs("--probe.interval=1s --probe.timeout=10s --probe.failure-threshold=2 --healthep.check-interval=10s --log.level=debug", "clear", "start", "1")
+	l.runWithArgs("--probe.interval=1s --probe.timeout=10s --probe.failure-threshold=2 --health-endpoint.check-interval=10s --log.level=debug", "clear", "start", "1")
 	pid := l.pid(1)
 	l.mustRun("fault", "cut", "3")
 

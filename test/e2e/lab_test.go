@@ -25,7 +25,7 @@ import (
 
 // Fast probing so that faults show within seconds: unreachable after 2
 // failed probes at 1 probe per second.
-const labArgs = "--probe.interval=1s --probe.timeout=500ms --probe.failure-threshold=2 --healthep.check-interval=1s --log.level=debug"
+const labArgs = "--probe.interval=1s --probe.timeout=500ms --probe.failure-threshold=2 --health-endpoint.check-interval=1s --log.level=debug"
 
 var binary string // built once by TestMain
 

@@ -62,7 +62,7 @@ type exporter struct {
 func startExporter(t *testing.T, netns, kubeconfig, node string, env []string, extra ...string) *exporter {
 	t.Helper()
 	args := append([]string{
-		"--nodes.kubernetes", "--kubeconfig=" + kubeconfig, "--node.name=" + node,
+		"--nodes.kubernetes", "--nodes.kubernetes.kubeconfig=" + kubeconfig, "--node.name=" + node,
 		"--admin.socket=" + filepath.Join(t.TempDir(), "admin.sock"),
 		"--web.listen-address=" + metricsAddr, "--hello.listen-address=:4240",
 		"--probe.interval=1s", "--probe.timeout=500ms", "--probe.failure-threshold=1",

@@ -87,7 +87,7 @@ start_node() {
 	ip netns exec "$(ns "$i")" "$BIN" \
 		--node.name="node-$i" --nodes.file="$DIR/nodes.yaml" --nodes.file.poll-interval="${LAB_POLL:-500ms}" \
 		--web.listen-address=":$METRICS_PORT" --admin.socket="$DIR/node-$i/admin.sock" \
-		--healthep.netns="$P-h$i" --healthep.interface=cx_health \
+		--health-endpoint.netns="$P-h$i" --health-endpoint.interface=cx_health \
 		${LAB_ARGS:-} >"$DIR/node-$i/log" 2>&1 &
 	echo $! >"$DIR/node-$i/pid"
 }

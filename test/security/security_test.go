@@ -91,7 +91,7 @@ func startDaemon(t *testing.T, extra ...string) *daemon {
 	}
 	d := &daemon{dir: dir, socket: filepath.Join(dir, "run", "admin.sock"), helloPort: testbin.FreeLoopbackPort(t), webPort: testbin.FreeLoopbackPort(t)}
 	args := append([]string{
-		"--passive", "--node.name=sec-1",
+		"--probe.passive", "--node.name=sec-1",
 		fmt.Sprintf("--hello.listen-address=127.0.0.1:%d", d.helloPort),
 		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", d.webPort),
 		"--admin.socket=" + d.socket,

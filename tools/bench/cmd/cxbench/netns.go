@@ -155,7 +155,7 @@ func teardown() {
 // startHelloResponder answers /hello for every peer address: a passive
 // exporter in cxb-peers, its admin socket in tmp.
 func startHelloResponder(exporter, tmp string) (*child, error) {
-	return startChild("hello responder", "ip", "netns", "exec", nsPeers, exporter, "--passive",
+	return startChild("hello responder", "ip", "netns", "exec", nsPeers, exporter, "--probe.passive",
 		"--hello.listen-address=:4240", "--web.listen-address=127.0.0.1:9241",
 		"--admin.socket="+filepath.Join(tmp, "peers-admin.sock"), "--log.level=warn")
 }

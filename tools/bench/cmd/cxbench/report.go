@@ -191,7 +191,7 @@ func oneLine(s string) string {
 
 func writeScale(b *bytes.Buffer, res *results) {
 	b.WriteString("### The exporter at scale\n\n")
-	b.WriteString("Peers have a host IP and, in the 4-path runs, a health IP (the local node has none, so no health endpoint is built); /hello is answered by a `--passive` exporter in cxb-peers. Default per-peer mode (`auto`: `failing` above 100 nodes), timeout 2 s. /metrics was read every 5 s during the windows of the 15 s runs, every 10 s in the idle ones (that cost is included).\n\n")
+	b.WriteString("Peers have a host IP and, in the 4-path runs, a health IP (the local node has none, so no health endpoint is built); /hello is answered by a `--probe.passive` exporter in cxb-peers. Default per-peer mode (`auto`: `failing` above 100 nodes), timeout 2 s. /metrics was read every 5 s during the windows of the 15 s runs, every 10 s in the idle ones (that cost is included).\n\n")
 	b.WriteString("| exporter | scenario | probes/s | share of one core | CPU µs per probe | RSS (peak) | not answered | paths unreachable | longest sweep | ICMP p50 | HTTP p50 | scrape | /metrics size (gzip) |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range res.Scale {
 		if r.Err != "" && len(r.Core) == 0 {
