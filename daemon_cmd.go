@@ -222,7 +222,7 @@ func flagError(err error) error {
 		return fmt.Errorf("--probe.timeout %s", ce.Problem)
 	case "MaxInFlight":
 		return fmt.Errorf("--probe.max-in-flight %s", ce.Problem)
-	case "FullSizeEvery":
+	case "MTUProbeEvery":
 		return fmt.Errorf("--probe.mtu.every %s", ce.Problem)
 	}
 	return err

@@ -52,7 +52,7 @@ func TestParseHealthIPs(t *testing.T) {
 	}
 }
 
-func TestMTUFlagsValidate(t *testing.T) {
+func TestProbeFlagsValidate(t *testing.T) {
 	tests := []struct {
 		args []string
 		want string // "" means valid
@@ -65,6 +65,12 @@ func TestMTUFlagsValidate(t *testing.T) {
 		{[]string{"--probe.mtu.endpoint=100"}, "--probe.mtu.endpoint must be 0 or from 1280 to 65535, got 100"},
 		{[]string{"--probe.mtu.every=-1"}, "--probe.mtu.every must not be negative, got -1"},
 		{[]string{"--probe.mtu.refresh=0s"}, "--probe.mtu.refresh must be positive"},
+		// The pace is checked once, by prober.Config.Validate, with
+		// messages that name the flags.
+		{[]string{"--probe.interval=0s"}, "--probe.interval must be positive, got 0s"},
+		{[]string{"--probe.timeout=-1s"}, "--probe.timeout must be positive, got -1s"},
+		{[]string{"--probe.max-in-flight=0"}, "--probe.max-in-flight must be at least 1, got 0"},
+		{[]string{"--probe.mtu.every=-2"}, "--probe.mtu.every must not be negative, got -2"},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {

@@ -85,7 +85,7 @@ func (c *Config) MTUProbeEvery() int {
 // no scheduler); Serve adds the full-size probe. The flag checks validate
 // it, so that each value is checked in one place (prober.Config.Validate).
 func (c *Config) SchedulerConfig() prober.Config {
-	return prober.Config{Interval: c.ProbeInterval, Timeout: c.ProbeTimeout, MaxInFlight: c.MaxInFlight, FullSizeEvery: c.MTUEvery}
+	return prober.Config{Interval: c.ProbeInterval, Timeout: c.ProbeTimeout, MaxInFlight: c.MaxInFlight, MTUProbeEvery: c.MTUEvery}
 }
 
 func (c *Config) planConfig() plan.Config {

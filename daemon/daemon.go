@@ -37,7 +37,7 @@ type Deps struct {
 	Probes func(c *Config) (map[prober.Protocol]prober.ProbeFunc, func(), error)
 	// MTUProbe returns the full-size probe and what closes it; nil (or a
 	// nil probe) for none.
-	MTUProbe func(c *Config) (prober.FullSizeFunc, func(), error)
+	MTUProbe func(c *Config) (prober.MTUProbeFunc, func(), error)
 	// DropPrivileges keeps only the capabilities given.
 	DropPrivileges func(keep ...cap.Value) (privileges.Result, error)
 	// NodeSource, when set, replaces the node file or the Kubernetes API
@@ -282,24 +282,24 @@ func (d *daemon) startProbing(ctx context.Context, g *errgroup.Group, keeper *pl
 	if err != nil {
 		return nil, err
 	}
-	fullSize, closeFullSize, err := d.mtuProbe()
+	fullSize, closeMTUProbe, err := d.mtuProbe()
 	if err != nil {
 		closeProbes()
 		return nil, err
 	}
 	pace := f.SchedulerConfig()
-	pace.FullSize = fullSize
+	pace.MTUProbe = fullSize
 	sched, err := prober.NewScheduler(pace, probes, store, metrics, log.With(d.logger, "component", "prober"))
 	if err != nil {
 		closeProbes()
-		closeFullSize()
+		closeMTUProbe()
 		return nil, err
 	}
 	keeper.OnChange(func(p *plan.Plan) { sched.SetTargets(p.Targets()) })
 	g.Go(func() error {
 		sched.Run(ctx) // returns once the probes in flight have ended
 		closeProbes()
-		closeFullSize()
+		closeMTUProbe()
 		return nil
 	})
 	return sched, nil
@@ -353,7 +353,7 @@ func (d *daemon) listen() (helloLn, adminLn net.Listener, err error) {
 }
 
 // mtuProbe is Deps.MTUProbe, or none when the composition has none.
-func (d *daemon) mtuProbe() (prober.FullSizeFunc, func(), error) {
+func (d *daemon) mtuProbe() (prober.MTUProbeFunc, func(), error) {
 	if d.deps.MTUProbe == nil {
 		return nil, func() {}, nil
 	}

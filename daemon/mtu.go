@@ -11,7 +11,7 @@ import (
 // newMTUProbe builds the full-size probes that check a path's MTU: an ICMP
 // engine of its own whose sockets set don't-fragment, the sized /hello GET,
 // and the route MTUs. nil when the daemon sends none.
-func newMTUProbe(c *Config) (prober.FullSizeFunc, func(), error) {
+func newMTUProbe(c *Config) (prober.MTUProbeFunc, func(), error) {
 	if c.MTUProbeEvery() == 0 {
 		return nil, func() {}, nil
 	}
@@ -24,12 +24,12 @@ func newMTUProbe(c *Config) (prober.FullSizeFunc, func(), error) {
 		endpoint = c.MTU
 	}
 	routes := routemtu.New(c.MTURefresh)
-	probe := prober.NewFullSizeProbe(prober.FullSizeConfig{
+	probe := prober.NewMTUProbe(prober.MTUProbeConfig{
 		HostMTU:     c.MTU,
 		EndpointMTU: endpoint,
 		Routes:      routes,
 		ICMP:        e.ProbeSize,
-		HTTP:        prober.NewFullSizeHTTPProbe(prober.HTTPConfig{Port: c.HelloPort, Path: hello.Path}),
+		HTTP:        prober.NewMTUHTTPProbe(prober.HTTPConfig{Port: c.HelloPort, Path: hello.Path}),
 	})
 	return probe, func() { e.Close(); routes.Close() }, nil
 }

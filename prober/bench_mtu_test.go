@@ -16,7 +16,7 @@ import (
 // BenchmarkHTTPLoopback): one probe at a time on loopback, so each figure
 // is the prober's and the peer's kernel work together.
 
-func benchmarkFullSize(b *testing.B, probe FullSizeFunc, t Target) {
+func benchmarkFullSize(b *testing.B, probe MTUProbeFunc, t Target) {
 	b.ReportAllocs()
 	for b.Loop() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -44,19 +44,19 @@ func BenchmarkFullSizeLoopback(b *testing.B) {
 	go srv.Serve(ln)
 	defer srv.Close()
 	port := ln.Addr().(*net.TCPAddr).Port
-	httpSize := NewFullSizeHTTPProbe(HTTPConfig{Port: port, Path: hello.Path})
+	httpSize := NewMTUHTTPProbe(HTTPConfig{Port: port, Path: hello.Path})
 
 	b.Run("http-small", func(b *testing.B) {
 		benchmarkProbe(b, NewHTTPProbe(HTTPConfig{Port: port, Path: hello.Path}), lo)
 	})
 	b.Run("http-6000", func(b *testing.B) {
-		probe := NewFullSizeProbe(FullSizeConfig{Routes: fixedMTU{}, HTTP: httpSize})
+		probe := NewMTUProbe(MTUProbeConfig{Routes: fixedMTU{}, HTTP: httpSize})
 		benchmarkFullSize(b, probe, Target{Path: PathHost, Protocol: ProtocolHTTP, IP: lo})
 	})
 	b.Run("http-6000-route", func(b *testing.B) {
 		// With the routing table read: Expected from the cache, Current
 		// (a learned path MTU) afresh after every success.
-		probe := NewFullSizeProbe(FullSizeConfig{HostMTU: 1500, Routes: routemtu.New(time.Minute), HTTP: httpSize})
+		probe := NewMTUProbe(MTUProbeConfig{HostMTU: 1500, Routes: routemtu.New(time.Minute), HTTP: httpSize})
 		benchmarkFullSize(b, probe, Target{Path: PathHost, Protocol: ProtocolHTTP, IP: lo})
 	})
 	if !isRoot() {
@@ -70,7 +70,7 @@ func BenchmarkFullSizeLoopback(b *testing.B) {
 	defer e.Close()
 	b.Run("icmp-small", func(b *testing.B) { benchmarkProbe(b, e.Probe, lo) })
 	b.Run("icmp-1500", func(b *testing.B) {
-		probe := NewFullSizeProbe(FullSizeConfig{Routes: fixedMTU{}, ICMP: e.ProbeSize})
+		probe := NewMTUProbe(MTUProbeConfig{Routes: fixedMTU{}, ICMP: e.ProbeSize})
 		benchmarkFullSize(b, probe, Target{Path: PathHost, Protocol: ProtocolICMP, IP: lo})
 	})
 }

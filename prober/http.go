@@ -47,10 +47,10 @@ func NewHTTPProbe(cfg HTTPConfig) ProbeFunc {
 	return newHTTPGetter(cfg).probe
 }
 
-// NewFullSizeHTTPProbe returns what GETs path?size=N on a fresh connection
+// NewMTUHTTPProbe returns what GETs path?size=N on a fresh connection
 // and checks that exactly N body bytes (at most MaxFullSizeBody) come: the
 // HTTP half of the full-size probes.
-func NewFullSizeHTTPProbe(cfg HTTPConfig) func(ctx context.Context, ip netip.Addr, size int) Outcome {
+func NewMTUHTTPProbe(cfg HTTPConfig) func(ctx context.Context, ip netip.Addr, size int) Outcome {
 	return newHTTPGetter(cfg).getSize
 }
 

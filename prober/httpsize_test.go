@@ -48,7 +48,7 @@ func TestReadSizedAnswer(t *testing.T) {
 func TestFullSizeHTTPAgainstTheResponder(t *testing.T) {
 	h := hello.Handler()
 	port := serveHTTP(t, h.ServeHTTP)
-	probe := NewFullSizeHTTPProbe(HTTPConfig{Port: port, Path: hello.Path})
+	probe := NewMTUHTTPProbe(HTTPConfig{Port: port, Path: hello.Path})
 	for _, size := range []int{1, 1500, 6000, hello.MaxSize} {
 		t.Run(strconv.Itoa(size), func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

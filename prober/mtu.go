@@ -64,9 +64,9 @@ type MTUOutcome struct {
 	Err     error
 }
 
-// FullSizeFunc sends one full-size probe of t. It must return by ctx's
+// MTUProbeFunc sends one full-size probe of t. It must return by ctx's
 // deadline.
-type FullSizeFunc func(ctx context.Context, t Target) MTUOutcome
+type MTUProbeFunc func(ctx context.Context, t Target) MTUOutcome
 
 // MTUState is what is known about one target's full-size probes.
 type MTUState struct {

@@ -90,34 +90,34 @@ func TestFullSizeProbeClassifies(t *testing.T) {
 	tests := []struct {
 		name     string
 		target   Target
-		cfg      FullSizeConfig
+		cfg      MTUProbeConfig
 		small    Outcome // what the ICMP or HTTP probe returns
 		want     MTUResult
 		wantMTU  int // expected MTU
 		wantPMTU int
 		wantSize int // size asked of the probe
 	}{
-		{"icmp whole", icmpHost, FullSizeConfig{Routes: fakeRoutes{expected: 1500, current: 1500}}, Outcome{Result: ResultSuccess}, MTUResultOK, 1500, 0, 1500},
-		{"icmp refused locally", icmpHost, FullSizeConfig{Routes: fakeRoutes{expected: 1500, current: 1400}}, Outcome{Result: ResultError, Err: emsgsize}, MTUResultTooBig, 1500, 1400, 1500},
-		{"icmp frag-needed learned while waiting", icmpHost, FullSizeConfig{Routes: fakeRoutes{expected: 1500, current: 1400}}, Outcome{Result: ResultTimeout}, MTUResultTooBig, 1500, 1400, 1500},
-		{"icmp lost", icmpHost, FullSizeConfig{Routes: fakeRoutes{expected: 1500, current: 1500}}, Outcome{Result: ResultTimeout}, MTUResultLost, 1500, 0, 1500},
-		{"icmp other error", icmpHost, FullSizeConfig{Routes: fakeRoutes{expected: 1500, current: 1500}}, Outcome{Result: ResultError, Err: errors.New("no route")}, MTUResultError, 1500, 0, 1500},
-		{"host override", icmpHost, FullSizeConfig{HostMTU: 9000, EndpointMTU: 1450, Routes: fakeRoutes{expected: 1500, current: 1500}}, Outcome{Result: ResultError, Err: emsgsize}, MTUResultTooBig, 9000, 1500, 9000},
-		{"endpoint override", httpEndpoint, FullSizeConfig{HostMTU: 9000, EndpointMTU: 1450}, Outcome{Result: ResultSuccess}, MTUResultOK, 1450, 0, 4 * 1450},
-		{"http whole", httpEndpoint, FullSizeConfig{Routes: fakeRoutes{expected: 1500, current: 1500}}, Outcome{Result: ResultSuccess}, MTUResultOK, 1500, 0, 6000},
-		{"http whole after PMTUD", httpEndpoint, FullSizeConfig{Routes: fakeRoutes{expected: 1500, current: 1400}}, Outcome{Result: ResultSuccess}, MTUResultOK, 1500, 1400, 6000},
-		{"http stalls", httpEndpoint, FullSizeConfig{Routes: fakeRoutes{expected: 1500, current: 1500}}, Outcome{Result: ResultTimeout}, MTUResultLost, 1500, 0, 6000},
-		{"http refused", httpEndpoint, FullSizeConfig{Routes: fakeRoutes{expected: 1500, current: 1500}}, Outcome{Result: ResultRefused}, MTUResultError, 1500, 0, 6000},
-		{"loopback route is capped", httpEndpoint, FullSizeConfig{Routes: fakeRoutes{expected: 65535, current: 65536}}, Outcome{Result: ResultSuccess}, MTUResultOK, 65535, 0, MaxFullSizeBody},
-		{"route lookup fails", icmpHost, FullSizeConfig{Routes: fakeRoutes{err: errors.New("no route")}}, Outcome{Result: ResultSuccess}, MTUResultError, 0, 0, 0},
-		{"tiny MTU is not probed", icmpHost, FullSizeConfig{Routes: fakeRoutes{expected: 576}}, Outcome{Result: ResultSuccess}, MTUResultError, 576, 0, 0},
+		{"icmp whole", icmpHost, MTUProbeConfig{Routes: fakeRoutes{expected: 1500, current: 1500}}, Outcome{Result: ResultSuccess}, MTUResultOK, 1500, 0, 1500},
+		{"icmp refused locally", icmpHost, MTUProbeConfig{Routes: fakeRoutes{expected: 1500, current: 1400}}, Outcome{Result: ResultError, Err: emsgsize}, MTUResultTooBig, 1500, 1400, 1500},
+		{"icmp frag-needed learned while waiting", icmpHost, MTUProbeConfig{Routes: fakeRoutes{expected: 1500, current: 1400}}, Outcome{Result: ResultTimeout}, MTUResultTooBig, 1500, 1400, 1500},
+		{"icmp lost", icmpHost, MTUProbeConfig{Routes: fakeRoutes{expected: 1500, current: 1500}}, Outcome{Result: ResultTimeout}, MTUResultLost, 1500, 0, 1500},
+		{"icmp other error", icmpHost, MTUProbeConfig{Routes: fakeRoutes{expected: 1500, current: 1500}}, Outcome{Result: ResultError, Err: errors.New("no route")}, MTUResultError, 1500, 0, 1500},
+		{"host override", icmpHost, MTUProbeConfig{HostMTU: 9000, EndpointMTU: 1450, Routes: fakeRoutes{expected: 1500, current: 1500}}, Outcome{Result: ResultError, Err: emsgsize}, MTUResultTooBig, 9000, 1500, 9000},
+		{"endpoint override", httpEndpoint, MTUProbeConfig{HostMTU: 9000, EndpointMTU: 1450}, Outcome{Result: ResultSuccess}, MTUResultOK, 1450, 0, 4 * 1450},
+		{"http whole", httpEndpoint, MTUProbeConfig{Routes: fakeRoutes{expected: 1500, current: 1500}}, Outcome{Result: ResultSuccess}, MTUResultOK, 1500, 0, 6000},
+		{"http whole after PMTUD", httpEndpoint, MTUProbeConfig{Routes: fakeRoutes{expected: 1500, current: 1400}}, Outcome{Result: ResultSuccess}, MTUResultOK, 1500, 1400, 6000},
+		{"http stalls", httpEndpoint, MTUProbeConfig{Routes: fakeRoutes{expected: 1500, current: 1500}}, Outcome{Result: ResultTimeout}, MTUResultLost, 1500, 0, 6000},
+		{"http refused", httpEndpoint, MTUProbeConfig{Routes: fakeRoutes{expected: 1500, current: 1500}}, Outcome{Result: ResultRefused}, MTUResultError, 1500, 0, 6000},
+		{"loopback route is capped", httpEndpoint, MTUProbeConfig{Routes: fakeRoutes{expected: 65535, current: 65536}}, Outcome{Result: ResultSuccess}, MTUResultOK, 65535, 0, MaxFullSizeBody},
+		{"route lookup fails", icmpHost, MTUProbeConfig{Routes: fakeRoutes{err: errors.New("no route")}}, Outcome{Result: ResultSuccess}, MTUResultError, 0, 0, 0},
+		{"tiny MTU is not probed", icmpHost, MTUProbeConfig{Routes: fakeRoutes{expected: 576}}, Outcome{Result: ResultSuccess}, MTUResultError, 576, 0, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			asked := 0
 			probe := func(_ context.Context, _ netip.Addr, size int) Outcome { asked = size; return tc.small }
 			tc.cfg.ICMP, tc.cfg.HTTP = probe, probe
-			o := NewFullSizeProbe(tc.cfg)(context.Background(), tc.target)
+			o := NewMTUProbe(tc.cfg)(context.Background(), tc.target)
 			if o.Result != tc.want || o.Expected != tc.wantMTU || o.PathMTU != tc.wantPMTU || asked != tc.wantSize {
 				t.Errorf("got %s, expected MTU %d, path MTU %d, size %d (err %v); want %s, %d, %d, %d",
 					o.Result, o.Expected, o.PathMTU, asked, o.Err, tc.want, tc.wantMTU, tc.wantPMTU, tc.wantSize)

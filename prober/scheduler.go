@@ -42,14 +42,14 @@ type Config struct {
 	// at most 1/240 of the interval (so at most idleBatch probes a slice).
 	// Negative: none, one wake-up per probe.
 	Quantum time.Duration
-	// FullSize sends the full-size probe of a target (nil: none).
-	FullSize FullSizeFunc
-	// FullSizeEvery runs a target's full-size probe right after its small
-	// one in one cycle of every FullSizeEvery, the targets' turns spread
-	// over the cycles (target i in cycles c with (c+i) % FullSizeEvery ==
+	// MTUProbe sends the full-size probe of a target, which checks its path MTU (nil: none).
+	MTUProbe MTUProbeFunc
+	// MTUProbeEvery runs a target's full-size probe right after its small
+	// one in one cycle of every MTUProbeEvery, the targets' turns spread
+	// over the cycles (target i in cycles c with (c+i) % MTUProbeEvery ==
 	// 0), so full-size probes are spread like the small ones; 0 disables
 	// them.
-	FullSizeEvery int
+	MTUProbeEvery int
 }
 
 const (
@@ -97,8 +97,8 @@ func (c Config) Validate() error {
 		return &ConfigError{"Timeout", fmt.Sprintf("must be positive, got %s", c.Timeout)}
 	case c.MaxInFlight < 1:
 		return &ConfigError{"MaxInFlight", fmt.Sprintf("must be at least 1, got %d", c.MaxInFlight)}
-	case c.FullSizeEvery < 0:
-		return &ConfigError{"FullSizeEvery", fmt.Sprintf("must not be negative, got %d", c.FullSizeEvery)}
+	case c.MTUProbeEvery < 0:
+		return &ConfigError{"MTUProbeEvery", fmt.Sprintf("must not be negative, got %d", c.MTUProbeEvery)}
 	}
 	return nil
 }
@@ -271,7 +271,7 @@ func (s *Scheduler) runCycle(ctx context.Context, start time.Time, targets []Tar
 	var cycle sync.WaitGroup
 	for i, t := range targets {
 		var fullSize *sync.WaitGroup
-		if s.fullSizeDue(cycleNo, i) {
+		if s.mtuProbeDue(cycleNo, i) {
 			fullSize = inFlight
 		}
 		if !sleepUntil(ctx, timer, start.Add(startOffset(i, len(targets), spacing, q))) || !s.launch(ctx, &cycle, t, fullSize) {
@@ -291,11 +291,11 @@ func (s *Scheduler) runCycle(ctx context.Context, start time.Time, targets []Tar
 	})
 }
 
-// fullSizeDue says whether the i-th target gets its full-size probe in
+// mtuProbeDue says whether the i-th target gets its full-size probe in
 // cycle cycleNo.
-func (s *Scheduler) fullSizeDue(cycleNo, i int) bool {
-	every := s.cfg.FullSizeEvery
-	return every > 0 && s.cfg.FullSize != nil && (cycleNo+i)%every == 0
+func (s *Scheduler) mtuProbeDue(cycleNo, i int) bool {
+	every := s.cfg.MTUProbeEvery
+	return every > 0 && s.cfg.MTUProbe != nil && (cycleNo+i)%every == 0
 }
 
 // startOffset is when, after the cycle's start, the i-th of n probes
@@ -350,7 +350,7 @@ func (s *Scheduler) launch(ctx context.Context, wg *sync.WaitGroup, t Target, fu
 		s.probeOne(ctx, t)
 		wg.Done()
 		if fullSize != nil {
-			s.probeFullSize(ctx, t)
+			s.probeMTU(ctx, t)
 			fullSize.Done()
 		}
 	}()
@@ -378,9 +378,9 @@ func (s *Scheduler) probeOne(ctx context.Context, t Target) {
 	}
 }
 
-func (s *Scheduler) probeFullSize(ctx context.Context, t Target) {
+func (s *Scheduler) probeMTU(ctx context.Context, t Target) {
 	pctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
-	o := s.cfg.FullSize(pctx, t)
+	o := s.cfg.MTUProbe(pctx, t)
 	cancel()
 	if ctx.Err() != nil {
 		return

@@ -11,12 +11,12 @@ import (
 
 func TestFullSizeTurnsAreSpread(t *testing.T) {
 	const every, targets = 4, 10
-	s := &Scheduler{cfg: Config{FullSizeEvery: every, FullSize: func(context.Context, Target) MTUOutcome { return MTUOutcome{} }}}
+	s := &Scheduler{cfg: Config{MTUProbeEvery: every, MTUProbe: func(context.Context, Target) MTUOutcome { return MTUOutcome{} }}}
 	perTarget := make([]int, targets)
 	for c := range every {
 		perCycle := 0
 		for i := range targets {
-			if s.fullSizeDue(c, i) {
+			if s.mtuProbeDue(c, i) {
 				perTarget[i]++
 				perCycle++
 			}
@@ -31,9 +31,9 @@ func TestFullSizeTurnsAreSpread(t *testing.T) {
 			t.Errorf("target %d: %d full-size probes in %d cycles, want 1", i, n, every)
 		}
 	}
-	s.cfg.FullSizeEvery = 0
-	if s.fullSizeDue(0, 0) {
-		t.Error("full-size probe due with FullSizeEvery 0")
+	s.cfg.MTUProbeEvery = 0
+	if s.mtuProbeDue(0, 0) {
+		t.Error("full-size probe due with MTUProbeEvery 0")
 	}
 }
 
@@ -43,8 +43,8 @@ func TestSchedulerRunsFullSizeProbesAfterSmallOnes(t *testing.T) {
 	fullSize := map[string]int{}
 	cfg := Config{
 		Interval: 40 * time.Millisecond, Timeout: time.Second, MaxInFlight: 8, Quantum: -1,
-		FullSizeEvery: 2,
-		FullSize: func(_ context.Context, t Target) MTUOutcome {
+		MTUProbeEvery: 2,
+		MTUProbe: func(_ context.Context, t Target) MTUOutcome {
 			mu.Lock()
 			fullSize[t.Peer]++
 			mu.Unlock()
@@ -73,8 +73,9 @@ func TestSchedulerRunsFullSizeProbesAfterSmallOnes(t *testing.T) {
 	cancel()
 	<-done
 	obs.mu.Lock()
-	defer obs.mu.Unlock()
-	if len(obs.mtu) == 0 {
+	total, smallProbes := len(obs.mtu), len(obs.probes)
+	obs.mu.Unlock()
+	if total == 0 {
 		t.Fatal("the observer heard of no full-size probe")
 	}
 	// Small probes succeed and full-size ones are lost: a black hole once
@@ -83,11 +84,8 @@ func TestSchedulerRunsFullSizeProbesAfterSmallOnes(t *testing.T) {
 	if st.MTU.Status != MTUStatusBlackhole {
 		t.Errorf("MTU status %s after lost full-size probes with working small ones, want blackhole", st.MTU.Status)
 	}
-	obs.mu.Lock()
-	smallProbes := len(obs.probes)
-	obs.mu.Unlock()
-	if total := len(obs.mtu); total > smallProbes/2+len(ts) {
-		t.Errorf("%d full-size probes for %d small ones, want about half with FullSizeEvery 2", total, smallProbes)
+	if total > smallProbes/2+len(ts) {
+		t.Errorf("%d full-size probes for %d small ones, want about half with MTUProbeEvery 2", total, smallProbes)
 	}
 }
 
@@ -99,8 +97,8 @@ func TestCycleDurationLeavesFullSizeProbesOut(t *testing.T) {
 	var started, finished atomic.Int32
 	cfg := Config{
 		Interval: 40 * time.Millisecond, Timeout: time.Second, MaxInFlight: 8, Quantum: -1,
-		FullSizeEvery: 1,
-		FullSize: func(ctx context.Context, _ Target) MTUOutcome {
+		MTUProbeEvery: 1,
+		MTUProbe: func(ctx context.Context, _ Target) MTUOutcome {
 			started.Add(1)
 			defer finished.Add(1)
 			select {

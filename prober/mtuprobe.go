@@ -8,8 +8,8 @@ import (
 	"syscall"
 )
 
-// FullSizeConfig says how full-size probes are sized and sent.
-type FullSizeConfig struct {
+// MTUProbeConfig says how full-size probes are sized and sent.
+type MTUProbeConfig struct {
 	// HostMTU and EndpointMTU override the expected MTU of host and
 	// endpoint paths (--probe.mtu, --probe.mtu.endpoint); 0 reads it from
 	// the route towards the probed address.
@@ -20,7 +20,7 @@ type FullSizeConfig struct {
 	// (ICMPEngine.ProbeSize of an engine with DontFragment).
 	ICMP func(ctx context.Context, ip netip.Addr, size int) Outcome
 	// HTTP GETs /hello?size=N and checks that N bytes come
-	// (HTTPConfig.FullSize).
+	// (NewMTUHTTPProbe).
 	HTTP func(ctx context.Context, ip netip.Addr, size int) Outcome
 }
 
@@ -40,8 +40,8 @@ const minProbeMTU = 1280
 // MaxFullSizeBody.
 func FullSizeBody(mtu int) int { return min(4*mtu, MaxFullSizeBody) }
 
-// NewFullSizeProbe returns the FullSizeFunc of cfg.
-func NewFullSizeProbe(cfg FullSizeConfig) FullSizeFunc {
+// NewMTUProbe returns the MTUProbeFunc of cfg.
+func NewMTUProbe(cfg MTUProbeConfig) MTUProbeFunc {
 	return func(ctx context.Context, t Target) MTUOutcome {
 		ip := t.IP.Unmap()
 		mtu := cfg.HostMTU
@@ -70,7 +70,7 @@ func NewFullSizeProbe(cfg FullSizeConfig) FullSizeFunc {
 	}
 }
 
-func fullSizeICMP(ctx context.Context, cfg FullSizeConfig, ip netip.Addr, mtu int) MTUOutcome {
+func fullSizeICMP(ctx context.Context, cfg MTUProbeConfig, ip netip.Addr, mtu int) MTUOutcome {
 	o := cfg.ICMP(ctx, ip, mtu)
 	out := MTUOutcome{Expected: mtu, RTT: o.RTT, Err: o.Err}
 	switch {
@@ -101,7 +101,7 @@ func fullSizeICMP(ctx context.Context, cfg FullSizeConfig, ip netip.Addr, mtu in
 	return out
 }
 
-func fullSizeHTTP(ctx context.Context, cfg FullSizeConfig, ip netip.Addr, mtu int) MTUOutcome {
+func fullSizeHTTP(ctx context.Context, cfg MTUProbeConfig, ip netip.Addr, mtu int) MTUOutcome {
 	o := cfg.HTTP(ctx, ip, FullSizeBody(mtu))
 	out := MTUOutcome{Expected: mtu, RTT: o.RTT, Err: o.Err}
 	switch o.Result {
@@ -120,7 +120,7 @@ func fullSizeHTTP(ctx context.Context, cfg FullSizeConfig, ip netip.Addr, mtu in
 	return out
 }
 
-func current(cfg FullSizeConfig, ip netip.Addr) int {
+func current(cfg MTUProbeConfig, ip netip.Addr) int {
 	if cfg.Routes == nil {
 		return 0
 	}
