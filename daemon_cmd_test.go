@@ -89,29 +89,3 @@ func TestProbeFlagsValidate(t *testing.T) {
 		})
 	}
 }
-
-// The probing pace is checked once, by prober.Config.Validate, with
-// messages that name the flags.
-func TestSchedulerFlagsValidate(t *testing.T) {
-	tests := []struct {
-		args []string
-		want string
-	}{
-		{[]string{"--probe.interval=0s"}, "--probe.interval must be positive, got 0s"},
-		{[]string{"--probe.timeout=-1s"}, "--probe.timeout must be positive, got -1s"},
-		{[]string{"--probe.max-in-flight=0"}, "--probe.max-in-flight must be at least 1, got 0"},
-		{[]string{"--probe.mtu.every=-2"}, "--probe.mtu.every must not be negative, got -2"},
-	}
-	for _, tc := range tests {
-		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
-			app := kingpin.New("test", "")
-			d := addDaemonCommand(app)
-			if _, err := app.Parse(append([]string{"daemon", "--node.name=n", "--nodes.file=x"}, tc.args...)); err != nil {
-				t.Fatal(err)
-			}
-			if err := d.flags.validate(); err == nil || err.Error() != tc.want {
-				t.Fatalf("error %v, want %q", err, tc.want)
-			}
-		})
-	}
-}
