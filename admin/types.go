@@ -24,8 +24,12 @@ type Report struct {
 	FailureThreshold int `json:"failure_threshold,omitempty"`
 	// ProbePeers is the daemon's --probe.peers: each node probes only that
 	// many peers; 0 when it probes every node.
-	ProbePeers int          `json:"probe_peers,omitempty"`
-	LocalNode  string       `json:"local_node"`
+	ProbePeers int    `json:"probe_peers,omitempty"`
+	LocalNode  string `json:"local_node"`
+	// NoNodeList is true while the daemon waits for its first node list
+	// (the Kubernetes API is unreachable or has not answered yet): it
+	// serves, but knows no node and probes nothing.
+	NoNodeList bool         `json:"no_node_list,omitempty"`
 	Nodes      []NodeReport `json:"nodes"`
 }
 
@@ -37,6 +41,14 @@ type NodeReport struct {
 	// its --probe.peers choice, or a passive daemon); empty when it does.
 	// Such a node is neither healthy nor unhealthy from here.
 	NotProbed string `json:"not_probed,omitempty"`
+	// Leaving says why the node is leaving the cluster (cordoned,
+	// autoscaler, out-of-service, deleting); empty while it is not. A
+	// leaving node other than the local one is not probed.
+	Leaving string `json:"leaving,omitempty"`
+	// NotReady is true while Kubernetes reports the node not Ready, since
+	// NotReadySince (zero when unknown). Such a node is still probed.
+	NotReady      bool      `json:"not_ready,omitempty"`
+	NotReadySince time.Time `json:"not_ready_since,omitzero"`
 	// Host is nil for a node that is not probed (NotProbed), and in
 	// reports that were not built by daemon.BuildReport. On dual stack it is the
 	// IPv4 address, and DualStackHost the IPv6 one: a single-stack report

@@ -25,9 +25,7 @@ type Metrics struct {
 	rtt                    *prometheus.HistogramVec
 	probes                 *prometheus.CounterVec
 	cycle                  prometheus.Gauge
-	nodes                  prometheus.Gauge
-	discoveryErrors        prometheus.Counter
-	discoveryRejected      prometheus.Gauge
+	disc                   *Discovery
 	healthEndpointUp       *lateBool
 	healthEndpointRestarts prometheus.Counter
 	zoneRTT                *prometheus.HistogramVec
@@ -43,7 +41,7 @@ type Metrics struct {
 	// perPeer holds the targets that currently have per-peer series, so
 	// that "failing" mode can delete them when a path recovers, with their
 	// series resolved on first use.
-	perPeer map[prober.Target]*seriesSet
+	perPeer map[prober.SeriesKey]*seriesSet
 	// mode is opts.PerPeer with auto resolved for the latest node count.
 	mode PerPeerMode
 	// peerZones is the zone of each probed peer (SetPeerZones), zoneAgg
@@ -106,7 +104,7 @@ func New(reg prometheus.Registerer, opts Options, states StateSource, build Buil
 	aggLabels := []string{"path", "protocol", "family"}
 	m := &Metrics{
 		opts:    opts,
-		perPeer: map[prober.Target]*seriesSet{},
+		perPeer: map[prober.SeriesKey]*seriesSet{},
 		zoneAgg: map[string]*zoneSeries{},
 		mode:    opts.effective(0),
 		peerRTT: prometheus.NewHistogramVec(rttHistogramOpts("peer_rtt_seconds",
@@ -125,18 +123,7 @@ func New(reg prometheus.Registerer, opts Options, states StateSource, build Buil
 			Namespace: namespace, Name: "probe_cycle_duration_seconds", ConstLabels: src,
 			Help: "How long the last full sweep took, from its start to the end of its last probe.",
 		}),
-		nodes: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "nodes", ConstLabels: src,
-			Help: "Nodes currently known, this one included.",
-		}),
-		discoveryErrors: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: namespace, Name: "discovery_errors_total", ConstLabels: src,
-			Help: "Node lists that could not be loaded; the last good list stayed in force.",
-		}),
-		discoveryRejected: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "discovery_rejected", ConstLabels: src,
-			Help: "1 while the latest node list was rejected (a node file that does not parse or validate, an invalid Kubernetes node list, a list without this node) and the last good list is in force; 0 once a good list is loaded.",
-		}),
+		disc: opts.Discovery,
 		healthEndpointUp: newLateBool("health_endpoint_up",
 			"1 if this node's health endpoint answered its latest check; absent before the first check (and, for a health pod, during the grace period of a new node).", src),
 		healthEndpointRestarts: prometheus.NewCounter(prometheus.CounterOpts{
@@ -147,13 +134,18 @@ func New(reg prometheus.Registerer, opts Options, states StateSource, build Buil
 	m.zoneRTT, m.zoneProbes = newZoneVecs(src, opts.ClassicBuckets)
 	m.mtuProbes = newMTUProbeCounters(src)
 	collectors := []prometheus.Collector{
-		m.peerRTT, m.peerProbes, m.rtt, m.probes, m.cycle, m.nodes, m.discoveryErrors, m.discoveryRejected,
+		m.peerRTT, m.peerProbes, m.rtt, m.probes, m.cycle,
 		m.zoneRTT, m.zoneProbes,
 		newStateCollector(src, states, m.perPeerMode, m.currentPeerZones, m.currentFamilies),
 		newMTUCollector(src, states, m.perPeerMode), m.mtuProbes.vec,
 		newBuildInfoCollector(src, build), newExporterBuildInfoCollector(src, build),
 	}
 	collectors = append(collectors, configGauges(src, opts)...)
+	if m.disc == nil {
+		m.disc = NewDiscovery(opts.Source)
+		collectors = append(collectors, m.disc)
+	}
+	m.disc.SetZone(opts.Zone)
 	if opts.HealthEndpoint {
 		// Only nodes with a health endpoint export its state: a 0 would
 		// read as "down" where there is nothing to be up.
@@ -189,18 +181,18 @@ func (m *Metrics) ProbeDone(st prober.PathState, o prober.Outcome) {
 		m.zoneProbeDoneLocked(st, o, ri)
 	}
 	if !m.wantPerPeerLocked(st) {
-		if _, ok := m.perPeer[st.Target]; ok {
+		if _, ok := m.perPeer[st.SeriesKey()]; ok {
 			m.deletePerPeerLocked(st.Target)
 		}
 		return
 	}
-	ps := m.perPeer[st.Target]
+	ps := m.perPeer[st.SeriesKey()]
 	if ps == nil {
 		ps = &seriesSet{}
 		for i, r := range prober.Results { // all results present: rate() of each starts at 0
 			ps.probes[i] = m.peerProbes.WithLabelValues(st.Peer, path, proto, family, string(r))
 		}
-		m.perPeer[st.Target] = ps
+		m.perPeer[st.SeriesKey()] = ps
 	}
 	if o.Result == prober.ResultSuccess {
 		if ps.rtt == nil {
@@ -226,31 +218,22 @@ func (m *Metrics) TargetsRemoved(ts []prober.Target) {
 
 // SetNodes records how many nodes are known.
 func (m *Metrics) SetNodes(n int) {
-	m.nodes.Set(float64(n))
+	m.disc.SetNodes(n)
 	m.mu.Lock()
 	m.mode = m.opts.effective(n)
 	m.mu.Unlock()
 }
 
 // DiscoveryError counts a node list that could not be loaded.
-func (m *Metrics) DiscoveryError() { m.discoveryErrors.Inc() }
+func (m *Metrics) DiscoveryError() { m.disc.DiscoveryError() }
 
 // SetDiscoveryRejected records whether the latest node list was rejected.
 // The error counter alone cannot say: a bad node file is counted once and
 // may stay bad for days.
-func (m *Metrics) SetDiscoveryRejected(rejected bool) { setBool(m.discoveryRejected, rejected) }
+func (m *Metrics) SetDiscoveryRejected(rejected bool) { m.disc.SetDiscoveryRejected(rejected) }
 
 // SetHealthEndpointUp records the latest health endpoint check (healthep.Reporter).
 func (m *Metrics) SetHealthEndpointUp(up bool) { m.healthEndpointUp.set(up) }
-
-// setBool sets g to 1 for true, 0 for false.
-func setBool(g prometheus.Gauge, v bool) {
-	if v {
-		g.Set(1)
-	} else {
-		g.Set(0)
-	}
-}
 
 // HealthEndpointRestarted counts a rebuild of the health endpoint (healthep.Reporter).
 func (m *Metrics) HealthEndpointRestarted() { m.healthEndpointRestarts.Inc() }
@@ -273,7 +256,7 @@ func (m *Metrics) wantPerPeerLocked(st prober.PathState) bool {
 }
 
 func (m *Metrics) deletePerPeerLocked(t prober.Target) {
-	delete(m.perPeer, t)
+	delete(m.perPeer, t.SeriesKey())
 	l := prometheus.Labels{"peer": t.Peer, "path": string(t.Path), "protocol": string(t.Protocol), "family": string(t.Family())}
 	m.peerRTT.Delete(l)
 	m.peerProbes.DeletePartialMatch(l)

@@ -51,6 +51,10 @@ type Options struct {
 	// Interval and Timeout are exported so that rules can compare the
 	// probe cycle duration with them.
 	Interval, Timeout time.Duration
+	// Discovery holds the node list's metrics when the caller made them
+	// before the first list (and registered them); nil: New makes and
+	// registers them.
+	Discovery *Discovery
 }
 
 // Validate says what is wrong with Options.

@@ -7,38 +7,52 @@ import (
 	"github.com/prometheus/common/version"
 
 	"github.com/connectivity-exporter/connectivity_exporter/admin"
-	"github.com/connectivity-exporter/connectivity_exporter/healthep"
 	"github.com/connectivity-exporter/connectivity_exporter/plan"
 	"github.com/connectivity-exporter/connectivity_exporter/prober"
 )
 
-// newAdminBackend answers the admin API from the daemon's parts; sched and
-// ctrl are nil when the daemon does not probe or has no health endpoint.
-func newAdminBackend(f *Config, keeper *plan.Keeper, store *prober.Store, sched *prober.Scheduler, ctrl *healthep.Controller) admin.Backend {
+// newAdminBackend answers the admin API from the daemon's parts: the
+// keeper's plan (nil before the first node list, which the report then
+// says), and the scheduler and health endpoint controller once live has
+// them (nil when the daemon does not probe or has no health namespace).
+func newAdminBackend(f *Config, keeper *plan.Keeper, store *prober.Store, live *liveParts) admin.Backend {
 	started := time.Now()
 	opts := ReportOptions{Interval: f.ProbeInterval, FailureThreshold: f.FailureThreshold, HelloPort: f.HelloPort}
+	report := func(p *plan.Plan, st []prober.PathState, o ReportOptions) admin.Report {
+		if p == nil {
+			return admin.Report{Interval: admin.Duration(f.ProbeInterval), HelloPort: f.HelloPort, FailureThreshold: f.FailureThreshold,
+				LocalNode: f.NodeName, NoNodeList: true}
+		}
+		return BuildReport(p, st, o)
+	}
 	statusReport := func() admin.Report {
 		st := store.Snapshot()
 		o := opts
 		o.ProbeTime = LatestProbe(st)
-		return BuildReport(keeper.Current(), st, o)
+		return report(keeper.Current(), st, o)
 	}
 	return admin.BackendFuncs{
 		StatusFunc: statusReport,
 		ProbeFunc: func(ctx context.Context) admin.Report {
-			if sched == nil {
+			parts, _ := live.load()
+			if parts.sched == nil {
 				return statusReport()
 			}
 			o := opts
 			o.Fresh, o.FreshSince = true, time.Now()
-			st := sched.ProbeAll(ctx)
+			st := parts.sched.ProbeAll(ctx)
 			o.ProbeTime = time.Now()
-			return BuildReport(keeper.Current(), st, o)
+			return report(keeper.Current(), st, o)
 		},
 		InfoFunc: func() admin.Info {
+			parts, _ := live.load()
+			sched, ctrl := parts.sched, parts.ctrl
 			info := admin.Info{
 				Version: version.Version, Revision: version.GetRevision(), Started: started,
-				Nodes: keeper.Current().Len(), LocalNode: f.NodeName,
+				LocalNode: f.NodeName,
+			}
+			if p := keeper.Current(); p != nil {
+				info.Nodes = p.Len()
 			}
 			if ctrl != nil {
 				s := ctrl.Status()

@@ -40,6 +40,10 @@ type Deps struct {
 	MTUProbe func(c *Config) (prober.MTUProbeFunc, func(), error)
 	// DropPrivileges keeps only the capabilities given.
 	DropPrivileges func(keep ...cap.Value) (privileges.Result, error)
+	// NodeSource, when set, replaces the node file or the Kubernetes API
+	// as the source of the node list (and what stops it); the daemon
+	// waits for its first list as it does for the Kubernetes API.
+	NodeSource func(c *Config) (nodes.Source, func(), error)
 }
 
 // RealDeps are the probes, full-size probes and capabilities of the process.
@@ -62,32 +66,42 @@ func Serve(ctx context.Context, cfg Config, logger log.Logger, deps Deps) error 
 	return d.serve(ctx)
 }
 
+// serve starts the servers first (/hello, /metrics with /-/healthy and
+// /-/ready, the admin socket), then the parts that need a node list
+// (metrics of the paths, probing, the health endpoint) once the first
+// list is in force. A node file is read at once, and a bad one is a start
+// error; the Kubernetes API is waited for as long as it takes, so that an
+// API server outage does not take the exporters (and with them every
+// node's HTTP paths) down.
 func (d *daemon) serve(ctx context.Context) error {
 	f, logger := d.cfg, d.logger
 	level.Info(logger).Log("msg", "starting "+Name, "version", version.Info(), "node", f.NodeName)
 
-	source, closeSource, err := d.nodeSource()
+	source, closeSource, waits, err := d.source()
 	if err != nil {
 		return err
 	}
 	defer closeSource()
-	first, err := plan.Load(ctx, f.planConfig(), source, plan.DefaultLoadTimeout)
-	if err != nil {
-		return err
-	}
-	healthIPs := d.healthEndpointIPs(first)
 	reg := newRegistry()
-	store := prober.NewStore(f.FailureThreshold)
-	sourceZone := first.LocalNode().Zone
-	metrics, err := collector.New(reg, f.collectorOptions(len(healthIPs) > 0 || f.UsesHealthPod(), sourceZone), store, buildInfo())
-	if err != nil {
-		return err
-	}
+	disc := collector.NewDiscovery(f.NodeName)
+	reg.MustRegister(disc)
+	reporter := &planReporter{disc: disc}
 	discoveryLogger := log.With(logger, "component", "discovery")
-	keeper := plan.NewKeeper(first, metrics, discoveryLogger) // the collector's one way to learn of plans
-	warnOnOwnZoneChange(keeper, sourceZone, discoveryLogger)
-
-	webSrv, err := newWebServer(reg, f, logger)
+	var keeper *plan.Keeper
+	if waits {
+		keeper = plan.NewWaitingKeeper(f.planConfig(), reporter, discoveryLogger)
+	} else {
+		first, err := plan.Load(ctx, f.planConfig(), source, plan.DefaultLoadTimeout)
+		if err != nil {
+			return err
+		}
+		keeper = plan.NewKeeper(first, reporter, discoveryLogger)
+	}
+	keeper.OnChange(func(p *plan.Plan) { disc.SetLeaving(p.Leaving()) })
+	healthIPs := d.healthEndpointIPs(keeper.Current())
+	store := prober.NewStore(f.FailureThreshold)
+	var live liveParts
+	webSrv, err := newWebServer(reg, f, logger, readiness(keeper, &live))
 	if err != nil {
 		return err
 	}
@@ -104,37 +118,76 @@ func (d *daemon) serve(ctx context.Context) error {
 		return err
 	}
 
-	// A part that fails to start stops those started before it: stop
-	// ends them, and g.Wait waits until their servers and listeners are
-	// closed, so that nothing outlives Serve.
-	ctx, stop := context.WithCancel(ctx)
-	defer stop()
+	// Every part runs in g: one that fails to start (startWithPlan)
+	// ends g's context, which stops the servers started before it, and
+	// g.Wait waits until they are closed, so that nothing outlives Serve.
 	g, ctx := errgroup.WithContext(ctx)
-	failStart := func(err error) error {
-		stop()
-		adminLn.Close()
-		_ = g.Wait()
-		return err
-	}
 	serveHTTP(ctx, g, newHelloServer(logger), func(s *http.Server) error { return hello.Serve(s, helloLn) })
 	serveHTTP(ctx, g, webSrv, func(s *http.Server) error { return serveWeb(s, f, logger) })
-	ctrl, err := d.startHealthEndpoint(ctx, g, healthIPs, keeper, store, metrics)
-	if err != nil {
-		return failStart(err)
-	}
-	sched, err := d.startProbing(ctx, g, keeper, source, store, metrics)
-	if err != nil {
-		return failStart(err)
-	}
-	adminSrv := admin.NewServer(newAdminBackend(f, keeper, store, sched, ctrl), log.With(logger, "component", "admin"))
+	adminSrv := admin.NewServer(newAdminBackend(f, keeper, store, &live), log.With(logger, "component", "admin"))
 	adminSrv.BaseContext = func(net.Listener) context.Context { return ctx } // SIGTERM also ends a running --probe
 	serveHTTP(ctx, g, adminSrv, func(s *http.Server) error { return s.Serve(adminLn) })
-
-	level.Info(logger).Log("msg", "running", "hello", f.HelloAddress, "nodes", first.Len(), "probed", first.Probed(), "health_ip", nodes.JoinAddrs(healthIPs), "passive", f.Passive)
+	if source != nil {
+		g.Go(func() error { keeper.Watch(ctx, source); return nil })
+	}
+	if keeper.Current() == nil {
+		level.Info(logger).Log("msg", "serving; waiting for the first node list", "hello", f.HelloAddress)
+	}
+	g.Go(func() error {
+		select {
+		case <-keeper.Loaded():
+		case <-ctx.Done():
+			return nil
+		}
+		return d.startWithPlan(ctx, g, keeper, reg, reporter, store, healthIPs, &live)
+	})
 	if err := g.Wait(); !errors.Is(err, context.Canceled) {
 		return err
 	}
 	return nil
+}
+
+// startWithPlan starts what needs the first node list: the path metrics
+// (this node's zone is a label of every series), probing and the health
+// endpoint.
+func (d *daemon) startWithPlan(ctx context.Context, g *errgroup.Group, keeper *plan.Keeper, reg *prometheus.Registry, reporter *planReporter,
+	store *prober.Store, healthIPs []netip.Addr, live *liveParts) error {
+	f, logger := d.cfg, d.logger
+	first := keeper.Current()
+	sourceZone := first.LocalNode().Zone
+	opts := f.collectorOptions(len(healthIPs) > 0 || f.UsesHealthPod(), sourceZone)
+	opts.Discovery = reporter.disc
+	metrics, err := collector.New(reg, opts, store, buildInfo())
+	if err != nil {
+		return err
+	}
+	reporter.attach(metrics, keeper) // before the scheduler gets targets: the families' and zones' series exist first
+	warnOnOwnZoneChange(keeper, sourceZone, log.With(logger, "component", "discovery"))
+	ctrl, err := d.startHealthEndpoint(ctx, g, healthIPs, keeper, store, metrics)
+	if err != nil {
+		return err
+	}
+	sched, err := d.startProbing(ctx, g, keeper, store, metrics)
+	if err != nil {
+		return err
+	}
+	live.store(sched, ctrl)
+	level.Info(logger).Log("msg", "running", "hello", f.HelloAddress, "nodes", first.Len(), "probed", first.Probed(), "health_ip", nodes.JoinAddrs(healthIPs), "passive", f.Passive)
+	return nil
+}
+
+// source is the node list's source, what stops it, and whether the
+// daemon waits for its first list instead of reading it at start: a node
+// file is read at once (a bad one is a start error), anything else (the
+// Kubernetes API) may take its time. nil for a passive daemon without a
+// list.
+func (d *daemon) source() (nodes.Source, func(), bool, error) {
+	if d.deps.NodeSource != nil {
+		s, stop, err := d.deps.NodeSource(d.cfg)
+		return s, stop, true, err
+	}
+	s, stop, err := d.nodeSource()
+	return s, stop, d.cfg.Kubernetes, err
 }
 
 // nodeSource is the node list's source (the file, Kubernetes, or nil for a
@@ -218,9 +271,9 @@ func (d *daemon) startHealthEndpoint(ctx context.Context, g *errgroup.Group, ips
 	return ctrl, nil
 }
 
-// startProbing runs the scheduler on the keeper's targets and keeps the
-// keeper fed from source; nil for a passive daemon.
-func (d *daemon) startProbing(ctx context.Context, g *errgroup.Group, keeper *plan.Keeper, source nodes.Source, store *prober.Store, metrics *collector.Metrics) (*prober.Scheduler, error) {
+// startProbing runs the scheduler on the keeper's targets; nil for a
+// passive daemon.
+func (d *daemon) startProbing(ctx context.Context, g *errgroup.Group, keeper *plan.Keeper, store *prober.Store, metrics *collector.Metrics) (*prober.Scheduler, error) {
 	f := d.cfg
 	if f.Passive {
 		return nil, nil
@@ -243,7 +296,6 @@ func (d *daemon) startProbing(ctx context.Context, g *errgroup.Group, keeper *pl
 		return nil, err
 	}
 	keeper.OnChange(func(p *plan.Plan) { sched.SetTargets(p.Targets()) })
-	g.Go(func() error { keeper.Watch(ctx, source); return nil })
 	g.Go(func() error {
 		sched.Run(ctx) // returns once the probes in flight have ended
 		closeProbes()
@@ -273,12 +325,14 @@ func serveHTTP(ctx context.Context, g *errgroup.Group, srv *http.Server, serve f
 // healthEndpointIPs are the IPs of the health namespace to build (one, or
 // one of each family, IPv4 first): Config.HealthIP, else the local node's
 // health_ip or health_ips of a node file, else none. On Kubernetes the
-// local node's health IP is its health pod's, which the cluster made.
+// local node's health IP is its health pod's, which the cluster made. p
+// is nil when the daemon waits for its first list (then only
+// Config.HealthIP counts).
 func (d *daemon) healthEndpointIPs(p *plan.Plan) []netip.Addr {
 	switch {
 	case d.cfg.HealthIP.IsValid():
 		return (nodes.Node{HealthIP: d.cfg.HealthIP, DualStackHealthIP: d.cfg.DualStackHealthIP}).HealthIPs()
-	case d.cfg.Kubernetes:
+	case d.cfg.Kubernetes, p == nil:
 		return nil
 	}
 	return p.LocalNode().HealthIPs()

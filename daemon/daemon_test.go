@@ -32,6 +32,7 @@ import (
 // but those marked down, which time out.
 type fakeNetwork struct {
 	mu    sync.Mutex
+	slow  map[netip.Addr]time.Duration // answers take this long there
 	down  map[netip.Addr]bool
 	holes map[netip.Addr]bool // full-size probes are lost there
 }
@@ -57,6 +58,13 @@ func (n *fakeNetwork) fullSize(ctx context.Context, t prober.Target) prober.MTUO
 	return prober.MTUOutcome{Result: prober.MTUResultOK, Expected: 1500, RTT: 200 * time.Microsecond}
 }
 
+// setSlow makes answers from ip take delay.
+func (n *fakeNetwork) setSlow(ip string, delay time.Duration) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.slow = map[netip.Addr]time.Duration{netip.MustParseAddr(ip): delay}
+}
+
 func (n *fakeNetwork) setDown(ips ...string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -68,8 +76,15 @@ func (n *fakeNetwork) setDown(ips ...string) {
 
 func (n *fakeNetwork) probe(ctx context.Context, ip netip.Addr) prober.Outcome {
 	n.mu.Lock()
-	down := n.down[ip]
+	down, delay := n.down[ip], n.slow[ip]
 	n.mu.Unlock()
+	if delay > 0 {
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+			return prober.Outcome{Result: prober.ResultTimeout, Err: ctx.Err()}
+		}
+	}
 	if down {
 		<-ctx.Done()
 		return prober.Outcome{Result: prober.ResultTimeout, Err: ctx.Err()}
@@ -106,13 +121,22 @@ func testConfig(td *testDaemon, helloPort, webPort int) Config {
 // startTestDaemon starts a test daemon with testConfig as set changes it.
 func startTestDaemon(t *testing.T, nodesYAML string, set func(*Config)) *testDaemon {
 	t.Helper()
+	return startTestDaemonWith(t, nodesYAML, set, func(*Deps) {})
+}
+
+// startTestDaemonWith is startTestDaemon with its Deps as setDeps changes
+// them; an empty nodesYAML writes no node file.
+func startTestDaemonWith(t *testing.T, nodesYAML string, set func(*Config), setDeps func(*Deps)) *testDaemon {
+	t.Helper()
 	dir := t.TempDir()
 	td := &testDaemon{
 		socket:    filepath.Join(dir, "admin.sock"),
 		nodesFile: filepath.Join(dir, "nodes.yaml"),
 		net:       &fakeNetwork{},
 	}
-	td.writeNodes(t, nodesYAML)
+	if nodesYAML != "" {
+		td.writeNodes(t, nodesYAML)
+	}
 	webPort := testbin.FreeLoopbackPort(t)
 	td.metricsURL = fmt.Sprintf("http://127.0.0.1:%d/metrics", webPort)
 	cfg := testConfig(td, testbin.FreeLoopbackPort(t), webPort)
@@ -126,6 +150,7 @@ func startTestDaemon(t *testing.T, nodesYAML string, set func(*Config)) *testDae
 		},
 		DropPrivileges: func(...cap.Value) (privileges.Result, error) { return privileges.Result{}, nil },
 	}
+	setDeps(&deps)
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() { errc <- Serve(ctx, cfg, log.NewNopLogger(), deps) }()

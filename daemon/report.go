@@ -69,7 +69,8 @@ func BuildReport(p *plan.Plan, states []prober.PathState, opts ReportOptions) ad
 		return pr
 	}
 	for _, e := range p.Entries() {
-		nr := admin.NodeReport{Name: e.Name, Local: e.Name == p.Local(), NotProbed: p.NotProbedReason(e)}
+		nr := admin.NodeReport{Name: e.Name, Local: e.Name == p.Local(), NotProbed: p.NotProbedReason(e),
+			Leaving: e.Leaving, NotReady: e.NotReady, NotReadySince: utc(e.NotReadySince)}
 		if e.Probed {
 			buildPaths(&nr, e.Targets, probe)
 		}

@@ -15,9 +15,12 @@ import (
 	"log/slog"
 )
 
-// newWebServer serves the metrics and a landing page that links to them.
-func newWebServer(reg *prometheus.Registry, f *Config, logger log.Logger) (*http.Server, error) {
+// newWebServer serves the metrics, /-/healthy and /-/ready (notReady
+// says why the daemon is not ready, "" when it is), and a landing page
+// that links to them.
+func newWebServer(reg *prometheus.Registry, f *Config, logger log.Logger, notReady func() string) (*http.Server, error) {
 	mux := http.NewServeMux()
+	healthHandlers(mux, f.TelemetryPath, notReady)
 	mux.Handle(f.TelemetryPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		EnableOpenMetrics: true,
 		Registry:          reg, // counts scrape errors in promhttp_metric_handler_errors_total
@@ -28,7 +31,11 @@ func newWebServer(reg *prometheus.Registry, f *Config, logger log.Logger) (*http
 			Name:        Name,
 			Description: "Full-mesh connectivity probes: host and health endpoint, ICMP and HTTP",
 			Version:     version.Info(),
-			Links:       []web.LandingLinks{{Address: f.TelemetryPath, Text: "Metrics"}},
+			Links: []web.LandingLinks{
+				{Address: f.TelemetryPath, Text: "Metrics"},
+				{Address: "/-/healthy", Text: "Healthy"},
+				{Address: "/-/ready", Text: "Ready"},
+			},
 		})
 		if err != nil {
 			return nil, fmt.Errorf("landing page: %w", err)

@@ -9,7 +9,8 @@ const (
 	// Failure: the daemon or hello could not start, or stopped on an error.
 	Failure = 1
 	// Unhealthy: status found a node it probes not fully reachable (or not
-	// probed yet), or an MTU black hole on a path to it.
+	// probed yet), or an MTU black hole on a path to it, or the daemon has
+	// no node list yet.
 	Unhealthy = 1
 	// Usage: invalid flags, arguments or -o value.
 	Usage = 2

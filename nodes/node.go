@@ -7,6 +7,7 @@ import (
 	"context"
 	"net/netip"
 	"strings"
+	"time"
 )
 
 // Node is one member of the cluster, probed on up to four paths.
@@ -30,6 +31,17 @@ type Node struct {
 	// the topology.kubernetes.io labels); "" when unknown. The exporter
 	// aggregates by zone, so that series grow with zones, not nodes.
 	Zone, Region string
+	// Leaving says why the node is leaving the cluster (one of the
+	// Leaving... reasons), "" while it is not. Such a node is listed but
+	// not probed. Only Kubernetes discovery sets it.
+	Leaving string
+	// NotReady is true while the node's Ready condition is not True, and
+	// NotReadySince is when it left True (zero when unknown). Such a
+	// node is still probed (unless --nodes.kubernetes.not-ready=exclude):
+	// it may have crashed, which is a fault. Only Kubernetes discovery
+	// sets them.
+	NotReady      bool
+	NotReadySince time.Time
 }
 
 // HasHealthEndpoint reports whether endpoint paths exist for this node.

@@ -13,9 +13,10 @@ import (
 	"github.com/connectivity-exporter/connectivity_exporter/prober"
 )
 
-// DefaultLoadTimeout bounds the first node list: an unreachable API server
-// is then a start error (exit 1, restarted by the kubelet), not a silent
-// hang.
+// DefaultLoadTimeout bounds reading the first node list of a source that
+// answers at once (a node file): a problem is then a start error. The
+// Kubernetes API is not loaded this way: the daemon serves while it waits
+// for it (NewWaitingKeeper).
 const DefaultLoadTimeout = time.Minute
 
 // Reporter is told what becomes of node lists (collector.Metrics is one).
@@ -58,10 +59,12 @@ func Load(ctx context.Context, cfg Config, source nodes.Source, timeout time.Dur
 // keeps the last good plan when a list is bad, reports both, and hands each
 // new plan to its consumers.
 type Keeper struct {
+	cfg      Config
 	reporter Reporter
 	logger   log.Logger
 
 	current atomic.Pointer[Plan]
+	loaded  chan struct{} // closed once a plan is in force
 
 	// mu orders plan changes, so that consumers see plans in the order
 	// they were stored.
@@ -71,10 +74,19 @@ type Keeper struct {
 
 // NewKeeper starts with first in force and reports it.
 func NewKeeper(first *Plan, reporter Reporter, logger log.Logger) *Keeper {
-	k := &Keeper{reporter: reporter, logger: logger}
+	k := &Keeper{cfg: first.cfg, reporter: reporter, logger: logger, loaded: make(chan struct{})}
 	k.current.Store(first)
+	close(k.loaded)
 	k.report(first)
 	return k
+}
+
+// NewWaitingKeeper starts with no plan: the first good list that Update
+// gets (from Watch) makes the first one. Meanwhile Current is nil and
+// errors are reported as with a plan in force. A daemon on Kubernetes
+// starts this way, so that it serves while the API server is away.
+func NewWaitingKeeper(cfg Config, reporter Reporter, logger log.Logger) *Keeper {
+	return &Keeper{cfg: cfg, reporter: reporter, logger: logger, loaded: make(chan struct{})}
 }
 
 // report tells the reporter of p, a plan now in force.
@@ -85,33 +97,41 @@ func (k *Keeper) report(p *Plan) {
 	k.reporter.SetPeerZones(p.ProbedZones())
 }
 
-// Current is the plan in force.
+// Current is the plan in force; nil before the first one.
 func (k *Keeper) Current() *Plan { return k.current.Load() }
 
-// OnChange hands the plan in force to consume now and every new plan later.
+// Loaded is closed once a plan is in force.
+func (k *Keeper) Loaded() <-chan struct{} { return k.loaded }
+
+// OnChange hands the plan in force to consume now (if there is one) and
+// every new plan later.
 func (k *Keeper) OnChange(consume func(*Plan)) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.consumers = append(k.consumers, consume)
-	consume(k.current.Load())
+	if p := k.current.Load(); p != nil {
+		consume(p)
+	}
 }
 
 // Update makes list the list in force, or rejects it (keeping the last good
 // plan) when this node is not in it.
 func (k *Keeper) Update(list []nodes.Node) error {
-	cur := k.current.Load()
-	p, err := New(cur.cfg, list)
+	p, err := New(k.cfg, list)
 	if err != nil {
 		k.reporter.DiscoveryError()
 		k.reporter.SetDiscoveryRejected(true)
-		level.Error(k.logger).Log("msg", "new node list rejected, keeping the last good one", "err", err)
+		level.Error(k.logger).Log("msg", "new node list rejected, keeping the last good one (if any)", "err", err)
 		return err
 	}
 	level.Info(k.logger).Log("msg", "node list changed", "nodes", p.Len(), "probed", p.Probed())
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.current.Store(p)
+	first := k.current.Swap(p) == nil
 	k.report(p)
+	if first {
+		close(k.loaded)
+	}
 	for _, consume := range k.consumers {
 		consume(p)
 	}
@@ -126,7 +146,7 @@ func (k *Keeper) Fail(err error) {
 	if !nodes.IsTransient(err) {
 		k.reporter.SetDiscoveryRejected(true)
 	}
-	level.Error(k.logger).Log("msg", "node list could not be loaded, keeping the last good one", "err", err)
+	level.Error(k.logger).Log("msg", "node list could not be loaded, keeping the last good one (if any)", "err", err)
 }
 
 // Watch feeds every list and error of source to Update and Fail until ctx

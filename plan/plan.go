@@ -63,7 +63,11 @@ func Empty(cfg Config) *Plan { return build(cfg, nil) }
 func build(cfg Config, list []nodes.Node) *Plan {
 	probed := map[string]bool{}
 	if !cfg.Passive {
-		for _, n := range SelectPeers(cfg.Local, list, cfg.PeerLimit) {
+		// A leaving node is not probed (but this node always is): its
+		// departure must page no one, and --probe.peers picks among the
+		// nodes that stay.
+		staying := slices.DeleteFunc(slices.Clone(list), func(n nodes.Node) bool { return n.Leaving != "" && n.Name != cfg.Local })
+		for _, n := range SelectPeers(cfg.Local, staying, cfg.PeerLimit) {
 			probed[n.Name] = true
 		}
 	}
@@ -158,6 +162,21 @@ func (p *Plan) ProbedZones() map[string]string {
 	return zones
 }
 
+// Leaving is the reason of every node of the list that is leaving the
+// cluster, by name (nodes.Leaving...); nil when none is.
+func (p *Plan) Leaving() map[string]string {
+	var out map[string]string
+	for _, e := range p.entries {
+		if e.Leaving != "" {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[e.Name] = e.Leaving
+		}
+	}
+	return out
+}
+
 // PeerLimit is --probe.peers (0: every node).
 func (p *Plan) PeerLimit() int { return p.cfg.PeerLimit }
 
@@ -173,6 +192,8 @@ func (p *Plan) NotProbedReason(e Entry) string {
 		return ""
 	case p.cfg.Passive:
 		return "this daemon is passive"
+	case e.Leaving != "":
+		return "leaving: " + nodes.LeavingText(e.Leaving)
 	default:
 		return fmt.Sprintf("outside its %d peers", p.cfg.PeerLimit)
 	}

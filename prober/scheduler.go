@@ -118,6 +118,9 @@ type Scheduler struct {
 
 	targetsMu sync.Mutex
 	targets   []Target
+	// running is Run's context and probe group while Run runs, so that
+	// SetTargets can probe new targets at once; nil otherwise.
+	running *runState
 
 	cycleMu   sync.Mutex
 	lastCycle Cycle
@@ -125,6 +128,12 @@ type Scheduler struct {
 	// cycles counts the cycles started, for the full-size probes' turns;
 	// used by Run's goroutine only.
 	cycles int
+}
+
+// runState is what probes started outside a cycle need of Run.
+type runState struct {
+	ctx      context.Context
+	inFlight *sync.WaitGroup
 }
 
 // Cycle describes the latest finished sweep.
@@ -154,12 +163,24 @@ func NewScheduler(cfg Config, probes map[Protocol]ProbeFunc, store *Store, obs O
 	}, nil
 }
 
-// SetTargets replaces what is probed. Removed targets are dropped at once (their
-// state and metrics go); new targets are probed from the next cycle on.
+// SetTargets replaces what is probed. Removed targets are dropped at once
+// (their state and metrics go). While Run runs, new targets are probed at
+// once (a node uncordoned, a health pod with a new IP), so that their
+// series are known within a probe, not a cycle; then in their slot from
+// the next cycle on.
 func (s *Scheduler) SetTargets(ts []Target) {
 	ts = append([]Target(nil), ts...)
 	s.targetsMu.Lock()
+	old := s.targets
 	s.targets = ts
+	run := s.running
+	var fresh []Target
+	if run != nil {
+		fresh = newTargets(old, ts)
+		if len(fresh) > 0 {
+			run.inFlight.Add(1) // under targetsMu: Run clears running under it before it waits
+		}
+	}
 	s.targetsMu.Unlock()
 
 	s.applyMu.Lock()
@@ -168,6 +189,33 @@ func (s *Scheduler) SetTargets(ts []Target) {
 		s.obs.TargetsRemoved(removed)
 	}
 	s.applyMu.Unlock()
+	if len(fresh) > 0 {
+		go func() {
+			defer run.inFlight.Done()
+			var wg sync.WaitGroup
+			for _, t := range fresh {
+				if !s.launch(run.ctx, &wg, t, nil) {
+					break
+				}
+			}
+			wg.Wait()
+		}()
+	}
+}
+
+// newTargets are the targets of now that were not in before.
+func newTargets(before, now []Target) []Target {
+	had := make(map[Target]struct{}, len(before))
+	for _, t := range before {
+		had[t] = struct{}{}
+	}
+	var out []Target
+	for _, t := range now {
+		if _, ok := had[t]; !ok {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 func (s *Scheduler) currentTargets() []Target {
@@ -181,6 +229,14 @@ func (s *Scheduler) currentTargets() []Target {
 func (s *Scheduler) Run(ctx context.Context) {
 	var inFlight sync.WaitGroup
 	defer inFlight.Wait()
+	s.targetsMu.Lock()
+	s.running = &runState{ctx: ctx, inFlight: &inFlight}
+	s.targetsMu.Unlock()
+	defer func() { // before the Wait above: no probe is added once it waits
+		s.targetsMu.Lock()
+		s.running = nil
+		s.targetsMu.Unlock()
+	}()
 	// One timer for the whole run: nothing is allocated per probe slot.
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()

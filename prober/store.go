@@ -35,6 +35,9 @@ type Store struct {
 
 	mu     sync.RWMutex
 	states map[Target]*PathState
+	// inherited holds the targets whose state came from the target they
+	// replaced (Retain) and that have not been probed since.
+	inherited map[Target]bool
 }
 
 // NewStore returns an empty store in which a path turns unreachable after
@@ -43,7 +46,7 @@ func NewStore(failureThreshold int) *Store {
 	if failureThreshold < 1 {
 		failureThreshold = 1
 	}
-	return &Store{failureThreshold: failureThreshold, states: map[Target]*PathState{}}
+	return &Store{failureThreshold: failureThreshold, states: map[Target]*PathState{}, inherited: map[Target]bool{}}
 }
 
 // Record folds one outcome into the target's state and returns the new state.
@@ -55,6 +58,13 @@ func (s *Store) Record(t Target, o Outcome, at time.Time) (st PathState, ok bool
 	cur, ok := s.states[t]
 	if !ok {
 		return PathState{}, false
+	}
+	if s.inherited[t] {
+		// The first probe of a new address: the old address's failures
+		// do not count towards the new one's threshold; its verdict
+		// stands until this one's outcomes overturn it.
+		delete(s.inherited, t)
+		cur.ConsecutiveFailures = 0
 	}
 	cur.LastResult = o.Result
 	cur.LastProbed = at
@@ -96,23 +106,44 @@ func (s *Store) RecordMTU(t Target, o MTUOutcome, at time.Time) (st PathState, o
 	return *cur, true
 }
 
-// Retain makes targets the tracked set: new ones start unknown, existing ones
-// keep their state, and the ones not listed are dropped and returned.
+// Retain makes targets the tracked set: existing ones keep their state,
+// and the ones not listed are dropped and returned. A new target starts
+// unknown, unless it replaces a dropped one of the same series (peer,
+// path, protocol and family: a health pod replaced with a new IP), whose
+// state it takes over until its own first probe: the path stays known,
+// and is not returned as removed, so its series stay.
 func (s *Store) Retain(targets []Target) (removed []Target) {
 	keep := make(map[Target]struct{}, len(targets))
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var added []Target
 	for _, t := range targets {
 		keep[t] = struct{}{}
 		if _, ok := s.states[t]; !ok {
-			s.states[t] = &PathState{Target: t, Status: StatusUnknown, MTU: MTUState{Status: MTUStatusUnknown}}
+			added = append(added, t)
 		}
 	}
-	for t := range s.states {
+	dropped := map[SeriesKey]*PathState{}
+	for t, st := range s.states {
 		if _, ok := keep[t]; !ok {
 			delete(s.states, t)
-			removed = append(removed, t)
+			delete(s.inherited, t)
+			dropped[t.SeriesKey()] = st
 		}
+	}
+	for _, t := range added {
+		if old, ok := dropped[t.SeriesKey()]; ok {
+			delete(dropped, t.SeriesKey())
+			st := *old
+			st.Target = t
+			s.states[t] = &st
+			s.inherited[t] = true
+			continue
+		}
+		s.states[t] = &PathState{Target: t, Status: StatusUnknown, MTU: MTUState{Status: MTUStatusUnknown}}
+	}
+	for _, st := range dropped {
+		removed = append(removed, st.Target)
 	}
 	sortTargets(removed)
 	return removed

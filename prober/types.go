@@ -61,6 +61,21 @@ type Target struct {
 	IP       netip.Addr
 }
 
+// SeriesKey is what the metrics of a target are labelled with: a
+// target's address may change (a health pod replaced) while its series
+// go on.
+type SeriesKey struct {
+	Peer     string
+	Path     Path
+	Protocol Protocol
+	Family   Family
+}
+
+// SeriesKey is t's series.
+func (t Target) SeriesKey() SeriesKey {
+	return SeriesKey{Peer: t.Peer, Path: t.Path, Protocol: t.Protocol, Family: t.Family()}
+}
+
 // Outcome is what one probe found.
 type Outcome struct {
 	Result Result

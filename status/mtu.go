@@ -119,13 +119,34 @@ func mtuText(p *admin.PathReport) string {
 	if p.ICMP.MTU == nil && p.HTTP.MTU == nil {
 		return ""
 	}
-	return "ICMP " + mtuWord(p.ICMP.MTU) + ", HTTP " + mtuWord(p.HTTP.MTU)
+	return "ICMP " + mtuWord(p.ICMP.MTU, p.ICMP) + ", HTTP " + mtuWord(p.HTTP.MTU, p.HTTP)
 }
 
-func mtuWord(m *admin.MTUReport) string {
+// mtuStale reports a full-size result that is older than the latest
+// small probe of its path, which failed: the path broke since, so the
+// old result says nothing about now (full-size probes follow a small
+// probe only every few intervals).
+func mtuStale(m *admin.MTUReport, small admin.ProbeReport) bool {
+	failed := small.Result != "" && small.Result != string(prober.ResultSuccess)
+	return failed && !m.LastProbed.IsZero() && m.LastProbed.Before(small.LastProbed)
+}
+
+// mtuWord says what full-size result m found, beside the small probes'
+// latest result small: never OK beside a failing path.
+func mtuWord(m *admin.MTUReport, small admin.ProbeReport) string {
 	if m == nil {
 		return "not probed yet"
 	}
+	if mtuStale(m, small) {
+		was := *m
+		was.ConsecutiveLosses = 0
+		return "unknown since the small probes failed (before: " + mtuWordNow(&was) + ")"
+	}
+	return mtuWordNow(m)
+}
+
+// mtuWordNow says what m found, taken as current.
+func mtuWordNow(m *admin.MTUReport) string {
 	var s string
 	switch prober.MTUStatus(m.Status) {
 	case prober.MTUStatusOK:

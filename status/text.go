@@ -9,6 +9,7 @@ import (
 	"unicode"
 
 	"github.com/connectivity-exporter/connectivity_exporter/admin"
+	"github.com/connectivity-exporter/connectivity_exporter/nodes"
 	"github.com/connectivity-exporter/connectivity_exporter/prober"
 )
 
@@ -28,13 +29,22 @@ func RenderText(w io.Writer, r admin.Report, opts TextOptions) error {
 	fmt.Fprintf(bw, "Probe time:   %s\n", timeText(r.ProbeTime, "never (no probe has finished yet)"))
 	fmt.Fprintf(bw, "View:         %s\n", viewText(r))
 	fmt.Fprintln(bw, "Nodes:")
+	if r.NoNodeList {
+		fmt.Fprintln(bw, "  "+NoNodeListText)
+		fmt.Fprintln(bw, "Cluster health:   unknown (no node list yet)")
+		return bw.Flush()
+	}
 	if len(r.Nodes) == 0 {
 		fmt.Fprintln(bw, "  none known")
 	}
-	omitted, healthy, probed, notProbed := 0, 0, 0, 0
+	omitted, healthy, probed, notProbed, leaving := 0, 0, 0, 0, 0
 	for _, n := range r.Nodes {
 		if n.NotProbed != "" {
-			notProbed++
+			if n.Leaving != "" {
+				leaving++
+			} else {
+				notProbed++
+			}
 			if opts.Verbose {
 				writeNotProbed(bw, isLocal(r, n), n)
 			}
@@ -45,20 +55,35 @@ func RenderText(w io.Writer, r admin.Report, opts TextOptions) error {
 		if ok {
 			healthy++
 		}
-		if !opts.Verbose && ok && !nodeFailing(n) && n.Diagnosis == "" {
+		if !opts.Verbose && ok && !nodeFailing(n) && n.Diagnosis == "" && n.Leaving == "" && !n.NotReady {
 			omitted++
 			continue
 		}
-		writeNode(bw, isLocal(r, n), n)
+		writeNode(bw, isLocal(r, n), n, r.ProbeTime)
 	}
 	if omitted > 0 {
 		fmt.Fprintf(bw, "  %s omitted; --verbose shows all nodes\n", plural(omitted, "healthy node"))
 	}
+	if leaving > 0 && !opts.Verbose {
+		fmt.Fprintf(bw, "  %s leaving the cluster, not probed; --verbose lists them\n", plural(leaving, "node"))
+	}
 	if notProbed > 0 && !opts.Verbose {
 		fmt.Fprintf(bw, "  %s not probed from this node; --verbose lists them\n", plural(notProbed, "node"))
 	}
-	fmt.Fprintf(bw, "Cluster health:   %d/%d reachable%s\n", healthy, probed, healthScope(r, probed, notProbed))
+	fmt.Fprintf(bw, "Cluster health:   %d/%d reachable%s%s\n", healthy, probed, healthScope(r, probed, notProbed), leavingScope(leaving))
 	return bw.Flush()
+}
+
+// NoNodeListText is what status says of a daemon that waits for its first
+// node list.
+const NoNodeListText = "no node list yet: waiting for the Kubernetes API (or the node source); nothing is probed meanwhile"
+
+// leavingScope counts the leaving nodes apart from the health figure.
+func leavingScope(leaving int) string {
+	if leaving == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%s leaving the cluster, not counted)", plural(leaving, "node"))
 }
 
 // viewText says which view of the paths the report is: the probe made just
@@ -90,15 +115,27 @@ func writeNotProbed(w io.Writer, local bool, n admin.NodeReport) {
 	if local {
 		suffix = " (localhost)"
 	}
+	if n.Leaving != "" {
+		fmt.Fprintf(w, "  %s%s:\n    Leaving (%s): not probed, so that its departure alerts no one\n", clean(n.Name), suffix, clean(nodes.LeavingText(n.Leaving)))
+		return
+	}
 	fmt.Fprintf(w, "  %s%s:\n    Not probed from this node: %s\n", clean(n.Name), suffix, clean(n.NotProbed))
 }
 
-func writeNode(w io.Writer, local bool, n admin.NodeReport) {
+// writeNode writes a probed node's paths; now is the report's probe time,
+// which NotReady durations are measured to.
+func writeNode(w io.Writer, local bool, n admin.NodeReport, now time.Time) {
 	suffix := ""
 	if local {
 		suffix = " (localhost)"
 	}
 	fmt.Fprintf(w, "  %s%s:\n", clean(n.Name), suffix)
+	if n.Leaving != "" {
+		fmt.Fprintf(w, "    Leaving (%s)\n", clean(nodes.LeavingText(n.Leaving)))
+	}
+	if n.NotReady {
+		fmt.Fprintf(w, "    Kubernetes: %s; still probed\n", notReadyText(n.NotReadySince, now))
+	}
 	if n.Diagnosis != "" {
 		fmt.Fprintf(w, "    Diagnosis: %s\n", clean(n.Diagnosis))
 	}
@@ -124,6 +161,17 @@ func writePath(w io.Writer, kind string, p *admin.PathReport) {
 	if m := mtuText(p); m != "" {
 		fmt.Fprintf(w, "      %-17s%s\n", "Full-size:", m)
 	}
+}
+
+// notReadyText says since when a node is NotReady: "NotReady for 50s".
+func notReadyText(since, now time.Time) string {
+	switch {
+	case since.IsZero():
+		return "NotReady"
+	case now.IsZero() || now.Before(since):
+		return "NotReady since " + timeText(since, "")
+	}
+	return "NotReady for " + now.Sub(since).Round(time.Second).String()
 }
 
 // probeText says how the latest probe went, in cilium-health's words.

@@ -50,16 +50,25 @@ func (c Config) kubeNode(o *corev1.Node, pod kubeHealthPod, hasPod bool) (nodes.
 	if !local && c.NotReady == Exclude && !kubeReady(o) {
 		return nodes.Node{}, kubeNote{msg: "excluded: not Ready"}, false
 	}
-	if !local && c.Cordoned == Exclude && o.Spec.Unschedulable {
-		return nodes.Node{}, kubeNote{msg: "excluded: cordoned"}, false
-	}
+	leaving := kubeLeaving(o, c.Cordoned == Exclude)
 	hosts := c.addressesOf(kubeNodeAddresses(o.Status.Addresses, c.AddressType))
 	if len(hosts) == 0 {
 		return nodes.Node{}, kubeNote{warn: true, msg: fmt.Sprintf("skipped: no usable %s%s address (has %s)",
 			c.familyWord(), c.AddressType, kubeAddressesString(o.Status.Addresses))}, false
 	}
-	n := nodes.Node{Name: o.Name, Zone: o.Labels[corev1.LabelTopologyZone], Region: o.Labels[corev1.LabelTopologyRegion]}
+	n := nodes.Node{Name: o.Name, Zone: o.Labels[corev1.LabelTopologyZone], Region: o.Labels[corev1.LabelTopologyRegion],
+		Leaving: leaving, NotReady: !kubeReady(o), NotReadySince: kubeNotReadySince(o)}
 	n.HostIP, n.DualStackHostIP, _ = nodes.DualStack(hosts)
+	n, note, keep := c.kubeHealth(o, n, hosts, pod, hasPod)
+	if leaving != "" && note.msg == "" {
+		note = kubeNote{msg: "leaving (" + nodes.LeavingText(leaving) + "): listed, not probed"}
+	}
+	return n, note, keep
+}
+
+// kubeHealth sets n's health IP from o's annotation when that is usable,
+// else from its health pod, else leaves none.
+func (c Config) kubeHealth(o *corev1.Node, n nodes.Node, hosts []netip.Addr, pod kubeHealthPod, hasPod bool) (nodes.Node, kubeNote, bool) {
 	annotationProblem := ""
 	if raw, ok := o.Annotations[c.HealthIPAnnotation]; ok {
 		health, reason := c.annotationHealthIPs(raw, hosts)
@@ -227,7 +236,7 @@ func (c Config) kubeStrip(obj any) (any, error) {
 			ResourceVersion:   o.ResourceVersion,
 			DeletionTimestamp: o.DeletionTimestamp,
 		},
-		Spec: corev1.NodeSpec{Unschedulable: o.Spec.Unschedulable},
+		Spec: corev1.NodeSpec{Unschedulable: o.Spec.Unschedulable, Taints: kubeLeavingTaints(o.Spec.Taints)},
 		Status: corev1.NodeStatus{
 			Addresses: o.Status.Addresses,
 		},
@@ -245,7 +254,9 @@ func (c Config) kubeStrip(obj any) (any, error) {
 	}
 	for _, cond := range o.Status.Conditions {
 		if cond.Type == corev1.NodeReady {
-			out.Status.Conditions = []corev1.NodeCondition{{Type: cond.Type, Status: cond.Status}}
+			// The transition time changes with the status only, not with
+			// heartbeats.
+			out.Status.Conditions = []corev1.NodeCondition{{Type: cond.Type, Status: cond.Status, LastTransitionTime: cond.LastTransitionTime}}
 			break
 		}
 	}

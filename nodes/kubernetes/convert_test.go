@@ -23,12 +23,13 @@ func TestKubeNodesFromTestdata(t *testing.T) {
 			want: []nodes.Node{
 				{Name: "worker-1", HostIP: addr("198.18.0.1"), HealthIP: addr("198.19.0.1")},
 				{Name: "worker-2", HostIP: addr("198.18.0.2"), DualStackHostIP: addr("2001:db8::2"), HealthIP: addr("2001:db8:1::2")},
-				{Name: "worker-3", HostIP: addr("198.18.0.3")},
+				{Name: "worker-3", HostIP: addr("198.18.0.3"), NotReady: true},
+				{Name: "worker-4", HostIP: addr("198.18.0.4"), Leaving: nodes.LeavingCordoned},
 				{Name: "worker-5", HostIP: addr("198.18.0.5")},
 				{Name: "worker-7", HostIP: addr("2001:db8::7")},
 			},
 			wantNotes: map[string]string{
-				"worker-4": "excluded: cordoned",
+				"worker-4": "leaving (cordoned): listed, not probed",
 				"worker-5": "!probed without endpoint paths: annotation connectivity-exporter.io/health-ip=\"not-an-ip\": not an IP address",
 				"worker-6": "!skipped: no usable InternalIP address (has none)",
 			},
@@ -39,12 +40,13 @@ func TestKubeNodesFromTestdata(t *testing.T) {
 			want: []nodes.Node{
 				{Name: "worker-1", HostIP: addr("198.18.0.1"), HealthIP: addr("198.19.0.1")},
 				{Name: "worker-2", HostIP: addr("198.18.0.2")},
-				{Name: "worker-3", HostIP: addr("198.18.0.3")},
+				{Name: "worker-3", HostIP: addr("198.18.0.3"), NotReady: true},
+				{Name: "worker-4", HostIP: addr("198.18.0.4"), Leaving: nodes.LeavingCordoned},
 				{Name: "worker-5", HostIP: addr("198.18.0.5")},
 			},
 			wantNotes: map[string]string{
 				"worker-2": "!probed without endpoint paths: annotation connectivity-exporter.io/health-ip=\"2001:db8:1::2\": not an ipv4 address",
-				"worker-4": "excluded: cordoned",
+				"worker-4": "leaving (cordoned): listed, not probed",
 				"worker-5": "!probed without endpoint paths: annotation connectivity-exporter.io/health-ip=\"not-an-ip\": not an IP address",
 				"worker-6": "!skipped: no usable ipv4 InternalIP address (has none)",
 				"worker-7": "!skipped: no usable ipv4 InternalIP address (has InternalIP=fe80::7, InternalIP=2001:db8::7)",
@@ -60,7 +62,7 @@ func TestKubeNodesFromTestdata(t *testing.T) {
 			wantNotes: map[string]string{
 				"worker-1": "!skipped: no usable ipv6 InternalIP address",
 				"worker-3": "!skipped: no usable ipv6 InternalIP address",
-				"worker-4": "excluded: cordoned",
+				"worker-4": "!skipped: no usable ipv6 InternalIP address",
 				"worker-5": "!skipped: no usable ipv6 InternalIP address",
 				"worker-6": "!skipped: no usable ipv6 InternalIP address",
 			},
@@ -81,12 +83,13 @@ func TestKubeNodesFromTestdata(t *testing.T) {
 			},
 		},
 		{
-			name: "the local node is kept even when NotReady or cordoned would exclude it",
+			name: "the local node is kept even when NotReady would exclude it",
 			cfg:  Config{IPFamily: IPFamilyIPv4, NotReady: Exclude, Cordoned: Exclude, LocalNode: "worker-3"},
 			want: []nodes.Node{
 				{Name: "worker-1", HostIP: addr("198.18.0.1"), HealthIP: addr("198.19.0.1")},
 				{Name: "worker-2", HostIP: addr("198.18.0.2")},
-				{Name: "worker-3", HostIP: addr("198.18.0.3")},
+				{Name: "worker-3", HostIP: addr("198.18.0.3"), NotReady: true},
+				{Name: "worker-4", HostIP: addr("198.18.0.4"), Leaving: nodes.LeavingCordoned},
 				{Name: "worker-5", HostIP: addr("198.18.0.5")},
 			},
 		},
@@ -148,7 +151,9 @@ func TestKubeStripDropsBulkAndHeartbeats(t *testing.T) {
 	if want := map[string]string{DefaultHealthIPAnnotation: "198.19.0.1"}; !reflect.DeepEqual(n.Annotations, want) {
 		t.Errorf("annotations = %v, want %v", n.Annotations, want)
 	}
-	want := []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}
+	// The transition time stays: it changes with the status, not with
+	// heartbeats, and says since when a node is NotReady.
+	want := []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, LastTransitionTime: o.Status.Conditions[0].LastTransitionTime}}
 	if !reflect.DeepEqual(n.Status.Conditions, want) {
 		t.Errorf("conditions = %+v, want %+v (no heartbeat times)", n.Status.Conditions, want)
 	}

@@ -28,6 +28,12 @@ import (
 // should make one new list, not one per object.
 const DefaultDebounce = 200 * time.Millisecond
 
+// DefaultUnsyncedCheck is how often a Source without a first complete
+// list asks the API server why: client-go retries an unreachable API
+// server without a word, and an exporter that waits for it should say so
+// on /metrics (connectivity_discovery_errors_total) and in its log.
+const DefaultUnsyncedCheck = 5 * time.Second
+
 // errClosed is returned by Load after Close or a finished Watch.
 var errClosed = errors.New("kubernetes node source is closed")
 
@@ -50,6 +56,11 @@ type Source struct {
 	allSynced chan struct{}             // closed once every informer has synced
 	initErr   error                     // setting up an informer failed (cannot happen before it runs)
 	debounce  time.Duration
+	// unsynced is how long Watch waits for the first complete list
+	// before it asks the API server why (and then again at that pace);
+	// reach is that question.
+	unsynced time.Duration
+	reach    func(ctx context.Context) error
 
 	// afterEvaluate, when set (by tests), is called after Watch derived
 	// the list and decided whether to report it, with the number of Node
@@ -92,11 +103,16 @@ func NewSource(client clientset.Interface, cfg Config, logger log.Logger) *Sourc
 			func(o *metav1.ListOptions) { o.LabelSelector = cfg.HealthPodSelector }),
 		allSynced: make(chan struct{}),
 		debounce:  DefaultDebounce,
-		changed:   make(chan struct{}, 1),
-		errs:      make(chan error, 1),
-		stopped:   make(chan struct{}),
-		notes:     map[string]kubeNote{},
-		noHealth:  -1,
+		unsynced:  DefaultUnsyncedCheck,
+		reach: func(ctx context.Context) error {
+			_, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{Limit: 1})
+			return err
+		},
+		changed:  make(chan struct{}, 1),
+		errs:     make(chan error, 1),
+		stopped:  make(chan struct{}),
+		notes:    map[string]kubeNote{},
+		noHealth: -1,
 	}
 	signal := func() {
 		s.events.Add(1)
@@ -201,7 +217,8 @@ func (s *Source) start() error {
 	return nil
 }
 
-// Close stops the informers and waits until it has stopped. It is safe to
+// Close stops the informers and waits until they have stopped, at most
+// closeWait. It is safe to
 // call more than once, and needed only when Watch was never run.
 func (s *Source) Close() {
 	s.life.Lock()
@@ -211,10 +228,23 @@ func (s *Source) Close() {
 		s.cancel()
 	}
 	s.life.Unlock()
-	if started {
-		<-s.stopped
+	if !started {
+		return
+	}
+	// An informer that backs off from an unreachable API server sleeps
+	// without looking at its context (client-go's watch-list retry), up
+	// to half a minute: do not hold a SIGTERM up for that.
+	t := time.NewTimer(closeWait)
+	defer t.Stop()
+	select {
+	case <-s.stopped:
+	case <-t.C:
+		level.Debug(s.logger).Log("msg", "Kubernetes informers still backing off; not waiting for them")
 	}
 }
+
+// closeWait bounds how long Close waits for the informers to stop.
+const closeWait = 2 * time.Second
 
 // Load waits until the informers have listed every node and health pod
 // (bounded by ctx) and returns the validated list. If ctx ends first, the error says so
@@ -273,6 +303,11 @@ func (s *Source) Watch(ctx context.Context, update func([]nodes.Node), fail func
 	defer s.Close()
 
 	synced := (<-chan struct{})(s.allSynced)
+	// client-go retries an unreachable API server (connection refused)
+	// silently inside the informers; until the first complete list,
+	// check now and then and report why there is none.
+	unsynced := time.NewTicker(s.unsynced)
+	defer unsynced.Stop()
 	var debounce *time.Timer
 	var due <-chan time.Time // non-nil while changes wait for the debounce
 	defer func() {
@@ -288,10 +323,19 @@ func (s *Source) Watch(ctx context.Context, update func([]nodes.Node), fail func
 			return
 		case err := <-s.errs:
 			fail(err)
+		case <-unsynced.C:
+			if synced == nil {
+				unsynced.Stop()
+				continue
+			}
+			if err := s.whyUnsynced(ctx); err != nil {
+				fail(err)
+			}
 		case <-synced:
 			// Changes seen before the sync are held back (a partial list
 			// is not the cluster); look now that the list is complete.
 			synced = nil
+			unsynced.Stop()
 			s.evaluate(update, fail)
 		case <-s.changed:
 			if due == nil {
@@ -312,6 +356,20 @@ func (s *Source) Watch(ctx context.Context, update func([]nodes.Node), fail func
 			}
 		}
 	}
+}
+
+// whyUnsynced asks the API server for one node, bounded by the check
+// interval, and says why there is no complete list yet: the error of
+// that request, or nil when the API server answers (the informers are
+// only slow).
+func (s *Source) whyUnsynced(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.unsynced)
+	defer cancel()
+	err := s.reach(ctx)
+	if err == nil || ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return &nodes.TransientError{Err: fmt.Errorf("no node list from the Kubernetes API yet: %w", err)}
 }
 
 // evaluate derives the list and reports it if it differs from the last

@@ -213,13 +213,14 @@ func TestKubernetesLoadSortsAndFilters(t *testing.T) {
 	}
 	b := kubeB
 	b.HealthIP = addr("198.19.0.2")
-	if want := []nodes.Node{kubeA, b, kubeC}; !reflect.DeepEqual(list, want) {
+	cordoned := nodes.Node{Name: "cordoned", HostIP: addr("198.18.0.4"), Leaving: nodes.LeavingCordoned}
+	if want := []nodes.Node{kubeA, b, kubeC, cordoned}; !reflect.DeepEqual(list, want) {
 		t.Errorf("Load:\n got %v\nwant %v", list, want)
 	}
 	logs := h.log.String()
 	for _, want := range []string{
 		`level=warn msg="Kubernetes node skipped: no usable InternalIP address (has ExternalIP=198.18.1.5, Hostname=external-only)" node=external-only`,
-		`level=info msg="Kubernetes node excluded: cordoned" node=cordoned`,
+		`level=info msg="Kubernetes node leaving (cordoned): listed, not probed" node=cordoned`,
 	} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("log lacks %s\nlog:\n%s", want, logs)
@@ -285,46 +286,105 @@ func TestKubernetesCustomAnnotation(t *testing.T) {
 
 func TestKubernetesNotReady(t *testing.T) {
 	testKubernetesPolicy(t, func(policy string) Config { return Config{NotReady: policy} },
-		kubeNotReady, func(n *corev1.Node) { kubeSetReady(n, corev1.ConditionTrue) }, nil)
+		kubeNotReady, func(n *corev1.Node) { kubeSetReady(n, corev1.ConditionTrue) },
+		map[string]func(nodes.Node) (nodes.Node, bool){
+			Include: func(n nodes.Node) (nodes.Node, bool) { n.NotReady = true; return n, true },
+			Exclude: func(nodes.Node) (nodes.Node, bool) { return nodes.Node{}, false },
+		}, nil)
 }
 
 func TestKubernetesCordoned(t *testing.T) {
 	testKubernetesPolicy(t, func(policy string) Config { return Config{Cordoned: policy, LocalNode: "a"} },
 		kubeCordoned, // kubectl drain
 		func(n *corev1.Node) { n.Spec.Unschedulable = false }, // kubectl uncordon
+		map[string]func(nodes.Node) (nodes.Node, bool){
+			Include: func(n nodes.Node) (nodes.Node, bool) { return n, true },
+			Exclude: func(n nodes.Node) (nodes.Node, bool) { n.Leaving = nodes.LeavingCordoned; return n, true },
+		},
 		func(h *kubeHarness) {
-			h.edit("a", kubeCordoned) // the local node stays: it probes itself
-			h.settle()
+			a := kubeA
+			a.Leaving = nodes.LeavingCordoned // the local node is listed as leaving too, and still probes itself
+			h.edit("a", kubeCordoned)
+			h.wantUpdate(a, markedB(nodes.LeavingCordoned), markedC(nodes.LeavingCordoned))
 		})
 }
 
+func markedB(leaving string) nodes.Node { n := kubeB; n.Leaving = leaving; return n }
+func markedC(leaving string) nodes.Node { n := kubeC; n.Leaving = leaving; return n }
+
+// Each taint that says a node is leaving marks it so, whatever the
+// cordon policy; a deletion candidate (a soft taint) and the node
+// lifecycle controller's unreachable taint do not.
+func TestKubernetesLeavingTaints(t *testing.T) {
+	for _, tc := range []struct {
+		taint string
+		want  string
+	}{
+		{TaintToBeDeletedByClusterAutoscaler, nodes.LeavingAutoscaler},
+		{TaintOutOfService, nodes.LeavingOutOfService},
+		{"DeletionCandidateOfClusterAutoscaler", ""},
+		{corev1.TaintNodeUnreachable, ""},
+	} {
+		t.Run(tc.taint, func(t *testing.T) {
+			taint := func(n *corev1.Node) {
+				n.Spec.Taints = append(n.Spec.Taints, corev1.Taint{Key: tc.taint, Effect: corev1.TaintEffectNoSchedule})
+			}
+			h := newKubeHarness(t, Config{Cordoned: Include}, kubeIP4("a", "198.18.0.1"), kubeIP4("b", "198.18.0.2")).start()
+			h.edit("b", taint)
+			if tc.want == "" {
+				h.settle()
+				return
+			}
+			h.wantUpdate(kubeA, markedB(tc.want))
+			h.edit("b", func(n *corev1.Node) { n.Spec.Taints = nil })
+			h.wantUpdate(kubeA, kubeB)
+		})
+	}
+}
+
 // testKubernetesPolicy checks a policy (NotReady, Cordoned) that cfg sets
-// to include or exclude nodes that mark applies to. Node c starts marked;
-// then b is marked and c unmarked. Under exclude, excluded (if set) runs
-// once b has left the list.
-func testKubernetesPolicy(t *testing.T, cfg func(policy string) Config, mark, unmark func(*corev1.Node), excluded func(*kubeHarness)) {
+// to include or exclude nodes that mark applies to: marked says what a
+// marked node becomes under each policy (kept, and how, or left out).
+// Node c starts marked; then b is marked and c unmarked. Under exclude,
+// excluded (if set) runs once b is marked, instead of the unmarking.
+func testKubernetesPolicy(t *testing.T, cfg func(policy string) Config, mark, unmark func(*corev1.Node),
+	marked map[string]func(nodes.Node) (nodes.Node, bool), excluded func(*kubeHarness)) {
 	for _, policy := range []string{Include, Exclude} {
 		t.Run(policy, func(t *testing.T) {
 			h := newKubeHarness(t, cfg(policy),
 				kubeIP4("a", "198.18.0.1"), kubeIP4("b", "198.18.0.2"), kubeIP4("c", "198.18.0.3", mark)).start()
-			if policy == Include {
-				if want := []nodes.Node{kubeA, kubeB, kubeC}; !reflect.DeepEqual(h.loaded, want) {
-					t.Fatalf("Load = %v, want %v", h.loaded, want)
+			with := func(n nodes.Node, isMarked bool) []nodes.Node {
+				if !isMarked {
+					return []nodes.Node{n}
 				}
-				h.edit("b", mark)
-				h.settle()
-				return
+				if m, keep := marked[policy](n); keep {
+					return []nodes.Node{m}
+				}
+				return nil
 			}
-			if want := []nodes.Node{kubeA, kubeB}; !reflect.DeepEqual(h.loaded, want) {
+			list := func(bMarked, cMarked bool) []nodes.Node {
+				return append(append([]nodes.Node{kubeA}, with(kubeB, bMarked)...), with(kubeC, cMarked)...)
+			}
+			// expect waits for next, or for nothing when it is no change.
+			expect := func(prev, next []nodes.Node) {
+				t.Helper()
+				if reflect.DeepEqual(prev, next) {
+					h.settle()
+					return
+				}
+				h.wantUpdate(next...)
+			}
+			if want := list(false, true); !reflect.DeepEqual(h.loaded, want) {
 				t.Fatalf("Load = %v, want %v", h.loaded, want)
 			}
 			h.edit("b", mark)
-			h.wantUpdate(kubeA)
-			if excluded != nil {
+			expect(list(false, true), list(true, true))
+			if excluded != nil && policy == Exclude {
 				excluded(h)
+				return
 			}
 			h.edit("c", unmark)
-			h.wantUpdate(kubeA, kubeC)
+			expect(list(true, true), list(true, false))
 		})
 	}
 }
@@ -411,7 +471,7 @@ func TestKubernetesInvalidListFailsOnceAndRecovers(t *testing.T) {
 }
 
 func TestKubernetesLoadInvalidList(t *testing.T) {
-	h := newKubeHarness(t, Config{Cordoned: Exclude}, kubeIP4("a", "198.18.0.1", kubeCordoned))
+	h := newKubeHarness(t, Config{NotReady: Exclude}, kubeIP4("a", "198.18.0.1", kubeNotReady))
 	defer h.src.Close()
 	_, err := h.src.Load(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "node list from Kubernetes: node list is empty") {
@@ -590,4 +650,29 @@ func TestKubernetesClosed(t *testing.T) {
 
 	never := NewSource(fake.NewClientset(), Config{}, nil)
 	never.Close() // never started: fine
+}
+
+// An API server that never answers (client-go retries connection refused
+// silently) is reported while there is no first list: Watch asks why at
+// its pace, and reports the answer as a transient error.
+func TestKubernetesSaysWhyThereIsNoListYet(t *testing.T) {
+	h := newKubeHarness(t, Config{}, kubeIP4("a", "198.18.0.1"))
+	block := make(chan struct{})
+	t.Cleanup(func() { close(block) }) // after Watch stopped (cleanups run last first)
+	h.client.PrependReactor("list", "nodes", func(k8stesting.Action) (bool, runtime.Object, error) {
+		<-block
+		return true, nil, errors.New("ended")
+	})
+	h.client.PrependWatchReactor("nodes", func(k8stesting.Action) (bool, watch.Interface, error) {
+		<-block
+		return true, nil, errors.New("ended")
+	})
+	h.src.unsynced = 20 * time.Millisecond
+	h.src.reach = func(context.Context) error {
+		return errors.New("dial tcp 127.0.0.1:6443: connect: connection refused")
+	}
+	h.watch()
+	if err := h.wantFail("no node list from the Kubernetes API yet: dial tcp 127.0.0.1:6443: connect: connection refused"); !nodes.IsTransient(err) {
+		t.Errorf("%v is not transient: the last good list (none yet) stays, nothing is rejected", err)
+	}
 }

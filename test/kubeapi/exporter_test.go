@@ -2,6 +2,7 @@ package kubeapi
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -72,6 +73,22 @@ func startExporter(t *testing.T, netns, kubeconfig, node string, env []string, e
 		},
 	}}
 	return e
+}
+
+// get fetches path from the exporter's web server: its status and body.
+func (e *exporter) get(path string) (int, string) {
+	return e.getAt(metricsAddr, path)
+}
+
+// getAt fetches path from addr inside the exporter's namespace.
+func (e *exporter) getAt(addr, path string) (int, string) {
+	resp, err := e.client.Get("http://" + addr + path)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
 }
 
 // view is one scrape, queried.

@@ -62,6 +62,9 @@ func TestKubernetes(t *testing.T) {
 	t.Run("discovery and data paths", func(t *testing.T) {
 		testDiscovery(ctx, t, admin, client, d, kubeconfig)
 	})
+	t.Run("no API server yet: serves, not ready, then ready", func(t *testing.T) {
+		testNoAPIServer(t, admin, kubeconfig)
+	})
 	t.Run("a missing verb fails", func(t *testing.T) {
 		testMissingVerbs(ctx, t, admin, ap, d, kubeconfig)
 	})
@@ -190,9 +193,24 @@ func editNode(ctx context.Context, t *testing.T, client kubernetes.Interface, i 
 // peersWant checks that /metrics shows these nodes, and of each the paths
 // given.
 func peersWant(want map[string]map[string]float64) func(view) string {
+	return peersLeavingWant(want, nil)
+}
+
+// peersLeavingWant is peersWant with nodes that are leaving the cluster:
+// listed (connectivity_nodes counts them), with connectivity_peer_leaving
+// and their reason, and no path series.
+func peersLeavingWant(want map[string]map[string]float64, leaving map[string]string) func(view) string {
 	return func(v view) string {
-		if n, ok := v.get("connectivity_nodes"); !ok || int(n) != len(want) {
-			return fmt.Sprintf("connectivity_nodes %v, want %d", n, len(want))
+		if n, ok := v.get("connectivity_nodes"); !ok || int(n) != len(want)+len(leaving) {
+			return fmt.Sprintf("connectivity_nodes %v, want %d", n, len(want)+len(leaving))
+		}
+		if n := v.count("connectivity_peer_leaving"); n != len(leaving) {
+			return fmt.Sprintf("%d connectivity_peer_leaving series, want %d (%v)", n, len(leaving), leaving)
+		}
+		for peer, reason := range leaving {
+			if x, ok := v.get("connectivity_peer_leaving", "peer="+peer, "reason="+reason); !ok || x != 1 {
+				return fmt.Sprintf("connectivity_peer_leaving{peer=%q,reason=%q} absent", peer, reason)
+			}
 		}
 		if n, _ := v.get("connectivity_discovery_errors_total"); n != 0 {
 			return fmt.Sprintf("connectivity_discovery_errors_total %v", n)
@@ -246,10 +264,11 @@ func testDiscovery(ctx context.Context, t *testing.T, admin *rest.Config, client
 		t.Errorf("the exporter's effective capabilities are %#x, want NET_RAW (%#x) alone", caps, 1<<13)
 	}
 
+	leaving := map[string]string{}
 	step := func(what string, change func()) {
 		t.Helper()
 		change()
-		timings[what] = e.within(t, showLimit, what, peersWant(want))
+		timings[what] = e.within(t, showLimit, what, peersLeavingWant(want, leaving))
 	}
 	step("node added (no health pod yet: host paths only)", func() {
 		if _, err := nodes.Create(ctx, labNode(l, 3), metav1.CreateOptions{}); err != nil {
@@ -279,13 +298,27 @@ func testDiscovery(ctx context.Context, t *testing.T, admin *rest.Config, client
 		healthPod(ctx, t, client, d, "connectivity-health-3b", 3, l.podIP(3, 3))
 		want[nodeName(3)] = allReachable
 	})
-	step("node cordoned: excluded", func() {
+	step("node cordoned: leaving, not probed", func() {
 		editNode(ctx, t, client, 2, false, func(n *corev1.Node) { n.Spec.Unschedulable = true })
 		delete(want, nodeName(2))
+		leaving[nodeName(2)] = "cordoned"
 	})
-	step("node uncordoned: back", func() {
+	step("node uncordoned: back, probed at once", func() {
 		editNode(ctx, t, client, 2, false, func(n *corev1.Node) { n.Spec.Unschedulable = false })
 		want[nodeName(2)] = allReachable
+		delete(leaving, nodeName(2))
+	})
+	step("node marked out of service: leaving", func() {
+		editNode(ctx, t, client, 2, false, func(n *corev1.Node) {
+			n.Spec.Taints = append(n.Spec.Taints, corev1.Taint{Key: corev1.TaintNodeOutOfService, Value: "nodeshutdown", Effect: corev1.TaintEffectNoExecute})
+		})
+		delete(want, nodeName(2))
+		leaving[nodeName(2)] = "out-of-service"
+	})
+	step("out-of-service taint removed: back", func() {
+		editNode(ctx, t, client, 2, false, func(n *corev1.Node) { n.Spec.Taints = nil })
+		want[nodeName(2)] = allReachable
+		delete(leaving, nodeName(2))
 	})
 	// NotReady nodes stay. Their staying shows nothing, so a change that
 	// does show, made after it, is the sign that the exporter has seen it:
@@ -308,11 +341,31 @@ func testDiscovery(ctx context.Context, t *testing.T, admin *rest.Config, client
 		}
 		want[nodeName(2)] = hostOnly
 	})
+	// A scale-down as the cluster autoscaler does it: the taint, then the
+	// kubelet stops (NotReady, unreachable taints), then the Node object
+	// is deleted. The node is leaving from the taint on.
+	step("scale-down: ToBeDeletedByClusterAutoscaler taint, leaving", func() {
+		editNode(ctx, t, client, 3, false, func(n *corev1.Node) {
+			n.Spec.Taints = append(n.Spec.Taints, corev1.Taint{Key: "ToBeDeletedByClusterAutoscaler", Value: "1765000000", Effect: corev1.TaintEffectNoSchedule})
+		})
+		delete(want, nodeName(3))
+		leaving[nodeName(3)] = "autoscaler"
+	})
+	step("scale-down: the node goes NotReady, still leaving", func() {
+		editNode(ctx, t, client, 3, true, func(n *corev1.Node) {
+			n.Status.Conditions[0].Status = corev1.ConditionUnknown
+			n.Status.Conditions[0].Reason = "NodeStatusUnknown"
+		})
+		editNode(ctx, t, client, 3, false, func(n *corev1.Node) {
+			n.Spec.Taints = append(n.Spec.Taints, corev1.Taint{Key: corev1.TaintNodeUnreachable, Effect: corev1.TaintEffectNoSchedule})
+		})
+	})
 	step("node deleted: its series leave", func() {
 		if err := nodes.Delete(ctx, nodeName(3), metav1.DeleteOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		delete(want, nodeName(3))
+		delete(leaving, nodeName(3))
 	})
 	for _, k := range slices.Sorted(maps.Keys(timings)) {
 		t.Logf("timing: %-60s %s", k, timings[k].Round(10*time.Millisecond))
@@ -419,3 +472,58 @@ func withoutVerb(ctx context.Context, t *testing.T, ap *applier, role *unstructu
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// testNoAPIServer starts an exporter whose API server is unreachable: it
+// must serve /hello, /metrics and /-/healthy from the start, say on
+// /-/ready and /metrics that it has no node list, count the errors, and
+// not exit; once the API server is reachable it loads the list, probes,
+// and turns ready.
+func testNoAPIServer(t *testing.T, admin *rest.Config, kubeconfig string) {
+	ns := fmt.Sprintf("kx%d-noapi", os.Getpid()%100000)
+	testbin.NewLab(t).Netns(ns)
+	e := startExporter(t, ns, kubeconfig, nodeName(1), nil)
+	e.within(t, showLimit, "serving without an API server", func(v view) string {
+		if n, ok := v.get("connectivity_node_list_loaded"); !ok || n != 0 {
+			return fmt.Sprintf("connectivity_node_list_loaded %v, want 0", n)
+		}
+		if _, ok := v.get("connectivity_nodes"); ok {
+			return "connectivity_nodes present without a node list"
+		}
+		if n, _ := v.get("connectivity_discovery_errors_total"); n == 0 {
+			return "no discovery error counted"
+		}
+		return ""
+	})
+	unreachable := 10 * time.Second
+	for deadline := time.Now().Add(unreachable); time.Now().Before(deadline); time.Sleep(time.Second) {
+		if e.exited() {
+			t.Fatalf("the exporter exited without an API server: %v\n%s", e.err, e.output)
+		}
+		if code, body := e.get("/-/healthy"); code != 200 {
+			t.Fatalf("/-/healthy without an API server: %d %q", code, body)
+		}
+		if code, body := e.get("/-/ready"); code != 503 || !strings.Contains(body, "no node list yet") {
+			t.Fatalf("/-/ready without an API server: %d %q, want 503 saying no node list yet", code, body)
+		}
+		if code, body := e.getAt("127.0.0.1:4240", "/hello"); code != 200 {
+			t.Fatalf("/hello without an API server: %d %q", code, body)
+		}
+	}
+	t.Logf("%s without an API server: served /hello, /metrics, /-/healthy; /-/ready 503; did not exit", unreachable)
+	apiForward(t, admin, ns)
+	e.within(t, showLimit, "node list once the API server is reachable", func(v view) string {
+		if n, _ := v.get("connectivity_node_list_loaded"); n != 1 {
+			return "connectivity_node_list_loaded not 1"
+		}
+		if _, ok := v.get("connectivity_nodes"); !ok {
+			return "no connectivity_nodes"
+		}
+		if code, body := e.get("/-/ready"); code != 200 {
+			return fmt.Sprintf("/-/ready %d %q", code, body)
+		}
+		return ""
+	})
+	// Before the forward's cleanup, which waits for the connections it
+	// carries (the exporter's watches) to end.
+	e.stop(t)
+}
