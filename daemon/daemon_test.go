@@ -187,7 +187,7 @@ func (td *testDaemon) status(t *testing.T, opts status.CLIOptions) (int, string)
 	return code, out.String() + errOut.String()
 }
 
-// metrics scrapes the daemon; an error is the text, so that eventually
+// metrics scrapes the daemon; an error is the text, so that a wait
 // retries until the web server is up.
 func (td *testDaemon) metrics() string {
 	resp, err := http.Get(td.metricsURL)
@@ -206,30 +206,18 @@ func (td *testDaemon) metrics() string {
 func (td *testDaemon) waitHealthy(t *testing.T) string {
 	t.Helper()
 	var out string
-	if why := eventually(func() string {
-		var code int
-		code, out = td.status(t, status.CLIOptions{})
-		if code != exitcode.OK {
-			return fmt.Sprintf("status exit %d", code)
-		}
-		return ""
-	}); why != "" {
-		t.Fatalf("%s:\n%s", why, out)
-	}
+	testbin.Eventually(t, 10*time.Second, "the state the test waits for", func() error {
+		why := func() string {
+			var code int
+			code, out = td.status(t, status.CLIOptions{})
+			if code != exitcode.OK {
+				return fmt.Sprintf("status exit %d", code)
+			}
+			return ""
+		}()
+		return testbin.Holds(why == "", why+":\n"+out)
+	})
 	return out
-}
-
-// eventually retries check every 50 ms for up to 10 s; it returns the last
-// failure reason, "" once check passes.
-func eventually(check func() string) string {
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		why := check()
-		if why == "" || time.Now().After(deadline) {
-			return why
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 func nodesYAML(names ...int) string {
@@ -283,14 +271,15 @@ func TestDaemonStatusProbeIsFresh(t *testing.T) {
 	// A long interval: the scheduler probes each path at most once
 	// during the test, so only status --probe is sure to have probed.
 	td := startTestDaemon(t, nodesYAML(1, 2, 3), func(c *Config) { c.FailureThreshold, c.ProbeInterval = 3, time.Minute })
-	if why := eventually(func() string {
-		if code, out := td.status(t, status.CLIOptions{Probe: true}); code != exitcode.OK {
-			return fmt.Sprintf("status --probe exit %d:\n%s", code, out)
-		}
-		return ""
-	}); why != "" {
-		t.Fatal(why)
-	}
+	testbin.Eventually(t, 10*time.Second, "the state the test waits for", func() error {
+		why := func() string {
+			if code, out := td.status(t, status.CLIOptions{Probe: true}); code != exitcode.OK {
+				return fmt.Sprintf("status --probe exit %d:\n%s", code, out)
+			}
+			return ""
+		}()
+		return testbin.Holds(why == "", why)
+	})
 	td.net.setDown("198.18.0.3", "198.19.0.3") // node-3 cut off
 	code, out := td.status(t, status.CLIOptions{Probe: true})
 	for _, want := range []string{
@@ -318,14 +307,15 @@ func TestDaemonRejectsListWithoutLocalNode(t *testing.T) {
 	td := startTestDaemon(t, nodesYAML(1, 2, 3), func(c *Config) { c.ProbeInterval = 200 * time.Millisecond })
 	td.waitHealthy(t)
 	td.writeNodes(t, nodesYAML(2, 3, 4))
-	if why := eventually(func() string {
-		if m := td.metrics(); !strings.Contains(m, `connectivity_discovery_rejected{source="node-1"} 1`) {
-			return "discovery_rejected not 1:\n" + grep(m, "connectivity_discovery")
-		}
-		return ""
-	}); why != "" {
-		t.Fatal(why)
-	}
+	testbin.Eventually(t, 10*time.Second, "the state the test waits for", func() error {
+		why := func() string {
+			if m := td.metrics(); !strings.Contains(m, `connectivity_discovery_rejected{source="node-1"} 1`) {
+				return "discovery_rejected not 1:\n" + grep(m, "connectivity_discovery")
+			}
+			return ""
+		}()
+		return testbin.Holds(why == "", why)
+	})
 	r, err := admin.NewClient(td.socket).Status(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -334,15 +324,16 @@ func TestDaemonRejectsListWithoutLocalNode(t *testing.T) {
 		t.Errorf("report after a rejected list: %+v; want the last good list", r.Nodes)
 	}
 	td.writeNodes(t, nodesYAML(1, 2))
-	if why := eventually(func() string {
-		m := td.metrics()
-		if !strings.Contains(m, `connectivity_discovery_rejected{source="node-1"} 0`) || !strings.Contains(m, `connectivity_nodes{source="node-1"} 2`) {
-			return "good list not in force:\n" + grep(m, "connectivity_discovery", "connectivity_nodes")
-		}
-		return ""
-	}); why != "" {
-		t.Fatal(why)
-	}
+	testbin.Eventually(t, 10*time.Second, "the state the test waits for", func() error {
+		why := func() string {
+			m := td.metrics()
+			if !strings.Contains(m, `connectivity_discovery_rejected{source="node-1"} 0`) || !strings.Contains(m, `connectivity_nodes{source="node-1"} 2`) {
+				return "good list not in force:\n" + grep(m, "connectivity_discovery", "connectivity_nodes")
+			}
+			return ""
+		}()
+		return testbin.Holds(why == "", why)
+	})
 }
 
 // grep keeps the lines of text that contain any of words.

@@ -12,6 +12,7 @@ import (
 	"github.com/connectivity-exporter/connectivity_exporter/exitcode"
 	"github.com/connectivity-exporter/connectivity_exporter/nodes"
 	"github.com/connectivity-exporter/connectivity_exporter/status"
+	"github.com/connectivity-exporter/connectivity_exporter/test/testbin"
 )
 
 // laterSource is a node source that delivers nothing until its test sends
@@ -58,14 +59,15 @@ func TestDaemonServesBeforeTheFirstNodeList(t *testing.T) {
 	td := startTestDaemonWith(t, "", func(c *Config) { c.ProbeInterval = 300 * time.Millisecond }, func(d *Deps) {
 		d.NodeSource = func(*Config) (nodes.Source, func(), error) { return src, func() {}, nil }
 	})
-	if why := eventually(func() string {
-		if code, body := td.get(t, "/-/healthy"); code != http.StatusOK {
-			return "/-/healthy: " + body
-		}
-		return ""
-	}); why != "" {
-		t.Fatal(why)
-	}
+	testbin.Eventually(t, 10*time.Second, "the state the test waits for", func() error {
+		why := func() string {
+			if code, body := td.get(t, "/-/healthy"); code != http.StatusOK {
+				return "/-/healthy: " + body
+			}
+			return ""
+		}()
+		return testbin.Holds(why == "", why)
+	})
 	// Long enough for a daemon that would give up or crash to have done so.
 	time.Sleep(500 * time.Millisecond)
 	if code, body := td.get(t, "/-/ready"); code != http.StatusServiceUnavailable || !strings.Contains(body, "no node list yet") {
@@ -93,46 +95,49 @@ func TestDaemonServesBeforeTheFirstNodeList(t *testing.T) {
 	}
 	src.lists <- list
 	td.waitHealthy(t)
-	if why := eventually(func() string {
-		code, body := td.get(t, "/-/ready")
-		if code != http.StatusOK {
-			return "/-/ready: " + body
-		}
-		m := td.metrics()
-		if !strings.Contains(m, `connectivity_node_list_loaded{source="node-1"} 1`) || !strings.Contains(m, `connectivity_nodes{source="node-1"} 2`) {
-			return "metrics: " + grep(m, "connectivity_node")
-		}
-		return ""
-	}); why != "" {
-		t.Fatal(why)
-	}
+	testbin.Eventually(t, 10*time.Second, "the state the test waits for", func() error {
+		why := func() string {
+			code, body := td.get(t, "/-/ready")
+			if code != http.StatusOK {
+				return "/-/ready: " + body
+			}
+			m := td.metrics()
+			if !strings.Contains(m, `connectivity_node_list_loaded{source="node-1"} 1`) || !strings.Contains(m, `connectivity_nodes{source="node-1"} 2`) {
+				return "metrics: " + grep(m, "connectivity_node")
+			}
+			return ""
+		}()
+		return testbin.Holds(why == "", why)
+	})
 }
 
 // Ready means one full sweep done: with a long interval, the daemon has
 // a list at once but is not ready before its first sweep ends.
 func TestDaemonReadyAfterTheFirstSweep(t *testing.T) {
 	td := startTestDaemon(t, nodesYAML(1, 2, 3), func(c *Config) { c.ProbeInterval = 2 * time.Second })
-	if why := eventually(func() string {
-		if code, _ := td.get(t, "/-/healthy"); code != http.StatusOK {
-			return "not serving"
-		}
-		return ""
-	}); why != "" {
-		t.Fatal(why)
-	}
+	testbin.Eventually(t, 10*time.Second, "the state the test waits for", func() error {
+		why := func() string {
+			if code, _ := td.get(t, "/-/healthy"); code != http.StatusOK {
+				return "not serving"
+			}
+			return ""
+		}()
+		return testbin.Holds(why == "", why)
+	})
 	start := time.Now()
 	code, body := td.get(t, "/-/ready")
 	if time.Since(start) < time.Second && (code != http.StatusServiceUnavailable || !strings.Contains(body, "probing its peers for the first time")) {
 		t.Errorf("/-/ready during the first sweep: %d %q, want 503 saying it is probing", code, body)
 	}
-	if why := eventually(func() string {
-		if code, body := td.get(t, "/-/ready"); code != http.StatusOK {
-			return body
-		}
-		return ""
-	}); why != "" {
-		t.Fatal(why)
-	}
+	testbin.Eventually(t, 10*time.Second, "the state the test waits for", func() error {
+		why := func() string {
+			if code, body := td.get(t, "/-/ready"); code != http.StatusOK {
+				return body
+			}
+			return ""
+		}()
+		return testbin.Holds(why == "", why)
+	})
 }
 
 // A node list change keeps every path known at every scrape: a health
@@ -146,38 +151,40 @@ func TestDaemonSeriesStayThroughAHealthIPChange(t *testing.T) {
 		`connectivity_peer_reachable{family="ipv4",path="endpoint",peer="node-2",protocol="icmp",source="node-1"} 1`,
 		`connectivity_peer_reachable{family="ipv4",path="endpoint",peer="node-2",protocol="http",source="node-1"} 1`,
 	}
-	if why := eventually(func() string {
-		m := td.metrics()
-		for _, s := range series {
-			if !strings.Contains(m, s) {
-				return "missing " + s
+	testbin.Eventually(t, 10*time.Second, "the state the test waits for", func() error {
+		why := func() string {
+			m := td.metrics()
+			for _, s := range series {
+				if !strings.Contains(m, s) {
+					return "missing " + s
+				}
 			}
-		}
-		return ""
-	}); why != "" {
-		t.Fatal(why)
-	}
+			return ""
+		}()
+		return testbin.Holds(why == "", why)
+	})
 	// The new address answers after 400 ms: scrapes meanwhile would find
 	// the paths unknown, had they not kept the old verdict.
 	td.net.setSlow("198.19.0.22", 400*time.Millisecond)
 	changed := time.Now()
 	td.writeNodes(t, strings.Replace(nodesYAML(1, 2), "198.19.0.2\n", "198.19.0.22\n", 1))
 	scrapes := 0
-	if why := eventually(func() string {
-		m := td.metrics()
-		scrapes++
-		for _, s := range series {
-			if !strings.Contains(m, s) {
-				t.Errorf("scrape %d after the change: %s absent or not 1:\n%s", scrapes, s, grep(m, `peer="node-2"`))
+	testbin.Eventually(t, 10*time.Second, "the state the test waits for", func() error {
+		why := func() string {
+			m := td.metrics()
+			scrapes++
+			for _, s := range series {
+				if !strings.Contains(m, s) {
+					t.Errorf("scrape %d after the change: %s absent or not 1:\n%s", scrapes, s, grep(m, `peer="node-2"`))
+				}
 			}
-		}
-		if st, _ := admin.NewClient(td.socket).Status(context.Background()); !newAddressAnswered(st, "198.19.0.22", changed) {
-			return "the new address has not answered yet"
-		}
-		return ""
-	}); why != "" {
-		t.Fatal(why)
-	}
+			if st, _ := admin.NewClient(td.socket).Status(context.Background()); !newAddressAnswered(st, "198.19.0.22", changed) {
+				return "the new address has not answered yet"
+			}
+			return ""
+		}()
+		return testbin.Holds(why == "", why)
+	})
 	t.Logf("%d scrapes until both paths had probed the new address, the series present at each", scrapes)
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/connectivity-exporter/connectivity_exporter/collector"
 	"github.com/connectivity-exporter/connectivity_exporter/exitcode"
 	"github.com/connectivity-exporter/connectivity_exporter/status"
+	"github.com/connectivity-exporter/connectivity_exporter/test/testbin"
 )
 
 // An MTU black hole on node-2's endpoint path: small probes stay green,
@@ -21,20 +22,21 @@ func TestDaemonReportsMTUBlackHole(t *testing.T) {
 	td.net.setHoles("198.19.0.2")
 	hole := `connectivity_peer_mtu_status{family="ipv4",path="endpoint",peer="node-2",protocol="icmp",source="node-1",status="blackhole"} 1`
 	var out string
-	if why := eventually(func() string {
-		m := td.metrics()
-		if !strings.Contains(m, hole) || !strings.Contains(m, strings.Replace(hole, "icmp", "http", 1)) {
-			return "no black hole series:\n" + grep(m, "mtu")
-		}
-		var code int
-		code, out = td.status(t, status.CLIOptions{})
-		if code != exitcode.Unhealthy || !strings.Contains(out, "an MTU black hole") {
-			return fmt.Sprintf("status exit %d, want %d with an MTU diagnosis", code, exitcode.Unhealthy)
-		}
-		return ""
-	}); why != "" {
-		t.Fatalf("%s\n%s", why, out)
-	}
+	testbin.Eventually(t, 10*time.Second, "the state the test waits for", func() error {
+		why := func() string {
+			m := td.metrics()
+			if !strings.Contains(m, hole) || !strings.Contains(m, strings.Replace(hole, "icmp", "http", 1)) {
+				return "no black hole series:\n" + grep(m, "mtu")
+			}
+			var code int
+			code, out = td.status(t, status.CLIOptions{})
+			if code != exitcode.Unhealthy || !strings.Contains(out, "an MTU black hole") {
+				return fmt.Sprintf("status exit %d, want %d with an MTU diagnosis", code, exitcode.Unhealthy)
+			}
+			return ""
+		}()
+		return testbin.Holds(why == "", why+"\n"+out)
+	})
 	for _, want := range []string{
 		"packets of 1500 bytes to node-2 are lost on the endpoint path while small ones pass (full-size ICMP and HTTP)",
 		"Cluster health:   2/2 reachable",
@@ -58,14 +60,15 @@ func TestDaemonReportsMTUBlackHole(t *testing.T) {
 
 	td.net.setHoles()
 	td.waitHealthy(t)
-	if why := eventually(func() string {
-		if m := td.metrics(); strings.Contains(m, `status="blackhole"} 1`) {
-			return "black hole still reported:\n" + grep(m, "blackhole")
-		}
-		return ""
-	}); why != "" {
-		t.Fatal(why)
-	}
+	testbin.Eventually(t, 10*time.Second, "the state the test waits for", func() error {
+		why := func() string {
+			if m := td.metrics(); strings.Contains(m, `status="blackhole"} 1`) {
+				return "black hole still reported:\n" + grep(m, "blackhole")
+			}
+			return ""
+		}()
+		return testbin.Holds(why == "", why)
+	})
 }
 
 func TestMTUProbeEveryIsOffWhenPassive(t *testing.T) {

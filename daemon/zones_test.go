@@ -16,6 +16,7 @@ import (
 	"github.com/connectivity-exporter/connectivity_exporter/nodes"
 	"github.com/connectivity-exporter/connectivity_exporter/plan"
 	"github.com/connectivity-exporter/connectivity_exporter/prober"
+	"github.com/connectivity-exporter/connectivity_exporter/test/testbin"
 )
 
 const zonedNodes = `nodes:
@@ -34,25 +35,26 @@ func TestDaemonZoneSeries(t *testing.T) {
 	zonePeers := func(path, proto, zone, status string) string {
 		return fmt.Sprintf(`connectivity_zone_peers{family="ipv4",path=%q,peer_zone=%q,protocol=%q,source="node-1",source_zone="zone-a",status=%q}`, path, zone, proto, status)
 	}
-	if why := eventually(func() string {
-		m := td.metrics()
-		for _, want := range []string{
-			zonePeers("host", "icmp", "zone-a", "reachable") + " 2",
-			zonePeers("endpoint", "http", "zone-a", "reachable") + " 2",
-			zonePeers("host", "icmp", "zone-b", "unreachable") + " 1",
-			zonePeers("host", "http", "", "reachable") + " 1",
-			`connectivity_zone_rtt_seconds_count{family="ipv4",path="host",peer_zone="zone-a",protocol="icmp",source="node-1",source_zone="zone-a"}`,
-			`connectivity_zone_probes_total{family="ipv4",path="host",peer_zone="zone-b",protocol="icmp",result="timeout",source="node-1",source_zone="zone-a"}`,
-			`connectivity_probe_peers{source="node-1",source_zone="zone-a"} 0`,
-		} {
-			if !strings.Contains(m, want) {
-				return fmt.Sprintf("/metrics lacks %s:\n%s", want, grep(m, "connectivity_zone_peers"))
+	testbin.Eventually(t, 10*time.Second, "the state the test waits for", func() error {
+		why := func() string {
+			m := td.metrics()
+			for _, want := range []string{
+				zonePeers("host", "icmp", "zone-a", "reachable") + " 2",
+				zonePeers("endpoint", "http", "zone-a", "reachable") + " 2",
+				zonePeers("host", "icmp", "zone-b", "unreachable") + " 1",
+				zonePeers("host", "http", "", "reachable") + " 1",
+				`connectivity_zone_rtt_seconds_count{family="ipv4",path="host",peer_zone="zone-a",protocol="icmp",source="node-1",source_zone="zone-a"}`,
+				`connectivity_zone_probes_total{family="ipv4",path="host",peer_zone="zone-b",protocol="icmp",result="timeout",source="node-1",source_zone="zone-a"}`,
+				`connectivity_probe_peers{source="node-1",source_zone="zone-a"} 0`,
+			} {
+				if !strings.Contains(m, want) {
+					return fmt.Sprintf("/metrics lacks %s:\n%s", want, grep(m, "connectivity_zone_peers"))
+				}
 			}
-		}
-		return ""
-	}); why != "" {
-		t.Fatal(why)
-	}
+			return ""
+		}()
+		return testbin.Holds(why == "", why)
+	})
 	for _, line := range strings.Split(td.metrics(), "\n") {
 		if strings.HasPrefix(line, "connectivity_") && !strings.Contains(line, `source_zone="zone-a"`) {
 			t.Errorf("series without source_zone=\"zone-a\": %s", line)
@@ -66,21 +68,22 @@ func TestDaemonZoneSeries(t *testing.T) {
   - {name: node-2, host_ip: 198.18.0.2, health_ip: 198.19.0.2, zone: zone-a, region: region-1}
   - {name: node-4, host_ip: 198.18.0.4}
 `)
-	if why := eventually(func() string {
-		m := td.metrics()
-		if strings.Contains(m, `peer_zone="zone-b"`) {
-			return "zone-b still in /metrics:\n" + grep(m, `peer_zone="zone-b"`)
-		}
-		if want := zonePeers("host", "icmp", "zone-c", "reachable") + " 1"; !strings.Contains(m, want) {
-			return "/metrics lacks " + want + ":\n" + grep(m, "connectivity_zone_peers")
-		}
-		if want := `connectivity_nodes{source="node-1",source_zone="zone-a"} 3`; !strings.Contains(m, want) {
-			return "/metrics lacks " + want + ":\n" + grep(m, "connectivity_nodes")
-		}
-		return ""
-	}); why != "" {
-		t.Fatal(why)
-	}
+	testbin.Eventually(t, 10*time.Second, "the state the test waits for", func() error {
+		why := func() string {
+			m := td.metrics()
+			if strings.Contains(m, `peer_zone="zone-b"`) {
+				return "zone-b still in /metrics:\n" + grep(m, `peer_zone="zone-b"`)
+			}
+			if want := zonePeers("host", "icmp", "zone-c", "reachable") + " 1"; !strings.Contains(m, want) {
+				return "/metrics lacks " + want + ":\n" + grep(m, "connectivity_zone_peers")
+			}
+			if want := `connectivity_nodes{source="node-1",source_zone="zone-a"} 3`; !strings.Contains(m, want) {
+				return "/metrics lacks " + want + ":\n" + grep(m, "connectivity_nodes")
+			}
+			return ""
+		}()
+		return testbin.Holds(why == "", why)
+	})
 }
 
 // A change of this node's own zone is logged once per change; source_zone
