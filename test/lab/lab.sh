@@ -83,8 +83,12 @@ start_node() {
 	local i=$1
 	[ -x "$BIN" ] || die "exporter binary $BIN not found (make build)"
 	mkdir -p "$DIR/node-$i"
+	# nsenter, not ip netns exec: the daemon stays in the host's mount
+	# namespace, as it does on a real host, so the health namespace it mounts
+	# under /run/netns outlives a crash (ip netns exec gives it a private
+	# one, where a SIGKILL frees the namespace and its veth at once).
 	# shellcheck disable=SC2086
-	ip netns exec "$(ns "$i")" "$BIN" \
+	nsenter --net="/run/netns/$(ns "$i")" "$BIN" \
 		--node.name="node-$i" --nodes.file="$DIR/nodes.yaml" --nodes.file.poll-interval="${LAB_POLL:-500ms}" \
 		--web.listen-address=":$METRICS_PORT" --admin.socket="$DIR/node-$i/admin.sock" \
 		--health-endpoint.netns="$P-h$i" --health-endpoint.interface=cx_health \
