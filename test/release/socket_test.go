@@ -36,7 +36,7 @@ func TestSystemdSocketActivation(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer socket.Close()
-	helloPort := freePort(t)
+	helloPort := testbin.FreeLoopbackPort(t)
 
 	// sh sets LISTEN_PID to its own pid, which exec hands to the exporter,
 	// as systemd sets it after its fork.
@@ -65,36 +65,21 @@ func TestSystemdSocketActivation(t *testing.T) {
 
 	url := "http://" + ln.Addr().String() + "/metrics"
 	client := &http.Client{Timeout: 2 * time.Second}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	// The build info series comes with the path metrics, once the (here
+	// empty, passive) node list is in force: wait for it.
+	testbin.Eventually(t, 30*time.Second, "connectivity_exporter_build_info on "+url, func() error {
 		select {
 		case err := <-exited:
 			t.Fatalf("the exporter exited: %v\n%s", err, logs.String())
 		default:
 		}
 		resp, err := client.Get(url)
-		if err == nil {
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "connectivity_exporter_build_info{") {
-				t.Fatalf("GET %s: %s, without connectivity_exporter_build_info:\n%.2000s", url, resp.Status, body)
-			}
-			return
+		if err != nil {
+			return err
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("GET %s: %v\n%s", url, err, logs.String())
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
-// freePort is a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return testbin.Holds(resp.StatusCode == http.StatusOK && strings.Contains(string(body), "connectivity_exporter_build_info{"),
+			fmt.Sprintf("%s:\n%.2000s", resp.Status, body))
+	})
 }
