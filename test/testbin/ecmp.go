@@ -8,12 +8,9 @@ import (
 	"fmt"
 	"net/netip"
 	"os/exec"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/vishvananda/netns"
 )
 
 // An ECMP lab: a client, a router with an N-way multipath route (a Linux
@@ -421,32 +418,7 @@ func (l *ECMPLab) Reset() error {
 
 // In runs fn on a thread inside network namespace ns: the sockets fn opens
 // belong to ns and keep working from any goroutine afterwards.
-func (l *ECMPLab) In(ns string, fn func() error) error {
-	runtime.LockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		runtime.UnlockOSThread()
-		return err
-	}
-	defer orig.Close()
-	target, err := netns.GetFromName(ns)
-	if err != nil {
-		runtime.UnlockOSThread()
-		return err
-	}
-	defer target.Close()
-	if err := netns.Set(target); err != nil {
-		runtime.UnlockOSThread()
-		return err
-	}
-	ferr := fn()
-	if err := netns.Set(orig); err != nil {
-		// The thread stays locked and ends with its goroutine.
-		return fmt.Errorf("back to the test's namespace: %w", err)
-	}
-	runtime.UnlockOSThread()
-	return ferr
-}
+func (l *ECMPLab) In(ns string, fn func() error) error { return InNetns(ns, fn) }
 
 func (l *ECMPLab) nftJSON(ns string, v any, args ...string) error {
 	var out bytes.Buffer
