@@ -323,17 +323,19 @@ func testDiscovery(ctx context.Context, t *testing.T, admin *rest.Config, client
 	// NotReady nodes stay. Their staying shows nothing, so a change that
 	// does show, made after it, is the sign that the exporter has seen it:
 	// one node watch delivers both, in order.
-	step("node NotReady: still probed (seen once node-3, cordoned after it, leaves)", func() {
+	step("node NotReady: still probed (seen once node-3, cordoned after it, is leaving)", func() {
 		editNode(ctx, t, client, 2, true, func(n *corev1.Node) {
 			n.Status.Conditions[0].Status = corev1.ConditionFalse
 			n.Status.Conditions[0].Reason = "NodeStatusUnknown"
 		})
 		editNode(ctx, t, client, 3, false, func(n *corev1.Node) { n.Spec.Unschedulable = true })
 		delete(want, nodeName(3))
+		leaving[nodeName(3)] = "cordoned"
 	})
 	step("node-3 uncordoned: back", func() {
 		editNode(ctx, t, client, 3, false, func(n *corev1.Node) { n.Spec.Unschedulable = false })
 		want[nodeName(3)] = allReachable
+		delete(leaving, nodeName(3))
 	})
 	step("health pod deleted: its node's endpoint paths leave", func() {
 		if err := pods.Delete(ctx, "connectivity-health-2", metav1.DeleteOptions{GracePeriodSeconds: ptr(int64(0))}); err != nil {
