@@ -77,10 +77,10 @@ release:
 # about 1-2 minutes for its tests).
 # CX_TEST_STRICT=1 turns a skip for a missing tool or root into a failure
 # (test/testbin); testsummary fails on any other skip but ALLOWED_SKIPS
-# (the helper processes the tests re-execute) and ends with the skips and
+# (the helper processes the tests and benchmarks re-execute) and ends with the skips and
 # "N passed, N failed, N skipped" over the three modules.
 TESTSUMMARY   := $(CURDIR)/.cache/testsummary
-ALLOWED_SKIPS := ^(TestHelperProcess|TestPrivilegesHelper)$$
+ALLOWED_SKIPS := ^(TestHelperProcess|TestPrivilegesHelper|TestHelloServerProcess)$$
 test: deps lint build
 	scripts/fuzz.sh
 	$(GO) build -o $(TESTSUMMARY) ./test/testbin/cmd/testsummary
