@@ -16,6 +16,5 @@ func CheckNodeFile(ctx context.Context, cfg Config) (*plan.Plan, []netip.Addr, e
 	if err != nil {
 		return nil, nil, err
 	}
-	d := &daemon{cfg: &cfg}
-	return p, d.healthEndpointIPs(p), nil
+	return p, cfg.healthEndpointIPs(p), nil
 }

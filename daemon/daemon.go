@@ -98,7 +98,7 @@ func (d *daemon) serve(ctx context.Context) error {
 		keeper = plan.NewKeeper(first, reporter, discoveryLogger)
 	}
 	keeper.OnChange(func(p *plan.Plan) { disc.SetLeaving(p.Leaving()) })
-	healthIPs := d.healthEndpointIPs(keeper.Current())
+	healthIPs := d.cfg.healthEndpointIPs(keeper.Current())
 	store := prober.NewStore(f.FailureThreshold)
 	var live liveParts
 	webSrv, err := newWebServer(reg, f, logger, readiness(keeper, &live))
@@ -328,11 +328,11 @@ func serveHTTP(ctx context.Context, g *errgroup.Group, srv *http.Server, serve f
 // local node's health IP is its health pod's, which the cluster made. p
 // is nil when the daemon waits for its first list (then only
 // Config.HealthIP counts).
-func (d *daemon) healthEndpointIPs(p *plan.Plan) []netip.Addr {
+func (c *Config) healthEndpointIPs(p *plan.Plan) []netip.Addr {
 	switch {
-	case d.cfg.HealthIP.IsValid():
-		return (nodes.Node{HealthIP: d.cfg.HealthIP, DualStackHealthIP: d.cfg.DualStackHealthIP}).HealthIPs()
-	case d.cfg.Kubernetes, p == nil:
+	case c.HealthIP.IsValid():
+		return (nodes.Node{HealthIP: c.HealthIP, DualStackHealthIP: c.DualStackHealthIP}).HealthIPs()
+	case c.Kubernetes, p == nil:
 		return nil
 	}
 	return p.LocalNode().HealthIPs()
