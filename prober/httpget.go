@@ -59,22 +59,18 @@ func newHTTPGetter(cfg HTTPConfig) *httpGetter {
 }
 
 func (g *httpGetter) probe(ctx context.Context, ip netip.Addr) Outcome {
-	return g.get(ctx, ip, 0, Flow{})
+	return g.exchange(ctx, ip, 0, Flow{}, nil)
 }
 
 // probeFlow is probe over flow f (Flow.Dial).
 func (g *httpGetter) probeFlow(ctx context.Context, ip netip.Addr, f Flow) Outcome {
-	return g.get(ctx, ip, 0, f)
+	return g.exchange(ctx, ip, 0, f, nil)
 }
 
 // getSize GETs path?size=size and checks that exactly size body bytes
 // come: the answer of a full-size probe.
 func (g *httpGetter) getSize(ctx context.Context, ip netip.Addr, size int) Outcome {
-	return g.get(ctx, ip, max(size, 1), Flow{})
-}
-
-func (g *httpGetter) get(ctx context.Context, ip netip.Addr, size int, flow Flow) Outcome {
-	return g.exchange(ctx, ip, size, flow, nil)
+	return g.exchange(ctx, ip, max(size, 1), Flow{}, nil)
 }
 
 // getBoth GETs path?size=size once and reads two verdicts from the
