@@ -93,7 +93,7 @@ test: deps lint build
 unit:
 	$(GO) test -race -count=1 -short ./...
 
-# Every fuzz target briefly (FUZZTIME, default 10s each).
+# Every fuzz target briefly (FUZZTIME, default 100000x: a count of executions each).
 fuzz:
 	scripts/fuzz.sh
 
