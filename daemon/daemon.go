@@ -38,6 +38,9 @@ type Deps struct {
 	// MTUProbe returns the full-size probe and what closes it; nil (or a
 	// nil probe) for none.
 	MTUProbe func(c *Config) (prober.MTUProbeFunc, func(), error)
+	// FlowProbes, if set, returns the probes of one flow of a path
+	// (--probe.flows), after Probes; nil or none probes without flows.
+	FlowProbes func(c *Config) map[prober.Protocol]prober.FlowProbeFunc
 	// DropPrivileges keeps only the capabilities given.
 	DropPrivileges func(keep ...cap.Value) (privileges.Result, error)
 	// NodeSource, when set, replaces the node file or the Kubernetes API
@@ -48,7 +51,8 @@ type Deps struct {
 
 // RealDeps are the probes, full-size probes and capabilities of the process.
 func RealDeps() Deps {
-	return Deps{Probes: newProbes, MTUProbe: newMTUProbe, DropPrivileges: privileges.Drop}
+	parts := &probeParts{}
+	return Deps{Probes: parts.newProbes, FlowProbes: parts.newFlowProbes, MTUProbe: newMTUProbe, DropPrivileges: privileges.Drop}
 }
 
 // daemon is one run of Serve.
@@ -289,6 +293,9 @@ func (d *daemon) startProbing(ctx context.Context, g *errgroup.Group, keeper *pl
 	}
 	pace := f.SchedulerConfig()
 	pace.MTUProbe = fullSize
+	if d.deps.FlowProbes != nil {
+		pace.FlowProbes = d.deps.FlowProbes(f)
+	}
 	sched, err := prober.NewScheduler(pace, probes, store, metrics, log.With(d.logger, "component", "prober"))
 	if err != nil {
 		closeProbes()
