@@ -172,12 +172,12 @@ func TestSchedulerFindsABadMemberInECMPLab(t *testing.T) {
 		if n := len(onBad[tg]); n >= threshold {
 			within = flows + threshold*n
 		}
-		switch n := len(onBad[tg]); {
-		case n == 0:
+		switch n := len(onBad[tg]); n {
+		case 0:
 			if partialAt[tg] != 0 || st.Status != StatusReachable {
 				t.Errorf("%s: no flow crosses the bad member, yet %s, partial from round %d", name, st.Status, partialAt[tg])
 			}
-		case n == flows:
+		case flows:
 			if st.Status != StatusUnreachable {
 				t.Errorf("%s: every flow crosses the bad member, yet %s", name, st.Status)
 			}
