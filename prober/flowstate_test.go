@@ -37,7 +37,7 @@ func simulatePath(t *testing.T, flows, threshold, intervals int, fault flowFault
 	clock := &fakeClock{now: time.Date(2026, 12, 6, 18, 0, 0, 0, time.UTC)}
 	for n := 1; n <= intervals; n++ {
 		at := clock.tick(15 * time.Second)
-		_, i, ok := store.PickFlow(target, func() []Flow { return cfg.flowIDs(target) })
+		_, i, ok := store.PickFlow(target, cfg.flowIDs)
 		if !ok {
 			t.Fatal("PickFlow: target not tracked")
 		}
@@ -199,7 +199,7 @@ func TestFlowSetupErrorIsNotAFlowFailure(t *testing.T) {
 	store := NewStore(1)
 	target := Target{Peer: "p", Path: PathHost, Protocol: ProtocolHTTP, IP: netip.MustParseAddr("198.18.0.1")}
 	store.Retain([]Target{target})
-	ids := func() []Flow { return []Flow{{SourcePort: 60001}, {SourcePort: 60002}} }
+	ids := func(Target) []Flow { return []Flow{{SourcePort: 60001}, {SourcePort: 60002}} }
 	_, i, _ := store.PickFlow(target, ids)
 	st, crossed, _ := store.RecordFlow(target, i, Outcome{Result: ResultError, Err: fmt.Errorf("%w: port taken", ErrFlowSetup)}, time.Now())
 	if crossed != nil || len(st.Flows.Failing) != 0 || st.Partial() {

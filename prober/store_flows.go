@@ -5,7 +5,7 @@ import "time"
 // PickFlow chooses which of t's flows to probe next (flowSet.pick) and
 // returns it with its index. ids gives t's flow identities the first
 // time; false when t is not tracked.
-func (s *Store) PickFlow(t Target, ids func() []Flow) (Flow, int, bool) {
+func (s *Store) PickFlow(t Target, ids func(Target) []Flow) (Flow, int, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.states[t]; !ok {
@@ -13,7 +13,7 @@ func (s *Store) PickFlow(t Target, ids func() []Flow) (Flow, int, bool) {
 	}
 	fs := s.flowSets[t]
 	if fs == nil {
-		flows := ids()
+		flows := ids(t)
 		if len(flows) == 0 {
 			return Flow{}, 0, false
 		}
