@@ -35,9 +35,9 @@ const ShutdownGrace = 5 * time.Second
 type Deps struct {
 	// Probes returns the probe of each protocol and what closes them.
 	Probes func(c *Config) (map[prober.Protocol]prober.ProbeFunc, func(), error)
-	// MTUProbe returns the full-size probe and what closes it; nil (or a
-	// nil probe) for none.
-	MTUProbe func(c *Config) (prober.MTUProbeFunc, func(), error)
+	// MTUProbe returns the full-size probes and what closes them; nil (or
+	// a nil Probe) for none.
+	MTUProbe func(c *Config) (prober.FullSizeProbes, func(), error)
 	// DropPrivileges keeps only the capabilities given.
 	DropPrivileges func(keep ...cap.Value) (privileges.Result, error)
 	// NodeSource, when set, replaces the node file or the Kubernetes API
@@ -288,7 +288,7 @@ func (d *daemon) startProbing(ctx context.Context, g *errgroup.Group, keeper *pl
 		return nil, err
 	}
 	pace := f.SchedulerConfig()
-	pace.MTUProbe = fullSize
+	pace.MTUProbe, pace.SmallAndFullSize = fullSize.Probe, fullSize.WithSmall
 	sched, err := prober.NewScheduler(pace, probes, store, metrics, log.With(d.logger, "component", "prober"))
 	if err != nil {
 		closeProbes()
@@ -353,9 +353,9 @@ func (d *daemon) listen() (helloLn, adminLn net.Listener, err error) {
 }
 
 // mtuProbe is Deps.MTUProbe, or none when the composition has none.
-func (d *daemon) mtuProbe() (prober.MTUProbeFunc, func(), error) {
+func (d *daemon) mtuProbe() (prober.FullSizeProbes, func(), error) {
 	if d.deps.MTUProbe == nil {
-		return nil, func() {}, nil
+		return prober.FullSizeProbes{}, func() {}, nil
 	}
 	return d.deps.MTUProbe(d.cfg)
 }

@@ -50,6 +50,11 @@ type Config struct {
 	// 0), so full-size probes are spread like the small ones; 0 disables
 	// them.
 	MTUProbeEvery int
+	// SmallAndFullSize, if set, runs a target's small and full-size
+	// probes of such a cycle in one exchange where it can (an HTTP path:
+	// one connection instead of two), in place of the small probe and
+	// MTUProbe; nil: always the two, one after the other.
+	SmallAndFullSize SmallAndFullSizeFunc
 }
 
 const (
@@ -347,12 +352,13 @@ func (s *Scheduler) launch(ctx context.Context, wg *sync.WaitGroup, t Target, fu
 	}
 	go func() {
 		defer func() { <-s.slots }()
+		if fullSize != nil {
+			s.probeSmallAndFullSize(ctx, t, wg.Done)
+			fullSize.Done()
+			return
+		}
 		s.probeOne(ctx, t)
 		wg.Done()
-		if fullSize != nil {
-			s.probeMTU(ctx, t)
-			fullSize.Done()
-		}
 	}()
 	return true
 }
@@ -382,6 +388,11 @@ func (s *Scheduler) probeMTU(ctx context.Context, t Target) {
 	pctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	o := s.cfg.MTUProbe(pctx, t)
 	cancel()
+	s.recordMTU(ctx, t, o)
+}
+
+// recordMTU records o, t's full-size probe outcome, unless ctx ended.
+func (s *Scheduler) recordMTU(ctx context.Context, t Target, o MTUOutcome) {
 	if ctx.Err() != nil {
 		return
 	}
