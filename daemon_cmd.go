@@ -77,7 +77,7 @@ func addDaemonCommand(app *kingpin.Application) *daemonCommand {
 	c.Flag("probe.peers", "Probe only this many peers (plus this node), chosen by consistent hashing so that every node is probed by about as many others; 0 probes every node. For very large clusters.").Default("0").IntVar(&f.ProbePeers)
 	c.Flag("probe.mtu", "MTU that full-size probes are sized for (bytes of the IP packet); 0 reads it per peer from the route towards it (the route's MTU, else its interface's).").Default("0").IntVar(&f.MTU)
 	c.Flag("probe.mtu.endpoint", "MTU of the full-size probes of endpoint paths, which may cross an overlay; 0 is --probe.mtu if set, else the route towards the health IP.").Default("0").IntVar(&f.EndpointMTU)
-	c.Flag("probe.mtu.every", "Each path gets a full-size probe once every this many probe intervals, right after its small probe; 0 disables full-size probes.").Default("4").IntVar(&f.MTUEvery)
+	c.Flag("probe.mtu.every", "Each path gets a full-size probe once every this many probe intervals, together with its small probe of that interval; 0 disables full-size probes.").Default("4").IntVar(&f.MTUEvery)
 	c.Flag("probe.mtu.refresh", "How long an MTU read from the routing table is used before it is read again.").Default(routemtu.DefaultRefresh.String()).DurationVar(&f.MTURefresh)
 	c.Flag("hello.listen-address", "Address of the host /hello responder; its port is also the port probed on peers.").Default(defaultHelloAddress()).StringVar(&f.HelloAddress)
 	healthIP := c.Flag("health-endpoint.ip", "Create the health endpoint with this IP (default: with --nodes.file, the local node's health_ip or health_ips; none without either). Repeat it, or give a comma-separated list, for an address of each family (dual stack).").PlaceHolder("IP")

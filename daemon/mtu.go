@@ -34,11 +34,17 @@ func newMTUProbe(c *Config) (prober.FullSizeProbes, func(), error) {
 		HTTP:        prober.NewMTUHTTPProbe(httpCfg),
 	}
 	probes := prober.FullSizeProbes{Probe: prober.NewMTUProbe(cfg)}
+	// In a full-size turn the small probe is sent with the full-size one
+	// where it is the same probe as usual: the shared engine's echo (a
+	// small echo with don't-fragment is the same packet), the minimal
+	// GET. pro-bing's and net/http's small probes keep to themselves.
+	if c.ICMPEngine != "pro-bing" {
+		cfg.ICMPWithSmall = e.ProbeSmallAndSize
+	}
 	if c.HTTPClient != "net-http" {
-		// The combined exchange is the minimal GET's: with net/http
-		// chosen, small probes stay net/http's, and so on connections of
-		// their own.
 		cfg.HTTPWithSmall = prober.NewSmallAndFullSizeHTTPProbe(httpCfg)
+	}
+	if cfg.ICMPWithSmall != nil || cfg.HTTPWithSmall != nil {
 		probes.WithSmall = prober.NewSmallAndFullSizeProbe(cfg)
 	}
 	return probes, func() { e.Close(); routes.Close() }, nil

@@ -26,22 +26,30 @@ type SmallAndFullSizeOutcome struct {
 // return by ctx's deadline.
 type SmallAndFullSizeFunc func(ctx context.Context, t Target) (SmallAndFullSizeOutcome, bool)
 
-// NewSmallAndFullSizeProbe returns the SmallAndFullSizeFunc of cfg: an HTTP
-// path's full-size probe on its small probe's connection
-// (cfg.HTTPWithSmall), which then costs about a tenth of a small probe
-// instead of a whole one (a connection is most of a probe's cost; see
-// BENCHMARKS.md). ICMP paths are left to the caller: an echo cannot carry
-// both verdicts, since a lost full-size echo does not tell whether a
-// small one would have come back.
+// NewSmallAndFullSizeProbe returns the SmallAndFullSizeFunc of cfg. An
+// HTTP path's full-size probe rides its small probe's connection
+// (cfg.HTTPWithSmall): a connection is most of a probe's cost, so the
+// full-size probe then costs about a tenth of a small one instead of a
+// whole one. An ICMP path's full-size echo goes out with the small one
+// (cfg.ICMPWithSmall), so that both replies are read in one wake-up of the
+// process instead of one each (see BENCHMARKS.md). Either is false where
+// cfg has none.
 func NewSmallAndFullSizeProbe(cfg MTUProbeConfig) SmallAndFullSizeFunc {
 	return func(ctx context.Context, t Target) (SmallAndFullSizeOutcome, bool) {
-		if t.Protocol != ProtocolHTTP || cfg.HTTPWithSmall == nil {
+		switch {
+		case t.Protocol == ProtocolHTTP && cfg.HTTPWithSmall != nil:
+		case t.Protocol == ProtocolICMP && cfg.ICMPWithSmall != nil:
+		default:
 			return SmallAndFullSizeOutcome{}, false
 		}
 		ip := t.IP.Unmap()
 		mtu, failed := expectedMTU(cfg, t.Path, ip)
 		if failed != nil {
 			return SmallAndFullSizeOutcome{}, false
+		}
+		if t.Protocol == ProtocolICMP {
+			small, full := cfg.ICMPWithSmall(ctx, ip, mtu)
+			return SmallAndFullSizeOutcome{Small: small, SmallKnown: true, FullSize: fullSizeICMP(cfg, ip, mtu, full)}, true
 		}
 		o := cfg.HTTPWithSmall(ctx, ip, FullSizeBody(mtu))
 		return SmallAndFullSizeOutcome{Small: o.Small, SmallKnown: o.SmallKnown, FullSize: fullSizeHTTP(cfg, ip, mtu, o.FullSize)}, true

@@ -22,6 +22,11 @@ type MTUProbeConfig struct {
 	// HTTP GETs /hello?size=N and checks that N bytes come
 	// (NewMTUHTTPProbe).
 	HTTP func(ctx context.Context, ip netip.Addr, size int) Outcome
+	// ICMPWithSmall sends a small echo and a don't-fragment one of size
+	// bytes back to back (ICMPEngine.ProbeSmallAndSize of the engine of
+	// ICMP), for NewSmallAndFullSizeProbe; nil: none, the full-size echo
+	// is sent after the small probe.
+	ICMPWithSmall func(ctx context.Context, ip netip.Addr, size int) (small, full Outcome)
 	// HTTPWithSmall GETs /hello?size=N on the small probe's connection
 	// (NewSmallAndFullSizeHTTPProbe), for NewSmallAndFullSizeProbe; nil:
 	// none, the full-size HTTP probe has a connection of its own.
@@ -55,7 +60,7 @@ func NewMTUProbe(cfg MTUProbeConfig) MTUProbeFunc {
 		if t.Protocol == ProtocolHTTP {
 			return fullSizeHTTP(cfg, ip, mtu, cfg.HTTP(ctx, ip, FullSizeBody(mtu)))
 		}
-		return fullSizeICMP(ctx, cfg, ip, mtu)
+		return fullSizeICMP(cfg, ip, mtu, cfg.ICMP(ctx, ip, mtu))
 	}
 }
 
@@ -85,8 +90,9 @@ func expectedMTU(cfg MTUProbeConfig, path Path, ip netip.Addr) (mtu int, failed 
 	return mtu, nil
 }
 
-func fullSizeICMP(ctx context.Context, cfg MTUProbeConfig, ip netip.Addr, mtu int) MTUOutcome {
-	o := cfg.ICMP(ctx, ip, mtu)
+// fullSizeICMP classifies o, the reply to a full-size echo of a path of
+// MTU mtu.
+func fullSizeICMP(cfg MTUProbeConfig, ip netip.Addr, mtu int, o Outcome) MTUOutcome {
 	out := MTUOutcome{Expected: mtu, RTT: o.RTT, Err: o.Err}
 	switch {
 	case o.Result == ResultSuccess:
