@@ -170,9 +170,9 @@ func TestSchedulerFindsABlackHoleWithinTheBound(t *testing.T) {
 
 			// Let the path settle on "ok", then open the hole just after a
 			// full-size turn: the longest wait for the next two.
-			obs.waitMTU(t, ctx, MTUStatusOK)
+			obs.waitMTU(ctx, t, MTUStatusOK)
 			hole.Store(true)
-			obs.waitMTU(t, ctx, MTUStatusBlackhole)
+			obs.waitMTU(ctx, t, MTUStatusBlackhole)
 			sweeps := obs.smallSinceHole.Load()
 			if sweeps > MTULossThreshold*every {
 				t.Errorf("black hole reported %d sweeps after it opened, want at most %d", sweeps, MTULossThreshold*every)
@@ -212,7 +212,7 @@ func (c *sweepCounter) MTUProbeDone(st PathState, _ MTUOutcome) {
 }
 
 // waitMTU waits for a full-size verdict that leaves the path at want.
-func (c *sweepCounter) waitMTU(t *testing.T, ctx context.Context, want MTUStatus) {
+func (c *sweepCounter) waitMTU(ctx context.Context, t *testing.T, want MTUStatus) {
 	t.Helper()
 	for {
 		c.mu.Lock()
