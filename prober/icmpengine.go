@@ -111,7 +111,8 @@ func (e *ICMPEngine) probe(ctx context.Context, ip netip.Addr, size int, label u
 // full-size verdicts of an interval. The replies come back together and
 // are read in one wake-up of the process, where an echo sent after the
 // other's reply costs a wake-up of its own, more than the echo (see
-// BENCHMARKS.md, "Full-size probes on the small probe's wake-up").
+// BENCHMARKS.md, "Full-size probes on the small probe's connection and
+// wake-up").
 func (e *ICMPEngine) ProbeSmallAndSize(ctx context.Context, ip netip.Addr, size int) (small, full Outcome) {
 	ws, small := e.send(ctx, ip, 0, 0)
 	wf, full := e.send(ctx, ip, size, 0)
