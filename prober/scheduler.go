@@ -44,8 +44,9 @@ type Config struct {
 	Quantum time.Duration
 	// MTUProbe sends the full-size probe of a target, which checks its path MTU (nil: none).
 	MTUProbe MTUProbeFunc
-	// MTUProbeEvery runs a target's full-size probe right after its small
-	// one in one cycle of every MTUProbeEvery, the targets' turns spread
+	// MTUProbeEvery runs a target's full-size probe with its small one
+	// (right after it, or together: SmallAndFullSize) in one cycle of
+	// every MTUProbeEvery, the targets' turns spread
 	// over the cycles (target i in cycles c with (c+i) % MTUProbeEvery ==
 	// 0), so full-size probes are spread like the small ones; 0 disables
 	// them.
