@@ -2,6 +2,7 @@ package prober
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -131,104 +132,70 @@ func TestSchedulerProbesSmallAndFullSizeInOneExchange(t *testing.T) {
 // of its start, that is within MTULossThreshold × MTUProbeEvery sweeps
 // (the README's bound, under 5 minutes at the defaults: see
 // TestDefaultsFindMTUBlackHolesWithinFiveMinutes), whether the full-size
-// probe rides the small one's connection (HTTP) or goes on its own (ICMP).
-// Counted in sweeps, not in time.
+// probe rides the small one's connection (HTTP) or goes with its echo
+// (ICMP), or follows the small probe (no SmallAndFullSize). The sweeps are
+// run one at a time, each to its end: counted, not timed.
 func TestSchedulerFindsABlackHoleWithinTheBound(t *testing.T) {
 	const every = 4
-	for _, protocol := range []Protocol{ProtocolHTTP, ProtocolICMP} {
-		t.Run(string(protocol), func(t *testing.T) {
-			var hole atomic.Bool
-			lost := func() MTUOutcome {
-				if hole.Load() {
+	for _, tc := range []struct {
+		protocol Protocol
+		together bool // Config.SmallAndFullSize set
+	}{{ProtocolHTTP, true}, {ProtocolICMP, true}, {ProtocolHTTP, false}, {ProtocolICMP, false}} {
+		t.Run(fmt.Sprintf("%s/together=%v", tc.protocol, tc.together), func(t *testing.T) {
+			hole := false // read by the probes of a sweep, set between sweeps
+			fullSize := func() MTUOutcome {
+				if hole {
 					return MTUOutcome{Result: MTUResultLost, Expected: 1500}
 				}
 				return MTUOutcome{Result: MTUResultOK, Expected: 1500}
 			}
 			ok := Outcome{Result: ResultSuccess, RTT: time.Millisecond}
 			cfg := Config{
-				Interval: 20 * time.Millisecond, Timeout: time.Second, MaxInFlight: 4, Quantum: -1,
+				Interval: time.Hour, Timeout: time.Second, MaxInFlight: 4, Quantum: -1,
 				MTUProbeEvery: every,
-				MTUProbe:      func(context.Context, Target) MTUOutcome { return lost() },
-				SmallAndFullSize: func(_ context.Context, t Target) (SmallAndFullSizeOutcome, bool) {
-					if t.Protocol != ProtocolHTTP {
-						return SmallAndFullSizeOutcome{}, false
-					}
-					o := lost()
-					// A black hole drops the head with the answer.
-					return SmallAndFullSizeOutcome{Small: ok, SmallKnown: o.Result == MTUResultOK, FullSize: o}, true
-				},
+				MTUProbe:      func(context.Context, Target) MTUOutcome { return fullSize() },
 			}
-			obs := &sweepCounter{hole: &hole}
-			s, store := newTestScheduler(t, cfg, func(context.Context, netip.Addr) Outcome { return ok }, obs)
-			target := Target{Peer: "node-1", Path: PathHost, Protocol: protocol, IP: netip.MustParseAddr("198.18.0.1")}
+			if tc.together {
+				cfg.SmallAndFullSize = func(context.Context, Target) (SmallAndFullSizeOutcome, bool) {
+					o := fullSize()
+					// A black hole drops an HTTP answer's head with it; two
+					// echoes are two verdicts.
+					known := tc.protocol == ProtocolICMP || o.Result == MTUResultOK
+					return SmallAndFullSizeOutcome{Small: ok, SmallKnown: known, FullSize: o}, true
+				}
+			}
+			s, store := newTestScheduler(t, cfg, func(context.Context, netip.Addr) Outcome { return ok }, &recordingObserver{})
+			target := Target{Peer: "node-1", Path: PathHost, Protocol: tc.protocol, IP: netip.MustParseAddr("198.18.0.1")}
 			s.SetTargets([]Target{target})
-			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-			defer cancel()
-			done := make(chan struct{})
-			go func() { s.Run(ctx); close(done) }()
-			defer func() { cancel(); <-done }()
-
-			// Let the path settle on "ok", then open the hole just after a
-			// full-size turn: the longest wait for the next two.
-			obs.waitMTU(ctx, t, MTUStatusOK)
-			hole.Store(true)
-			obs.waitMTU(ctx, t, MTUStatusBlackhole)
-			sweeps := obs.smallSinceHole.Load()
-			if sweeps > MTULossThreshold*every {
-				t.Errorf("black hole reported %d sweeps after it opened, want at most %d", sweeps, MTULossThreshold*every)
+			timer := time.NewTimer(time.Hour)
+			timer.Stop()
+			sweep := func() PathState {
+				var inFlight sync.WaitGroup
+				s.runCycle(t.Context(), time.Now(), []Target{target}, timer, &inFlight)
+				inFlight.Wait()
+				st, _ := store.State(target)
+				return st
 			}
-			if st, _ := store.State(target); st.Status != StatusReachable {
-				t.Errorf("path %s: small probes must stay green", st.Status)
+			// The first sweep is the target's full-size turn: the path is
+			// whole, then the hole opens right after it, the longest wait
+			// for the next two turns.
+			if st := sweep(); st.MTU.Status != MTUStatusOK {
+				t.Fatalf("MTU status %s after a whole full-size probe, want ok", st.MTU.Status)
 			}
+			hole = true
+			for n := 1; n <= 10*every; n++ {
+				st := sweep()
+				if st.Status != StatusReachable {
+					t.Fatalf("sweep %d: path %s, small probes must stay green", n, st.Status)
+				}
+				if st.MTU.Status == MTUStatusBlackhole {
+					if n > MTULossThreshold*every {
+						t.Errorf("black hole reported %d sweeps after it opened, want at most %d", n, MTULossThreshold*every)
+					}
+					return
+				}
+			}
+			t.Fatalf("no black hole reported within %d sweeps", 10*every)
 		})
-	}
-}
-
-// sweepCounter counts a single target's small verdicts (one a sweep) since
-// the hole opened, and tells the MTU statuses.
-type sweepCounter struct {
-	recordingObserver
-	hole           *atomic.Bool
-	smallSinceHole atomic.Int32
-	mu             sync.Mutex
-	status         MTUStatus
-	changed        chan struct{}
-}
-
-func (c *sweepCounter) ProbeDone(PathState, Outcome) {
-	if c.hole.Load() {
-		c.smallSinceHole.Add(1)
-	}
-}
-
-func (c *sweepCounter) MTUProbeDone(st PathState, _ MTUOutcome) {
-	c.mu.Lock()
-	c.status = st.MTU.Status
-	if c.changed != nil {
-		close(c.changed)
-		c.changed = nil
-	}
-	c.mu.Unlock()
-}
-
-// waitMTU waits for a full-size verdict that leaves the path at want.
-func (c *sweepCounter) waitMTU(ctx context.Context, t *testing.T, want MTUStatus) {
-	t.Helper()
-	for {
-		c.mu.Lock()
-		ch := make(chan struct{})
-		c.changed = ch
-		c.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			t.Fatalf("MTU status never became %s", want)
-		}
-		c.mu.Lock()
-		got := c.status
-		c.mu.Unlock()
-		if got == want {
-			return
-		}
 	}
 }
