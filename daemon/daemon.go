@@ -35,9 +35,9 @@ const ShutdownGrace = 5 * time.Second
 type Deps struct {
 	// Probes returns the probe of each protocol and what closes them.
 	Probes func(c *Config) (map[prober.Protocol]prober.ProbeFunc, func(), error)
-	// MTUProbe returns the full-size probe and what closes it; nil (or a
-	// nil probe) for none.
-	MTUProbe func(c *Config) (prober.MTUProbeFunc, func(), error)
+	// MTUProbe returns the full-size probes and what closes them; nil (or
+	// a nil Probe) for none.
+	MTUProbe func(c *Config) (prober.FullSizeProbes, func(), error)
 	// FlowProbes, if set, returns the probes of one flow of a path
 	// (--probe.flows), after Probes; nil or none probes without flows.
 	FlowProbes func(c *Config) map[prober.Protocol]prober.FlowProbeFunc
@@ -292,7 +292,7 @@ func (d *daemon) startProbing(ctx context.Context, g *errgroup.Group, keeper *pl
 		return nil, err
 	}
 	pace := f.SchedulerConfig()
-	pace.MTUProbe = fullSize
+	pace.MTUProbe, pace.SmallAndFullSize = fullSize.Probe, fullSize.WithSmall
 	if d.deps.FlowProbes != nil {
 		pace.FlowProbes = d.deps.FlowProbes(f)
 	}
@@ -360,9 +360,9 @@ func (d *daemon) listen() (helloLn, adminLn net.Listener, err error) {
 }
 
 // mtuProbe is Deps.MTUProbe, or none when the composition has none.
-func (d *daemon) mtuProbe() (prober.MTUProbeFunc, func(), error) {
+func (d *daemon) mtuProbe() (prober.FullSizeProbes, func(), error) {
 	if d.deps.MTUProbe == nil {
-		return nil, func() {}, nil
+		return prober.FullSizeProbes{}, func() {}, nil
 	}
 	return d.deps.MTUProbe(d.cfg)
 }

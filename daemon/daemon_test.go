@@ -145,8 +145,8 @@ func startTestDaemonWith(t *testing.T, nodesYAML string, set func(*Config), setD
 		Probes: func(*Config) (map[prober.Protocol]prober.ProbeFunc, func(), error) {
 			return map[prober.Protocol]prober.ProbeFunc{prober.ProtocolICMP: td.net.probe, prober.ProtocolHTTP: td.net.probe}, func() {}, nil
 		},
-		MTUProbe: func(*Config) (prober.MTUProbeFunc, func(), error) {
-			return td.net.fullSize, func() {}, nil
+		MTUProbe: func(*Config) (prober.FullSizeProbes, func(), error) {
+			return prober.FullSizeProbes{Probe: td.net.fullSize}, func() {}, nil
 		},
 		DropPrivileges: func(...cap.Value) (privileges.Result, error) { return privileges.Result{}, nil },
 	}

@@ -10,13 +10,15 @@ import (
 // probe asks for), and the full-size probe's from the whole answer.
 type SmallAndFullSize struct {
 	// Small is the success of the head, its RTT up to the kernel's
-	// timestamp of the segment that completed the head; valid if
-	// SmallKnown.
+	// timestamp of the segment that completed the head, or the failure
+	// to connect (refused, timed out: a small probe's own connection
+	// would fare the same); valid if SmallKnown.
 	Small Outcome
-	// SmallKnown is false when no 200 head came (a timeout, an error, a
-	// refusal, another status): the caller then probes small on its own,
-	// so that an MTU black hole, which drops the answer's first full-size
-	// segment with the head in it, is told from a dead path.
+	// SmallKnown is false when the connection was made but no 200 head
+	// came (a timeout, an error, another status): the caller then probes
+	// small on its own, so that an MTU black hole, which drops the
+	// answer's first full-size segment with the head in it, is told from
+	// a dead path.
 	SmallKnown bool
 	// FullSize is the full-size probe's outcome, as NewMTUHTTPProbe's.
 	FullSize Outcome

@@ -52,7 +52,7 @@ func TestSmallAndFullSizeHTTPProbe(t *testing.T) {
 		{"a responder refusing the size", serveRaw(t, answerWith(t, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", false)), false, ResultError},
 		{"no answer (an MTU black hole drops the head's segment)", serveRaw(t, answerWith(t, "", true)), false, ResultTimeout},
 		{"the head, then the body stalls", serveRaw(t, answerWith(t, head+strings.Repeat("x", 1000), true)), true, ResultTimeout},
-		{"nothing listening", closed, false, ResultRefused},
+		{"nothing listening: the small verdict too", closed, true, ResultRefused},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			probe := NewSmallAndFullSizeHTTPProbe(HTTPConfig{Port: tc.port, Path: hello.Path})
@@ -62,7 +62,12 @@ func TestSmallAndFullSizeHTTPProbe(t *testing.T) {
 			if o.SmallKnown != tc.smallKnown || o.FullSize.Result != tc.full {
 				t.Fatalf("%+v: want small known %v, full size %v", o, tc.smallKnown, tc.full)
 			}
-			if o.SmallKnown && (o.Small.Result != ResultSuccess || o.Small.RTT <= 0) {
+			switch {
+			case o.SmallKnown && o.FullSize.Result == ResultRefused:
+				if o.Small.Result != ResultRefused {
+					t.Errorf("small %+v: want the refusal", o.Small)
+				}
+			case o.SmallKnown && (o.Small.Result != ResultSuccess || o.Small.RTT <= 0):
 				t.Errorf("small %+v: want a success with an RTT", o.Small)
 			}
 			if o.SmallKnown && o.FullSize.Result == ResultSuccess && o.Small.RTT > o.FullSize.RTT {

@@ -79,12 +79,13 @@ func (g *httpGetter) getSize(ctx context.Context, ip netip.Addr, size int) Outco
 func (g *httpGetter) getBoth(ctx context.Context, ip netip.Addr, size int) SmallAndFullSize {
 	var head Outcome
 	full := g.exchange(ctx, ip, max(size, 1), Flow{}, &head)
-	return SmallAndFullSize{Small: head, SmallKnown: head.Result == ResultSuccess, FullSize: full}
+	return SmallAndFullSize{Small: head, SmallKnown: head.Result != "", FullSize: full}
 }
 
 // exchange makes one probe's connection and request. With head, the
 // answer's head is read before the wake-up threshold of a full-size
-// answer is set, and head is the success, with its RTT, of a 200 head.
+// answer is set, and head is the success, with its RTT, of a 200 head,
+// or the failure to connect; left zero otherwise.
 func (g *httpGetter) exchange(ctx context.Context, ip netip.Addr, size int, flow Flow, head *Outcome) Outcome {
 	ip = ip.Unmap()
 	buf := g.bufs.Get().(*httpBuf)
@@ -95,7 +96,12 @@ func (g *httpGetter) exchange(ctx context.Context, ip netip.Addr, size int, flow
 	start := time.Now()
 	conn, err := g.dial(ctx, addr, flow)
 	if err != nil {
-		return classifyHTTPError(err, ctx.Err() != nil)
+		o := classifyHTTPError(err, ctx.Err() != nil)
+		if head != nil {
+			// No connection: a small probe would have fared the same.
+			*head = o
+		}
+		return o
 	}
 	defer conn.Close()
 	// The connection ends when ctx does, at its deadline (whose timer ctx

@@ -99,19 +99,47 @@ func (e *ICMPEngine) ProbeSize(ctx context.Context, ip netip.Addr, size int) Out
 }
 
 func (e *ICMPEngine) probe(ctx context.Context, ip netip.Addr, size int, label uint32) Outcome {
+	w, failed := e.send(ctx, ip, size, label)
+	if w == nil {
+		return failed
+	}
+	return e.wait(ctx, w)
+}
+
+// ProbeSmallAndSize sends a small echo request and one whose IP packet is
+// size bytes back to back, and waits for both replies: a path's small and
+// full-size verdicts of an interval. The replies come back together and
+// are read in one wake-up of the process, where an echo sent after the
+// other's reply costs a wake-up of its own, more than the echo (see
+// BENCHMARKS.md, "Full-size probes on the small probe's connection and
+// wake-up").
+func (e *ICMPEngine) ProbeSmallAndSize(ctx context.Context, ip netip.Addr, size int) (small, full Outcome) {
+	ws, small := e.send(ctx, ip, 0, 0)
+	wf, full := e.send(ctx, ip, size, 0)
+	if ws != nil {
+		small = e.wait(ctx, ws)
+	}
+	if wf != nil {
+		full = e.wait(ctx, wf)
+	}
+	return small, full
+}
+
+// send sends one echo request of size bytes (0: small) to ip for wait;
+// a nil waiter and the failed probe's outcome if it could not be sent.
+func (e *ICMPEngine) send(ctx context.Context, ip netip.Addr, size int, label uint32) (*icmpWaiter, Outcome) {
 	if _, ok := ctx.Deadline(); !ok {
-		return Outcome{Result: ResultError, Err: errICMPNoDeadline}
+		return nil, Outcome{Result: ResultError, Err: errICMPNoDeadline}
 	}
 	if !ip.IsValid() {
-		return Outcome{Result: ResultError, Err: errICMPNoAddress}
+		return nil, Outcome{Result: ResultError, Err: errICMPNoAddress}
 	}
 	ip = ip.Unmap()
 	s, err := e.socketFor(ip)
 	if err != nil {
-		return Outcome{Result: ResultError, Err: err}
+		return nil, Outcome{Result: ResultError, Err: err}
 	}
 	w := e.pool.Get().(*icmpWaiter)
-	defer e.pool.Put(w) // only once w is out of the table and w.ch is empty
 	w.out = w.pkt[:]
 	if n := icmpMessageLen(size, ip.Is6()); n > icmpPacketLen {
 		if cap(w.big) < n {
@@ -120,14 +148,23 @@ func (e *ICMPEngine) probe(ctx context.Context, ip netip.Addr, size int, label u
 		w.out = w.big[:n]
 	}
 	if !e.demux.register(w, e.key+e.token.Add(1), ip.WithZone("")) {
-		return Outcome{Result: ResultError, Err: errICMPBusy}
+		e.pool.Put(w)
+		return nil, Outcome{Result: ResultError, Err: errICMPBusy}
 	}
 	if err := s.send(w, ip, label); err != nil {
-		if rtt, ok := e.demux.cancel(w); ok {
-			return Outcome{Result: ResultSuccess, RTT: rtt} // cannot happen, but never lose a reply
+		rtt, ok := e.demux.cancel(w)
+		e.pool.Put(w) // out of the table, and w.ch is empty
+		if ok {
+			return nil, Outcome{Result: ResultSuccess, RTT: rtt} // cannot happen, but never lose a reply
 		}
-		return Outcome{Result: ResultError, Err: err}
+		return nil, Outcome{Result: ResultError, Err: err}
 	}
+	return w, Outcome{}
+}
+
+// wait waits for the reply to w until ctx's deadline, and gives w back.
+func (e *ICMPEngine) wait(ctx context.Context, w *icmpWaiter) Outcome {
+	defer e.pool.Put(w) // only once w is out of the table and w.ch is empty
 	select {
 	case rtt := <-w.ch:
 		return Outcome{Result: ResultSuccess, RTT: rtt}

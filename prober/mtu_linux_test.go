@@ -62,5 +62,21 @@ func TestICMPEngineFullSizeOnASmallLink(t *testing.T) {
 		if o.Result == ResultSuccess || !errors.Is(o.Err, syscall.EMSGSIZE) || time.Since(start) > time.Second {
 			t.Errorf("%s: echo of 1401 bytes over a 1400 link: %+v after %s, want EMSGSIZE at once", ip, o, time.Since(start))
 		}
+		// A small echo and a full-size one sent together: two verdicts,
+		// each its own.
+		for _, tc := range []struct {
+			size    int
+			fullErr error
+		}{{1400, nil}, {1401, syscall.EMSGSIZE}} {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			small, full := e.ProbeSmallAndSize(ctx, netip.MustParseAddr(ip), tc.size)
+			cancel()
+			if small.Result != ResultSuccess || small.RTT <= 0 {
+				t.Errorf("%s: small echo sent with one of %d bytes: %+v", ip, tc.size, small)
+			}
+			if ok := full.Result == ResultSuccess; ok != (tc.fullErr == nil) || (tc.fullErr != nil && !errors.Is(full.Err, tc.fullErr)) {
+				t.Errorf("%s: echo of %d bytes sent with a small one: %+v, want error %v", ip, tc.size, full, tc.fullErr)
+			}
+		}
 	}
 }

@@ -22,6 +22,15 @@ type MTUProbeConfig struct {
 	// HTTP GETs /hello?size=N and checks that N bytes come
 	// (NewMTUHTTPProbe).
 	HTTP func(ctx context.Context, ip netip.Addr, size int) Outcome
+	// ICMPWithSmall sends a small echo and a don't-fragment one of size
+	// bytes back to back (ICMPEngine.ProbeSmallAndSize of the engine of
+	// ICMP), for NewSmallAndFullSizeProbe; nil: none, the full-size echo
+	// is sent after the small probe.
+	ICMPWithSmall func(ctx context.Context, ip netip.Addr, size int) (small, full Outcome)
+	// HTTPWithSmall GETs /hello?size=N on the small probe's connection
+	// (NewSmallAndFullSizeHTTPProbe), for NewSmallAndFullSizeProbe; nil:
+	// none, the full-size HTTP probe has a connection of its own.
+	HTTPWithSmall func(ctx context.Context, ip netip.Addr, size int) SmallAndFullSize
 }
 
 // MTUSource is what full-size probes need of the routing table (RouteMTU).
@@ -44,34 +53,46 @@ func FullSizeBody(mtu int) int { return min(4*mtu, MaxFullSizeBody) }
 func NewMTUProbe(cfg MTUProbeConfig) MTUProbeFunc {
 	return func(ctx context.Context, t Target) MTUOutcome {
 		ip := t.IP.Unmap()
-		mtu := cfg.HostMTU
-		if t.Path == PathEndpoint {
-			mtu = cfg.EndpointMTU
-		}
-		if mtu == 0 {
-			if cfg.Routes == nil {
-				return MTUOutcome{Result: MTUResultError, Err: errors.New("no expected MTU: no route lookup and no --probe.mtu")}
-			}
-			m, err := cfg.Routes.Expected(ip)
-			if err != nil {
-				return MTUOutcome{Result: MTUResultError, Err: err}
-			}
-			mtu = m
-		}
-		if mtu < minProbeMTU {
-			// A path this small gains nothing from a full-size probe, and
-			// an IPv4 echo this small may be what the small probe sends.
-			return MTUOutcome{Result: MTUResultError, Expected: mtu, Err: fmt.Errorf("expected MTU %d is below %d: not probed at full size", mtu, minProbeMTU)}
+		mtu, failed := expectedMTU(cfg, t.Path, ip)
+		if failed != nil {
+			return *failed
 		}
 		if t.Protocol == ProtocolHTTP {
-			return fullSizeHTTP(ctx, cfg, ip, mtu)
+			return fullSizeHTTP(cfg, ip, mtu, cfg.HTTP(ctx, ip, FullSizeBody(mtu)))
 		}
-		return fullSizeICMP(ctx, cfg, ip, mtu)
+		return fullSizeICMP(cfg, ip, mtu, cfg.ICMP(ctx, ip, mtu))
 	}
 }
 
-func fullSizeICMP(ctx context.Context, cfg MTUProbeConfig, ip netip.Addr, mtu int) MTUOutcome {
-	o := cfg.ICMP(ctx, ip, mtu)
+// expectedMTU is what a full-size probe of path towards ip is sized for;
+// failed, when not nil, is the outcome of a path that cannot be probed at
+// full size.
+func expectedMTU(cfg MTUProbeConfig, path Path, ip netip.Addr) (mtu int, failed *MTUOutcome) {
+	mtu = cfg.HostMTU
+	if path == PathEndpoint {
+		mtu = cfg.EndpointMTU
+	}
+	if mtu == 0 {
+		if cfg.Routes == nil {
+			return 0, &MTUOutcome{Result: MTUResultError, Err: errors.New("no expected MTU: no route lookup and no --probe.mtu")}
+		}
+		m, err := cfg.Routes.Expected(ip)
+		if err != nil {
+			return 0, &MTUOutcome{Result: MTUResultError, Err: err}
+		}
+		mtu = m
+	}
+	if mtu < minProbeMTU {
+		// A path this small gains nothing from a full-size probe, and
+		// an IPv4 echo this small may be what the small probe sends.
+		return 0, &MTUOutcome{Result: MTUResultError, Expected: mtu, Err: fmt.Errorf("expected MTU %d is below %d: not probed at full size", mtu, minProbeMTU)}
+	}
+	return mtu, nil
+}
+
+// fullSizeICMP classifies o, the reply to a full-size echo of a path of
+// MTU mtu.
+func fullSizeICMP(cfg MTUProbeConfig, ip netip.Addr, mtu int, o Outcome) MTUOutcome {
 	out := MTUOutcome{Expected: mtu, RTT: o.RTT, Err: o.Err}
 	switch {
 	case o.Result == ResultSuccess:
@@ -101,8 +122,9 @@ func fullSizeICMP(ctx context.Context, cfg MTUProbeConfig, ip netip.Addr, mtu in
 	return out
 }
 
-func fullSizeHTTP(ctx context.Context, cfg MTUProbeConfig, ip netip.Addr, mtu int) MTUOutcome {
-	o := cfg.HTTP(ctx, ip, FullSizeBody(mtu))
+// fullSizeHTTP classifies o, the answer to a full-size HTTP probe of a
+// path of MTU mtu.
+func fullSizeHTTP(cfg MTUProbeConfig, ip netip.Addr, mtu int, o Outcome) MTUOutcome {
 	out := MTUOutcome{Expected: mtu, RTT: o.RTT, Err: o.Err}
 	switch o.Result {
 	case ResultSuccess:

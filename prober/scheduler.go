@@ -44,8 +44,9 @@ type Config struct {
 	Quantum time.Duration
 	// MTUProbe sends the full-size probe of a target, which checks its path MTU (nil: none).
 	MTUProbe MTUProbeFunc
-	// MTUProbeEvery runs a target's full-size probe right after its small
-	// one in one cycle of every MTUProbeEvery, the targets' turns spread
+	// MTUProbeEvery runs a target's full-size probe with its small one
+	// (right after it, or together: SmallAndFullSize) in one cycle of
+	// every MTUProbeEvery, the targets' turns spread
 	// over the cycles (target i in cycles c with (c+i) % MTUProbeEvery ==
 	// 0), so full-size probes are spread like the small ones; 0 disables
 	// them.
@@ -53,6 +54,12 @@ type Config struct {
 	// Flows, FlowProbes, FlowPorts, FlowKey and OnFlowFailing probe each
 	// path over sticky flows (FlowConfig).
 	FlowConfig
+	// SmallAndFullSize, if set, runs a target's small and full-size
+	// probes of such a cycle in one exchange where it can (an HTTP path:
+	// one connection instead of two; an ICMP path: two echoes read in one
+	// wake-up), in place of the small probe and MTUProbe; nil: always the
+	// two, one after the other.
+	SmallAndFullSize SmallAndFullSizeFunc
 }
 
 const (
@@ -350,12 +357,13 @@ func (s *Scheduler) launch(ctx context.Context, wg *sync.WaitGroup, t Target, fu
 	}
 	go func() {
 		defer func() { <-s.slots }()
+		if fullSize != nil {
+			s.probeSmallAndFullSize(ctx, t, wg.Done)
+			fullSize.Done()
+			return
+		}
 		s.probeOne(ctx, t)
 		wg.Done()
-		if fullSize != nil {
-			s.probeMTU(ctx, t)
-			fullSize.Done()
-		}
 	}()
 	return true
 }
@@ -388,6 +396,11 @@ func (s *Scheduler) probeMTU(ctx context.Context, t Target) {
 	pctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	o := s.cfg.MTUProbe(pctx, t)
 	cancel()
+	s.recordMTU(ctx, t, o)
+}
+
+// recordMTU records o, t's full-size probe outcome, unless ctx ended.
+func (s *Scheduler) recordMTU(ctx context.Context, t Target, o MTUOutcome) {
 	if ctx.Err() != nil {
 		return
 	}

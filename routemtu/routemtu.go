@@ -44,7 +44,10 @@ type entry struct {
 
 // New reads the host's routing table (netlink on Linux).
 func New(refresh time.Duration) *Table {
-	return newTable(refresh, time.Now, &netlinkRoutes{})
+	if refresh <= 0 {
+		refresh = DefaultRefresh
+	}
+	return newTable(refresh, time.Now, newNetlinkRoutes(refresh))
 }
 
 func newTable(refresh time.Duration, now func() time.Time, l routeLookup) *Table {

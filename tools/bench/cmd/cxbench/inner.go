@@ -639,10 +639,12 @@ func (in *inner) scale(ctx context.Context) error {
 				sc.windows = 1
 			}
 			// Time is short: GOMAXPROCS=1 only where it matters most (the
-			// idle cost), and the pro-bing binary not with dead peers.
+			// idle cost), the pro-bing binary not with dead peers, and
+			// small probes alone where the default is compared with them.
 			if (v.tool == core1.tool && !strings.Contains(sc.name, "idle")) ||
 				(v.tool == exporter.tool && !in.results.EngineWired && sc.dead) ||
-				((v.tool == exporterSmall.tool || v.tool == exporterFlows.tool || v.tool == exporterOneFlow.tool) && sc.name != "5,000 peers × 4 paths, 15 s") {
+				((v.tool == exporterFlows.tool || v.tool == exporterOneFlow.tool) && sc.name != "5,000 peers × 4 paths, 15 s") ||
+				(v.tool == exporterSmall.tool && sc.dead) {
 				continue
 			}
 			if sc.dead {
