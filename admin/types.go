@@ -104,6 +104,10 @@ type ProbeReport struct {
 	// MTU is what the path's full-size probes found; nil before the first
 	// one, from a daemon without full-size probes, and from older daemons.
 	MTU *MTUReport `json:"mtu,omitempty"`
+	// FlowTraces are the latest traces of the path's flows that fail past
+	// the failure threshold (with --probe.flows); none while every flow
+	// answers.
+	FlowTraces []FlowTrace `json:"flow_traces,omitempty"`
 }
 
 // MTUReport is the latest state of one path's full-size probes.

@@ -171,7 +171,11 @@ func (d *daemon) startWithPlan(ctx context.Context, g *errgroup.Group, keeper *p
 	if err != nil {
 		return err
 	}
-	live.store(sched, ctrl)
+	tr, err := d.startTracing(ctx, g, keeper, reg, opts.SourceLabels())
+	if err != nil {
+		return err
+	}
+	live.store(sched, ctrl, tr)
 	level.Info(logger).Log("msg", "running", "hello", f.HelloAddress, "nodes", first.Len(), "probed", first.Probed(), "health_ip", nodes.JoinAddrs(healthIPs), "passive", f.Passive)
 	return nil
 }

@@ -194,6 +194,14 @@ func NewTracer(cfg TraceConfig) (*Tracer, error) {
 	return &Tracer{cfg: cfg, pace: newPacer(cfg.Rate), open: openHopProber}, nil
 }
 
+// WithAttempts is a Tracer like t that gives each TTL n probes (1 to 10),
+// sharing t's rate limit.
+func (t *Tracer) WithAttempts(n int) *Tracer {
+	c := *t
+	c.cfg.Attempts = min(max(n, 1), 10)
+	return &c
+}
+
 // Config is the tracer's configuration, defaults filled in.
 func (t *Tracer) Config() TraceConfig { return t.cfg }
 

@@ -161,6 +161,7 @@ func writePath(w io.Writer, kind string, p *admin.PathReport) {
 	if m := mtuText(p); m != "" {
 		fmt.Fprintf(w, "      %-17s%s\n", "Full-size:", m)
 	}
+	writeFlowTraces(w, p)
 }
 
 // notReadyText says since when a node is NotReady: "NotReady for 50s".

@@ -1,0 +1,110 @@
+package daemon
+
+import (
+	"context"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/connectivity-exporter/connectivity_exporter/admin"
+	"github.com/connectivity-exporter/connectivity_exporter/collector"
+	"github.com/connectivity-exporter/connectivity_exporter/plan"
+	"github.com/connectivity-exporter/connectivity_exporter/prober"
+)
+
+// tracing is the daemon's tracers: on demand (the trace command) and for
+// failing flows (the keeper).
+type tracing struct {
+	onDemand flowTracer
+	keeper   *traceKeeper
+}
+
+// startTracing makes the tracers, keeps the keeper's flows to the plan's
+// paths and exports connectivity_path_trace_info; nil for a passive
+// daemon.
+func (d *daemon) startTracing(ctx context.Context, g *errgroup.Group, keeper *plan.Keeper, reg prometheus.Registerer, src prometheus.Labels) (*tracing, error) {
+	if d.cfg.Passive {
+		return nil, nil
+	}
+	onDemand, automatic, err := newTracers(d.cfg)
+	if err != nil {
+		return nil, err
+	}
+	tk := newTraceKeeper(ctx, automatic)
+	keeper.OnChange(func(p *plan.Plan) { tk.Retain(p.Targets()) })
+	if err := reg.Register(collector.NewTraceInfoCollector(src, func() []collector.TraceInfo { return traceInfos(tk.Snapshot()) })); err != nil {
+		return nil, err
+	}
+	g.Go(func() error {
+		<-ctx.Done()
+		tk.Wait()
+		return nil
+	})
+	return &tracing{onDemand: onDemand, keeper: tk}, nil
+}
+
+// flowsPerPath is how many flows of each path the trace command follows
+// when it does not say: the flows the daemon probes.
+//
+// Until --probe.flows is merged (issue 18, item 1) the daemon probes one
+// flow per path; the lead wires Config's flow count here.
+func flowsPerPath(*Config) int { return 1 }
+
+// traceInfos are the traced flows that have a trace, for the metric.
+func traceInfos(flows []TracedFlow) []collector.TraceInfo {
+	out := make([]collector.TraceInfo, 0, len(flows))
+	for _, f := range flows {
+		if f.Trace == nil {
+			continue
+		}
+		ti := collector.TraceInfo{
+			Peer: f.Target.Peer, Path: string(f.Target.Path), Protocol: string(f.Target.Protocol), Family: string(f.Target.Family()),
+			Flow: f.Index, LastHopTTL: f.Trace.LastHopTTL, Reached: f.Trace.Reached,
+		}
+		if f.Trace.LastHop.IsValid() {
+			ti.LastHop = f.Trace.LastHop.String()
+		}
+		out = append(out, ti)
+	}
+	return out
+}
+
+// attachFlowTraces puts the traces of failing flows into r, under the
+// path and protocol of each.
+func attachFlowTraces(r *admin.Report, flows []TracedFlow) {
+	for _, f := range flows {
+		if f.Trace == nil {
+			continue
+		}
+		pr := probeReportOf(r, f.Target)
+		if pr == nil {
+			continue // the node left the report's plan meanwhile
+		}
+		pr.FlowTraces = append(pr.FlowTraces, FlowTraceReport(f.Target, f.Index, *f.Trace))
+	}
+}
+
+// probeReportOf finds t's ProbeReport in r; nil if r has none.
+func probeReportOf(r *admin.Report, t prober.Target) *admin.ProbeReport {
+	ip := t.IP.String()
+	for i := range r.Nodes {
+		n := &r.Nodes[i]
+		if n.Name != t.Peer {
+			continue
+		}
+		paths := n.HostPaths()
+		if t.Path == prober.PathEndpoint {
+			paths = n.EndpointPaths()
+		}
+		for _, p := range paths {
+			if p.IP != ip {
+				continue
+			}
+			if t.Protocol == prober.ProtocolICMP {
+				return &p.ICMP
+			}
+			return &p.HTTP
+		}
+	}
+	return nil
+}
