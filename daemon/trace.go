@@ -79,10 +79,9 @@ func traceNode(ctx context.Context, tr flowTracer, p *plan.Plan, node string, n 
 	}
 	rep := admin.TraceReport{LocalNode: p.Local(), Node: node, Flows: n, Started: time.Now()}
 	type job struct {
-		t   prober.Target
-		i   int
-		f   prober.Flow
-		out *admin.FlowTrace
+		t prober.Target
+		i int
+		f prober.Flow
 	}
 	var jobs []job
 	for _, t := range e.Targets {

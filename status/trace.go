@@ -81,13 +81,13 @@ func RenderTraceText(w io.Writer, rep admin.TraceReport) error {
 		byPath[k] = append(byPath[k], t)
 	}
 	for _, k := range keys {
-		writePathTraces(&b, k, byPath[k])
+		writePathTraces(&b, k, byPath[k], rep.Flows)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
 
-func writePathTraces(b *strings.Builder, k pathKey, traces []admin.FlowTrace) {
+func writePathTraces(b *strings.Builder, k pathKey, traces []admin.FlowTrace, flows int) {
 	reached := 0
 	for _, t := range traces {
 		if t.Reached {
@@ -98,7 +98,22 @@ func writePathTraces(b *strings.Builder, k pathKey, traces []admin.FlowTrace) {
 	if reached < len(traces) {
 		verdict = fmt.Sprintf("%d reached, %d did not", reached, len(traces)-reached)
 	}
-	fmt.Fprintf(b, "\n%s %s to %s (%s), %s: %s\n", titleWord(k.path), strings.ToUpper(k.protocol), clean(k.ip), k.family, plural(len(traces), "flow"), verdict)
+	count := plural(len(traces), "flow")
+	if k.protocol == "icmp" && k.family == "ipv4" && flows > 1 && len(traces) == 1 {
+		count += " (IPv4 echoes take one route per pair of addresses)"
+	}
+	fmt.Fprintf(b, "\n%s %s to %s (%s), %s: %s\n", titleWord(k.path), strings.ToUpper(k.protocol), clean(k.ip), k.family, count, verdict)
+	if maxTTL(traces) > 0 {
+		writeHopTable(b, k, traces)
+	}
+	for _, line := range notReachedLines(traces) {
+		fmt.Fprintf(b, "  %s\n", line)
+	}
+}
+
+// writeHopTable writes per TTL each address that answered and how many
+// flows saw it.
+func writeHopTable(b *strings.Builder, k pathKey, traces []admin.FlowTrace) {
 	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "  TTL\tHOP\tFLOWS")
 	for ttl := 1; ttl <= maxTTL(traces); ttl++ {
@@ -113,9 +128,6 @@ func writePathTraces(b *strings.Builder, k pathKey, traces []admin.FlowTrace) {
 		}
 	}
 	_ = tw.Flush()
-	for _, line := range notReachedLines(traces) {
-		fmt.Fprintf(b, "  %s\n", line)
-	}
 }
 
 func maxTTL(traces []admin.FlowTrace) int {
@@ -219,7 +231,7 @@ func notReachedLines(traces []admin.FlowTrace) []string {
 			where += fmt.Sprintf(", silent from TTL %d", d.quiet)
 		}
 		fs := flows[d]
-		lines = append(lines, fmt.Sprintf("Not reached by %s: %s (%s)", plural(len(fs), "flow"), where, strings.Join(fs, ", ")))
+		lines = append(lines, fmt.Sprintf("Not reached by %s, %s: %s %s", plural(len(fs), "flow"), where, pluralWord(len(fs), "flow"), strings.Join(fs, ", ")))
 	}
 	return lines
 }
@@ -268,6 +280,13 @@ func flowTraceText(t admin.FlowTrace) string {
 		s += "got no answer"
 	}
 	return s
+}
+
+func pluralWord(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
 }
 
 func titleWord(s string) string {
