@@ -1,0 +1,216 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/connectivity-exporter/connectivity_exporter/admin"
+	"github.com/connectivity-exporter/connectivity_exporter/exitcode"
+	"github.com/connectivity-exporter/connectivity_exporter/hello"
+	"github.com/connectivity-exporter/connectivity_exporter/test/testbin"
+)
+
+// The trace command against a real daemon in an ECMP lab: the daemon runs
+// in the lab's client, the server (a /hello responder) sits behind a
+// 4-way equal-cost group whose router hashes the 5-tuple (and the IPv6
+// flow label). `trace server --flows 8` shows the flows fanning out over
+// the members and reaching the server; once one member drops everything it
+// forwards, the flows hashed onto it end at that member (the last hop that
+// answers) and every other flow still reaches the server.
+
+func TestTraceCommandInECMPLab(t *testing.T) {
+	requireRoot(t)
+	lab := testbin.NewECMPLab(t, testbin.ECMPConfig{
+		Hash4: testbin.HashPolicy{Policy: 3, Fields: testbin.HashFiveTuple},
+		Hash6: testbin.HashPolicy{Policy: 3, Fields: testbin.HashFiveTuple | testbin.HashFlowLabel},
+	})
+	// Linux routers answer a burst of 6 ICMP errors, then 1 a second, per
+	// destination: 25 traces at once would find most TTLs silent. A
+	// fabric's switches allow far more; the lab's routers do too.
+	for _, ns := range append([]string{lab.Router}, lab.Members...) {
+		runIn(t, ns, "sysctl", "-q", "-w", "net.ipv4.icmp_ratelimit=0", "net.ipv6.icmp.ratelimit=0")
+	}
+	srv := hello.NewServer(hello.Options{})
+	t.Cleanup(func() { _ = srv.Close() })
+	if err := lab.In(lab.Server, func() error {
+		for _, a := range []netip.Addr{testbin.ECMPServer4, testbin.ECMPServer6} {
+			ln, err := net.Listen("tcp", netip.AddrPortFrom(a, hello.DefaultPort).String())
+			if err != nil {
+				return err
+			}
+			go func() { _ = hello.Serve(srv, ln) }()
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	dir := t.TempDir()
+	list := filepath.Join(dir, "nodes.yaml")
+	if err := os.WriteFile(list, []byte(`nodes:
+  - name: client
+    host_ips: [198.18.0.2, "2001:db8::2"]
+  - name: server
+    host_ips: [198.19.0.1, "2001:db8:ffff::1"]
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "admin.sock")
+	var logs testbin.Buffer
+	daemon := exec.Command("ip", "netns", "exec", lab.Client, binary,
+		"--node.name=client", "--nodes.file="+list, "--admin.socket="+sock,
+		"--web.listen-address=127.0.0.1:9100", "--probe.interval=1s", "--probe.timeout=500ms", "--log.level=debug")
+	daemon.Stdout, daemon.Stderr = &logs, &logs
+	if err := daemon.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = daemon.Process.Kill()
+		_ = daemon.Wait()
+		if t.Failed() {
+			t.Logf("daemon log (tail):\n%s", tail(logs.String(), 40))
+		}
+	})
+	client := admin.NewClient(sock)
+	testbin.Eventually(t, 20*time.Second, "the daemon's admin API answers", func() error {
+		return client.Ping(context.Background())
+	})
+
+	// An unknown node is a usage error, said plainly.
+	if _, stderr, code := runTrace(t, sock, "nosuch"); code != exitcode.Usage || !strings.Contains(stderr, `unknown node "nosuch"`) {
+		t.Errorf("trace nosuch: exit %d, %q", code, stderr)
+	}
+
+	healthy, code := traceJSON(t, sock)
+	if code != exitcode.OK {
+		t.Fatalf("healthy lab: exit %d, want %d", code, exitcode.OK)
+	}
+	// Per path: 1 trace for IPv4 ICMP, 8 for the others, every one
+	// reaching the server at TTL 3 through the router and a member;
+	// TCP flows and labelled IPv6 echoes spread over the members.
+	via := map[string]string{} // trace key -> member address at TTL 2
+	spread := map[string]map[string]bool{}
+	for _, ft := range healthy.Traces {
+		if !ft.Reached || ft.LastHopTTL != 3 || len(ft.Hops) != 3 || ft.Hops[1].Kind != "time_exceeded" {
+			t.Fatalf("healthy trace %+v: want the server reached at TTL 3 through a member", ft)
+		}
+		via[traceKey(ft)] = ft.Hops[1].Addr
+		pk := ft.Protocol + "/" + ft.Family
+		if spread[pk] == nil {
+			spread[pk] = map[string]bool{}
+		}
+		spread[pk][ft.Hops[1].Addr] = true
+	}
+	if len(healthy.Traces) != 1+3*8 {
+		t.Fatalf("%d traces, want 25 (8 flows of 3 paths, 1 of IPv4 ICMP)", len(healthy.Traces))
+	}
+	for _, pk := range []string{"http/ipv4", "http/ipv6", "icmp/ipv6"} {
+		if len(spread[pk]) < 2 {
+			t.Errorf("%s: 8 flows crossed members %v only: no fan-out", pk, spread[pk])
+		}
+	}
+	t.Logf("healthy: 25 traces in %s", healthy.Duration)
+
+	// The member of IPv4 HTTP flow 0 drops everything it forwards.
+	var bad4 string
+	for _, ft := range healthy.Traces {
+		if ft.Protocol == "http" && ft.Family == "ipv4" && ft.Flow == 0 {
+			bad4 = ft.Hops[1].Addr
+		}
+	}
+	bad := -1
+	for i := range lab.Members {
+		if fmt.Sprintf("198.18.1.%d", 4*i+2) == bad4 {
+			bad = i
+		}
+	}
+	if bad < 0 {
+		t.Fatalf("TTL 2 of flow 0 answered from %s, no member", bad4)
+	}
+	bad6 := fmt.Sprintf("2001:db8:1:%x::2", bad)
+	if err := lab.SetFault(bad, testbin.Fault{Kind: testbin.FaultDropAll}); err != nil {
+		t.Fatal(err)
+	}
+	faulty, code := traceJSON(t, sock)
+	if code != exitcode.Unhealthy {
+		t.Errorf("with member %d dropping: exit %d, want %d", bad, code, exitcode.Unhealthy)
+	}
+	dark := 0
+	for _, ft := range faulty.Traces {
+		member := via[traceKey(ft)]
+		if member == bad4 || member == bad6 {
+			dark++
+			if ft.Reached || ft.LastHop != member || ft.LastHopTTL != 2 || ft.FirstSilentTTL != 3 {
+				t.Errorf("flow %s on the dropping member: %+v, want it as the last hop, TTL 3 silent", traceKey(ft), ft)
+			}
+		} else if !ft.Reached {
+			t.Errorf("flow %s on healthy member %s: %+v, want the server reached", traceKey(ft), member, ft)
+		}
+	}
+	if dark == 0 {
+		t.Fatal("no flow crossed the dropping member")
+	}
+	t.Logf("member %d dropping: %d of %d flows end there; traced in %s", bad, dark, len(faulty.Traces), faulty.Duration)
+
+	// The text names the member as where the dark flows end.
+	out, _, code := runTrace(t, sock, "server", "--flows=8")
+	if want := fmt.Sprintf("last hop %s at TTL 2, silent from TTL 3", bad4); code != exitcode.Unhealthy || !strings.Contains(out, want) {
+		t.Errorf("trace server: exit %d, want a line with %q:\n%s", code, want, out)
+	}
+	t.Logf("trace server --flows=8:\n%s", out)
+	if err := lab.SetFault(bad, testbin.Fault{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// traceKey names one flow of one path.
+func traceKey(ft admin.FlowTrace) string {
+	return fmt.Sprintf("%s/%s/%s/%d", ft.Path, ft.Protocol, ft.Family, ft.Flow)
+}
+
+func traceJSON(t *testing.T, sock string) (admin.TraceReport, int) {
+	t.Helper()
+	out, stderr, code := runTrace(t, sock, "server", "--flows=8", "-o", "json")
+	var rep admin.TraceReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("trace -o json: exit %d, %v\n%s\n%s", code, err, out, stderr)
+	}
+	return rep, code
+}
+
+// runTrace runs the trace command from the host (the admin socket is a
+// file: no need to enter the client's namespace).
+func runTrace(t *testing.T, sock string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	cmd := exec.Command(binary, append([]string{"trace", "--admin.socket=" + sock}, args...)...)
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &exit):
+		code = exit.ExitCode()
+	default:
+		t.Fatal(err)
+	}
+	return out.String(), errOut.String(), code
+}
+
+func runIn(t *testing.T, ns string, name string, args ...string) {
+	t.Helper()
+	if out, err := exec.Command("ip", append([]string{"netns", "exec", ns, name}, args...)...).CombinedOutput(); err != nil {
+		t.Fatalf("%s in %s: %v: %s", name, ns, err, out)
+	}
+}
