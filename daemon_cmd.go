@@ -77,6 +77,7 @@ func addDaemonCommand(app *kingpin.Application) *daemonCommand {
 	c.Flag("probe.peers", "Probe only this many peers (plus this node), chosen by consistent hashing so that every node is probed by about as many others; 0 probes every node. For very large clusters.").Default("0").IntVar(&f.ProbePeers)
 	c.Flag("probe.mtu", "MTU that full-size probes are sized for (bytes of the IP packet); 0 reads it per peer from the route towards it (the route's MTU, else its interface's).").Default("0").IntVar(&f.MTU)
 	c.Flag("probe.mtu.endpoint", "MTU of the full-size probes of endpoint paths, which may cross an overlay; 0 is --probe.mtu if set, else the route towards the health IP.").Default("0").IntVar(&f.EndpointMTU)
+	c.Flag("probe.flows", "Probe each path over this many sticky flows (fixed TCP source ports from 60000-60999 and IPv6 flow labels), one flow per interval in rotation, so that a bad member of an equal-cost group shows as a partial path; 1 probes as before, over the kernel's choice. At most 32.").Default("8").IntVar(&f.Flows)
 	c.Flag("probe.mtu.every", "Each path gets a full-size probe once every this many probe intervals, right after its small probe; 0 disables full-size probes.").Default("4").IntVar(&f.MTUEvery)
 	c.Flag("probe.mtu.refresh", "How long an MTU read from the routing table is used before it is read again.").Default(routemtu.DefaultRefresh.String()).DurationVar(&f.MTURefresh)
 	c.Flag("hello.listen-address", "Address of the host /hello responder; its port is also the port probed on peers.").Default(defaultHelloAddress()).StringVar(&f.HelloAddress)
@@ -150,6 +151,8 @@ func (f *daemonFlags) validate() error {
 		return fmt.Errorf("--probe.failure-threshold must be at least 1, got %d", f.FailureThreshold)
 	case f.ProbePeers < 0:
 		return fmt.Errorf("--probe.peers must not be negative, got %d", f.ProbePeers)
+	case f.Flows < 1 || f.Flows > prober.MaxFlows:
+		return fmt.Errorf("--probe.flows must be from 1 (no flows) to %d, got %d", prober.MaxFlows, f.Flows)
 	case f.MTU != 0 && (f.MTU < minMTUFlag || f.MTU > maxMTUFlag):
 		return fmt.Errorf("--probe.mtu must be 0 (from the route) or from %d to %d, got %d", minMTUFlag, maxMTUFlag, f.MTU)
 	case f.EndpointMTU != 0 && (f.EndpointMTU < minMTUFlag || f.EndpointMTU > maxMTUFlag):
@@ -224,6 +227,8 @@ func flagError(err error) error {
 		return fmt.Errorf("--probe.max-in-flight %s", ce.Problem)
 	case "MTUProbeEvery":
 		return fmt.Errorf("--probe.mtu.every %s", ce.Problem)
+	case "Flows":
+		return fmt.Errorf("--probe.flows %s", ce.Problem)
 	}
 	return err
 }

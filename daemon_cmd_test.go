@@ -64,6 +64,10 @@ func TestProbeFlagsValidate(t *testing.T) {
 		{[]string{"--probe.mtu=65536"}, "--probe.mtu must be 0"},
 		{[]string{"--probe.mtu.endpoint=100"}, "--probe.mtu.endpoint must be 0 or from 1280 to 65535, got 100"},
 		{[]string{"--probe.mtu.every=-1"}, "--probe.mtu.every must not be negative, got -1"},
+		{[]string{"--probe.flows=0"}, "--probe.flows must be from 1 (no flows) to 32, got 0"},
+		{[]string{"--probe.flows=33"}, "--probe.flows must be from 1 (no flows) to 32, got 33"},
+		{[]string{"--probe.flows=1"}, ""},
+		{[]string{"--probe.flows=32"}, ""},
 		{[]string{"--probe.mtu.refresh=0s"}, "--probe.mtu.refresh must be positive"},
 		// The pace is checked once, by prober.Config.Validate, with
 		// messages that name the flags.

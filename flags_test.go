@@ -35,6 +35,7 @@ func TestFlagDefaultsStayTheSame(t *testing.T) {
 		{"daemon", "probe.mtu", "0"},
 		{"daemon", "probe.mtu.endpoint", "0"},
 		{"daemon", "probe.mtu.every", "4"},
+		{"daemon", "probe.flows", "8"},
 		{"daemon", "probe.mtu.refresh", "5m0s"},
 		{"hello", "hello.listen-address", ":4240"},
 		{"status", "admin.socket", "/run/connectivity_exporter/admin.sock"},

@@ -104,10 +104,41 @@ type ProbeReport struct {
 	// MTU is what the path's full-size probes found; nil before the first
 	// one, from a daemon without full-size probes, and from older daemons.
 	MTU *MTUReport `json:"mtu,omitempty"`
+	// Flows is what the path's flows found (--probe.flows); nil for a path
+	// probed without flows and from older daemons.
+	Flows *FlowsReport `json:"flows,omitempty"`
 	// FlowTraces are the latest traces of the path's flows that fail past
-	// the failure threshold (with --probe.flows); none while every flow
-	// answers.
+	// the failure threshold (Flows.Failing, by index); none while every
+	// flow answers.
 	FlowTraces []FlowTrace `json:"flow_traces,omitempty"`
+}
+
+// StatusPartial is the Status of a path some of whose flows fail past the
+// threshold while others answer: a member of an equal-cost group drops,
+// not the node. It is neither reachable nor unreachable.
+const StatusPartial = "partial"
+
+// FlowsReport is the state of one path's flows.
+type FlowsReport struct {
+	// Count is how many flows the path is probed over, one per interval
+	// in rotation; Probed how many of them were probed so far.
+	Count  int `json:"count"`
+	Probed int `json:"probed"`
+	// Failing are the flows that failed failure-threshold times in a row.
+	Failing []FlowReport `json:"failing,omitempty"`
+}
+
+// FlowReport is one flow of a path: its identity, what an ECMP fabric
+// hashes besides the addresses, and its latest probe. An ICMP flow has a
+// flow label only (IPv6): no fabric hashes an echo's identifier.
+type FlowReport struct {
+	Index               int       `json:"index"`
+	SourcePort          uint16    `json:"source_port,omitempty"`
+	FlowLabel           uint32    `json:"flow_label,omitempty"`
+	Result              string    `json:"result"`
+	Error               string    `json:"error,omitempty"`
+	LastProbed          time.Time `json:"last_probed,omitzero"`
+	ConsecutiveFailures int       `json:"consecutive_failures"`
 }
 
 // MTUReport is the latest state of one path's full-size probes.

@@ -141,6 +141,10 @@ func New(reg prometheus.Registerer, opts Options, states StateSource, build Buil
 		newBuildInfoCollector(src, build), newExporterBuildInfoCollector(src, build),
 	}
 	collectors = append(collectors, configGauges(src, opts)...)
+	if opts.Flows > 1 {
+		// One flow is probing as before: no flows' series.
+		collectors = append(collectors, newFlowsCollector(src, states, m.perPeerMode), flowsGauge(src, opts.Flows))
+	}
 	if m.disc == nil {
 		m.disc = NewDiscovery(opts.Source)
 		collectors = append(collectors, m.disc)

@@ -57,6 +57,11 @@ func scenario() (fixedStates, []struct {
 	for i := 3; i < len(states); i++ {
 		states[i].MTU.Status = prober.MTUStatusUnknown
 	}
+	// Flows: node-1's host HTTP answers on all 8; node-2's endpoint HTTP
+	// is partial, 2 of its 8 flows failing and 2 not probed yet.
+	states[1].Flows = prober.FlowsState{Count: 8, Probed: 8}
+	states[5].Flows = prober.FlowsState{Count: 8, Probed: 6, Partial: true,
+		Failing: []prober.FlowState{{Index: 2, ConsecutiveFailures: 3}, {Index: 5, ConsecutiveFailures: 4}}}
 	ok := func(d time.Duration) prober.Outcome { return prober.Outcome{Result: prober.ResultSuccess, RTT: d} }
 	probes := []struct {
 		s prober.PathState
@@ -129,7 +134,7 @@ func compareGolden(t *testing.T, name string, got []byte) {
 }
 
 func baseOptions(mode PerPeerMode) Options {
-	return Options{Source: "node-1", PerPeer: mode, AutoMaxNodes: 100, ClassicBuckets: true, HealthEndpoint: true, Interval: 15 * time.Second, Timeout: 2 * time.Second, MTUEvery: 4}
+	return Options{Source: "node-1", PerPeer: mode, AutoMaxNodes: 100, ClassicBuckets: true, HealthEndpoint: true, Interval: 15 * time.Second, Timeout: 2 * time.Second, MTUEvery: 4, Flows: 8}
 }
 
 func TestMetricsGolden(t *testing.T) {

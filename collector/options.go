@@ -48,6 +48,8 @@ type Options struct {
 	// MTUEvery is --probe.mtu.every (0: no full-size probes), exported so
 	// that rules know how often full-size probes run.
 	MTUEvery int
+	// Flows is --probe.flows; above 1 the flows' series are exported.
+	Flows int
 	// Interval and Timeout are exported so that rules can compare the
 	// probe cycle duration with them.
 	Interval, Timeout time.Duration

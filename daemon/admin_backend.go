@@ -62,7 +62,7 @@ func newAdminBackend(f *Config, keeper *plan.Keeper, store *prober.Store, live *
 			if flows == 0 {
 				flows = flowsPerPath(f)
 			}
-			return traceNode(ctx, parts.tracing.onDemand, keeper.Current(), node, flows)
+			return traceNode(ctx, parts.tracing.onDemand, f.SchedulerConfig().FlowConfig, keeper.Current(), node, flows)
 		},
 		InfoFunc: func() admin.Info {
 			parts, _ := live.load()

@@ -33,6 +33,9 @@ type Config struct {
 	ICMPEngine       string // "shared" or "pro-bing"
 	HTTPClient       string // "minimal" or "net-http"
 	ProbePeers       int    // 0: every node
+	// Flows is how many sticky flows each path is probed over, one per
+	// interval in rotation (1: none, the kernel's port and label).
+	Flows int
 	// Passive only answers /hello (and keeps the health endpoint).
 	Passive bool
 
@@ -85,7 +88,8 @@ func (c *Config) MTUProbeEvery() int {
 // no scheduler); Serve adds the full-size probe. The flag checks validate
 // it, so that each value is checked in one place (prober.Config.Validate).
 func (c *Config) SchedulerConfig() prober.Config {
-	return prober.Config{Interval: c.ProbeInterval, Timeout: c.ProbeTimeout, MaxInFlight: c.MaxInFlight, MTUProbeEvery: c.MTUEvery}
+	return prober.Config{Interval: c.ProbeInterval, Timeout: c.ProbeTimeout, MaxInFlight: c.MaxInFlight, MTUProbeEvery: c.MTUEvery,
+		FlowConfig: prober.FlowConfig{Flows: c.Flows, FlowKey: c.NodeName}}
 }
 
 func (c *Config) planConfig() plan.Config {
@@ -106,5 +110,6 @@ func (c *Config) collectorOptions(healthEndpoint bool, zone string) collector.Op
 		Interval:       c.ProbeInterval,
 		Timeout:        c.ProbeTimeout,
 		MTUEvery:       c.MTUProbeEvery(),
+		Flows:          c.Flows,
 	}
 }

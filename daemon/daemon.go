@@ -38,6 +38,9 @@ type Deps struct {
 	// MTUProbe returns the full-size probe and what closes it; nil (or a
 	// nil probe) for none.
 	MTUProbe func(c *Config) (prober.MTUProbeFunc, func(), error)
+	// FlowProbes, if set, returns the probes of one flow of a path
+	// (--probe.flows), after Probes; nil or none probes without flows.
+	FlowProbes func(c *Config) map[prober.Protocol]prober.FlowProbeFunc
 	// DropPrivileges keeps only the capabilities given.
 	DropPrivileges func(keep ...cap.Value) (privileges.Result, error)
 	// NodeSource, when set, replaces the node file or the Kubernetes API
@@ -48,7 +51,8 @@ type Deps struct {
 
 // RealDeps are the probes, full-size probes and capabilities of the process.
 func RealDeps() Deps {
-	return Deps{Probes: newProbes, MTUProbe: newMTUProbe, DropPrivileges: privileges.Drop}
+	parts := &probeParts{}
+	return Deps{Probes: parts.newProbes, FlowProbes: parts.newFlowProbes, MTUProbe: newMTUProbe, DropPrivileges: privileges.Drop}
 }
 
 // daemon is one run of Serve.
@@ -167,11 +171,11 @@ func (d *daemon) startWithPlan(ctx context.Context, g *errgroup.Group, keeper *p
 	if err != nil {
 		return err
 	}
-	sched, err := d.startProbing(ctx, g, keeper, store, metrics)
+	tr, err := d.startTracing(ctx, g, keeper, reg, opts.SourceLabels())
 	if err != nil {
 		return err
 	}
-	tr, err := d.startTracing(ctx, g, keeper, reg, opts.SourceLabels())
+	sched, err := d.startProbing(ctx, g, keeper, store, tr.observer(metrics), tr.onFlowFailing())
 	if err != nil {
 		return err
 	}
@@ -275,9 +279,10 @@ func (d *daemon) startHealthEndpoint(ctx context.Context, g *errgroup.Group, ips
 	return ctrl, nil
 }
 
-// startProbing runs the scheduler on the keeper's targets; nil for a
-// passive daemon.
-func (d *daemon) startProbing(ctx context.Context, g *errgroup.Group, keeper *plan.Keeper, store *prober.Store, metrics *collector.Metrics) (*prober.Scheduler, error) {
+// startProbing runs the scheduler on the keeper's targets, telling obs of
+// every probe and onFlowFailing of every flow that fails past the
+// threshold; nil for a passive daemon.
+func (d *daemon) startProbing(ctx context.Context, g *errgroup.Group, keeper *plan.Keeper, store *prober.Store, obs prober.Observer, onFlowFailing prober.FlowFailingFunc) (*prober.Scheduler, error) {
 	f := d.cfg
 	if f.Passive {
 		return nil, nil
@@ -293,7 +298,11 @@ func (d *daemon) startProbing(ctx context.Context, g *errgroup.Group, keeper *pl
 	}
 	pace := f.SchedulerConfig()
 	pace.MTUProbe = fullSize
-	sched, err := prober.NewScheduler(pace, probes, store, metrics, log.With(d.logger, "component", "prober"))
+	if d.deps.FlowProbes != nil {
+		pace.FlowProbes = d.deps.FlowProbes(f)
+	}
+	pace.OnFlowFailing = onFlowFailing
+	sched, err := prober.NewScheduler(pace, probes, store, obs, log.With(d.logger, "component", "prober"))
 	if err != nil {
 		closeProbes()
 		closeMTUProbe()

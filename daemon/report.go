@@ -59,12 +59,16 @@ func BuildReport(p *plan.Plan, states []prober.PathState, opts ReportOptions) ad
 			Error:               st.LastError,
 			ConsecutiveFailures: st.ConsecutiveFailures,
 			MTU:                 mtuReport(st.MTU),
+			Flows:               flowsReport(st.Flows),
 		}
 		if opts.Fresh && !st.LastProbed.Before(opts.FreshSince) {
 			pr.Status = string(prober.StatusReachable)
 			if st.LastResult != prober.ResultSuccess {
 				pr.Status = string(prober.StatusUnreachable)
 			}
+		}
+		if st.Partial() && pr.Status == string(prober.StatusReachable) {
+			pr.Status = admin.StatusPartial
 		}
 		return pr
 	}

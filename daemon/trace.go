@@ -31,27 +31,13 @@ func newTracers(c *Config) (onDemand, automatic *prober.Tracer, err error) {
 	return automatic.WithAttempts(2), automatic, nil
 }
 
-// FlowKey names a path for prober.Flows: a path's flows derive from it,
-// the same on every node and across restarts.
-func FlowKey(t prober.Target) string {
-	return fmt.Sprintf("%s/%s/%s", t.Peer, t.Path, t.Protocol)
-}
-
-// traceFlows are the flows of t that a trace follows: n flows, except for
-// IPv4 ICMP, where nothing of an echo but the addresses is hashed and one
-// flow stands for all (docs/ecmp.md); ICMP flows differ by label only.
-func traceFlows(t prober.Target, n int) ([]prober.Flow, error) {
-	if t.Protocol == prober.ProtocolICMP && t.IP.Unmap().Is4() {
-		return []prober.Flow{{}}, nil
-	}
-	flows, err := prober.Flows(FlowKey(t), n, prober.DefaultFlowPorts)
-	if err != nil {
-		return nil, err
-	}
-	if t.Protocol == prober.ProtocolICMP {
-		for i := range flows {
-			flows[i].SourcePort = 0
-		}
+// traceFlows are the first n flows of t as the scheduler probes them
+// (fc: its key and ports): one for IPv4 ICMP, where nothing of an echo
+// but the addresses is hashed (docs/ecmp.md).
+func traceFlows(fc prober.FlowConfig, t prober.Target, n int) ([]prober.Flow, error) {
+	flows := fc.FlowIdentities(t, n)
+	if len(flows) == 0 {
+		return nil, fmt.Errorf("no %d flows of %s/%s/%s to trace", n, t.Peer, t.Path, t.Protocol)
 	}
 	return flows, nil
 }
@@ -61,8 +47,9 @@ func traceFlows(t prober.Target, n int) ([]prober.Flow, error) {
 // tracer's rate limit bounds the probes.
 const maxConcurrentTraces = 8
 
-// traceNode traces every flow (n per path) of every path of node in p.
-func traceNode(ctx context.Context, tr flowTracer, p *plan.Plan, node string, n int) (admin.TraceReport, error) {
+// traceNode traces every flow (n per path, identities from fc) of every
+// path of node in p.
+func traceNode(ctx context.Context, tr flowTracer, fc prober.FlowConfig, p *plan.Plan, node string, n int) (admin.TraceReport, error) {
 	if p == nil {
 		return admin.TraceReport{}, fmt.Errorf("%w: the daemon has no node list yet", admin.ErrNotTraceable)
 	}
@@ -85,7 +72,7 @@ func traceNode(ctx context.Context, tr flowTracer, p *plan.Plan, node string, n 
 	}
 	var jobs []job
 	for _, t := range e.Targets {
-		flows, err := traceFlows(t, n)
+		flows, err := traceFlows(fc, t, n)
 		if err != nil {
 			return admin.TraceReport{}, err
 		}

@@ -76,12 +76,10 @@ func tracePlan(t *testing.T, cfg plan.Config) *plan.Plan {
 func TestTraceNode(t *testing.T) {
 	p := tracePlan(t, plan.Config{Local: "node-1"})
 	target := prober.Target{Peer: "node-2", Path: prober.PathHost, Protocol: prober.ProtocolHTTP, IP: netip.MustParseAddr("198.19.0.2")}
-	flows, err := prober.Flows(FlowKey(target), 4, prober.DefaultFlowPorts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fc := (&Config{NodeName: "node-1", Flows: 4}).SchedulerConfig().FlowConfig
+	flows := fc.FlowIdentities(target, 4)
 	tr := &fakeTracer{dark: map[uint16]bool{flows[2].SourcePort: true}}
-	rep, err := traceNode(context.Background(), tr, p, "node-2", 4)
+	rep, err := traceNode(context.Background(), tr, fc, p, "node-2", 4)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +134,7 @@ func TestTraceNodeErrors(t *testing.T) {
 				}
 			}
 			tr := &fakeTracer{}
-			_, err := traceNode(context.Background(), tr, c.p, node, 4)
+			_, err := traceNode(context.Background(), tr, prober.FlowConfig{}, c.p, node, 4)
 			if !errors.Is(err, c.is) || !strings.Contains(err.Error(), c.msg) {
 				t.Errorf("%v, want %v with %q", err, c.is, c.msg)
 			}
@@ -181,15 +179,31 @@ func TestTraceKeeperTracesFailingFlowsRateLimited(t *testing.T) {
 	if n := len(tr.calls()); n != 2 {
 		t.Fatalf("%d traces after the retrace interval, want 2", n)
 	}
-	// Recovered: gone, and a new failure is traced at once.
+	// Probes of the path that still find the flow failing keep it; one
+	// that finds it answering drops it.
+	k.PathProbed(failure("node-2", 2).Target, []prober.FlowState{{Index: 2}})
+	k.PathProbed(failure("node-3", 2).Target, nil)
+	if s := k.Snapshot(); len(s) != 1 {
+		t.Fatalf("snapshot after probes that found the flow failing: %+v", s)
+	}
+	k.PathProbed(failure("node-2", 2).Target, []prober.FlowState{{Index: 5}})
+	if s := k.Snapshot(); len(s) != 0 {
+		t.Fatalf("snapshot after a probe that found the flow answering: %+v", s)
+	}
+	k.FlowFailing(failure("node-2", 2))
+	k.Wait()
+	if n := len(tr.calls()); n != 3 {
+		t.Fatalf("%d traces after a new failure, want 3", n)
+	}
+	// Recovered (FlowRecovered): gone, and a new failure is traced at once.
 	k.FlowRecovered(failure("node-2", 2).Target, 2)
 	if s := k.Snapshot(); len(s) != 0 {
 		t.Fatalf("snapshot after recovery: %+v", s)
 	}
 	k.FlowFailing(failure("node-2", 2))
 	k.Wait()
-	if n := len(tr.calls()); n != 3 {
-		t.Fatalf("%d traces after a new failure, want 3", n)
+	if n := len(tr.calls()); n != 4 {
+		t.Fatalf("%d traces after a new failure, want 4", n)
 	}
 	// A peer that leaves takes its flows along.
 	k.FlowFailing(failure("node-3", 0))

@@ -5,6 +5,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/connectivity-exporter/connectivity_exporter/prober"
@@ -77,6 +78,15 @@ type traceKeeper struct {
 
 	mu    sync.Mutex
 	flows map[flowID]*tracedFlow
+	count atomic.Int32 // len(flows), read without the lock
+}
+
+// forget drops a flow; k.mu is held.
+func (k *traceKeeper) forget(id flowID) {
+	if _, ok := k.flows[id]; ok {
+		delete(k.flows, id)
+		k.count.Add(-1)
+	}
 }
 
 // newTraceKeeper traces with tr until ctx ends; Wait waits for the traces
@@ -103,6 +113,7 @@ func (k *traceKeeper) FlowFailing(f FlowFailure) {
 		}
 		e = &tracedFlow{TracedFlow: TracedFlow{FlowFailure: f, Since: now}}
 		k.flows[id] = e
+		k.count.Add(1)
 	}
 	e.Flow = f.Flow
 	if e.running || !e.started.IsZero() && now.Sub(e.started) < k.retrace || k.ctx.Err() != nil {
@@ -130,7 +141,25 @@ func (k *traceKeeper) FlowFailing(f FlowFailure) {
 func (k *traceKeeper) FlowRecovered(t prober.Target, index int) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	delete(k.flows, flowID{t, index})
+	k.forget(flowID{t, index})
+}
+
+// PathProbed forgets t's flows that are not among failing any more (the
+// path's flows failing past the threshold, after one of its probes).
+func (k *traceKeeper) PathProbed(t prober.Target, failing []prober.FlowState) {
+	if k.count.Load() == 0 {
+		return // the common case, at every probe: nothing fails
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for id := range k.flows {
+		if id.target != t {
+			continue
+		}
+		if !slices.ContainsFunc(failing, func(f prober.FlowState) bool { return f.Index == id.index }) {
+			k.forget(id)
+		}
+	}
 }
 
 // Retain forgets the flows of every path not in targets (a peer gone).
@@ -143,7 +172,7 @@ func (k *traceKeeper) Retain(targets []prober.Target) {
 	defer k.mu.Unlock()
 	for id := range k.flows {
 		if !keep[id.target] {
-			delete(k.flows, id)
+			k.forget(id)
 		}
 	}
 }

@@ -43,12 +43,43 @@ func (d *daemon) startTracing(ctx context.Context, g *errgroup.Group, keeper *pl
 	return &tracing{onDemand: onDemand, keeper: tk}, nil
 }
 
+// onFlowFailing is the scheduler's hook (prober.FlowConfig.OnFlowFailing):
+// the keeper traces the flow. nil without tracing.
+func (t *tracing) onFlowFailing() prober.FlowFailingFunc {
+	if t == nil {
+		return nil
+	}
+	k := t.keeper
+	return func(st prober.PathState, f prober.FlowState) {
+		k.FlowFailing(FlowFailure{Target: st.Target, Index: f.Index, Flow: f.Flow})
+	}
+}
+
+// observer is obs, which also tells the keeper of every path's failing
+// flows, so that a flow that answers again leaves with its trace and its
+// series. obs itself without tracing.
+func (t *tracing) observer(obs prober.Observer) prober.Observer {
+	if t == nil {
+		return obs
+	}
+	return &traceObserver{Observer: obs, keeper: t.keeper}
+}
+
+type traceObserver struct {
+	prober.Observer
+	keeper *traceKeeper
+}
+
+func (o *traceObserver) ProbeDone(st prober.PathState, out prober.Outcome) {
+	o.keeper.PathProbed(st.Target, st.Flows.Failing)
+	o.Observer.ProbeDone(st, out)
+}
+
 // flowsPerPath is how many flows of each path the trace command follows
-// when it does not say: the flows the daemon probes.
-//
-// Until --probe.flows is merged (issue 18, item 1) the daemon probes one
-// flow per path; the lead wires Config's flow count here.
-func flowsPerPath(*Config) int { return 1 }
+// when it does not say: the flows the daemon probes (--probe.flows), one
+// without flows (a sticky flow then, where the probes take the kernel's
+// port and label).
+func flowsPerPath(c *Config) int { return max(c.Flows, 1) }
 
 // traceInfos are the traced flows that have a trace, for the metric.
 func traceInfos(flows []TracedFlow) []collector.TraceInfo {

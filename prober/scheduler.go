@@ -50,6 +50,9 @@ type Config struct {
 	// 0), so full-size probes are spread like the small ones; 0 disables
 	// them.
 	MTUProbeEvery int
+	// Flows, FlowProbes, FlowPorts, FlowKey and OnFlowFailing probe each
+	// path over sticky flows (FlowConfig).
+	FlowConfig
 }
 
 const (
@@ -100,7 +103,7 @@ func (c Config) Validate() error {
 	case c.MTUProbeEvery < 0:
 		return &ConfigError{"MTUProbeEvery", fmt.Sprintf("must not be negative, got %d", c.MTUProbeEvery)}
 	}
-	return nil
+	return c.FlowConfig.validate()
 }
 
 // Scheduler probes every target once per interval.
@@ -358,6 +361,9 @@ func (s *Scheduler) launch(ctx context.Context, wg *sync.WaitGroup, t Target, fu
 }
 
 func (s *Scheduler) probeOne(ctx context.Context, t Target) {
+	if s.probeFlow(ctx, t) {
+		return
+	}
 	pctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	o := s.probes[t.Protocol](pctx, t.IP)
 	cancel()

@@ -22,11 +22,14 @@ type PathState struct {
 	ConsecutiveFailures int
 	// MTU is what the path's full-size probes found.
 	MTU MTUState
+	// Flows is what the path's flows found (Config.Flows).
+	Flows FlowsState
 }
 
-// Failing reports whether the path is unreachable or its latest probe failed.
+// Failing reports whether the path is unreachable, its latest probe
+// failed, or some of its flows fail (Partial).
 func (s PathState) Failing() bool {
-	return s.Status == StatusUnreachable || s.ConsecutiveFailures > 0
+	return s.Status == StatusUnreachable || s.ConsecutiveFailures > 0 || len(s.Flows.Failing) > 0
 }
 
 // Store keeps the latest state of every target. It is safe for concurrent use.
@@ -38,6 +41,8 @@ type Store struct {
 	// inherited holds the targets whose state came from the target they
 	// replaced (Retain) and that have not been probed since.
 	inherited map[Target]bool
+	// flowSets holds the flows of the targets probed over flows.
+	flowSets map[Target]*flowSet
 }
 
 // NewStore returns an empty store in which a path turns unreachable after
@@ -46,7 +51,7 @@ func NewStore(failureThreshold int) *Store {
 	if failureThreshold < 1 {
 		failureThreshold = 1
 	}
-	return &Store{failureThreshold: failureThreshold, states: map[Target]*PathState{}, inherited: map[Target]bool{}}
+	return &Store{failureThreshold: failureThreshold, states: map[Target]*PathState{}, inherited: map[Target]bool{}, flowSets: map[Target]*flowSet{}}
 }
 
 // Record folds one outcome into the target's state and returns the new state.
@@ -128,6 +133,7 @@ func (s *Store) Retain(targets []Target) (removed []Target) {
 		if _, ok := keep[t]; !ok {
 			delete(s.states, t)
 			delete(s.inherited, t)
+			delete(s.flowSets, t)
 			dropped[t.SeriesKey()] = st
 		}
 	}

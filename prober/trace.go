@@ -238,21 +238,10 @@ func (t *Tracer) Trace(ctx context.Context, proto Protocol, dst netip.Addr, f Fl
 func (t *Tracer) step(ctx context.Context, hp hopProber, r *TraceResult) {
 	silent := 0
 	for ttl := 1; ttl <= t.cfg.MaxTTL; ttl++ {
-		var a hopAnswer
-		for attempt := range t.cfg.Attempts {
-			if err := t.pace.wait(ctx); err != nil {
-				r.Err = "trace ended early: " + context.Cause(ctx).Error()
-				return
-			}
-			hctx, cancel := context.WithTimeout(ctx, t.cfg.HopTimeout)
-			a = hp.probe(hctx, ttl, attempt)
-			cancel()
-			if a.kind != HopSilent && a.kind != HopError {
-				break // an error is tried again: the flow's own probe may hold its 4-tuple a moment
-			}
-			if ctx.Err() != nil {
-				break
-			}
+		a, ok := t.probeTTL(ctx, hp, ttl)
+		if !ok {
+			r.Err = "trace ended early: " + context.Cause(ctx).Error()
+			return
 		}
 		if ctx.Err() != nil && a.kind == HopSilent {
 			// Cut short by the trace's deadline, not a silent hop.
@@ -285,6 +274,54 @@ func (t *Tracer) step(ctx context.Context, hp hopProber, r *TraceResult) {
 		case HopUnreachable:
 			return
 		}
+	}
+}
+
+// maxErrorRetries is how often a probe that could not be sent is sent
+// again, errorRetryWait apart: the flow's own probe may hold its 4-tuple
+// for a moment (a TCP connect of the same ports fails, EADDRNOTAVAIL).
+const (
+	maxErrorRetries = 3
+	errorRetryWait  = 50 * time.Millisecond
+)
+
+// probeTTL sends the probes of one TTL: up to Attempts while silent, and
+// a few more while they cannot be sent. ok is false when ctx ended before
+// a probe could go.
+func (t *Tracer) probeTTL(ctx context.Context, hp hopProber, ttl int) (a hopAnswer, ok bool) {
+	errs := 0
+	for attempt := 0; attempt < t.cfg.Attempts; {
+		if err := t.pace.wait(ctx); err != nil {
+			return a, false
+		}
+		hctx, cancel := context.WithTimeout(ctx, t.cfg.HopTimeout)
+		a = hp.probe(hctx, ttl, attempt)
+		cancel()
+		switch {
+		case a.kind == HopError && errs < maxErrorRetries:
+			errs++
+			if !sleepCtx(ctx, errorRetryWait) {
+				return a, false
+			}
+			continue
+		case a.kind != HopSilent:
+			return a, true
+		case ctx.Err() != nil:
+			return a, true
+		}
+		attempt++
+	}
+	return a, true
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 

@@ -13,14 +13,20 @@ import (
 // fakeHops answers each TTL as its script says (silent past its end) and
 // records what was sent.
 type fakeHops struct {
-	script map[int][]hopAnswer // per TTL, one answer per attempt (the last repeats)
+	script map[int][]hopAnswer // per TTL, one answer per probe sent (the last repeats)
 	sent   []int
 	closed bool
 	// onProbe, if set, is called with each probe's TTL.
 	onProbe func(ttl int)
 }
 
-func (f *fakeHops) probe(ctx context.Context, ttl, attempt int) hopAnswer {
+func (f *fakeHops) probe(ctx context.Context, ttl, _ int) hopAnswer {
+	n := 0
+	for _, s := range f.sent {
+		if s == ttl {
+			n++
+		}
+	}
 	f.sent = append(f.sent, ttl)
 	if f.onProbe != nil {
 		f.onProbe(ttl)
@@ -30,7 +36,7 @@ func (f *fakeHops) probe(ctx context.Context, ttl, attempt int) hopAnswer {
 		<-ctx.Done() // silent: waits out the hop timeout
 		return hopAnswer{kind: HopSilent}
 	}
-	a := as[min(attempt, len(as)-1)]
+	a := as[min(n, len(as)-1)]
 	if a.kind == HopSilent {
 		<-ctx.Done()
 	}
@@ -42,6 +48,7 @@ func (f *fakeHops) close() { f.closed = true }
 func newFakeTracer(t *testing.T, cfg TraceConfig, hops *fakeHops) *Tracer {
 	t.Helper()
 	cfg.HopTimeout = time.Millisecond
+	cfg.Timeout = time.Minute // not MaxTTL hop timeouts: a local error waits errorRetryWait
 	cfg.Rate = 1e6
 	tr, err := NewTracer(cfg)
 	if err != nil {
@@ -116,10 +123,15 @@ func TestTraceSteps(t *testing.T) {
 			lastHop: member2, lastTTL: 2,
 		},
 		{
+			name:   "a local error is retried at once (the flow's probe held its ports a moment)",
+			script: map[int][]hopAnswer{1: {{kind: HopError, err: errors.New("address not available")}, te(router1)}, 2: {{kind: HopDestination, from: dstA}}},
+			sent:   []int{1, 1, 2}, kinds: []HopKind{HopTimeExceeded, HopDestination},
+			reached: true, lastHop: dstA, lastTTL: 2,
+		},
+		{
 			name:   "a local error is retried, then ends the trace",
-			cfg:    TraceConfig{Attempts: 2},
 			script: map[int][]hopAnswer{1: {te(router1)}, 2: {{kind: HopError, err: errors.New("port taken")}}},
-			sent:   []int{1, 2, 2}, kinds: []HopKind{HopTimeExceeded, HopError},
+			sent:   []int{1, 2, 2, 2, 2}, kinds: []HopKind{HopTimeExceeded, HopError},
 			lastHop: router1, lastTTL: 1, err: "port taken",
 		},
 	} {

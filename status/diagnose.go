@@ -124,11 +124,14 @@ func diagnoseNode(n admin.NodeReport, helloPort int) string {
 // succeeded.
 func diagnosePaths(n admin.NodeReport, helloPort int, fam string) string {
 	all := probesOf(n)
-	var answered, down []probe
+	var answered, down, partials []probe
 	pending, early := 0, 0
 	refused := false
 	for _, p := range all {
 		switch {
+		case partial(p.ProbeReport):
+			// Neither up nor down: said on its own.
+			partials = append(partials, p)
 		case failed(p.ProbeReport):
 			down = append(down, p)
 			refused = refused || p.Result == string(prober.ResultRefused)
@@ -140,6 +143,13 @@ func diagnosePaths(n admin.NodeReport, helloPort int, fam string) string {
 		default:
 			answered = append(answered, p)
 		}
+	}
+	if len(partials) > 0 {
+		d := diagnosePartial(n, partials, fam)
+		if len(down) > 0 {
+			d = diagnoseFailures(n, helloPort, answered, down, refused, fam) + "; " + d
+		}
+		return d
 	}
 	switch {
 	case len(down) == 0 && len(answered) == 0 && fam != "":
@@ -253,7 +263,7 @@ func failed(p admin.ProbeReport) bool {
 	switch p.Status {
 	case unreachable:
 		return true
-	case reachable:
+	case reachable, admin.StatusPartial:
 		return false
 	}
 	return p.Result != "" && p.Result != string(prober.ResultSuccess)

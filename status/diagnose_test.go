@@ -23,6 +23,13 @@ func TestDiagnose(t *testing.T) {
 	}{
 		{"all healthy", []row{{"node-1", "RRRR"}, {"node-2", "RRRR"}, {"node-3", "RR"}}, map[string]string{}},
 		{"transient failure is not diagnosed", []row{{"node-1", "RRRR"}, {"node-2", "RtRt"}}, map[string]string{}},
+		{"partial path: neither up nor down", []row{{"node-1", "RRRR"}, {"node-2", "RPRR"}}, map[string]string{
+			"node-2": "2 of 8 flows to node-2 fail on host HTTP: one member of an equal-cost group drops (the flows that fail keep their route; `status -o json` names them)",
+		}},
+		{"partial paths are no isolation", []row{{"node-1", "RRRR"}, {"node-2", "PPRR"}, {"node-3", "PPRR"}}, map[string]string{
+			"node-2": "2 of 8 flows to node-2 fail on host ICMP, 2 of 8 flows to node-2 fail on host HTTP: one member of an equal-cost group drops (the flows that fail keep their route; `status -o json` names them)",
+			"node-3": "2 of 8 flows to node-3 fail on host ICMP, 2 of 8 flows to node-3 fail on host HTTP: one member of an equal-cost group drops (the flows that fail keep their route; `status -o json` names them)",
+		}},
 		{
 			"(a) isolated: 3 of 4 peers",
 			[]row{{"node-1", "RRRR"}, {"node-2", "TTTT"}, {"node-3", "TTTT"}, {"node-4", "TT"}, {"node-5", "RRRR"}},

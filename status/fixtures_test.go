@@ -28,6 +28,7 @@ var t0 = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
 //	t  still reachable, latest probe timed out (below the failure threshold)
 //	f  no verdict yet, latest probe timed out (a first failure)
 //	x  no verdict yet, latest probe refused (a first failure)
+//	P  partial: reachable, 2 of 8 flows fail past the threshold
 //	?  not probed yet
 type row struct{ name, spec string }
 
@@ -121,6 +122,21 @@ func pathState(t prober.Target, c byte, node, path int) (prober.PathState, bool)
 	case 'x':
 		st.Status = prober.StatusUnknown
 		fail(prober.ResultRefused, "connection refused", "connection refused", 1)
+	case 'P':
+		st.Status, st.LastResult = prober.StatusReachable, prober.ResultSuccess
+		st.LastRTT = baseRTT[path] + time.Duration(node)*17*time.Microsecond
+		st.Flows = prober.FlowsState{Count: 8, Probed: 8, Partial: true}
+		for _, i := range []int{2, 5} {
+			f := prober.Flow{FlowLabel: prober.FlowLabel(i)}
+			if t.Protocol == prober.ProtocolHTTP {
+				f.SourcePort = uint16(60100 + 10*i + node)
+			}
+			if t.Family() == prober.FamilyIPv4 {
+				f.FlowLabel = 0
+			}
+			st.Flows.Failing = append(st.Flows.Failing, prober.FlowState{Index: i, Flow: f, LastResult: prober.ResultTimeout,
+				LastError: "connection timed out", LastProbed: t0.Add(-time.Duration(i) * 15 * time.Second), ConsecutiveFailures: 3})
+		}
 	case '?':
 		return prober.PathState{}, false
 	default:

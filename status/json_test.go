@@ -20,6 +20,7 @@ func TestRenderJSONRoundTrip(t *testing.T) {
 		{"not probed yet", scenario(row{"node-1", "????"}, row{"node-2", "??"})},
 		{"transient", scenario(row{"node-1", "RRRR"}, row{"node-2", "tEtX"})},
 		{"empty", admin.Report{Nodes: []admin.NodeReport{}}},
+		{"partial", status.WithDiagnosis(scenario(row{"node-1", "RRRR/RRRR"}, row{"node-2", "RPRR/RPRR"}))},
 		{"dual stack", status.WithDiagnosis(scenario(row{"node-1", "RRRR/RRRR"}, row{"node-2", "RRRR/RRTT"}, row{"node-3", "RR/RR"}))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -59,4 +60,14 @@ func TestRenderJSONGoldenDualStack(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden(t, "report_json_dual_stack", buf.Bytes())
+}
+
+// A partial path says which flows fail: source port, IPv6 flow label.
+func TestRenderJSONGoldenPartial(t *testing.T) {
+	var buf bytes.Buffer
+	r := status.WithDiagnosis(scenario(row{"node-1", "RRRR/RRRR"}, row{"node-2", "RPRR/RPRR"}))
+	if err := status.RenderJSON(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "report_json_partial", buf.Bytes())
 }

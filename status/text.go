@@ -37,7 +37,7 @@ func RenderText(w io.Writer, r admin.Report, opts TextOptions) error {
 	if len(r.Nodes) == 0 {
 		fmt.Fprintln(bw, "  none known")
 	}
-	omitted, healthy, probed, notProbed, leaving := 0, 0, 0, 0, 0
+	omitted, healthy, probed, notProbed, leaving, partials := 0, 0, 0, 0, 0, 0
 	for _, n := range r.Nodes {
 		if n.NotProbed != "" {
 			if n.Leaving != "" {
@@ -54,6 +54,8 @@ func RenderText(w io.Writer, r admin.Report, opts TextOptions) error {
 		ok := nodeReachable(n)
 		if ok {
 			healthy++
+		} else if nodePartial(n) {
+			partials++
 		}
 		if !opts.Verbose && ok && !nodeFailing(n) && n.Diagnosis == "" && n.Leaving == "" && !n.NotReady {
 			omitted++
@@ -70,7 +72,7 @@ func RenderText(w io.Writer, r admin.Report, opts TextOptions) error {
 	if notProbed > 0 && !opts.Verbose {
 		fmt.Fprintf(bw, "  %s not probed from this node; --verbose lists them\n", plural(notProbed, "node"))
 	}
-	fmt.Fprintf(bw, "Cluster health:   %d/%d reachable%s%s\n", healthy, probed, healthScope(r, probed, notProbed), leavingScope(leaving))
+	fmt.Fprintf(bw, "Cluster health:   %d/%d reachable%s%s%s\n", healthy, probed, partialScope(partials), healthScope(r, probed, notProbed), leavingScope(leaving))
 	return bw.Flush()
 }
 
@@ -161,6 +163,11 @@ func writePath(w io.Writer, kind string, p *admin.PathReport) {
 	if m := mtuText(p); m != "" {
 		fmt.Fprintf(w, "      %-17s%s\n", "Full-size:", m)
 	}
+	for _, pr := range []struct{ name, text string }{{"ICMP flows:", flowsText(p.ICMP)}, {"HTTP flows:", flowsText(p.HTTP)}} {
+		if pr.text != "" {
+			fmt.Fprintf(w, "      %-17s%s\n", pr.name, pr.text)
+		}
+	}
 	writeFlowTraces(w, p)
 }
 
@@ -175,8 +182,18 @@ func notReadyText(since, now time.Time) string {
 	return "NotReady for " + now.Sub(since).Round(time.Second).String()
 }
 
-// probeText says how the latest probe went, in cilium-health's words.
+// probeText says how the latest probe went, in cilium-health's words; of
+// a partial path, that it is partial first.
 func probeText(p admin.ProbeReport) string {
+	if partial(p) {
+		q := p
+		q.Status, q.ConsecutiveFailures = reachable, 0
+		return "Partial, some flows fail (below); latest probe: " + latestText(q)
+	}
+	return latestText(p)
+}
+
+func latestText(p admin.ProbeReport) string {
 	var s string
 	switch prober.Result(p.Result) {
 	case "":

@@ -36,6 +36,9 @@ func TestRenderTextGolden(t *testing.T) {
 		{"probe_peers", fiveHealthy, false, view{peers: 2}},
 		{"probe_peers_verbose", fiveHealthy, true, view{peers: 2}},
 		{"dual_stack_ipv6_endpoint_dropped", []row{{"node-1", "RRRR/RRRR"}, {"node-2", "RRRR/RRTT"}, {"node-3", "RRRR/RRRR"}}, false, view{}},
+		{"partial", []row{{"node-1", "RRRR"}, {"node-2", "RPRR"}, {"node-3", "RRRR"}}, false, view{}},
+		{"partial_and_endpoint_down", []row{{"node-1", "RRRR"}, {"node-2", "RPTT"}}, false, view{}},
+		{"dual_stack_ipv6_partial", []row{{"node-1", "RRRR/RRRR"}, {"node-2", "RRRR/PPRR"}}, false, view{}},
 		{"dual_stack_verbose", []row{{"node-1", "RRRR/RRRR"}, {"node-2", "RRRR/RR"}, {"node-3", "RR"}}, true, view{}},
 	} {
 		t.Run(tc.golden, func(t *testing.T) {

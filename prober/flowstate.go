@@ -1,0 +1,144 @@
+package prober
+
+import (
+	"errors"
+	"math/bits"
+	"time"
+)
+
+// MaxFlows bounds --probe.flows: an unprivileged ICMP socket may lease 32
+// IPv6 flow labels, and flow i of every path shares label i (FlowLabel).
+// It also bounds the per-path flow state, and lets a path's run of failed
+// flows fit in a word.
+const MaxFlows = 32
+
+// FlowState is what is known about one flow of a path.
+type FlowState struct {
+	// Index is the flow's place among its path's flows (0-based).
+	Index int
+	// Flow is its identity: the TCP source port and the IPv6 flow label
+	// (the label alone for ICMPv6).
+	Flow                Flow
+	LastResult          Result // empty before the flow's first probe
+	LastError           string
+	LastProbed          time.Time
+	ConsecutiveFailures int
+}
+
+// FlowsState sums up a path's flows for its PathState; its slice is never
+// changed once published, so copies of a PathState may share it.
+type FlowsState struct {
+	// Count is how many flows the path is probed over; 0 for a path
+	// probed without flows (--probe.flows=1, or an IPv4 ICMP path, whose
+	// echoes no fabric can spread).
+	Count int
+	// Probed counts the flows probed at least once.
+	Probed int
+	// Failing are the flows that failed failure-threshold times in a row,
+	// by index; bounded by Count.
+	Failing []FlowState
+	// Partial is set while some flows fail past the threshold and the
+	// path answers on others since (PathState.Partial).
+	Partial bool
+}
+
+// Partial reports a path some of whose flows fail past the threshold
+// while others answer: one member of an equal-cost group drops, not the
+// peer. A partial path is neither reachable nor unreachable in a verdict.
+// Until a flow besides the failing one has answered since, the path is
+// not partial (the peer may be going down as a whole).
+func (s PathState) Partial() bool { return s.Flows.Partial }
+
+// flowSet is the store's state of a path's flows.
+type flowSet struct {
+	flows []FlowState
+	// next is the rotation's next flow.
+	next int
+	// failRun has bit i set when flow i failed in the path's current run
+	// of failed probes: a path is down when the run covers two flows,
+	// not when one flow is re-probed.
+	failRun uint64
+}
+
+func newFlowSet(ids []Flow) *flowSet {
+	fs := &flowSet{flows: make([]FlowState, len(ids))}
+	for i, f := range ids {
+		fs.flows[i] = FlowState{Index: i, Flow: f}
+	}
+	return fs
+}
+
+// pick chooses the flow to probe next and returns its index: a flow that
+// failed but not yet threshold times in a row (the most failures first,
+// then the lowest index), so that a fault is confirmed in threshold
+// intervals; otherwise the next in rotation, so that every flow is
+// probed within len(flows) picks. A flow failing past the threshold
+// waits for its turn in the rotation: a member that stays bad must not
+// stall the others.
+func (fs *flowSet) pick(threshold int) int {
+	best := -1
+	for i, f := range fs.flows {
+		if f.ConsecutiveFailures > 0 && f.ConsecutiveFailures < threshold &&
+			(best < 0 || f.ConsecutiveFailures > fs.flows[best].ConsecutiveFailures) {
+			best = i
+		}
+	}
+	if best >= 0 {
+		return best
+	}
+	i := fs.next
+	fs.next = (fs.next + 1) % len(fs.flows)
+	return i
+}
+
+// record folds outcome o of flow i into the flow and returns whether the
+// flow just reached threshold failures in a row.
+func (fs *flowSet) record(i int, o Outcome, at time.Time, threshold int) (crossed bool) {
+	f := &fs.flows[i]
+	f.LastResult, f.LastProbed = o.Result, at
+	if o.Result == ResultSuccess {
+		f.ConsecutiveFailures, f.LastError = 0, ""
+		fs.failRun = 0
+		return false
+	}
+	f.LastError = string(o.Result)
+	if o.Err != nil {
+		f.LastError = o.Err.Error()
+	}
+	if errors.Is(o.Err, ErrFlowSetup) {
+		return false // a local error (port taken here): nothing about the flow's route
+	}
+	f.ConsecutiveFailures++
+	fs.failRun |= 1 << uint(i)
+	return f.ConsecutiveFailures == threshold
+}
+
+// runFlows is how many distinct flows failed in the path's current run of
+// failures.
+func (fs *flowSet) runFlows() int { return bits.OnesCount64(fs.failRun) }
+
+// forget clears every flow's failures but keep's: after a path was down
+// as a whole, its flows' failures were the peer's, not a member's.
+func (fs *flowSet) forget(keep int) {
+	for i := range fs.flows {
+		if i != keep && fs.flows[i].ConsecutiveFailures > 0 {
+			fs.flows[i].ConsecutiveFailures = 0
+			fs.flows[i].LastResult = ""
+			fs.flows[i].LastError = ""
+		}
+	}
+}
+
+// summary is the FlowsState of fs at threshold.
+func (fs *flowSet) summary(threshold int) FlowsState {
+	s := FlowsState{Count: len(fs.flows)}
+	for _, f := range fs.flows {
+		if f.LastResult != "" {
+			s.Probed++
+		}
+		if f.ConsecutiveFailures >= threshold {
+			s.Failing = append(s.Failing, f)
+		}
+	}
+	return s
+}
