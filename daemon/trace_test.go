@@ -26,6 +26,14 @@ type fakeTracer struct {
 	dark   map[uint16]bool
 	// block, if set, holds every trace until it is closed.
 	block chan struct{}
+	// running and most count the traces running now and at most.
+	running, most int
+}
+
+func (f *fakeTracer) maxRunning() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.most
 }
 
 var member = netip.MustParseAddr("198.18.1.6")
@@ -34,7 +42,14 @@ func (f *fakeTracer) Trace(ctx context.Context, proto prober.Protocol, dst netip
 	f.mu.Lock()
 	f.traced = append(f.traced, fmt.Sprintf("%s %s %d %#x", proto, dst, fl.SourcePort, fl.FlowLabel))
 	block := f.block
+	f.running++
+	f.most = max(f.most, f.running)
 	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		f.running--
+		f.mu.Unlock()
+	}()
 	if block != nil {
 		select {
 		case <-block:
@@ -186,14 +201,19 @@ func TestTraceKeeperTracesFailingFlowsRateLimited(t *testing.T) {
 	if s := k.Snapshot(); len(s) != 1 {
 		t.Fatalf("snapshot after probes that found the flow failing: %+v", s)
 	}
-	k.PathProbed(failure("node-2", 2).Target, []prober.FlowState{{Index: 5}})
-	if s := k.Snapshot(); len(s) != 0 {
-		t.Fatalf("snapshot after a probe that found the flow answering: %+v", s)
+	// One that finds it answering and another flow failing (a failure
+	// the hook did not tell) swaps them, and traces the other.
+	f5 := failure("node-2", 5)
+	k.PathProbed(f5.Target, []prober.FlowState{{Index: 5, Flow: f5.Flow}})
+	k.Wait()
+	if s := k.Snapshot(); len(s) != 1 || s[0].Index != 5 || s[0].Trace == nil || s[0].Trace.Flow != f5.Flow {
+		t.Fatalf("snapshot after a probe that found flow 2 answering and 5 failing: %+v", s)
 	}
+	k.PathProbed(f5.Target, nil)
 	k.FlowFailing(failure("node-2", 2))
 	k.Wait()
-	if n := len(tr.calls()); n != 3 {
-		t.Fatalf("%d traces after a new failure, want 3", n)
+	if n := len(tr.calls()); n != 4 {
+		t.Fatalf("%d traces after a new failure, want 4", n)
 	}
 	// Recovered (FlowRecovered): gone, and a new failure is traced at once.
 	k.FlowRecovered(failure("node-2", 2).Target, 2)
@@ -202,8 +222,8 @@ func TestTraceKeeperTracesFailingFlowsRateLimited(t *testing.T) {
 	}
 	k.FlowFailing(failure("node-2", 2))
 	k.Wait()
-	if n := len(tr.calls()); n != 4 {
-		t.Fatalf("%d traces after a new failure, want 4", n)
+	if n := len(tr.calls()); n != 5 {
+		t.Fatalf("%d traces after a new failure, want 5", n)
 	}
 	// A peer that leaves takes its flows along.
 	k.FlowFailing(failure("node-3", 0))
@@ -217,8 +237,8 @@ func TestTraceKeeperTracesFailingFlowsRateLimited(t *testing.T) {
 func TestTraceKeeperBounds(t *testing.T) {
 	tr := &fakeTracer{block: make(chan struct{})}
 	k := newTraceKeeper(context.Background(), tr)
-	// More failing flows than slots: the others wait for their next
-	// failure; more than maxFlows: the excess is not kept.
+	// More failing flows than slots: the others wait for a slot; more
+	// than maxFlows: the excess is not kept.
 	for i := range defaultMaxTracedFlows + 10 {
 		k.FlowFailing(failure("node-2", i))
 	}
@@ -231,23 +251,21 @@ func TestTraceKeeperBounds(t *testing.T) {
 		}
 		return nil
 	})
+	if tr.maxRunning() != defaultConcurrentAutoTraces {
+		t.Errorf("%d traces ran at once, want the %d slots", tr.maxRunning(), defaultConcurrentAutoTraces)
+	}
 	close(tr.block)
 	k.Wait()
-	if n := len(tr.calls()); n != defaultConcurrentAutoTraces {
-		t.Errorf("%d traces started, want %d (the slots)", n, defaultConcurrentAutoTraces)
-	}
-	// The next failures of the waiting flows are traced, as slots free
-	// up; the flows traced already are not traced again.
-	for i := range defaultMaxTracedFlows {
-		k.FlowFailing(failure("node-2", i))
-	}
-	k.Wait()
+	// Every flow kept was traced once, never more than the slots at once.
 	calls := tr.calls()
-	if len(calls) <= defaultConcurrentAutoTraces {
-		t.Errorf("%d traces, want more once the first ended", len(calls))
+	if len(calls) != defaultMaxTracedFlows {
+		t.Errorf("%d traces, want one per flow kept (%d)", len(calls), defaultMaxTracedFlows)
 	}
 	if slices.Sort(calls); len(slices.Compact(calls)) != len(calls) {
 		t.Errorf("a flow traced twice within the retrace interval: %v", calls)
+	}
+	if tr.maxRunning() > defaultConcurrentAutoTraces {
+		t.Errorf("%d traces ran at once, want at most %d", tr.maxRunning(), defaultConcurrentAutoTraces)
 	}
 }
 

@@ -49,7 +49,7 @@ const (
 	defaultMaxTracedFlows = 64
 	// defaultConcurrentAutoTraces bounds the traces running at once; a
 	// flow that finds every slot taken is traced on its next failure.
-	defaultConcurrentAutoTraces = 4
+	defaultConcurrentAutoTraces = 8
 )
 
 type flowID struct {
@@ -66,19 +66,95 @@ type tracedFlow struct {
 // traceKeeper traces failing flows, rate limited (one trace per flow per
 // retrace, a few at a time, and the tracer's own probe rate), and keeps the
 // latest trace of each flow while it fails: for the admin API, status and
-// connectivity_path_trace_info.
+// connectivity_path_trace_info. A flow that finds every slot taken waits
+// for one, oldest first.
 type traceKeeper struct {
 	tracer   flowTracer
 	retrace  time.Duration
 	maxFlows int
-	slots    chan struct{}
+	maxRun   int // traces at once
 	now      func() time.Time
 	ctx      context.Context
 	wg       sync.WaitGroup
 
-	mu    sync.Mutex
-	flows map[flowID]*tracedFlow
-	count atomic.Int32 // len(flows), read without the lock
+	mu      sync.Mutex
+	flows   map[flowID]*tracedFlow
+	running int
+	count   atomic.Int32 // len(flows), read without the lock
+}
+
+// newTraceKeeper traces with tr until ctx ends; Wait waits for the traces
+// running then.
+func newTraceKeeper(ctx context.Context, tr flowTracer) *traceKeeper {
+	return &traceKeeper{
+		tracer: tr, retrace: defaultRetrace, maxFlows: defaultMaxTracedFlows, maxRun: defaultConcurrentAutoTraces,
+		now: time.Now, ctx: ctx, flows: map[flowID]*tracedFlow{},
+	}
+}
+
+// FlowFailing keeps f (unless too many flows fail) and traces it unless a
+// trace of it runs or ended less than the retrace interval ago; when every
+// slot is taken, as soon as one frees.
+func (k *traceKeeper) FlowFailing(f FlowFailure) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.keep(f)
+	k.startDue()
+}
+
+// keep adds f to the flows kept, or updates its identity; k.mu is held.
+func (k *traceKeeper) keep(f FlowFailure) {
+	id := flowID{f.Target, f.Index}
+	e, ok := k.flows[id]
+	if !ok {
+		if len(k.flows) >= k.maxFlows {
+			return
+		}
+		e = &tracedFlow{TracedFlow: TracedFlow{FlowFailure: f, Since: k.now()}}
+		k.flows[id] = e
+		k.count.Add(1)
+	}
+	e.Flow = f.Flow
+}
+
+// startDue starts the traces that are due while slots are free: flows
+// never traced first (the longest failing first), then those traced a
+// retrace interval ago or more; k.mu is held.
+func (k *traceKeeper) startDue() {
+	now := k.now()
+	for k.running < k.maxRun && k.ctx.Err() == nil {
+		var next *tracedFlow
+		for _, e := range k.flows {
+			if e.running || !e.started.IsZero() && now.Sub(e.started) < k.retrace {
+				continue
+			}
+			if next == nil || e.started.Before(next.started) || e.started.Equal(next.started) && e.Since.Before(next.Since) {
+				next = e
+			}
+		}
+		if next == nil {
+			return
+		}
+		k.start(next, now)
+	}
+}
+
+// start traces e; k.mu is held.
+func (k *traceKeeper) start(e *tracedFlow, now time.Time) {
+	e.running, e.started = true, now
+	k.running++
+	f := e.FlowFailure
+	k.wg.Go(func() {
+		r := k.tracer.Trace(k.ctx, f.Target.Protocol, f.Target.IP, f.Flow)
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		k.running--
+		e.running = false
+		if k.flows[flowID{f.Target, f.Index}] == e { // not recovered meanwhile
+			e.Trace = &r
+		}
+		k.startDue()
+	})
 }
 
 // forget drops a flow; k.mu is held.
@@ -89,54 +165,6 @@ func (k *traceKeeper) forget(id flowID) {
 	}
 }
 
-// newTraceKeeper traces with tr until ctx ends; Wait waits for the traces
-// running then.
-func newTraceKeeper(ctx context.Context, tr flowTracer) *traceKeeper {
-	return &traceKeeper{
-		tracer: tr, retrace: defaultRetrace, maxFlows: defaultMaxTracedFlows,
-		slots: make(chan struct{}, defaultConcurrentAutoTraces), now: time.Now, ctx: ctx,
-		flows: map[flowID]*tracedFlow{},
-	}
-}
-
-// FlowFailing starts a trace of f unless one runs, one ended less than the
-// retrace interval ago, every slot is taken, or too many flows fail.
-func (k *traceKeeper) FlowFailing(f FlowFailure) {
-	id := flowID{f.Target, f.Index}
-	now := k.now()
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	e, ok := k.flows[id]
-	if !ok {
-		if len(k.flows) >= k.maxFlows {
-			return
-		}
-		e = &tracedFlow{TracedFlow: TracedFlow{FlowFailure: f, Since: now}}
-		k.flows[id] = e
-		k.count.Add(1)
-	}
-	e.Flow = f.Flow
-	if e.running || !e.started.IsZero() && now.Sub(e.started) < k.retrace || k.ctx.Err() != nil {
-		return
-	}
-	select {
-	case k.slots <- struct{}{}:
-	default:
-		return
-	}
-	e.running, e.started = true, now
-	k.wg.Go(func() {
-		defer func() { <-k.slots }()
-		r := k.tracer.Trace(k.ctx, f.Target.Protocol, f.Target.IP, f.Flow)
-		k.mu.Lock()
-		defer k.mu.Unlock()
-		e.running = false
-		if k.flows[id] == e { // not recovered (or failed again) meanwhile
-			e.Trace = &r
-		}
-	})
-}
-
 // FlowRecovered forgets the flow and its trace.
 func (k *traceKeeper) FlowRecovered(t prober.Target, index int) {
 	k.mu.Lock()
@@ -144,21 +172,27 @@ func (k *traceKeeper) FlowRecovered(t prober.Target, index int) {
 	k.forget(flowID{t, index})
 }
 
-// PathProbed forgets t's flows that are not among failing any more (the
-// path's flows failing past the threshold, after one of its probes).
+// PathProbed is told the flows of t that fail past the threshold after
+// each probe of t: it forgets the others (a flow that answers again), keeps
+// these (a failure the hook told while every place was taken), and starts
+// the traces that are due (a flow still failing a retrace interval after
+// its trace).
 func (k *traceKeeper) PathProbed(t prober.Target, failing []prober.FlowState) {
-	if k.count.Load() == 0 {
+	if len(failing) == 0 && k.count.Load() == 0 {
 		return // the common case, at every probe: nothing fails
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	for id := range k.flows {
-		if id.target != t {
-			continue
-		}
-		if !slices.ContainsFunc(failing, func(f prober.FlowState) bool { return f.Index == id.index }) {
+		if id.target == t && !slices.ContainsFunc(failing, func(f prober.FlowState) bool { return f.Index == id.index }) {
 			k.forget(id)
 		}
+	}
+	for _, f := range failing {
+		k.keep(FlowFailure{Target: t, Index: f.Index, Flow: f.Flow})
+	}
+	if len(failing) > 0 {
+		k.startDue()
 	}
 }
 

@@ -178,8 +178,11 @@ type hopProber interface {
 // Tracer traces flows: at most Rate probes a second over all its traces.
 // Safe for concurrent use.
 type Tracer struct {
-	cfg  TraceConfig
-	pace *pacer
+	cfg   TraceConfig
+	pace  *pacer
+	flows *flowLocks
+	// errBudget is errorRetryBudget; shorter in tests.
+	errBudget time.Duration
 	// open makes the hop prober of one trace; the sockets in production,
 	// a fake in tests.
 	open func(proto Protocol, dst netip.Addr, f Flow, cfg TraceConfig) (hopProber, error)
@@ -191,11 +194,12 @@ func NewTracer(cfg TraceConfig) (*Tracer, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	return &Tracer{cfg: cfg, pace: newPacer(cfg.Rate), open: openHopProber}, nil
+	return &Tracer{cfg: cfg, pace: newPacer(cfg.Rate), flows: &flowLocks{held: map[flowLockKey]chan struct{}{}},
+		errBudget: errorRetryBudget, open: openHopProber}, nil
 }
 
 // WithAttempts is a Tracer like t that gives each TTL n probes (1 to 10),
-// sharing t's rate limit.
+// sharing t's rate limit, and its traces of a flow with t's.
 func (t *Tracer) WithAttempts(n int) *Tracer {
 	c := *t
 	c.cfg.Attempts = min(max(n, 1), 10)
@@ -224,6 +228,14 @@ func (t *Tracer) Trace(ctx context.Context, proto Protocol, dst netip.Addr, f Fl
 	}
 	ctx, cancel := context.WithTimeout(ctx, t.cfg.Timeout)
 	defer cancel()
+	// Two traces of one flow at once would fight for its 4-tuple: the
+	// second waits for the first (a trace on demand and the automatic one).
+	unlock, err := t.flows.lock(ctx, flowLockKey{proto, dst.Unmap(), f})
+	if err != nil {
+		r.Err = "trace ended early: waiting for another trace of the flow: " + context.Cause(ctx).Error()
+		return r
+	}
+	defer unlock()
 	hp, err := t.open(proto, dst.Unmap(), f, t.cfg)
 	if err != nil {
 		r.Err = err.Error()
@@ -277,19 +289,20 @@ func (t *Tracer) step(ctx context.Context, hp hopProber, r *TraceResult) {
 	}
 }
 
-// maxErrorRetries is how often a probe that could not be sent is sent
-// again, errorRetryWait apart: the flow's own probe may hold its 4-tuple
-// for a moment (a TCP connect of the same ports fails, EADDRNOTAVAIL).
+// A probe that could not be sent is sent again, errorRetryWait apart, for
+// errorRetryBudget at most: the flow's own probe may hold its 4-tuple
+// until the probe's timeout (a TCP connect of the same ports fails,
+// EADDRNOTAVAIL), 2 s by default.
 const (
-	maxErrorRetries = 3
-	errorRetryWait  = 50 * time.Millisecond
+	errorRetryBudget = 2500 * time.Millisecond
+	errorRetryWait   = 100 * time.Millisecond
 )
 
 // probeTTL sends the probes of one TTL: up to Attempts while silent, and
 // a few more while they cannot be sent. ok is false when ctx ended before
 // a probe could go.
 func (t *Tracer) probeTTL(ctx context.Context, hp hopProber, ttl int) (a hopAnswer, ok bool) {
-	errs := 0
+	var firstErr time.Time
 	for attempt := 0; attempt < t.cfg.Attempts; {
 		if err := t.pace.wait(ctx); err != nil {
 			return a, false
@@ -298,8 +311,10 @@ func (t *Tracer) probeTTL(ctx context.Context, hp hopProber, ttl int) (a hopAnsw
 		a = hp.probe(hctx, ttl, attempt)
 		cancel()
 		switch {
-		case a.kind == HopError && errs < maxErrorRetries:
-			errs++
+		case a.kind == HopError && (firstErr.IsZero() || time.Since(firstErr) < t.errBudget):
+			if firstErr.IsZero() {
+				firstErr = time.Now()
+			}
 			if !sleepCtx(ctx, errorRetryWait) {
 				return a, false
 			}
@@ -322,6 +337,44 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 		return true
 	case <-ctx.Done():
 		return false
+	}
+}
+
+// flowLockKey names the flow of a trace.
+type flowLockKey struct {
+	proto Protocol
+	dst   netip.Addr
+	flow  Flow
+}
+
+// flowLocks lets one trace of a flow run at a time.
+type flowLocks struct {
+	mu   sync.Mutex
+	held map[flowLockKey]chan struct{} // closed when released
+}
+
+// lock waits until no trace of k runs, or ctx ends.
+func (l *flowLocks) lock(ctx context.Context, k flowLockKey) (func(), error) {
+	for {
+		l.mu.Lock()
+		ch, busy := l.held[k]
+		if !busy {
+			ch = make(chan struct{})
+			l.held[k] = ch
+			l.mu.Unlock()
+			return func() {
+				l.mu.Lock()
+				delete(l.held, k)
+				l.mu.Unlock()
+				close(ch)
+			}, nil
+		}
+		l.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 }
 

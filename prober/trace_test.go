@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -55,6 +56,7 @@ func newFakeTracer(t *testing.T, cfg TraceConfig, hops *fakeHops) *Tracer {
 		t.Fatal(err)
 	}
 	tr.open = func(Protocol, netip.Addr, Flow, TraceConfig) (hopProber, error) { return hops, nil }
+	tr.errBudget = 250 * time.Millisecond
 	return tr
 }
 
@@ -129,9 +131,9 @@ func TestTraceSteps(t *testing.T) {
 			reached: true, lastHop: dstA, lastTTL: 2,
 		},
 		{
-			name:   "a local error is retried, then ends the trace",
-			script: map[int][]hopAnswer{1: {te(router1)}, 2: {{kind: HopError, err: errors.New("port taken")}}},
-			sent:   []int{1, 2, 2, 2, 2}, kinds: []HopKind{HopTimeExceeded, HopError},
+			name:    "a local error is retried, then ends the trace",
+			script:  map[int][]hopAnswer{1: {te(router1)}, 2: {{kind: HopError, err: errors.New("port taken")}}},
+			kinds:   []HopKind{HopTimeExceeded, HopError},
 			lastHop: router1, lastTTL: 1, err: "port taken",
 		},
 	} {
@@ -139,7 +141,12 @@ func TestTraceSteps(t *testing.T) {
 			hops := &fakeHops{script: c.script}
 			tr := newFakeTracer(t, c.cfg, hops)
 			r := tr.Trace(context.Background(), ProtocolHTTP, dstA, Flow{SourcePort: 60001})
-			if got, want := fmt.Sprint(hops.sent), fmt.Sprint(c.sent); got != want {
+			if c.sent == nil {
+				// Retried for errBudget: more than once, a bounded number of times.
+				if n := len(hops.sent); n < 3 || n > 10 {
+					t.Errorf("sent TTLs %v: want TTL 2 retried a few times", hops.sent)
+				}
+			} else if got, want := fmt.Sprint(hops.sent), fmt.Sprint(c.sent); got != want {
 				t.Errorf("sent TTLs %s, want %s", got, want)
 			}
 			var kinds []HopKind
@@ -212,5 +219,63 @@ func TestTraceRefusesBadInput(t *testing.T) {
 	}
 	if r := tr.Trace(context.Background(), ProtocolICMP, netip.Addr{}, Flow{}); !strings.Contains(r.Err, "no destination") {
 		t.Errorf("no address: %q", r.Err)
+	}
+}
+
+// concurrentHops counts the traces in a probe at once, per destination.
+type concurrentHops struct {
+	mu        *sync.Mutex
+	inProbe   map[netip.Addr]int
+	most      map[netip.Addr]int
+	dst       netip.Addr
+	mostTotal *int
+}
+
+func (c *concurrentHops) probe(ctx context.Context, _, _ int) hopAnswer {
+	c.mu.Lock()
+	c.inProbe[c.dst]++
+	c.most[c.dst] = max(c.most[c.dst], c.inProbe[c.dst])
+	total := 0
+	for _, n := range c.inProbe {
+		total += n
+	}
+	*c.mostTotal = max(*c.mostTotal, total)
+	c.mu.Unlock()
+	time.Sleep(20 * time.Millisecond)
+	c.mu.Lock()
+	c.inProbe[c.dst]--
+	c.mu.Unlock()
+	return hopAnswer{kind: HopDestination, from: c.dst}
+}
+
+func (c *concurrentHops) close() {}
+
+// TestTraceOneAtATimePerFlow: traces of one flow (the trace command's and
+// the automatic one) take turns, since they would share a 4-tuple.
+func TestTraceOneAtATimePerFlow(t *testing.T) {
+	tr, err := NewTracer(TraceConfig{Rate: 1e6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	in, most, mostTotal := map[netip.Addr]int{}, map[netip.Addr]int{}, 0
+	tr.open = func(_ Protocol, dst netip.Addr, _ Flow, _ TraceConfig) (hopProber, error) {
+		return &concurrentHops{mu: &mu, inProbe: in, most: most, dst: dst, mostTotal: &mostTotal}, nil
+	}
+	other := netip.MustParseAddr("198.19.0.2")
+	var wg sync.WaitGroup
+	for _, c := range []struct {
+		tr  *Tracer
+		dst netip.Addr
+	}{{tr, dstA}, {tr.WithAttempts(2), dstA}, {tr, dstA}, {tr, other}} {
+		wg.Go(func() {
+			if r := c.tr.Trace(context.Background(), ProtocolHTTP, c.dst, Flow{SourcePort: 60001}); !r.Reached {
+				t.Errorf("%+v", r)
+			}
+		})
+	}
+	wg.Wait()
+	if most[dstA] != 1 || most[other] != 1 {
+		t.Errorf("at most %d traces of one flow at once, want 1 (the other flow: %d)", most[dstA], most[other])
 	}
 }

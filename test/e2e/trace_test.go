@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -70,7 +71,7 @@ func TestTraceCommandInECMPLab(t *testing.T) {
 	var logs testbin.Buffer
 	daemon := exec.Command("ip", "netns", "exec", lab.Client, binary,
 		"--node.name=client", "--nodes.file="+list, "--admin.socket="+sock,
-		"--web.listen-address=127.0.0.1:9100", "--probe.interval=1s", "--probe.timeout=500ms", "--log.level=debug")
+		"--web.listen-address=127.0.0.1:9100", "--probe.interval=1s", "--probe.timeout=500ms", "--probe.failure-threshold=2", "--log.level=debug")
 	daemon.Stdout, daemon.Stderr = &logs, &logs
 	if err := daemon.Start(); err != nil {
 		t.Fatal(err)
@@ -169,9 +170,176 @@ func TestTraceCommandInECMPLab(t *testing.T) {
 		t.Errorf("trace server: exit %d, want a line with %q:\n%s", code, want, out)
 	}
 	t.Logf("trace server --flows=8:\n%s", out)
+
+	// The daemon (--probe.flows=8) traces the failing flows by itself:
+	// each HTTP flow on the dropping member, in the metrics and status,
+	// with the member as its last hop.
+	want := map[string]string{} // flow index -> the member's address, per family
+	for _, ft := range healthy.Traces {
+		if ft.Protocol == "http" && (ft.Hops[1].Addr == bad4 || ft.Hops[1].Addr == bad6) {
+			want[ft.Family+"/"+fmt.Sprint(ft.Flow)] = ft.Hops[1].Addr
+		}
+	}
+	scrape := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		return testbin.DialIn(ctx, lab.Client, network, addr)
+	}}}
+	traced := func() (map[string]string, error) {
+		m, _, err := testbin.ScrapeMetrics(scrape, "http://127.0.0.1:9100/metrics")
+		if err != nil {
+			return nil, err
+		}
+		got := map[string]string{}
+		for _, s := range m.Find("connectivity_path_trace_info", map[string]string{"protocol": "http"}) {
+			got[s.Labels["family"]+"/"+s.Labels["flow"]] = s.Labels["last_hop"]
+		}
+		return got, nil
+	}
+	// A path with half its flows dark may turn unreachable for a while,
+	// which clears its flows' failures when it answers again (the flows'
+	// state is the scheduler's): the series come and go with the flows
+	// failing, so what the scrapes saw is gathered, and every flow seen
+	// must be on the member and name it.
+	seen := map[string]string{}
+	took := testbin.Eventually(t, 90*time.Second, "connectivity_path_trace_info names the member for HTTP flows on it, both families", func() error {
+		got, err := traced()
+		if err != nil {
+			return err
+		}
+		for k, hop := range got {
+			if hop != want[k] {
+				return fmt.Errorf("flow %s traced to last hop %q, want %q (flows on the member: %v)", k, hop, want[k], want)
+			}
+			seen[k] = hop
+		}
+		families := map[string]bool{}
+		for k := range seen {
+			families[strings.Split(k, "/")[0]] = true
+		}
+		if len(families) < 2 {
+			return fmt.Errorf("traced flows so far (family/flow: last hop) %v, want both families' of %v; status: %s", seen, want, flowsInStatus(client))
+		}
+		return nil
+	})
+	t.Logf("the daemon traced HTTP flows %v on member %d (%s after the trace command ended)", seen, bad, took.Round(time.Second))
+	statusOut, err := exec.Command(binary, "status", "--admin.socket="+sock).CombinedOutput()
+	if line := "HTTP trace:      flow"; !strings.Contains(string(statusOut), line) || !strings.Contains(string(statusOut), "its trace ends at "+bad4+" (TTL 2)") {
+		t.Errorf("status (%v) shows no trace ending at %s:\n%s", err, bad4, statusOut)
+	}
+
+	// Healed: the flows answer again, and their traces go.
 	if err := lab.SetFault(bad, testbin.Fault{}); err != nil {
 		t.Fatal(err)
 	}
+	took = testbin.Eventually(t, 90*time.Second, "connectivity_path_trace_info gone once the member forwards again", func() error {
+		got, err := traced()
+		if err != nil {
+			return err
+		}
+		if len(got) > 0 {
+			return fmt.Errorf("still traced: %v", got)
+		}
+		return nil
+	})
+	t.Logf("healed: the traces went within %s", took.Round(time.Second))
+
+	// From detection to the member named: another member drops; status
+	// is read every 200 ms for when each flow first shows failing past
+	// the threshold, and when its trace first names the member.
+	second, most := -1, 0
+	for i := range lab.Members {
+		n := 0
+		for _, ft := range healthy.Traces {
+			if ft.Protocol == "http" && (ft.Hops[1].Addr == fmt.Sprintf("198.18.1.%d", 4*i+2) || ft.Hops[1].Addr == fmt.Sprintf("2001:db8:1:%x::2", i)) {
+				n++
+			}
+		}
+		if i != bad && n > most {
+			second, most = i, n
+		}
+	}
+	if second < 0 {
+		t.Fatalf("every HTTP flow crossed member %d", bad)
+	}
+	if err := lab.SetFault(second, testbin.Fault{Kind: testbin.FaultDropAll}); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = lab.SetFault(second, testbin.Fault{}) }()
+	members := map[string]bool{fmt.Sprintf("198.18.1.%d", 4*second+2): true, fmt.Sprintf("2001:db8:1:%x::2", second): true}
+	// A flow counts once it has been failing past the threshold for 5 s
+	// (lastFailing): the scheduler may clear a flow's failures sooner
+	// (see above), before any trace could end.
+	detected, lastFailing, named := map[string]time.Time{}, map[string]time.Time{}, map[string]time.Time{}
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) && len(named) < 3 {
+		rep, err := client.Status(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now()
+		for _, n := range rep.Nodes {
+			for _, p := range n.HostPaths() {
+				if p.HTTP.Flows != nil {
+					for _, f := range p.HTTP.Flows.Failing {
+						key := p.IP + "/" + fmt.Sprint(f.Index)
+						if _, ok := detected[key]; !ok {
+							detected[key] = now
+						}
+						lastFailing[key] = now
+					}
+				}
+				for _, ft := range p.HTTP.FlowTraces {
+					key := p.IP + "/" + fmt.Sprint(ft.Flow)
+					if _, ok := named[key]; !ok && members[ft.LastHop] && ft.LastHopTTL == 2 {
+						named[key] = now
+					}
+				}
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	var worst time.Duration
+	counted := 0
+	for k, d := range detected {
+		n, ok := named[k]
+		switch {
+		case ok && n.Sub(d) <= lastFailing[k].Sub(d):
+			worst = max(worst, n.Sub(d))
+			counted++
+		case lastFailing[k].Sub(d) >= 5*time.Second:
+			t.Errorf("flow %s failing from %s to %s, its trace named the member at %v", k, d.Format(time.StampMilli), lastFailing[k].Format(time.StampMilli), n)
+		}
+	}
+	if counted == 0 {
+		t.Fatalf("member %d dropping: flows failing %v, traces naming it %v", second, detected, named)
+	}
+	t.Logf("member %d dropping: %d HTTP flows failing, each named by its trace within %s of detection (status read every 200 ms)", second, counted, worst.Round(100*time.Millisecond))
+	if worst > 5*time.Second {
+		t.Errorf("a flow's trace named the member %s after its detection, want within 5s", worst.Round(100*time.Millisecond))
+	}
+}
+
+// flowsInStatus says which HTTP flows status has failing and traced.
+func flowsInStatus(client *admin.Client) string {
+	rep, err := client.Status(context.Background())
+	if err != nil {
+		return err.Error()
+	}
+	var b strings.Builder
+	for _, n := range rep.Nodes {
+		for _, p := range n.HostPaths() {
+			fmt.Fprintf(&b, "%s %s:", p.IP, p.HTTP.Status)
+			if p.HTTP.Flows != nil {
+				for _, f := range p.HTTP.Flows.Failing {
+					fmt.Fprintf(&b, " failing %d (%d)", f.Index, f.ConsecutiveFailures)
+				}
+			}
+			for _, ft := range p.HTTP.FlowTraces {
+				fmt.Fprintf(&b, " traced %d to %q %s", ft.Flow, ft.LastHop, ft.Error)
+			}
+			b.WriteString("; ")
+		}
+	}
+	return b.String()
 }
 
 // traceKey names one flow of one path.
