@@ -36,12 +36,10 @@ func TestTraceCommandInECMPLab(t *testing.T) {
 		Hash4: testbin.HashPolicy{Policy: 3, Fields: testbin.HashFiveTuple},
 		Hash6: testbin.HashPolicy{Policy: 3, Fields: testbin.HashFiveTuple | testbin.HashFlowLabel},
 	})
-	// Linux routers answer a burst of 6 ICMP errors, then 1 a second, per
-	// destination: 25 traces at once would find most TTLs silent. A
-	// fabric's switches allow far more; the lab's routers do too.
-	for _, ns := range append([]string{lab.Router}, lab.Members...) {
-		runIn(t, ns, "sysctl", "-q", "-w", "net.ipv4.icmp_ratelimit=0", "net.ipv6.icmp.ratelimit=0")
-	}
+	// The routers keep Linux's ICMP rate limits (an IPv4 destination gets
+	// a burst of 6 errors, then 1 a second): the router sees 9 IPv4
+	// flows at TTL 1, each member at most 4 at TTL 2 (the hash of these
+	// ports is fixed), and the checks below read TTL 2 and the end.
 	srv := hello.NewServer(hello.Options{})
 	t.Cleanup(func() { _ = srv.Close() })
 	if err := lab.In(lab.Server, func() error {
@@ -374,11 +372,4 @@ func runTrace(t *testing.T, sock string, args ...string) (stdout, stderr string,
 		t.Fatal(err)
 	}
 	return out.String(), errOut.String(), code
-}
-
-func runIn(t *testing.T, ns string, name string, args ...string) {
-	t.Helper()
-	if out, err := exec.Command("ip", append([]string{"netns", "exec", ns, name}, args...)...).CombinedOutput(); err != nil {
-		t.Fatalf("%s in %s: %v: %s", name, ns, err, out)
-	}
 }
