@@ -219,10 +219,13 @@ func TestTraceCommandInECMPLab(t *testing.T) {
 		return nil
 	})
 	t.Logf("the daemon traced HTTP flows %v on member %d (%s after the trace command ended)", seen, bad, took.Round(time.Second))
-	statusOut, err := exec.Command(binary, "status", "--admin.socket="+sock).CombinedOutput()
-	if line := "HTTP trace:      flow"; !strings.Contains(string(statusOut), line) || !strings.Contains(string(statusOut), "its trace ends at "+bad4+" (TTL 2)") {
-		t.Errorf("status (%v) shows no trace ending at %s:\n%s", err, bad4, statusOut)
-	}
+	testbin.Eventually(t, 30*time.Second, "status shows a failing flow's trace ending at the member", func() error {
+		out, err := exec.Command(binary, "status", "--admin.socket="+sock).CombinedOutput()
+		if !strings.Contains(string(out), "HTTP trace:      flow") || !strings.Contains(string(out), " at "+bad4+" (TTL 2), silent from TTL 3") {
+			return fmt.Errorf("status (%v) shows no trace ending at %s:\n%s", err, bad4, out)
+		}
+		return nil
+	})
 
 	// Healed: the flows answer again, and their traces go.
 	if err := lab.SetFault(bad, testbin.Fault{}); err != nil {
