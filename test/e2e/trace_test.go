@@ -222,7 +222,7 @@ func TestTraceCommandInECMPLab(t *testing.T) {
 	testbin.Eventually(t, 30*time.Second, "status shows a failing flow's trace ending at the member", func() error {
 		out, err := exec.Command(binary, "status", "--admin.socket="+sock).CombinedOutput()
 		if !strings.Contains(string(out), "HTTP trace:      flow") || !strings.Contains(string(out), " at "+bad4+" (TTL 2), silent from TTL 3") {
-			return fmt.Errorf("status (%v) shows no trace ending at %s:\n%s", err, bad4, out)
+			return fmt.Errorf("status (exit: %w) shows no trace ending at %s:\n%s", err, bad4, out)
 		}
 		return nil
 	})
