@@ -19,10 +19,13 @@ type FlowFailure struct {
 	Flow   prober.Flow
 }
 
-// FlowFailureHook is what the flows scheduler (--probe.flows) tells of its
-// flows: FlowFailing each time a flow's probe fails past the failure
-// threshold (repeats are cheap), FlowRecovered once it answers again. The
-// trace keeper implements it.
+// FlowFailureHook is what a flows scheduler tells of its flows:
+// FlowFailing when a flow's probe fails past the failure threshold
+// (repeats are cheap), FlowRecovered once it answers again. The trace
+// keeper implements it; prober.Scheduler's OnFlowFailing calls
+// FlowFailing (tracing.onFlowFailing), and since the scheduler has no
+// recovery hook, the keeper learns of recoveries from every probe's path
+// state (PathProbed, through tracing.observer).
 type FlowFailureHook interface {
 	FlowFailing(f FlowFailure)
 	FlowRecovered(t prober.Target, index int)
@@ -48,7 +51,7 @@ const (
 	// new failing flow is not traced until another recovers.
 	defaultMaxTracedFlows = 64
 	// defaultConcurrentAutoTraces bounds the traces running at once; a
-	// flow that finds every slot taken is traced on its next failure.
+	// flow that finds every slot taken waits for one.
 	defaultConcurrentAutoTraces = 8
 )
 
