@@ -236,11 +236,12 @@ func notReachedLines(traces []admin.FlowTrace) []string {
 	return lines
 }
 
-// flowName is a flow's index and identity: "2 (sport 60464, label 0x1e995)".
+// flowName is a flow's index and identity, in the words of status's
+// flow lines: "2 (port 60464, label 0x1e995)".
 func flowName(t admin.FlowTrace) string {
 	var id []string
 	if t.SourcePort != 0 {
-		id = append(id, fmt.Sprintf("sport %d", t.SourcePort))
+		id = append(id, fmt.Sprintf("port %d", t.SourcePort))
 	}
 	if t.FlowLabel != 0 {
 		id = append(id, fmt.Sprintf("label %#05x", t.FlowLabel))

@@ -133,9 +133,9 @@ func TestStatusShowsFlowTraces(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"      ICMP trace:      flow 1 (sport 60037) fails; its trace ends at 198.18.1.6 (TTL 2), silent from TTL 3\n",
-		"      HTTP trace:      flows 1 (sport 60037), 5 (sport 60185) fail; their traces end at 198.18.1.6 (TTL 2), silent from TTL 3\n",
-		"      HTTP trace:      flow 2 (sport 60074) fails; its trace failed: flow setup: the flow's 4-tuple is in use on this host\n",
+		"      ICMP trace:      flow 1 (port 60037) fails; its trace ends at 198.18.1.6 (TTL 2), silent from TTL 3\n",
+		"      HTTP trace:      flows 1 (port 60037), 5 (port 60185) fail; their traces end at 198.18.1.6 (TTL 2), silent from TTL 3\n",
+		"      HTTP trace:      flow 2 (port 60074) fails; its trace failed: flow setup: the flow's 4-tuple is in use on this host\n",
 	} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("status:\n%s\nwant a line %q", b.String(), want)
