@@ -72,7 +72,7 @@ type tracedFlow struct {
 // connectivity_path_trace_info. A flow that finds every slot taken waits
 // for one, oldest first.
 type traceKeeper struct {
-	tracer   flowTracer
+	tracer   FlowTracer
 	retrace  time.Duration
 	maxFlows int
 	maxRun   int // traces at once
@@ -88,7 +88,7 @@ type traceKeeper struct {
 
 // newTraceKeeper traces with tr until ctx ends; Wait waits for the traces
 // running then.
-func newTraceKeeper(ctx context.Context, tr flowTracer) *traceKeeper {
+func newTraceKeeper(ctx context.Context, tr FlowTracer) *traceKeeper {
 	return &traceKeeper{
 		tracer: tr, retrace: defaultRetrace, maxFlows: defaultMaxTracedFlows, maxRun: defaultConcurrentAutoTraces,
 		now: time.Now, ctx: ctx, flows: map[flowID]*tracedFlow{},
