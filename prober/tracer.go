@@ -127,7 +127,9 @@ func (t *Tracer) step(ctx context.Context, hp hopProber, r *TraceResult) {
 			return
 		}
 		silent = 0
-		r.LastHop, r.LastHopTTL = a.from, ttl
+		if a.from.IsValid() { // an unreachable without a sender (a local error) names no hop
+			r.LastHop, r.LastHopTTL = a.from, ttl
+		}
 		switch a.kind {
 		case HopDestination:
 			r.Reached = true
