@@ -1,6 +1,9 @@
 package admin
 
-import "context"
+import (
+	"context"
+	"errors"
+)
 
 // Backend is what the daemon gives the admin API.
 type Backend interface {
@@ -14,11 +17,24 @@ type Backend interface {
 }
 
 // BackendFuncs adapts three functions to a Backend, so that the daemon can
-// wire closures without declaring a type.
+// wire closures without declaring a type; and TraceFunc, if set, to a
+// Tracer (without it, the Backend cannot trace).
 type BackendFuncs struct {
 	StatusFunc func() Report
 	ProbeFunc  func(ctx context.Context) Report
 	InfoFunc   func() Info
+	TraceFunc  func(ctx context.Context, node string, flows int) (TraceReport, error)
+}
+
+// errNoTracer is the answer of a BackendFuncs without TraceFunc.
+var errNoTracer = errors.New("this daemon cannot trace")
+
+// Trace calls TraceFunc.
+func (b BackendFuncs) Trace(ctx context.Context, node string, flows int) (TraceReport, error) {
+	if b.TraceFunc == nil {
+		return TraceReport{}, errNoTracer
+	}
+	return b.TraceFunc(ctx, node, flows)
 }
 
 func (b BackendFuncs) Status() Report                   { return b.StatusFunc() }

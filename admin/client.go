@@ -81,6 +81,16 @@ func (c *Client) Info(ctx context.Context) (Info, error) {
 	return call[Info](ctx, c, http.MethodGet, pathInfo, DefaultTimeout)
 }
 
+// StatusError is the daemon's answer other than 200 OK: its code and the
+// message it gave.
+type StatusError struct {
+	Code    int
+	Message string
+	what    string
+}
+
+func (e *StatusError) Error() string { return e.what + ": " + e.Message }
+
 // call sends one request and decodes its JSON answer.
 func call[T any](ctx context.Context, c *Client, method, path string, timeout time.Duration) (T, error) {
 	var v T
@@ -114,7 +124,8 @@ func (c *Client) do(ctx context.Context, method, path string, timeout time.Durat
 		case len(body) > maxAnswer:
 			return nil, fmt.Errorf("the daemon's answer to %s %s is larger than %d bytes", method, path, maxAnswer)
 		case resp.StatusCode != http.StatusOK:
-			return nil, fmt.Errorf("the daemon answered %s %s with %s: %s", method, path, resp.Status, truncate(string(bytes.TrimSpace(body)), 200))
+			return nil, &StatusError{Code: resp.StatusCode, Message: truncate(string(bytes.TrimSpace(body)), 200),
+				what: fmt.Sprintf("the daemon answered %s %s with %s", method, path, resp.Status)}
 		default:
 			return body, nil
 		}

@@ -79,6 +79,7 @@ func NewServer(b Backend, logger log.Logger) *http.Server {
 		}
 		writeJSON(w, logger, rep)
 	})
+	mux.Handle("POST "+pathTrace, traceHandler(b, func(w http.ResponseWriter, v any) { writeJSON(w, logger, v) }))
 	return &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 5 * time.Second,

@@ -107,6 +107,10 @@ type ProbeReport struct {
 	// Flows is what the path's flows found (--probe.flows); nil for a path
 	// probed without flows and from older daemons.
 	Flows *FlowsReport `json:"flows,omitempty"`
+	// FlowTraces are the latest traces of the path's flows that fail past
+	// the failure threshold (Flows.Failing, by index); none while every
+	// flow answers.
+	FlowTraces []FlowTrace `json:"flow_traces,omitempty"`
 }
 
 // StatusPartial is the Status of a path some of whose flows fail past the

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/prometheus/common/version"
@@ -25,11 +26,17 @@ func newAdminBackend(f *Config, keeper *plan.Keeper, store *prober.Store, live *
 		}
 		return BuildReport(p, st, o)
 	}
+	withTraces := func(r admin.Report) admin.Report {
+		if parts, _ := live.load(); parts.tracing != nil {
+			attachFlowTraces(&r, parts.tracing.keeper.Snapshot())
+		}
+		return r
+	}
 	statusReport := func() admin.Report {
 		st := store.Snapshot()
 		o := opts
 		o.ProbeTime = LatestProbe(st)
-		return report(keeper.Current(), st, o)
+		return withTraces(report(keeper.Current(), st, o))
 	}
 	return admin.BackendFuncs{
 		StatusFunc: statusReport,
@@ -42,7 +49,23 @@ func newAdminBackend(f *Config, keeper *plan.Keeper, store *prober.Store, live *
 			o.Fresh, o.FreshSince = true, time.Now()
 			st := parts.sched.ProbeAll(ctx)
 			o.ProbeTime = time.Now()
-			return report(keeper.Current(), st, o)
+			return withTraces(report(keeper.Current(), st, o))
+		},
+		TraceFunc: func(ctx context.Context, node string, flows int) (admin.TraceReport, error) {
+			parts, _ := live.load()
+			if parts.tracing == nil {
+				if f.Passive {
+					return admin.TraceReport{}, fmt.Errorf("%w: a passive daemon probes nothing", admin.ErrNotTraceable)
+				}
+				if keeper.Current() == nil {
+					return admin.TraceReport{}, fmt.Errorf("%w: the daemon has no node list yet", admin.ErrNotTraceable)
+				}
+				return admin.TraceReport{}, fmt.Errorf("%w: this daemon has no tracer", admin.ErrNotTraceable)
+			}
+			if flows == 0 {
+				flows = flowsPerPath(f)
+			}
+			return traceNode(ctx, parts.tracing.onDemand, f.SchedulerConfig().FlowConfig, keeper.Current(), node, flows)
 		},
 		InfoFunc: func() admin.Info {
 			parts, _ := live.load()

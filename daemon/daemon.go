@@ -41,6 +41,10 @@ type Deps struct {
 	// FlowProbes, if set, returns the probes of one flow of a path
 	// (--probe.flows), after Probes; nil or none probes without flows.
 	FlowProbes func(c *Config) map[prober.Protocol]prober.FlowProbeFunc
+	// Tracers returns the tracer of the trace command and the one of
+	// failing flows (newTracers); nil: the daemon does not trace (the
+	// trace command is refused, failing flows are not traced).
+	Tracers func(c *Config) (onDemand, automatic FlowTracer, err error)
 	// DropPrivileges keeps only the capabilities given.
 	DropPrivileges func(keep ...cap.Value) (privileges.Result, error)
 	// NodeSource, when set, replaces the node file or the Kubernetes API
@@ -52,7 +56,7 @@ type Deps struct {
 // RealDeps are the probes, full-size probes and capabilities of the process.
 func RealDeps() Deps {
 	parts := &probeParts{}
-	return Deps{Probes: parts.newProbes, FlowProbes: parts.newFlowProbes, MTUProbe: newMTUProbe, DropPrivileges: privileges.Drop}
+	return Deps{Probes: parts.newProbes, FlowProbes: parts.newFlowProbes, MTUProbe: newMTUProbe, Tracers: newTracers, DropPrivileges: privileges.Drop}
 }
 
 // daemon is one run of Serve.
@@ -171,11 +175,15 @@ func (d *daemon) startWithPlan(ctx context.Context, g *errgroup.Group, keeper *p
 	if err != nil {
 		return err
 	}
-	sched, err := d.startProbing(ctx, g, keeper, store, metrics)
+	tr, err := d.startTracing(ctx, g, keeper, reg, opts.SourceLabels())
 	if err != nil {
 		return err
 	}
-	live.store(sched, ctrl)
+	sched, err := d.startProbing(ctx, g, keeper, store, tr.observer(metrics), tr.onFlowFailing())
+	if err != nil {
+		return err
+	}
+	live.store(sched, ctrl, tr)
 	level.Info(logger).Log("msg", "running", "hello", f.HelloAddress, "nodes", first.Len(), "probed", first.Probed(), "health_ip", nodes.JoinAddrs(healthIPs), "passive", f.Passive)
 	return nil
 }
@@ -275,9 +283,10 @@ func (d *daemon) startHealthEndpoint(ctx context.Context, g *errgroup.Group, ips
 	return ctrl, nil
 }
 
-// startProbing runs the scheduler on the keeper's targets; nil for a
-// passive daemon.
-func (d *daemon) startProbing(ctx context.Context, g *errgroup.Group, keeper *plan.Keeper, store *prober.Store, metrics *collector.Metrics) (*prober.Scheduler, error) {
+// startProbing runs the scheduler on the keeper's targets, telling obs of
+// every probe and onFlowFailing of every flow that fails past the
+// threshold; nil for a passive daemon.
+func (d *daemon) startProbing(ctx context.Context, g *errgroup.Group, keeper *plan.Keeper, store *prober.Store, obs prober.Observer, onFlowFailing prober.FlowFailingFunc) (*prober.Scheduler, error) {
 	f := d.cfg
 	if f.Passive {
 		return nil, nil
@@ -296,7 +305,8 @@ func (d *daemon) startProbing(ctx context.Context, g *errgroup.Group, keeper *pl
 	if d.deps.FlowProbes != nil {
 		pace.FlowProbes = d.deps.FlowProbes(f)
 	}
-	sched, err := prober.NewScheduler(pace, probes, store, metrics, log.With(d.logger, "component", "prober"))
+	pace.OnFlowFailing = onFlowFailing
+	sched, err := prober.NewScheduler(pace, probes, store, obs, log.With(d.logger, "component", "prober"))
 	if err != nil {
 		closeProbes()
 		closeMTUProbe()

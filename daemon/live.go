@@ -16,13 +16,14 @@ type liveParts struct {
 }
 
 type parts struct {
-	sched *prober.Scheduler
-	ctrl  *healthep.Controller
+	sched   *prober.Scheduler
+	ctrl    *healthep.Controller
+	tracing *tracing // nil when passive
 }
 
 // store publishes the parts once they run.
-func (l *liveParts) store(sched *prober.Scheduler, ctrl *healthep.Controller) {
-	l.p.Store(&parts{sched: sched, ctrl: ctrl})
+func (l *liveParts) store(sched *prober.Scheduler, ctrl *healthep.Controller, tr *tracing) {
+	l.p.Store(&parts{sched: sched, ctrl: ctrl, tracing: tr})
 }
 
 // load is the parts, and whether they run yet.

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"syscall"
 )
 
 // Flow is one fixed flow identity of a path: what an ECMP fabric's hash
@@ -124,6 +125,11 @@ func (f Flow) Dial(ctx context.Context, addr netip.AddrPort) (*net.TCPConn, erro
 	}
 	c, err := d.DialContext(ctx, "tcp", addr.String())
 	if err != nil {
+		if f.SourcePort != 0 && errors.Is(err, syscall.EADDRNOTAVAIL) {
+			// Another socket of this host holds the flow's 4-tuple (a trace
+			// of the flow, a probe of it not yet closed): local, not the path.
+			return nil, fmt.Errorf("%w: the flow's 4-tuple is in use on this host: %w", ErrFlowSetup, err)
+		}
 		return nil, err
 	}
 	return c.(*net.TCPConn), nil

@@ -43,57 +43,60 @@ type in6FlowLabelReq struct {
 func (f Flow) control(addr netip.AddrPort) func(ctx context.Context, network, address string, c syscall.RawConn) error {
 	return func(_ context.Context, _, _ string, c syscall.RawConn) error {
 		var err error
-		if cerr := c.Control(func(fd uintptr) { err = f.setup(int(fd), addr) }); cerr != nil {
+		if cerr := c.Control(func(fd uintptr) { _, err = f.setup(int(fd), addr) }); cerr != nil {
 			return cerr
 		}
 		return err
 	}
 }
 
-func (f Flow) setup(fd int, addr netip.AddrPort) error {
+// setup gives the socket fd f's identity; connected says whether it
+// connected the socket too (IPv6 with a flow label), a connection that
+// may still be under way on a non-blocking socket.
+func (f Flow) setup(fd int, addr netip.AddrPort) (connected bool, err error) {
 	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
-		return setupError("SO_REUSEADDR", err)
+		return false, setupError("SO_REUSEADDR", err)
 	}
 	// Close with a reset: no TIME_WAIT on the flow's 4-tuple.
 	if err := unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0}); err != nil {
-		return setupError("SO_LINGER", err)
+		return false, setupError("SO_LINGER", err)
 	}
 	// Kernels before 6.1 lack SO_TXREHASH; they rehash only with
 	// net.core.txrehash, which an administrator can turn off.
 	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TXREHASH, unix.SOCK_TXREHASH_DISABLED); err != nil && !errors.Is(err, unix.ENOPROTOOPT) {
-		return setupError("SO_TXREHASH", err)
+		return false, setupError("SO_TXREHASH", err)
 	}
 	ip := addr.Addr().Unmap()
 	if ip.Is4() {
 		if err := unix.Bind(fd, &unix.SockaddrInet4{Port: int(f.SourcePort)}); err != nil {
-			return setupError(fmt.Sprintf("binding source port %d", f.SourcePort), err)
+			return false, setupError(fmt.Sprintf("binding source port %d", f.SourcePort), err)
 		}
-		return nil
+		return false, nil
 	}
 	if err := unix.Bind(fd, &unix.SockaddrInet6{Port: int(f.SourcePort)}); err != nil {
-		return setupError(fmt.Sprintf("binding source port %d", f.SourcePort), err)
+		return false, setupError(fmt.Sprintf("binding source port %d", f.SourcePort), err)
 	}
 	if f.FlowLabel == 0 {
-		return nil
+		return false, nil
 	}
 	if f.FlowLabel > maxFlowLabel {
-		return fmt.Errorf("%w: flow label %#x over %#x", ErrFlowSetup, f.FlowLabel, maxFlowLabel)
+		return false, fmt.Errorf("%w: flow label %#x over %#x", ErrFlowSetup, f.FlowLabel, maxFlowLabel)
 	}
 	if err := leaseFlowLabel(fd, ip, f.FlowLabel); err != nil {
-		return err
+		return false, err
 	}
 	label := htonl(f.FlowLabel)
 	if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, ipv6FlowInfoSend, 1); err != nil {
-		return setupError("IPV6_FLOWINFO_SEND", err)
+		return false, setupError("IPV6_FLOWINFO_SEND", err)
 	}
 	sa := unix.RawSockaddrInet6{Family: unix.AF_INET6, Port: htons(addr.Port()), Flowinfo: label, Addr: ip.As16()}
 	_, _, errno := unix.Syscall(unix.SYS_CONNECT, uintptr(fd), uintptr(unsafe.Pointer(&sa)), unsafe.Sizeof(sa))
 	if errno != 0 && errno != unix.EINPROGRESS {
 		// Refused or unreachable at once: reported as the dial's error,
 		// since a second connect would go out without the label.
-		return errno
+		return false, errno
 	}
-	return nil
+	return true, nil
 }
 
 // leaseFlowLabel leases label for the socket fd from the flow label

@@ -108,6 +108,38 @@ func TestFlowDialPortTaken(t *testing.T) {
 	}
 }
 
+// TestFlowDialFourTupleBusy: while one connection of a flow is open, a
+// second one to the same address (a trace of the flow during its probe)
+// is a local setup error, not a failure of the path.
+func TestFlowDialFourTupleBusy(t *testing.T) {
+	for _, a := range []string{"127.0.0.1", "::1"} {
+		ln, err := net.Listen("tcp", net.JoinHostPort(a, "0"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		dst := netip.AddrPortFrom(netip.MustParseAddr(a), uint16(ln.Addr().(*net.TCPAddr).Port))
+		f := Flow{SourcePort: 60999}
+		if dst.Addr().Is6() {
+			f.FlowLabel = FlowLabel(0)
+		}
+		c, err := f.Dial(t.Context(), dst)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.Dial(t.Context(), dst)
+		if !errors.Is(err, ErrFlowSetup) || !errors.Is(err, syscall.EADDRNOTAVAIL) {
+			t.Errorf("%s: second dial of a flow: %v, want ErrFlowSetup with EADDRNOTAVAIL", a, err)
+		}
+		c.Close()
+		if c, err := f.Dial(t.Context(), dst); err != nil {
+			t.Errorf("%s: dial once the first closed: %v", a, err)
+		} else {
+			c.Close()
+		}
+	}
+}
+
 func TestFlowDialRefusesABadLabel(t *testing.T) {
 	_, err := Flow{SourcePort: 40000, FlowLabel: 0x80000}.Dial(t.Context(), netip.MustParseAddrPort("[::1]:9"))
 	if !errors.Is(err, ErrFlowSetup) {

@@ -60,11 +60,22 @@ func (c FlowConfig) flowIDs(t Target) []Flow {
 	if c.Flows <= 1 || c.FlowProbes[t.Protocol] == nil {
 		return nil
 	}
+	if t.Protocol == ProtocolICMP && !t.IP.Unmap().Is6() {
+		return nil
+	}
+	return c.FlowIdentities(t, c.Flows)
+}
+
+// FlowIdentities are the first n flows of t (1 <= n <= MaxFlows), as
+// the scheduler probes them with n or more flows: the same identities for
+// traces (prober.Tracer). IPv4 ICMP has a single zero flow, ICMPv6 flows
+// a label each, TCP flows a source port and a label each.
+func (c FlowConfig) FlowIdentities(t Target, n int) []Flow {
 	if t.Protocol == ProtocolICMP {
 		if !t.IP.Unmap().Is6() {
-			return nil
+			return []Flow{{}}
 		}
-		out := make([]Flow, c.Flows)
+		out := make([]Flow, n)
 		for i := range out {
 			out[i] = Flow{FlowLabel: FlowLabel(i)}
 		}
@@ -74,7 +85,7 @@ func (c FlowConfig) flowIDs(t Target) []Flow {
 	if ports == (PortRange{}) {
 		ports = DefaultFlowPorts
 	}
-	out, err := Flows(c.FlowKey+"/"+t.Peer+"/"+string(t.Path)+"/"+string(t.Protocol), c.Flows, ports)
+	out, err := Flows(c.FlowKey+"/"+t.Peer+"/"+string(t.Path)+"/"+string(t.Protocol), n, ports)
 	if err != nil {
 		return nil // validate rules this out
 	}

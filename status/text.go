@@ -168,6 +168,7 @@ func writePath(w io.Writer, kind string, p *admin.PathReport) {
 			fmt.Fprintf(w, "      %-17s%s\n", pr.name, pr.text)
 		}
 	}
+	writeFlowTraces(w, p)
 }
 
 // notReadyText says since when a node is NotReady: "NotReady for 50s".
