@@ -105,7 +105,12 @@ func StartMonitoring(t testing.TB, c *Cluster, opts MonitorOptions) *Monitor {
 		"--cluster.listen-address=") // one instance: no gossip port
 
 	rules := testbin.WriteRules(t, dir, opts.Pace)
-	promConfig, err := prometheusConfig(c.AdminKubeconfig(), rules, strings.TrimPrefix(m.AlertmanagerURL, "http://"))
+	kubeconfig, undo, err := c.prometheusKubeconfig(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(undo)
+	promConfig, err := prometheusConfig(kubeconfig, rules, strings.TrimPrefix(m.AlertmanagerURL, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +217,8 @@ func prometheusConfig(kubeconfig string, rules []string, alertmanager string) ([
 		// The one adaptation of the job: this Prometheus is not a pod, so
 		// it has no in-cluster service account and the kubernetes Service
 		// leads nowhere (no kube-proxy); it reaches the API server as the
-		// "or with a kubeconfig" of the file's header says.
+		// "or with a kubeconfig" of the file's header says, with a token
+		// of a service account holding only the RBAC the file asks for.
 		sd["kubeconfig_file"] = kubeconfig
 	}
 	cfg := map[string]any{
