@@ -43,11 +43,43 @@ func dialIn(ctx context.Context, nsPath, network, addr string) (net.Conn, error)
 	return r.conn, r.err
 }
 
+// listenIn opens a listener inside the network namespace at nsPath (see
+// dialIn): a server of the test process that daemons there can reach.
+func listenIn(nsPath, network, addr string) (net.Listener, error) {
+	type result struct {
+		ln  net.Listener
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: see dialIn
+		target, err := netns.GetFromPath(nsPath)
+		if err != nil {
+			ch <- result{err: fmt.Errorf("namespace %s: %w", nsPath, err)}
+			return
+		}
+		defer target.Close()
+		if err := netns.Set(target); err != nil {
+			ch <- result{err: fmt.Errorf("enter %s: %w", nsPath, err)}
+			return
+		}
+		ln, err := net.Listen(network, addr)
+		ch <- result{ln, err}
+	}()
+	r := <-ch
+	return r.ln, r.err
+}
+
 // HTTPClient is an HTTP client whose connections start in node's network
 // namespace (the node's host network): what a process on that node, or a
 // hostNetwork pod there, reaches.
 func (c *Cluster) HTTPClient(node string) *http.Client {
-	nsPath := c.NodeNS(node)
+	return httpClientIn(c.NodeNS(node))
+}
+
+// httpClientIn is an HTTP client whose connections start in the network
+// namespace at nsPath.
+func httpClientIn(nsPath string) *http.Client {
 	return &http.Client{
 		Timeout: 10 * time.Second,
 		Transport: &http.Transport{

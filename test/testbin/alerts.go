@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -38,8 +39,23 @@ type AlertReceiver struct {
 // ends.
 func StartAlertReceiver(t testing.TB) *AlertReceiver {
 	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return StartAlertReceiverOn(t, ln)
+}
+
+// StartAlertReceiverOn starts a receiver serving ln (e.g. a listener made
+// inside another network namespace, where the Alertmanager runs), stopped
+// when the test ends.
+func StartAlertReceiverOn(t testing.TB, ln net.Listener) *AlertReceiver {
+	t.Helper()
 	r := &AlertReceiver{}
-	srv := httptest.NewServer(http.HandlerFunc(r.serve))
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(r.serve))
+	_ = srv.Listener.Close()
+	srv.Listener = ln
+	srv.Start()
 	r.URL = srv.URL
 	t.Cleanup(func() {
 		srv.Close()

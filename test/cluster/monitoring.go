@@ -1,0 +1,371 @@
+package cluster
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/connectivity-exporter/connectivity_exporter/test/testbin"
+)
+
+// MonitorOptions say how StartMonitoring paces the project's rules.
+type MonitorOptions struct {
+	// Pace speeds the rules up for a test (testbin.WriteRules). Zero:
+	// every for: is DefaultRuleFor and the rate windows stay 5m. Use the
+	// same pace for a test's positive controls and its no-alert cases.
+	Pace testbin.RulePace
+	// GroupWait is Alertmanager's group_wait ("5s" if empty; the example's
+	// 30s is for people, who want one notification per fault).
+	GroupWait string
+}
+
+// DefaultRuleFor is the for: of every rule unless MonitorOptions.Pace says
+// otherwise: long enough that a health pod's replacement (its peers learn
+// its new address within a probe cycle or two) fires nothing, short
+// enough that a real fault fires within two minutes.
+const DefaultRuleFor = "45s"
+
+// Monitor is a Prometheus 3 and an Alertmanager watching a cluster's
+// exporters the way the project ships it for Kubernetes:
+// deploy/kubernetes/prometheus-scrape.yml (Kubernetes service discovery
+// against the cluster's API server), the mixin's rendered rules
+// (alerts/), and examples/alertmanager.yml's routes and inhibitions, its
+// webhooks pointed at Hooks. Both daemons run in the control plane's
+// network namespace, so Prometheus reaches the API server and scrapes
+// the exporters over the cluster network as an in-cluster one would.
+type Monitor struct {
+	// Hooks receives Alertmanager's notifications: paths /default,
+	// /critical and /warning, as examples/alertmanager.yml routes them.
+	Hooks *testbin.AlertReceiver
+	// PrometheusURL and AlertmanagerURL are on loopback of the control
+	// plane's namespace: reach them with Monitor's methods.
+	PrometheusURL, AlertmanagerURL string
+
+	c      *Cluster
+	client *http.Client
+}
+
+// StartMonitoring starts Prometheus and Alertmanager for c (see Monitor),
+// waits until both are ready, and stops them when t ends (their logs are
+// in c.Dir/logs, printed by Start when t fails). It skips (fails under
+// CX_TEST_STRICT=1 or CI=true) without the pinned prometheus and
+// alertmanager (scripts/build-prometheus.sh). Deploy the exporter
+// before or after: discovery follows the pods.
+func StartMonitoring(t testing.TB, c *Cluster, opts MonitorOptions) *Monitor {
+	t.Helper()
+	promBin := testbin.NeedTool(t, "prometheus", testbin.BuildPrometheus)
+	amBin := testbin.NeedTool(t, "alertmanager", testbin.BuildPrometheus)
+	if opts.Pace.For == "" {
+		opts.Pace.For = DefaultRuleFor
+	}
+	if opts.GroupWait == "" {
+		opts.GroupWait = "5s"
+	}
+	dir := t.TempDir()
+	m := &Monitor{c: c, client: httpClientIn(c.ControlPlaneNS())}
+
+	hookLn, err := listenIn(c.ControlPlaneNS(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Hooks = testbin.StartAlertReceiverOn(t, hookLn)
+
+	amPort, err := m.freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.AlertmanagerURL = fmt.Sprintf("http://127.0.0.1:%d", amPort)
+	amConfig, err := alertmanagerConfig(m.Hooks.URL, opts.GroupWait)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "alertmanager.yml"), amConfig, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m.start(t, "alertmanager", m.AlertmanagerURL, amBin,
+		"--config.file="+filepath.Join(dir, "alertmanager.yml"),
+		"--storage.path="+filepath.Join(dir, "alertmanager"),
+		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", amPort),
+		"--cluster.listen-address=") // one instance: no gossip port
+
+	rules := testbin.WriteRules(t, dir, opts.Pace)
+	promConfig, err := prometheusConfig(c.AdminKubeconfig(), rules, strings.TrimPrefix(m.AlertmanagerURL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), promConfig, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	promPort, err := m.freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.PrometheusURL = fmt.Sprintf("http://127.0.0.1:%d", promPort)
+	m.start(t, "prometheus", m.PrometheusURL, promBin,
+		"--config.file="+filepath.Join(dir, "prometheus.yml"),
+		"--storage.tsdb.path="+filepath.Join(dir, "prometheus"),
+		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", promPort))
+	return m
+}
+
+// freePort is a TCP port free a moment ago on the control plane's loopback.
+func (m *Monitor) freePort() (int, error) {
+	ln, err := listenIn(m.c.ControlPlaneNS(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// start runs a daemon in the control plane's namespace until t ends and
+// waits until base/-/ready answers.
+func (m *Monitor) start(t testing.TB, name, base, bin string, args ...string) {
+	t.Helper()
+	logDir := filepath.Join(m.c.Dir, "logs")
+	p, err := startIn(logDir, name, netnsName(m.c.state.ID, "cp"), nil, append([]string{bin}, args...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.stop(10 * time.Second) })
+	err = m.c.waitFor(name+" ready", time.Minute, func() error {
+		if p.exited() {
+			return errExited(name, logDir)
+		}
+		resp, err := m.client.Get(base + "/-/ready")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return errors.New(resp.Status)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// alertmanagerConfig is examples/alertmanager.yml with its webhooks at
+// hookURL and group_wait shortened: the routes and inhibitions a user
+// starts from.
+func alertmanagerConfig(hookURL, groupWait string) ([]byte, error) {
+	b, err := os.ReadFile(filepath.Join(RepoDir(), "examples", "alertmanager.yml"))
+	if err != nil {
+		return nil, err
+	}
+	const placeholder = "http://127.0.0.1:5001"
+	if !strings.Contains(string(b), placeholder) {
+		return nil, fmt.Errorf("examples/alertmanager.yml: no webhook at %s to point at the test", placeholder)
+	}
+	b = []byte(strings.ReplaceAll(string(b), placeholder, hookURL))
+	return regexp.MustCompile(`group_wait: \S+`).ReplaceAll(b, []byte("group_wait: "+groupWait)), nil
+}
+
+// prometheusConfig is deploy/kubernetes/prometheus-scrape.yml's job as
+// shipped, with only what this setup forces on it, plus the rules and
+// Alertmanager. Each change says why.
+func prometheusConfig(kubeconfig string, rules []string, alertmanager string) ([]byte, error) {
+	b, err := os.ReadFile(filepath.Join(RepoDir(), "deploy", "kubernetes", "prometheus-scrape.yml"))
+	if err != nil {
+		return nil, err
+	}
+	var shipped struct {
+		ScrapeConfigs []map[string]any `json:"scrape_configs"`
+	}
+	if err := yaml.Unmarshal(b, &shipped); err != nil {
+		return nil, fmt.Errorf("prometheus-scrape.yml: %w", err)
+	}
+	if len(shipped.ScrapeConfigs) != 1 {
+		return nil, fmt.Errorf("prometheus-scrape.yml: %d scrape configs, want the one job", len(shipped.ScrapeConfigs))
+	}
+	job := shipped.ScrapeConfigs[0]
+	sds, _ := job["kubernetes_sd_configs"].([]any)
+	if len(sds) == 0 {
+		return nil, errors.New("prometheus-scrape.yml: the job has no kubernetes_sd_configs")
+	}
+	for _, sd := range sds {
+		sd, ok := sd.(map[string]any)
+		if !ok {
+			return nil, errors.New("prometheus-scrape.yml: a kubernetes_sd_config is not a map")
+		}
+		// The one adaptation of the job: this Prometheus is not a pod, so
+		// it has no in-cluster service account and the kubernetes Service
+		// leads nowhere (no kube-proxy); it reaches the API server as the
+		// "or with a kubeconfig" of the file's header says.
+		sd["kubeconfig_file"] = kubeconfig
+	}
+	cfg := map[string]any{
+		// Not in the shipped file (a user's prometheus.yml has its own):
+		// rules evaluated every 5s instead of Prometheus' default minute,
+		// so that the sped-up for: durations mean what they say.
+		"global":         map[string]any{"evaluation_interval": "5s"},
+		"rule_files":     rules,
+		"scrape_configs": []any{job},
+		"alerting": map[string]any{"alertmanagers": []any{map[string]any{
+			"static_configs": []any{map[string]any{"targets": []string{alertmanager}}},
+		}}},
+	}
+	return yaml.Marshal(cfg)
+}
+
+// Sample is one series of a query's result.
+type Sample = testbin.Sample
+
+// promPoint is one series of a query's result in the HTTP API: the value
+// is [time, "number"].
+type promPoint struct {
+	Metric map[string]string `json:"metric"`
+	Value  [2]any            `json:"value"`
+}
+
+// Query evaluates the PromQL expr now and returns its series (an instant
+// vector; a scalar comes back as one series without labels).
+func (m *Monitor) Query(expr string) ([]Sample, error) {
+	var out struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+		Data   struct {
+			ResultType string          `json:"resultType"`
+			Result     json.RawMessage `json:"result"`
+		} `json:"data"`
+	}
+	if err := m.getJSON(m.PrometheusURL+"/api/v1/query?query="+url.QueryEscape(expr), &out); err != nil {
+		return nil, err
+	}
+	if out.Status != "success" {
+		return nil, fmt.Errorf("query %s: %s", expr, out.Error)
+	}
+	var points []promPoint
+	switch out.Data.ResultType {
+	case "vector":
+		if err := json.Unmarshal(out.Data.Result, &points); err != nil {
+			return nil, err
+		}
+	case "scalar":
+		p := promPoint{Metric: map[string]string{}}
+		if err := json.Unmarshal(out.Data.Result, &p.Value); err != nil {
+			return nil, err
+		}
+		points = append(points, p)
+	default:
+		return nil, fmt.Errorf("query %s: a %s, not an instant vector", expr, out.Data.ResultType)
+	}
+	samples := make([]Sample, 0, len(points))
+	for _, p := range points {
+		s, _ := p.Value[1].(string)
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return nil, fmt.Errorf("query %s: value %v: %w", expr, p.Value[1], err)
+		}
+		samples = append(samples, Sample{Labels: p.Metric, Value: v})
+	}
+	return samples, nil
+}
+
+// TargetsUp reports nil when Prometheus scrapes exactly one exporter per
+// node of the cluster (instance = node name) and every scrape succeeds;
+// otherwise an error saying what it sees.
+func (m *Monitor) TargetsUp() error {
+	up, err := m.Query(`up{job="connectivity"}`)
+	if err != nil {
+		return err
+	}
+	nodes := m.c.Nodes()
+	var seen, bad []string
+	for _, s := range up {
+		seen = append(seen, s.Labels["instance"])
+		if s.Value != 1 || !slices.Contains(nodes, s.Labels["instance"]) {
+			bad = append(bad, fmt.Sprintf("%s up=%v", s.Labels["instance"], s.Value))
+		}
+	}
+	slices.Sort(seen)
+	if len(bad) > 0 || !slices.Equal(seen, nodes) {
+		return fmt.Errorf("exporter targets %v (%v), want one up per node %v", seen, bad, nodes)
+	}
+	return nil
+}
+
+// WaitTargetsUp waits until TargetsUp holds, failing t after timeout.
+func (m *Monitor) WaitTargetsUp(t testing.TB, timeout time.Duration) {
+	t.Helper()
+	testbin.Eventually(t, timeout, "every exporter target up", m.TargetsUp)
+}
+
+// Alert is an alert as Prometheus holds it: State is pending or firing.
+type Alert struct {
+	Labels map[string]string `json:"labels"`
+	State  string            `json:"state"`
+}
+
+// Alerts are Prometheus' active alerts, pending and firing.
+func (m *Monitor) Alerts() ([]Alert, error) {
+	var out struct {
+		Data struct {
+			Alerts []Alert `json:"alerts"`
+		} `json:"data"`
+	}
+	err := m.getJSON(m.PrometheusURL+"/api/v1/alerts", &out)
+	return out.Data.Alerts, err
+}
+
+// Firing are Prometheus' firing alerts.
+func (m *Monitor) Firing() ([]Alert, error) {
+	all, err := m.Alerts()
+	var firing []Alert
+	for _, a := range all {
+		if a.State == "firing" {
+			firing = append(firing, a)
+		}
+	}
+	return firing, err
+}
+
+// AlertmanagerAlert is an alert as Alertmanager holds it: State is active,
+// suppressed (inhibited or silenced) or unprocessed.
+type AlertmanagerAlert struct {
+	Labels map[string]string `json:"labels"`
+	Status struct {
+		State       string   `json:"state"`
+		InhibitedBy []string `json:"inhibitedBy"`
+	} `json:"status"`
+}
+
+// AlertmanagerAlerts are the alerts Alertmanager holds now, inhibited ones
+// included.
+func (m *Monitor) AlertmanagerAlerts() ([]AlertmanagerAlert, error) {
+	var out []AlertmanagerAlert
+	err := m.getJSON(m.AlertmanagerURL+"/api/v2/alerts", &out)
+	return out, err
+}
+
+func (m *Monitor) getJSON(u string, v any) error {
+	resp, err := m.client.Get(u)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s: %s", u, resp.Status, body)
+	}
+	return json.Unmarshal(body, v)
+}
