@@ -47,14 +47,20 @@ patches:
 	return os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(kustomization), 0o644)
 }
 
+// KustomizeManifests renders the overlay (WriteExporterOverlay) with
+// kubectl kustomize: what DeployExporter applies.
+func (c *Cluster) KustomizeManifests() (string, error) {
+	dir := filepath.Join(c.Dir, "overlay")
+	if err := c.WriteExporterOverlay(dir); err != nil {
+		return "", err
+	}
+	return c.Kubectl("kustomize", dir)
+}
+
 // DeployExporter renders the overlay with kubectl kustomize, applies it,
 // and waits until both DaemonSets have a Ready pod on every node.
 func (c *Cluster) DeployExporter(timeout time.Duration) error {
-	dir := filepath.Join(c.Dir, "overlay")
-	if err := c.WriteExporterOverlay(dir); err != nil {
-		return err
-	}
-	manifests, err := c.Kubectl("kustomize", dir)
+	manifests, err := c.KustomizeManifests()
 	if err != nil {
 		return err
 	}

@@ -18,22 +18,95 @@ import (
 	"github.com/connectivity-exporter/connectivity_exporter/test/cluster"
 )
 
-// TestManifestsOnRealCluster applies deploy/kubernetes as a user would (an
-// overlay with the image tag and the API server's address) to a 3-node
-// cluster and checks what a user would: both DaemonSets Running on every
-// node under the kubelet's enforcement of their securityContexts, every
-// exporter seeing every node on all four paths over the real CNI, and
-// `status` in an exporter pod healthy. CX_CLUSTER_NODES=N runs it on N
-// nodes, CX_CLUSTER_DUALSTACK=1 on a dual-stack cluster (and then wants
-// every path of both families).
-func TestManifestsOnRealCluster(t *testing.T) {
+// TestInstallOnRealCluster installs the exporter as a user would, one
+// install method after the other on one 3-node cluster: deploy/kubernetes
+// (an overlay with the image tag and the API server's address), then the
+// Helm chart (helm template, kubectl apply). After each it checks what a
+// user would: both DaemonSets Running on every node under the kubelet's
+// enforcement of their securityContexts, every exporter seeing every node
+// on all four paths over the real CNI, and `status` in an exporter pod
+// healthy. On the last install, a Prometheus on the shipped scrape config
+// watches faults on real pods (checkMonitoring). CX_CLUSTER_NODES=N runs it
+// on N nodes, CX_CLUSTER_DUALSTACK=1 on a dual-stack cluster (and then
+// wants every path of both families).
+func TestInstallOnRealCluster(t *testing.T) {
 	dualStack := os.Getenv("CX_CLUSTER_DUALSTACK") == "1"
 	c := cluster.Start(t, cluster.Options{Nodes: nodesFromEnv(t), DualStack: dualStack})
-	start := time.Now()
-	if err := c.DeployExporter(3 * time.Minute); err != nil {
+	methods := []struct {
+		name string
+		// manifests renders what the method installs; namespace says
+		// whether the namespace must be made first (helm install
+		// --create-namespace does that).
+		manifests func() (string, error)
+		namespace bool
+		// daemonSets are the exporter's and the health pods' (the
+		// chart names the latter after its release).
+		daemonSets [2]string
+	}{
+		{name: "kustomize", manifests: c.KustomizeManifests, daemonSets: [2]string{"connectivity-exporter", "connectivity-health"}},
+		{name: "helm chart", manifests: func() (string, error) { return c.ChartManifests(t) }, namespace: true,
+			daemonSets: [2]string{"connectivity-exporter", "connectivity-exporter-health"}},
+	}
+	for i, m := range methods {
+		manifests, err := m.manifests()
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		if m.namespace {
+			if _, err := c.Kubectl("create", "namespace", cluster.ExporterNamespace); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := c.KubectlStdin([]byte(manifests), "apply", "-f", "-"); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.WaitDaemonSets(cluster.ExporterNamespace, 3*time.Minute, m.daemonSets[:]...); err != nil {
+			t.Fatalf("%s: %v", m.name, err)
+		}
+		t.Logf("%s: both DaemonSets Ready on every node %s after the apply", m.name, time.Since(start).Round(100*time.Millisecond))
+		if !t.Run(m.name, func(t *testing.T) { checkInstalled(t, c, dualStack) }) {
+			t.FailNow()
+		}
+		if i == len(methods)-1 {
+			t.Run("Prometheus on the shipped scrape config", func(t *testing.T) { checkMonitoring(t, c, m.daemonSets[1]) })
+			break
+		}
+		// Uninstalled as the user would, so that the next method starts
+		// from an empty cluster.
+		start = time.Now()
+		if _, err := c.KubectlStdin([]byte(manifests), "delete", "--wait", "-f", "-"); err != nil {
+			t.Fatal(err)
+		}
+		if m.namespace { // else the manifests hold the namespace
+			if _, err := c.Kubectl("delete", "namespace", cluster.ExporterNamespace, "--wait"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		t.Logf("%s: uninstalled in %s", m.name, time.Since(start).Round(100*time.Millisecond))
+	}
+
+	// The cost of a cluster, for the figures in the README.
+	mem, err := c.Memory()
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("both DaemonSets Ready on every node %s after the apply", time.Since(start).Round(100*time.Millisecond))
+	names := make([]string, 0, len(mem))
+	var total uint64
+	for name, b := range mem {
+		names = append(names, name)
+		total += b
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		t.Logf("RSS %-26s %4d MiB", name, mem[name]>>20)
+	}
+	t.Logf("RSS of the cluster's daemons: %d MiB", total>>20)
+}
+
+// checkInstalled checks an installed exporter as a user would (see
+// TestInstallOnRealCluster).
+func checkInstalled(t *testing.T, c *cluster.Cluster, dualStack bool) {
 	nodes := c.Nodes()
 
 	t.Run("securityContexts enforced", func(t *testing.T) {
@@ -132,22 +205,6 @@ func TestManifestsOnRealCluster(t *testing.T) {
 		}
 	})
 
-	// The cost of a cluster, for the figures in the README.
-	mem, err := c.Memory()
-	if err != nil {
-		t.Fatal(err)
-	}
-	names := make([]string, 0, len(mem))
-	var total uint64
-	for name, b := range mem {
-		names = append(names, name)
-		total += b
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		t.Logf("RSS %-26s %4d MiB", name, mem[name]>>20)
-	}
-	t.Logf("RSS of the cluster's daemons: %d MiB", total>>20)
 }
 
 // nodesFromEnv is CX_CLUSTER_NODES, the number of nodes for a larger run
@@ -168,7 +225,7 @@ type pod struct {
 	name, phase, containerID string
 }
 
-// podsOf is app's pods by node.
+// podsOf is app's pods by node, those being deleted left out.
 func podsOf(t *testing.T, c *cluster.Cluster, app string) map[string]pod {
 	t.Helper()
 	out, err := c.Kubectl("get", "pods", "-n", cluster.ExporterNamespace, "-l", "app.kubernetes.io/name="+app, "-o", "json")
@@ -177,9 +234,12 @@ func podsOf(t *testing.T, c *cluster.Cluster, app string) map[string]pod {
 	}
 	var list struct {
 		Items []struct {
-			Metadata struct{ Name string }
-			Spec     struct{ NodeName string }
-			Status   struct {
+			Metadata struct {
+				Name              string
+				DeletionTimestamp *string
+			}
+			Spec   struct{ NodeName string }
+			Status struct {
 				Phase             string
 				ContainerStatuses []struct{ ContainerID string }
 			}
@@ -190,6 +250,9 @@ func podsOf(t *testing.T, c *cluster.Cluster, app string) map[string]pod {
 	}
 	pods := map[string]pod{}
 	for _, it := range list.Items {
+		if it.Metadata.DeletionTimestamp != nil {
+			continue // on its way out: its replacement is the node's pod
+		}
 		p := pod{name: it.Metadata.Name, phase: it.Status.Phase}
 		if len(it.Status.ContainerStatuses) > 0 {
 			p.containerID = it.Status.ContainerStatuses[0].ContainerID

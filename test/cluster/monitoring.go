@@ -25,19 +25,24 @@ import (
 // MonitorOptions say how StartMonitoring paces the project's rules.
 type MonitorOptions struct {
 	// Pace speeds the rules up for a test (testbin.WriteRules). Zero:
-	// every for: is DefaultRuleFor and the rate windows stay 5m. Use the
+	// every for: and range window divided by DefaultRuleDivide. Use the
 	// same pace for a test's positive controls and its no-alert cases.
 	Pace testbin.RulePace
-	// GroupWait is Alertmanager's group_wait ("5s" if empty; the example's
-	// 30s is for people, who want one notification per fault).
+	// GroupWait, if not empty, replaces Alertmanager's group_wait. Empty
+	// keeps examples/alertmanager.yml's 30s, and should: Pace does not
+	// shorten the exporter's probe interval, and the group wait is what
+	// lets a verdict, which needs a second prober to see the fault (up to
+	// a probe and a scrape interval later), inhibit the per-pair alert of
+	// the first before it is notified.
 	GroupWait string
 }
 
-// DefaultRuleFor is the for: of every rule unless MonitorOptions.Pace says
-// otherwise: long enough that a health pod's replacement (its peers learn
-// its new address within a probe cycle or two) fires nothing, short
-// enough that a real fault fires within two minutes.
-const DefaultRuleFor = "45s"
+// DefaultRuleDivide is how much faster than shipped the rules run unless
+// MonitorOptions.Pace says otherwise: every duration divided alike keeps
+// the rules' proportions (the verdicts' 2m becomes 30s, a rate alert
+// still waits longer than its window), so what fires nothing at full
+// length, e.g. a health pod replaced, fires nothing here either.
+const DefaultRuleDivide = 4
 
 // Monitor is a Prometheus 3 and an Alertmanager watching a cluster's
 // exporters the way the project ships it for Kubernetes:
@@ -69,11 +74,8 @@ func StartMonitoring(t testing.TB, c *Cluster, opts MonitorOptions) *Monitor {
 	t.Helper()
 	promBin := testbin.NeedTool(t, "prometheus", testbin.BuildPrometheus)
 	amBin := testbin.NeedTool(t, "alertmanager", testbin.BuildPrometheus)
-	if opts.Pace.For == "" {
-		opts.Pace.For = DefaultRuleFor
-	}
-	if opts.GroupWait == "" {
-		opts.GroupWait = "5s"
+	if opts.Pace == (testbin.RulePace{}) {
+		opts.Pace.Divide = DefaultRuleDivide
 	}
 	dir := t.TempDir()
 	m := &Monitor{c: c, client: httpClientIn(c.ControlPlaneNS())}
@@ -162,8 +164,8 @@ func (m *Monitor) start(t testing.TB, name, base, bin string, args ...string) {
 }
 
 // alertmanagerConfig is examples/alertmanager.yml with its webhooks at
-// hookURL and group_wait shortened: the routes and inhibitions a user
-// starts from.
+// hookURL, and group_wait set to groupWait unless that is empty: the
+// routes and inhibitions a user starts from.
 func alertmanagerConfig(hookURL, groupWait string) ([]byte, error) {
 	b, err := os.ReadFile(filepath.Join(RepoDir(), "examples", "alertmanager.yml"))
 	if err != nil {
@@ -174,6 +176,9 @@ func alertmanagerConfig(hookURL, groupWait string) ([]byte, error) {
 		return nil, fmt.Errorf("examples/alertmanager.yml: no webhook at %s to point at the test", placeholder)
 	}
 	b = []byte(strings.ReplaceAll(string(b), placeholder, hookURL))
+	if groupWait == "" {
+		return b, nil
+	}
 	return regexp.MustCompile(`group_wait: \S+`).ReplaceAll(b, []byte("group_wait: "+groupWait)), nil
 }
 
@@ -214,7 +219,7 @@ func prometheusConfig(kubeconfig string, rules []string, alertmanager string) ([
 		// Not in the shipped file (a user's prometheus.yml has its own):
 		// rules evaluated every 5s instead of Prometheus' default minute,
 		// so that the sped-up for: durations mean what they say.
-		"global":         map[string]any{"evaluation_interval": "5s"},
+		"global":         map[string]any{"evaluation_interval": EvaluationInterval.String()},
 		"rule_files":     rules,
 		"scrape_configs": []any{job},
 		"alerting": map[string]any{"alertmanagers": []any{map[string]any{
@@ -305,6 +310,27 @@ func (m *Monitor) TargetsUp() error {
 func (m *Monitor) WaitTargetsUp(t testing.TB, timeout time.Duration) {
 	t.Helper()
 	testbin.Eventually(t, timeout, "every exporter target up", m.TargetsUp)
+}
+
+// EvaluationInterval is how often Prometheus evaluates the rules.
+const EvaluationInterval = 5 * time.Second
+
+// WaitScrapedSince waits until Prometheus has scraped every exporter target
+// after since and evaluated the rules twice on it, failing t after
+// timeout: what an exporter reported since is then in the alerts' state.
+func (m *Monitor) WaitScrapedSince(t testing.TB, since time.Time, timeout time.Duration) {
+	t.Helper()
+	testbin.Eventually(t, timeout, "every target scraped since "+since.Format(time.TimeOnly), func() error {
+		got, err := m.Query(`min(timestamp(up{job="connectivity"}))`)
+		if err != nil {
+			return err
+		}
+		if len(got) != 1 || got[0].Value <= float64(since.UnixMilli())/1000 {
+			return fmt.Errorf("oldest scrape at %v", got)
+		}
+		return nil
+	})
+	time.Sleep(2 * EvaluationInterval)
 }
 
 // Alert is an alert as Prometheus holds it: State is pending or firing.

@@ -19,9 +19,9 @@ import (
 
 // TestPlannedChangesRaiseNoAlert runs what operators do to nodes and to the
 // exporter itself on one 4-node cluster with the shipped manifests, scrape
-// config, rules and Alertmanager routes (the rules' for: shortened to
-// cluster.DefaultRuleFor, so each change is held long enough for an alert
-// it set off to reach Alertmanager). Each change must leave Alertmanager
+// config, rules and Alertmanager routes (every for: of the rules shortened
+// to plannedFor, so each change is held long enough for an alert it set
+// off to reach Alertmanager). Each change must leave Alertmanager
 // silent and /metrics without stale series; a node that leaves is reported
 // as leaving, not unreachable, on /metrics and in status. A real fault
 // during a rolling update still alerts, so the silence can fail.
@@ -34,10 +34,17 @@ func TestPlannedChangesRaiseNoAlert(t *testing.T) {
 	if err := c.DeployExporter(3 * time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	// The quality alerts wait longer than their rate window (for: 10-15m
-	// over 5m), so that a burst of lost probes cannot fire them; paced,
-	// their window shrinks below the shortened for: to keep that so.
-	m := cluster.StartMonitoring(t, c, cluster.MonitorOptions{Pace: testbin.RulePace{For: cluster.DefaultRuleFor, Window: "30s"}})
+	// Every for: at plannedFor, stricter than the shared pace (the rules
+	// divided by 4) for alerts that wait 5 minutes or more. The quality
+	// alerts wait longer than their rate window (for: 10-15m over 5m), so
+	// that a burst of lost probes cannot fire them; their window shrinks
+	// below plannedFor to keep that so. A 5s group wait, so each change
+	// is held a shorter while: the verdict that must arrive here may come
+	// after its per-pair alerts.
+	m := cluster.StartMonitoring(t, c, cluster.MonitorOptions{
+		Pace:      testbin.RulePace{For: plannedFor, Window: "30s"},
+		GroupWait: "5s",
+	})
 	m.WaitTargetsUp(t, 2*time.Minute)
 	nodes := c.Nodes()
 	testbin.Eventually(t, 2*time.Minute, "every exporter reaching every node on four paths", func() error { return meshComplete(c, nodes) })
@@ -353,8 +360,8 @@ func scaleDown(t *testing.T, c *cluster.Cluster, m *cluster.Monitor, node string
 	t.Logf("%s's target gone from Prometheus %s after the deletion, down %s in all", node, time.Since(deleted).Round(time.Second), time.Since(downSince).Round(time.Second))
 	// Else the test could not tell a muted ConnectivityExporterDown from
 	// one that had no time to fire.
-	if forDur, _ := time.ParseDuration(cluster.DefaultRuleFor); time.Since(downSince) < forDur+20*time.Second {
-		t.Errorf("%s's target down for %s only, want well over the rules' for: %s", node, time.Since(downSince).Round(time.Second), cluster.DefaultRuleFor)
+	if forDur, _ := time.ParseDuration(plannedFor); time.Since(downSince) < forDur+20*time.Second {
+		t.Errorf("%s's target down for %s only, want well over the rules' for: %s", node, time.Since(downSince).Round(time.Second), plannedFor)
 	}
 	time.Sleep(time.Until(deleted.Add(hold)))
 	if err := meshComplete(c, rest); err != nil {
@@ -441,7 +448,7 @@ func apiOutage(t *testing.T, c *cluster.Cluster, m *cluster.Monitor, outage time
 	testbin.Eventually(t, time.Minute, "the mesh complete", func() error { return meshComplete(c, nodes) })
 	// ConnectivityDiscoveryErrors waits 15 minutes of errors as shipped
 	// (alerts/tests/exporter.yml: an outage of 2 minutes fires nothing);
-	// the test's pace shortens every for: to DefaultRuleFor, which may
+	// the test's pace shortens every for: to plannedFor, which may
 	// make it fire here. Anything else fails.
 	w.end(t, func(l map[string]string) bool { return l["alertname"] == "ConnectivityDiscoveryErrors" })
 }

@@ -300,11 +300,14 @@ func (w *quietWatch) end(t *testing.T, allowed func(labels map[string]string) bo
 	}
 }
 
+// plannedFor is every for: of the rules in TestPlannedChangesRaiseNoAlert.
+const plannedFor = "45s"
+
 // quietHold is how long a planned change's state is held so that an
 // alert it set off would fire and reach Alertmanager: the rules' for:,
 // an evaluation, group_wait and a scrape.
 func quietHold(t *testing.T) time.Duration {
-	d, err := time.ParseDuration(cluster.DefaultRuleFor)
+	d, err := time.ParseDuration(plannedFor)
 	if err != nil {
 		t.Fatal(err)
 	}

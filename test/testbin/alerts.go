@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Alert is one alert of an Alertmanager webhook notification.
@@ -159,15 +160,23 @@ func LabelKey(labels map[string]string) string {
 	return b.String()
 }
 
-// RulePace is how a copy of the rules is sped up for a lab.
+// RulePace is how a copy of the rules is sped up for a lab: For (and
+// Window) set every duration alike, Divide shortens each in proportion.
 type RulePace struct {
 	For    string // every for: clause becomes this, e.g. "10s"
 	Window string // if not "", every [5m] rate window becomes this, e.g. "20s"
+	// Divide, with For empty, divides every for: and every range window
+	// ([5m], [1h], ...) by it instead, so that the rules keep their
+	// proportions: a rate alert still waits longer than its window, and a
+	// disturbance that fires nothing at full length fires nothing here.
+	Divide int
 }
 
 var (
 	forClause  = regexp.MustCompile(`(?m)^(\s+for:) \S+`)
 	rateWindow = regexp.MustCompile(`\[5m\]`)
+	forValue   = regexp.MustCompile(`(?m)^(\s+for:) (\S+)`)
+	rangeValue = regexp.MustCompile(`\[(\d+[smhd])\]`)
 )
 
 // WriteRules copies the project's recording and alerting rules
@@ -175,8 +184,8 @@ var (
 // paths.
 func WriteRules(t testing.TB, dir string, pace RulePace) []string {
 	t.Helper()
-	if pace.For == "" {
-		t.Fatal("WriteRules: RulePace.For is empty")
+	if pace.For == "" && pace.Divide < 2 {
+		t.Fatal("WriteRules: RulePace needs For, or Divide of 2 or more")
 	}
 	var out []string
 	for _, name := range []string{"connectivity-rules.yml", "connectivity-alerts.yml"} {
@@ -184,9 +193,13 @@ func WriteRules(t testing.TB, dir string, pace RulePace) []string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b = forClause.ReplaceAll(b, []byte("$1 "+pace.For))
-		if pace.Window != "" {
-			b = rateWindow.ReplaceAll(b, []byte("["+pace.Window+"]"))
+		if pace.For != "" {
+			b = forClause.ReplaceAll(b, []byte("$1 "+pace.For))
+			if pace.Window != "" {
+				b = rateWindow.ReplaceAll(b, []byte("["+pace.Window+"]"))
+			}
+		} else {
+			b = divideDurations(t, b, pace.Divide)
 		}
 		path := filepath.Join(dir, name)
 		if err := os.WriteFile(path, b, 0o644); err != nil {
@@ -195,4 +208,27 @@ func WriteRules(t testing.TB, dir string, pace RulePace) []string {
 		out = append(out, path)
 	}
 	return out
+}
+
+// divideDurations divides every for: and range window of rules by n, in
+// whole seconds.
+func divideDurations(t testing.TB, rules []byte, n int) []byte {
+	t.Helper()
+	divide := func(d string) string {
+		parsed, err := time.ParseDuration(strings.Replace(d, "d", "h", 1))
+		if err != nil {
+			t.Fatalf("WriteRules: duration %q: %v", d, err)
+		}
+		if strings.HasSuffix(d, "d") {
+			parsed *= 24
+		}
+		return fmt.Sprintf("%ds", max(1, int(parsed.Seconds())/n))
+	}
+	rules = forValue.ReplaceAllFunc(rules, func(m []byte) []byte {
+		sub := forValue.FindSubmatch(m)
+		return []byte(string(sub[1]) + " " + divide(string(sub[2])))
+	})
+	return rangeValue.ReplaceAllFunc(rules, func(m []byte) []byte {
+		return []byte("[" + divide(string(rangeValue.FindSubmatch(m)[1])) + "]")
+	})
 }

@@ -91,3 +91,45 @@ func TestWriteRules(t *testing.T) {
 		}
 	}
 }
+
+func TestWriteRulesDivide(t *testing.T) {
+	read := func(pace RulePace) string {
+		var all string
+		for _, p := range WriteRules(t, t.TempDir(), pace) {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			all += string(b)
+		}
+		return all
+	}
+	quick := read(RulePace{Divide: 4})
+	fors := regexp.MustCompile(`(?m)^\s+for: (\S+)`).FindAllStringSubmatch(quick, -1)
+	if len(fors) == 0 {
+		t.Fatal("no for: clause in the rules")
+	}
+	got := map[string]bool{}
+	for _, f := range fors {
+		got[f[1]] = true
+		if !strings.HasSuffix(f[1], "s") {
+			t.Errorf("for: %s left", f[1])
+		}
+	}
+	// 2m, 5m, 10m and 15m in the rules, divided by 4.
+	for _, want := range []string{"30s", "75s", "150s", "225s"} {
+		if !got[want] {
+			t.Errorf("no for: %s in %v", want, got)
+		}
+	}
+	for _, m := range []string{"[5m]", "[1h]", "[30m]"} {
+		if strings.Contains(quick, m) {
+			t.Errorf("%s left", m)
+		}
+	}
+	for _, want := range []string{"[75s]", "[900s]", "[450s]"} {
+		if !strings.Contains(quick, want) {
+			t.Errorf("no %s window", want)
+		}
+	}
+}
