@@ -84,7 +84,9 @@ func gather(t *testing.T, opts Options) (*prometheus.Registry, *Metrics) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.SetNodes(2)
+	// node-3 is in the list but leaving (cordoned): counted, not probed.
+	m.SetNodes(3)
+	m.disc.SetLeaving(map[string]string{"node-3": "cordoned"})
 	m.SetFamilies([]prober.Family{prober.FamilyIPv4})
 	m.CycleDone(14500 * time.Millisecond)
 	m.SetHealthEndpointUp(true)
