@@ -69,7 +69,9 @@ type Monitor struct {
 // in c.Dir/logs, printed by Start when t fails). It skips (fails under
 // CX_TEST_STRICT=1 or CI=true) without the pinned prometheus and
 // alertmanager (scripts/build-prometheus.sh). Deploy the exporter
-// before or after: discovery follows the pods.
+// before or after: discovery follows the pods. One Monitor per cluster at
+// a time: Prometheus' service account (cx-test-prometheus in default) is
+// made at the start and deleted at the end.
 func StartMonitoring(t testing.TB, c *Cluster, opts MonitorOptions) *Monitor {
 	t.Helper()
 	promBin := testbin.NeedTool(t, "prometheus", testbin.BuildPrometheus)
