@@ -74,7 +74,8 @@ release:
 # binary holds only the harness, so -race costs little: the first run
 # builds the kube binaries, containerd, the CNI plugins and etcd, about 20
 # minutes on 2 idle cores, sharing the build cache with test/kubeapi; then
-# about 1-2 minutes for its tests).
+# about 10 minutes for its tests: each of the three long ones runs its
+# own cluster, side by side, -parallel 3; they mostly wait on timers).
 # CX_TEST_STRICT=1 turns a skip for a missing tool or root into a failure
 # (test/testbin); testsummary fails on any other skip but ALLOWED_SKIPS
 # (the helper processes the tests and benchmarks re-execute) and ends with the skips and
@@ -85,9 +86,9 @@ test: deps lint build
 	scripts/fuzz.sh
 	$(GO) build -o $(TESTSUMMARY) ./test/testbin/cmd/testsummary
 	CX_TEST_STRICT=1 $(TESTSUMMARY) -allow-skip '$(ALLOWED_SKIPS)' \
-		$(GO) test -race -count=1 -timeout 20m -json ./... -- \
+		$(GO) test -race -count=1 -timeout 30m -json ./... -- \
 		$(GO) -C test/kubeapi test -vet=off -count=1 -timeout 15m -json ./... -- \
-		$(GO) -C test/cluster test -race -count=1 -timeout 60m -json .
+		$(GO) -C test/cluster test -race -count=1 -parallel 3 -timeout 60m -json .
 
 # Unit tests only (no root needed; the network tests skip themselves).
 unit:

@@ -101,14 +101,19 @@ func Up(opts Options) (*Cluster, error) {
 	if opts.Logf == nil {
 		opts.Logf = func(string, ...any) {}
 	}
-	bins, err := BuildBinaries(opts.Logf)
+	var bins Bins
+	err := withBuildLock(func() error {
+		var err error
+		if bins, err = BuildBinaries(opts.Logf); err != nil {
+			return err
+		}
+		if opts.ExporterBinary == "" {
+			opts.ExporterBinary, err = buildExporter()
+		}
+		return err
+	})
 	if err != nil {
 		return nil, err
-	}
-	if opts.ExporterBinary == "" {
-		if opts.ExporterBinary, err = buildExporter(); err != nil {
-			return nil, err
-		}
 	}
 	if _, err := os.Stat(filepath.Join(opts.Dir, stateFile)); err == nil {
 		return nil, fmt.Errorf("%s holds a cluster already: tear it down first", opts.Dir)

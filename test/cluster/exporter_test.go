@@ -30,6 +30,9 @@ import (
 // on N nodes, CX_CLUSTER_DUALSTACK=1 on a dual-stack cluster (and then
 // wants every path of both families).
 func TestInstallOnRealCluster(t *testing.T) {
+	// Its own cluster: runs beside the other cluster tests (make test gives
+	// -parallel 3), which mostly wait on kubelets, probe intervals and alert timers.
+	t.Parallel()
 	dualStack := os.Getenv("CX_CLUSTER_DUALSTACK") == "1"
 	c := cluster.Start(t, cluster.Options{Nodes: nodesFromEnv(t), DualStack: dualStack})
 	methods := []struct {

@@ -14,6 +14,9 @@ import (
 // loaded reaches every node, also one added later; a node added joins Ready, a stopped kubelet takes its node out of Ready and a restarted
 // one brings it back, and a removed node's machine is gone.
 func TestHarnessNodeLifecycle(t *testing.T) {
+	// Its own cluster: runs beside the other cluster tests (make test gives
+	// -parallel 3), which mostly wait on kubelets, probe intervals and alert timers.
+	t.Parallel()
 	c := cluster.Start(t, cluster.Options{Nodes: 2, NodeMonitorGracePeriod: 10 * time.Second})
 	// A second version of the image, as a rollout test makes: the binary
 	// with one byte more is a new tag.

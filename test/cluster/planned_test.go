@@ -26,6 +26,9 @@ import (
 // as leaving, not unreachable, on /metrics and in status. A real fault
 // during a rolling update still alerts, so the silence can fail.
 func TestPlannedChangesRaiseNoAlert(t *testing.T) {
+	// Its own cluster: runs beside the other cluster tests (make test gives
+	// -parallel 3), which mostly wait on kubelets, probe intervals and alert timers.
+	t.Parallel()
 	start := time.Now()
 	// A short grace before a silent kubelet's node goes NotReady (50s by
 	// default): the NotReady phases below come sooner.

@@ -36,6 +36,9 @@ func TestTeardownAfterACrash(t *testing.T) {
 		}
 		select {} // until killed
 	}
+	// Its own cluster: runs beside the other cluster tests (make test gives
+	// -parallel 3), which mostly wait on kubelets, probe intervals and alert timers.
+	t.Parallel()
 	testbin.SkipShort(t, "builds and runs a Kubernetes cluster")
 	testbin.NeedRoot(t, "builds network namespaces and runs kubelets")
 	id := "crash" + strings.ReplaceAll(time.Now().Format("150405.000"), ".", "")
