@@ -56,8 +56,9 @@ type Config struct {
 	// SmallAndFullSize, if set, runs a target's small and full-size
 	// probes of such a cycle in one exchange where it can (an HTTP path:
 	// one connection instead of two; an ICMP path: two echoes read in one
-	// wake-up), in place of the small probe and MTUProbe; nil: always the
-	// two, one after the other.
+	// wake-up), in place of the small probe and MTUProbe, over the
+	// cycle's flow of a target probed over flows; nil: always the two,
+	// one after the other.
 	SmallAndFullSize SmallAndFullSizeFunc
 }
 

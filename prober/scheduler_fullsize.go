@@ -15,7 +15,8 @@ import (
 // verdict it cannot give (an MTU black hole drops the answer's head with
 // its first full-size segment) comes from a small probe on its own, on
 // the same flow, so that a black hole is told from a dead path in the
-// same cycle.
+// same cycle. A full-size probe on its own (MTUProbe: no exchange for t)
+// carries no flow.
 func (s *Scheduler) probeSmallAndFullSize(ctx context.Context, t Target, smallDone func()) {
 	f := s.pickFlow(t)
 	if s.cfg.SmallAndFullSize != nil {
