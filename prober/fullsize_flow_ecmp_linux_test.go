@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"os/exec"
 	"slices"
 	"testing"
 	"time"
@@ -67,47 +68,62 @@ func TestSmallAndFullSizeKeepsTheFlowInECMPLab(t *testing.T) {
 			}
 		})
 	}
-	t.Run("icmp/ipv6", func(t *testing.T) {
-		if err := lab.Reset(); err != nil {
-			t.Fatal(err)
-		}
-		labels := make([]uint32, 8)
-		for i := range labels {
-			labels[i] = FlowLabel(i)
-		}
-		var e *ICMPEngine
-		if err := lab.In(lab.Client, func() (err error) {
-			e, err = NewICMPEngine(ICMPConfig{Privileged: true, DontFragment: true})
-			if err != nil {
-				return err
+	// The daemon's engines both lease the labels: the small probes' (its
+	// flow probes) and the full-size one's (the pair), privileged or not.
+	if out, err := exec.Command("ip", "netns", "exec", lab.Client, "sysctl", "-q", "-w", "net.ipv4.ping_group_range=0 2147483647").CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	for _, privileged := range []bool{true, false} {
+		t.Run(fmt.Sprintf("icmp/ipv6/privileged=%v", privileged), func(t *testing.T) {
+			if err := lab.Reset(); err != nil {
+				t.Fatal(err)
 			}
-			for range 2 {
-				for _, l := range labels {
-					ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-					s, f := e.ProbeSmallAndSize(ctx, testbin.ECMPServer6, 1500, l)
-					cancel()
-					if s.Result != ResultSuccess || f.Result != ResultSuccess {
-						return fmt.Errorf("label %#x: small %+v, full size %+v", l, s, f)
+			labels := make([]uint32, 8)
+			for i := range labels {
+				labels[i] = FlowLabel(i)
+			}
+			var small, pair *ICMPEngine
+			err := lab.In(lab.Client, func() (err error) {
+				if small, err = NewICMPEngine(ICMPConfig{Privileged: privileged}); err != nil {
+					return err
+				}
+				if pair, err = NewICMPEngine(ICMPConfig{Privileged: privileged, DontFragment: true}); err != nil {
+					return err
+				}
+				for range 2 {
+					for _, l := range labels {
+						ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+						o := small.ProbeFlow(ctx, testbin.ECMPServer6, l)
+						s, f := pair.ProbeSmallAndSize(ctx, testbin.ECMPServer6, 1500, l)
+						cancel()
+						if o.Result != ResultSuccess || s.Result != ResultSuccess || f.Result != ResultSuccess {
+							return fmt.Errorf("label %#x: flow probe %+v, small %+v, full size %+v", l, o, s, f)
+						}
 					}
 				}
+				return nil
+			})
+			for _, e := range []*ICMPEngine{small, pair} {
+				if e != nil {
+					defer e.Close()
+				}
 			}
-			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
-		defer e.Close()
-		seen, err := lab.Seen(testbin.SeenFlowLabel)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, l := range labels {
-			if len(seen[l]) != 1 {
-				t.Errorf("label %#x crossed members %v, want one", l, seen[l])
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-		// A full-size echo without the label would add the kernel's.
-		if len(seen) != len(labels) {
-			t.Errorf("%d labels crossed the members, sent %d: %v", len(seen), len(labels), seen)
-		}
-	})
+			seen, err := lab.Seen(testbin.SeenFlowLabel)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, l := range labels {
+				if len(seen[l]) != 1 {
+					t.Errorf("label %#x crossed members %v, want one", l, seen[l])
+				}
+			}
+			// A full-size echo without the label would add the kernel's.
+			if len(seen) != len(labels) {
+				t.Errorf("%d labels crossed the members, sent %d: %v", len(seen), len(labels), seen)
+			}
+		})
+	}
 }
