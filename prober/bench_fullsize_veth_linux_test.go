@@ -128,7 +128,7 @@ func BenchmarkHTTPVeth(b *testing.B) {
 			return full(ctx, ip, 6000)
 		}},
 		{name: "both-6000", probe: func(ctx context.Context, ip netip.Addr) Outcome {
-			o := both(ctx, ip, 6000)
+			o := both(ctx, ip, 6000, Flow{})
 			if !o.SmallKnown {
 				return o.Small
 			}

@@ -20,11 +20,13 @@ type SmallAndFullSizeOutcome struct {
 	FullSize   MTUOutcome
 }
 
-// SmallAndFullSizeFunc probes t small and at full size in one exchange;
-// false when it does not do so for t (its protocol, or a path not probed
-// at full size), and the caller sends the two probes itself. It must
-// return by ctx's deadline.
-type SmallAndFullSizeFunc func(ctx context.Context, t Target) (SmallAndFullSizeOutcome, bool)
+// SmallAndFullSizeFunc probes t small and at full size in one exchange,
+// over flow f (the flow of t probed this interval; a zero Flow for a
+// target probed without flows); false when it does not do so for t (its
+// protocol, or a path not probed at full size), and the caller sends the
+// two probes itself. A flow that cannot be set up here is a small
+// verdict wrapping ErrFlowSetup. It must return by ctx's deadline.
+type SmallAndFullSizeFunc func(ctx context.Context, t Target, f Flow) (SmallAndFullSizeOutcome, bool)
 
 // NewSmallAndFullSizeProbe returns the SmallAndFullSizeFunc of cfg. An
 // HTTP path's full-size probe rides its small probe's connection
@@ -32,10 +34,11 @@ type SmallAndFullSizeFunc func(ctx context.Context, t Target) (SmallAndFullSizeO
 // full-size probe then costs about a tenth of a small one instead of a
 // whole one. An ICMP path's full-size echo goes out with the small one
 // (cfg.ICMPWithSmall), so that both replies are read in one wake-up of the
-// process instead of one each (see BENCHMARKS.md). Either is false where
-// cfg has none.
+// process instead of one each (see BENCHMARKS.md). Both go over the flow:
+// the HTTP connection from its source port and with its label, both
+// echoes with its label. Either is false where cfg has none.
 func NewSmallAndFullSizeProbe(cfg MTUProbeConfig) SmallAndFullSizeFunc {
-	return func(ctx context.Context, t Target) (SmallAndFullSizeOutcome, bool) {
+	return func(ctx context.Context, t Target, f Flow) (SmallAndFullSizeOutcome, bool) {
 		switch {
 		case t.Protocol == ProtocolHTTP && cfg.HTTPWithSmall != nil:
 		case t.Protocol == ProtocolICMP && cfg.ICMPWithSmall != nil:
@@ -48,10 +51,10 @@ func NewSmallAndFullSizeProbe(cfg MTUProbeConfig) SmallAndFullSizeFunc {
 			return SmallAndFullSizeOutcome{}, false
 		}
 		if t.Protocol == ProtocolICMP {
-			small, full := cfg.ICMPWithSmall(ctx, ip, mtu)
+			small, full := cfg.ICMPWithSmall(ctx, ip, mtu, f.FlowLabel)
 			return SmallAndFullSizeOutcome{Small: small, SmallKnown: true, FullSize: fullSizeICMP(cfg, ip, mtu, full)}, true
 		}
-		o := cfg.HTTPWithSmall(ctx, ip, FullSizeBody(mtu))
+		o := cfg.HTTPWithSmall(ctx, ip, FullSizeBody(mtu), f)
 		return SmallAndFullSizeOutcome{Small: o.Small, SmallKnown: o.SmallKnown, FullSize: fullSizeHTTP(cfg, ip, mtu, o.FullSize)}, true
 	}
 }

@@ -39,21 +39,23 @@ func TestNewSmallAndFullSizeProbe(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			asked := 0
+			flow := Flow{SourcePort: 60123, FlowLabel: FlowLabel(3)}
+			var gotFlow Flow // what the exchange was asked to go over
 			cfg := MTUProbeConfig{HostMTU: tc.hostMTU, EndpointMTU: tc.hostMTU}
 			if tc.icmp {
-				cfg.ICMPWithSmall = func(_ context.Context, _ netip.Addr, size int) (Outcome, Outcome) {
-					asked = size
+				cfg.ICMPWithSmall = func(_ context.Context, _ netip.Addr, size int, label uint32) (Outcome, Outcome) {
+					asked, gotFlow = size, Flow{FlowLabel: label}
 					return tc.small, tc.full
 				}
 			}
 			if tc.http {
-				cfg.HTTPWithSmall = func(_ context.Context, _ netip.Addr, size int) SmallAndFullSize {
-					asked = size
+				cfg.HTTPWithSmall = func(_ context.Context, _ netip.Addr, size int, f Flow) SmallAndFullSize {
+					asked, gotFlow = size, f
 					return SmallAndFullSize{Small: tc.small, SmallKnown: tc.smallKnown, FullSize: tc.full}
 				}
 			}
 			target := Target{Peer: "node-1", Path: PathHost, Protocol: tc.protocol, IP: netip.MustParseAddr("198.18.0.1")}
-			o, handled := NewSmallAndFullSizeProbe(cfg)(t.Context(), target)
+			o, handled := NewSmallAndFullSizeProbe(cfg)(t.Context(), target, flow)
 			if handled != tc.wantOK {
 				t.Fatalf("handled %v, want %v", handled, tc.wantOK)
 			}
@@ -65,6 +67,14 @@ func TestNewSmallAndFullSizeProbe(t *testing.T) {
 			}
 			if asked != tc.wantSize {
 				t.Errorf("exchange of %d bytes, want %d", asked, tc.wantSize)
+			}
+			// HTTP goes over the whole flow; ICMP echoes carry its label.
+			wantFlow := flow
+			if tc.protocol == ProtocolICMP {
+				wantFlow = Flow{FlowLabel: flow.FlowLabel}
+			}
+			if gotFlow != wantFlow {
+				t.Errorf("exchange over %v, want %v", gotFlow, wantFlow)
 			}
 			if o.SmallKnown != tc.smallKnown || (o.SmallKnown && o.Small != tc.small) {
 				t.Errorf("small %+v known %v, want %+v known %v", o.Small, o.SmallKnown, tc.small, tc.smallKnown)

@@ -30,7 +30,11 @@ type SmallAndFullSize struct {
 // (the connection is most of it; see BENCHMARKS.md, "Full-size HTTP
 // probes on the small probe's connection"). Every /hello responder that
 // serves full-size probes answers it, and an older one's short answer
-// still gives the small verdict.
-func NewSmallAndFullSizeHTTPProbe(cfg HTTPConfig) func(ctx context.Context, ip netip.Addr, size int) SmallAndFullSize {
+// still gives the small verdict. The connection is made over the given
+// flow, as NewFlowHTTPProbe's (a zero Flow: the kernel's source port and
+// label), so that in a full-size turn of a path probed over flows the
+// small verdict is the flow's; a flow that cannot be set up here is a
+// small verdict wrapping ErrFlowSetup.
+func NewSmallAndFullSizeHTTPProbe(cfg HTTPConfig) func(ctx context.Context, ip netip.Addr, size int, f Flow) SmallAndFullSize {
 	return newHTTPGetter(cfg).getBoth
 }

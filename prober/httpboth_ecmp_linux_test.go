@@ -28,7 +28,7 @@ func TestSmallAndFullSizeFindsABlackHole(t *testing.T) {
 				_ = lab.In(lab.Client, func() error {
 					ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 					defer cancel()
-					o = both(ctx, ip, size)
+					o = both(ctx, ip, size, Flow{})
 					ctx, cancel = context.WithTimeout(context.Background(), time.Second)
 					defer cancel()
 					s = small(ctx, ip)

@@ -58,7 +58,7 @@ func TestSmallAndFullSizeHTTPProbe(t *testing.T) {
 			probe := NewSmallAndFullSizeHTTPProbe(HTTPConfig{Port: tc.port, Path: hello.Path})
 			ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
 			defer cancel()
-			o := probe(ctx, netip.MustParseAddr("127.0.0.1"), size)
+			o := probe(ctx, netip.MustParseAddr("127.0.0.1"), size, Flow{})
 			if o.SmallKnown != tc.smallKnown || o.FullSize.Result != tc.full {
 				t.Fatalf("%+v: want small known %v, full size %v", o, tc.smallKnown, tc.full)
 			}

@@ -73,12 +73,13 @@ func (g *httpGetter) getSize(ctx context.Context, ip netip.Addr, size int) Outco
 	return g.exchange(ctx, ip, max(size, 1), Flow{}, nil)
 }
 
-// getBoth GETs path?size=size once and reads two verdicts from the
-// answer: the small probe's from its head, the full-size probe's from the
-// whole of it (see SmallAndFullSize).
-func (g *httpGetter) getBoth(ctx context.Context, ip netip.Addr, size int) SmallAndFullSize {
+// getBoth GETs path?size=size once over flow f (Flow.Dial; a zero Flow
+// dials as probe does) and reads two verdicts from the answer: the small
+// probe's from its head, the full-size probe's from the whole of it (see
+// SmallAndFullSize).
+func (g *httpGetter) getBoth(ctx context.Context, ip netip.Addr, size int, f Flow) SmallAndFullSize {
 	var head Outcome
-	full := g.exchange(ctx, ip, max(size, 1), Flow{}, &head)
+	full := g.exchange(ctx, ip, max(size, 1), f, &head)
 	return SmallAndFullSize{Small: head, SmallKnown: head.Result != "", FullSize: full}
 }
 

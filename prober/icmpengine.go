@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"fmt"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -112,10 +113,19 @@ func (e *ICMPEngine) probe(ctx context.Context, ip netip.Addr, size int, label u
 // are read in one wake-up of the process, where an echo sent after the
 // other's reply costs a wake-up of its own, more than the echo (see
 // BENCHMARKS.md, "Full-size probes on the small probe's connection and
-// wake-up").
-func (e *ICMPEngine) ProbeSmallAndSize(ctx context.Context, ip netip.Addr, size int) (small, full Outcome) {
-	ws, small := e.send(ctx, ip, 0, 0)
-	wf, full := e.send(ctx, ip, size, 0)
+// wake-up"). Both echoes carry IPv6 flow label label (as ProbeFlow; 0:
+// none, and ignored for IPv4), so that both cross the same member of an
+// equal-cost group: the small reply is the full-size one's control (a
+// lost full-size echo is an MTU fault only where the small one of the
+// same path came back), and a control that crossed another member would
+// make a member that drops everything look like an MTU black hole.
+func (e *ICMPEngine) ProbeSmallAndSize(ctx context.Context, ip netip.Addr, size int, label uint32) (small, full Outcome) {
+	if label > maxFlowLabel {
+		failed := Outcome{Result: ResultError, Err: fmt.Errorf("%w: flow label %#x over %#x", ErrFlowSetup, label, maxFlowLabel)}
+		return failed, failed
+	}
+	ws, small := e.send(ctx, ip, 0, label)
+	wf, full := e.send(ctx, ip, size, label)
 	if ws != nil {
 		small = e.wait(ctx, ws)
 	}

@@ -69,7 +69,7 @@ func TestICMPEngineFullSizeOnASmallLink(t *testing.T) {
 			fullErr error
 		}{{1400, nil}, {1401, syscall.EMSGSIZE}} {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			small, full := e.ProbeSmallAndSize(ctx, netip.MustParseAddr(ip), tc.size)
+			small, full := e.ProbeSmallAndSize(ctx, netip.MustParseAddr(ip), tc.size, 0)
 			cancel()
 			if small.Result != ResultSuccess || small.RTT <= 0 {
 				t.Errorf("%s: small echo sent with one of %d bytes: %+v", ip, tc.size, small)

@@ -23,14 +23,16 @@ type MTUProbeConfig struct {
 	// (NewMTUHTTPProbe).
 	HTTP func(ctx context.Context, ip netip.Addr, size int) Outcome
 	// ICMPWithSmall sends a small echo and a don't-fragment one of size
-	// bytes back to back (ICMPEngine.ProbeSmallAndSize of the engine of
-	// ICMP), for NewSmallAndFullSizeProbe; nil: none, the full-size echo
-	// is sent after the small probe.
-	ICMPWithSmall func(ctx context.Context, ip netip.Addr, size int) (small, full Outcome)
-	// HTTPWithSmall GETs /hello?size=N on the small probe's connection
-	// (NewSmallAndFullSizeHTTPProbe), for NewSmallAndFullSizeProbe; nil:
-	// none, the full-size HTTP probe has a connection of its own.
-	HTTPWithSmall func(ctx context.Context, ip netip.Addr, size int) SmallAndFullSize
+	// bytes back to back, both with IPv6 flow label label unless 0
+	// (ICMPEngine.ProbeSmallAndSize of the engine of ICMP), for
+	// NewSmallAndFullSizeProbe; nil: none, the full-size echo is sent
+	// after the small probe.
+	ICMPWithSmall func(ctx context.Context, ip netip.Addr, size int, label uint32) (small, full Outcome)
+	// HTTPWithSmall GETs /hello?size=N on the small probe's connection,
+	// made over flow f (NewSmallAndFullSizeHTTPProbe), for
+	// NewSmallAndFullSizeProbe; nil: none, the full-size HTTP probe has a
+	// connection of its own.
+	HTTPWithSmall func(ctx context.Context, ip netip.Addr, size int, f Flow) SmallAndFullSize
 }
 
 // MTUSource is what full-size probes need of the routing table (RouteMTU).

@@ -2,7 +2,6 @@ package prober
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -57,8 +56,9 @@ type Config struct {
 	// SmallAndFullSize, if set, runs a target's small and full-size
 	// probes of such a cycle in one exchange where it can (an HTTP path:
 	// one connection instead of two; an ICMP path: two echoes read in one
-	// wake-up), in place of the small probe and MTUProbe; nil: always the
-	// two, one after the other.
+	// wake-up), in place of the small probe and MTUProbe, over the
+	// cycle's flow of a target probed over flows; nil: always the two,
+	// one after the other.
 	SmallAndFullSize SmallAndFullSizeFunc
 }
 
@@ -366,30 +366,6 @@ func (s *Scheduler) launch(ctx context.Context, wg *sync.WaitGroup, t Target, fu
 		wg.Done()
 	}()
 	return true
-}
-
-func (s *Scheduler) probeOne(ctx context.Context, t Target) {
-	if s.probeFlow(ctx, t) {
-		return
-	}
-	pctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
-	o := s.probes[t.Protocol](pctx, t.IP)
-	cancel()
-	if ctx.Err() != nil {
-		return // shutting down: the outcome says nothing about the peer
-	}
-	if o.Result != ResultSuccess && errors.Is(pctx.Err(), context.DeadlineExceeded) {
-		o.Result = ResultTimeout
-	}
-	s.applyMu.Lock()
-	st, ok := s.store.Record(t, o, time.Now())
-	if ok {
-		s.obs.ProbeDone(st, o)
-	}
-	s.applyMu.Unlock()
-	if ok && o.Result != ResultSuccess {
-		level.Debug(s.logger).Log("msg", "probe failed", "peer", t.Peer, "path", t.Path, "protocol", t.Protocol, "ip", t.IP, "result", o.Result, "err", o.Err)
-	}
 }
 
 func (s *Scheduler) probeMTU(ctx context.Context, t Target) {

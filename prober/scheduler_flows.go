@@ -1,13 +1,6 @@
 package prober
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"time"
-
-	"github.com/go-kit/log/level"
-)
+import "fmt"
 
 // FlowConfig has a Scheduler probe each path over Flows sticky flows
 // (docs/ecmp.md) at the cost of one: each interval probes one flow of
@@ -92,37 +85,26 @@ func (c FlowConfig) FlowIdentities(t Target, n int) []Flow {
 	return out
 }
 
-// probeFlow probes one flow of t, if t is probed over flows; false if it
-// is not (the caller probes it without).
-func (s *Scheduler) probeFlow(ctx context.Context, t Target) bool {
-	probe := s.cfg.FlowProbes[t.Protocol]
-	if s.cfg.Flows <= 1 || probe == nil || (t.Protocol == ProtocolICMP && !t.IP.Unmap().Is6()) {
-		return false
+// pathFlow is the flow a probe of a path goes over: index is its index
+// in the path's flows (Store.PickFlow), -1 for a path probed without
+// flows (a zero Flow).
+type pathFlow struct {
+	Flow
+	index int
+}
+
+// noFlow is the pathFlow of a path probed without flows.
+var noFlow = pathFlow{index: -1}
+
+// pickFlow chooses the flow t is probed over this interval: once per
+// interval, since every pick moves the rotation on (flowSet.pick).
+func (s *Scheduler) pickFlow(t Target) pathFlow {
+	if s.cfg.Flows <= 1 || s.cfg.FlowProbes[t.Protocol] == nil || (t.Protocol == ProtocolICMP && !t.IP.Unmap().Is6()) {
+		return noFlow
 	}
 	f, i, ok := s.store.PickFlow(t, s.cfg.flowIDs)
 	if !ok {
-		return false
+		return noFlow
 	}
-	pctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
-	o := probe(pctx, t.IP, f)
-	cancel()
-	if ctx.Err() != nil {
-		return true
-	}
-	if o.Result != ResultSuccess && errors.Is(pctx.Err(), context.DeadlineExceeded) {
-		o.Result = ResultTimeout
-	}
-	s.applyMu.Lock()
-	st, crossed, ok := s.store.RecordFlow(t, i, o, time.Now())
-	if ok {
-		s.obs.ProbeDone(st, o)
-	}
-	s.applyMu.Unlock()
-	if ok && crossed != nil && s.cfg.OnFlowFailing != nil {
-		s.cfg.OnFlowFailing(st, *crossed)
-	}
-	if ok && o.Result != ResultSuccess {
-		level.Debug(s.logger).Log("msg", "probe failed", "peer", t.Peer, "path", t.Path, "protocol", t.Protocol, "ip", t.IP, "flow", f, "result", o.Result, "err", o.Err)
-	}
-	return true
+	return pathFlow{Flow: f, index: i}
 }

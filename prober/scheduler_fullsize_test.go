@@ -76,7 +76,7 @@ func TestSchedulerProbesSmallAndFullSizeInOneExchange(t *testing.T) {
 					mtuProbes.Add(1)
 					return MTUOutcome{Result: MTUResultOK, Expected: 1500}
 				},
-				SmallAndFullSize: func(_ context.Context, t Target) (SmallAndFullSizeOutcome, bool) {
+				SmallAndFullSize: func(_ context.Context, t Target, _ Flow) (SmallAndFullSizeOutcome, bool) {
 					exchanges.Add(1)
 					if t.Protocol != ProtocolHTTP {
 						return SmallAndFullSizeOutcome{}, false
@@ -133,15 +133,27 @@ func TestSchedulerProbesSmallAndFullSizeInOneExchange(t *testing.T) {
 // (the README's bound, under 5 minutes at the defaults: see
 // TestDefaultsFindMTUBlackHolesWithinFiveMinutes), whether the full-size
 // probe rides the small one's connection (HTTP) or goes with its echo
-// (ICMP), or follows the small probe (no SmallAndFullSize). The sweeps are
-// run one at a time, each to its end: counted, not timed.
+// (ICMP), or follows the small probe (no SmallAndFullSize), and whether
+// the path is probed over flows (the exchange then goes over the sweep's
+// flow) or not. The sweeps are run one at a time, each to its end:
+// counted, not timed.
 func TestSchedulerFindsABlackHoleWithinTheBound(t *testing.T) {
 	const every = 4
-	for _, tc := range []struct {
+	type testCase struct {
 		protocol Protocol
 		together bool // Config.SmallAndFullSize set
-	}{{ProtocolHTTP, true}, {ProtocolICMP, true}, {ProtocolHTTP, false}, {ProtocolICMP, false}} {
-		t.Run(fmt.Sprintf("%s/together=%v", tc.protocol, tc.together), func(t *testing.T) {
+		flows    int  // Config.Flows
+	}
+	var cases []testCase
+	for _, flows := range []int{1, 8} {
+		for _, together := range []bool{true, false} {
+			for _, p := range []Protocol{ProtocolHTTP, ProtocolICMP} {
+				cases = append(cases, testCase{p, together, flows})
+			}
+		}
+	}
+	for _, tc := range cases {
+		t.Run(fmt.Sprintf("%s/together=%v/flows=%d", tc.protocol, tc.together, tc.flows), func(t *testing.T) {
 			hole := false // read by the probes of a sweep, set between sweeps
 			fullSize := func() MTUOutcome {
 				if hole {
@@ -156,7 +168,10 @@ func TestSchedulerFindsABlackHoleWithinTheBound(t *testing.T) {
 				MTUProbe:      func(context.Context, Target) MTUOutcome { return fullSize() },
 			}
 			if tc.together {
-				cfg.SmallAndFullSize = func(context.Context, Target) (SmallAndFullSizeOutcome, bool) {
+				cfg.SmallAndFullSize = func(_ context.Context, _ Target, f Flow) (SmallAndFullSizeOutcome, bool) {
+					if (tc.flows > 1) != (f != Flow{}) {
+						t.Errorf("exchange over flow %v with %d flows", f, tc.flows)
+					}
 					o := fullSize()
 					// A black hole drops an HTTP answer's head with it; two
 					// echoes are two verdicts.
@@ -164,9 +179,27 @@ func TestSchedulerFindsABlackHoleWithinTheBound(t *testing.T) {
 					return SmallAndFullSizeOutcome{Small: ok, SmallKnown: known, FullSize: o}, true
 				}
 			}
-			s, store := newTestScheduler(t, cfg, func(context.Context, netip.Addr) Outcome { return ok }, &recordingObserver{})
-			target := Target{Peer: "node-1", Path: PathHost, Protocol: tc.protocol, IP: netip.MustParseAddr("198.18.0.1")}
+			// With flows every small probe goes over one: an IPv6 path
+			// (IPv4 ICMP has a single flow).
+			var plain, overFlows atomic.Int32
+			ip := netip.MustParseAddr("198.18.0.1")
+			if tc.flows > 1 {
+				ip = netip.MustParseAddr("2001:db8::1")
+				flowProbe := func(context.Context, netip.Addr, Flow) Outcome {
+					overFlows.Add(1)
+					return ok
+				}
+				cfg.Flows, cfg.FlowKey = tc.flows, "node-0"
+				cfg.FlowProbes = map[Protocol]FlowProbeFunc{ProtocolHTTP: flowProbe, ProtocolICMP: flowProbe}
+			}
+			s, store := newTestScheduler(t, cfg, func(context.Context, netip.Addr) Outcome { plain.Add(1); return ok }, &recordingObserver{})
+			target := Target{Peer: "node-1", Path: PathHost, Protocol: tc.protocol, IP: ip}
 			s.SetTargets([]Target{target})
+			t.Cleanup(func() {
+				if tc.flows > 1 && (plain.Load() != 0 || overFlows.Load() == 0) {
+					t.Errorf("%d small probes without a flow and %d over flows, want all over flows", plain.Load(), overFlows.Load())
+				}
+			})
 			timer := time.NewTimer(time.Hour)
 			timer.Stop()
 			sweep := func() PathState {
