@@ -305,7 +305,48 @@ func (s *Scheduler) runCycle(ctx context.Context, start time.Time, targets []Tar
 // cycle cycleNo.
 func (s *Scheduler) mtuProbeDue(cycleNo, i int) bool {
 	every := s.cfg.MTUProbeEvery
-	return every > 0 && s.cfg.MTUProbe != nil && (cycleNo+i)%every == 0
+	if every <= 0 || s.cfg.MTUProbe == nil {
+		return false
+	}
+	x := cycleNo + i
+	if span := fullSizeSpan(every, s.cfg.Flows); span > 0 {
+		x %= span
+	}
+	return x%every == 0
+}
+
+// minFullSizeGroup is the fewest cycles of a group of full-size turns
+// (fullSizeSpan): one turn in a group comes a cycle early, so at most one
+// full-size probe in 15 more than every would give.
+const minFullSizeGroup = 16
+
+// fullSizeSpan is the length in cycles of a group of a path's full-size
+// turns, or 0 for turns every `every` cycles throughout. A path's flows
+// rotate once a cycle, so turns at a fixed phase fall on only
+// flows/gcd(every, flows) of them (2 of 8 at the defaults, 1 of 4 with
+// both at 4), and a member that drops only large packets would be missed
+// by the rest. A group is a whole number of turns every `every` cycles,
+// one cycle short: the next group's turns fall one flow further on, and
+// within gcd groups they have crossed every flow. Turns stay at most
+// every cycles apart.
+func fullSizeSpan(every, flows int) int {
+	if flows <= 1 || every <= 1 {
+		return 0
+	}
+	g := gcd(every, flows)
+	if g == 1 {
+		return 0 // turns every `every` cycles reach every flow
+	}
+	m := flows / g // turns before they fall on the same flow again
+	turns := m * ((minFullSizeGroup + m*every - 1) / (m * every))
+	return turns*every - 1
+}
+
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
 }
 
 // startOffset is when, after the cycle's start, the i-th of n probes

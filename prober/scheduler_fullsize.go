@@ -16,10 +16,8 @@ import (
 // its first full-size segment) comes from a small probe on its own, on
 // the same flow, so that a black hole is told from a dead path in the
 // same cycle. A full-size probe on its own (MTUProbe: no exchange for t)
-// carries no flow. As the flows rotate once a cycle, a path's full-size
-// turns go over Flows/gcd(Flows, MTUProbeEvery) of its flows (2 of 8 at
-// the defaults): a fault of every member is found as without flows, a
-// large-packet fault of one member may not be.
+// carries no flow. As the flows rotate once a cycle, the turns are
+// grouped (fullSizeSpan) so that they go over every flow in turn.
 func (s *Scheduler) probeSmallAndFullSize(ctx context.Context, t Target, smallDone func()) {
 	f := s.pickFlow(t)
 	if s.cfg.SmallAndFullSize != nil {
