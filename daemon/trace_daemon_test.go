@@ -87,7 +87,13 @@ func TestDaemonTracesFailingFlows(t *testing.T) {
 	}
 
 	// The trace command traces node-2's flows: 4 per path, the same
-	// identities as the probes', one for IPv4 ICMP.
+	// identities as the probes', one for IPv4 ICMP. A failing flow is
+	// probed first, so the rotation may not have reached every flow yet.
+	testbin.Eventually(t, 20*time.Second, "every host HTTP flow of node-2 probed", func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		return testbin.Holds(len(probed) >= 4, fmt.Sprintf("probed %v", probed))
+	})
 	client := admin.NewClient(td.socket)
 	rep, err := client.Trace(context.Background(), "node-2", 0)
 	if err != nil {
