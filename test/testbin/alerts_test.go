@@ -122,12 +122,12 @@ func TestWriteRulesDivide(t *testing.T) {
 			t.Errorf("no for: %s in %v", want, got)
 		}
 	}
-	for _, m := range []string{"[5m]", "[1h]", "[30m]"} {
+	for _, m := range []string{"[5m]", "[1h]", "[10m]"} {
 		if strings.Contains(quick, m) {
 			t.Errorf("%s left", m)
 		}
 	}
-	for _, want := range []string{"[75s]", "[900s]", "[450s]"} {
+	for _, want := range []string{"[75s]", "[900s]", "[150s]"} {
 		if !strings.Contains(quick, want) {
 			t.Errorf("no %s window", want)
 		}
