@@ -85,7 +85,13 @@ func TestPlannedChangesRaiseNoAlert(t *testing.T) {
 	t.Run("rolling update of both DaemonSets, with a fault on a node", func(t *testing.T) {
 		image := newExporterImage(t, c)
 		w := watchQuiet(m)
+		views := watchViews(c, nodes)
 		undo := faultDuringRollout(t, c, m, image, "node-2")
+		if worst, polls := views.end(); worst > 1 || polls < 10 {
+			t.Errorf("during the rollout %d exporters at once lacked a full view (%d polls); want at most 1 (maxUnavailable), over 10+ polls", worst, polls)
+		} else {
+			t.Logf("during the rollout at most %d of %d exporters lacked a full view at once (%d polls)", worst, len(nodes), polls)
+		}
 		undo()
 		testbin.Eventually(t, 2*time.Minute, "the mesh complete again", func() error { return meshComplete(c, nodes) })
 		m.WaitTargetsUp(t, time.Minute)

@@ -24,8 +24,15 @@ func Start(t testing.TB, opts Options) *Cluster {
 	if opts.Logf == nil {
 		opts.Logf = t.Logf
 	}
-	// Clusters of killed test runs would hold memory and addresses.
-	removed, err := SweepOrphans(DefaultBaseDir)
+	// Clusters of killed test runs would hold memory and addresses. Under
+	// the build lock: tests started side by side would otherwise tear the
+	// same orphan down at once, and all but one fail.
+	var removed []string
+	err := withBuildLock(func() error {
+		var err error
+		removed, err = SweepOrphans(DefaultBaseDir)
+		return err
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
