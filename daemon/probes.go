@@ -7,15 +7,9 @@ import (
 	"github.com/connectivity-exporter/connectivity_exporter/prober"
 )
 
-// newProbes builds the probe of each protocol as c asks, and what closes
-// them.
-func newProbes(c *Config) (map[prober.Protocol]prober.ProbeFunc, func(), error) {
-	probes, closeProbes, _, err := newProbesWithEngine(c)
-	return probes, closeProbes, err
-}
-
-// newProbesWithEngine is newProbes, with the shared ICMP engine (nil with
-// pro-bing) for the flow probes.
+// newProbesWithEngine builds the probe of each protocol as c asks, what
+// closes them, and the shared ICMP engine (nil with pro-bing) for the
+// flow probes.
 func newProbesWithEngine(c *Config) (map[prober.Protocol]prober.ProbeFunc, func(), *prober.ICMPEngine, error) {
 	icmp, closeICMP, engine, err := newICMPProbe(c)
 	if err != nil {

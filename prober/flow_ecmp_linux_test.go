@@ -25,10 +25,15 @@ var (
 	withLabel = testbin.HashPolicy{Policy: 3, Fields: testbin.HashFiveTuple | testbin.HashFlowLabel}
 )
 
-func newFlowLab(t *testing.T) *testbin.ECMPLab {
+// newFlowLab builds the lab with members members (none: 4).
+func newFlowLab(t *testing.T, members ...int) *testbin.ECMPLab {
 	t.Helper()
 	testbin.SkipShort(t, "builds an ECMP lab")
-	lab := testbin.NewECMPLab(t, testbin.ECMPConfig{Hash4: fiveTuple, Hash6: withLabel})
+	cfg := testbin.ECMPConfig{Hash4: fiveTuple, Hash6: withLabel}
+	if len(members) > 0 {
+		cfg.Members = members[0]
+	}
+	lab := testbin.NewECMPLab(t, cfg)
 	srv := hello.NewServer(hello.Options{})
 	if err := lab.In(lab.Server, func() error {
 		for _, a := range []netip.Addr{testbin.ECMPServer4, testbin.ECMPServer6} {

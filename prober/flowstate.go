@@ -38,15 +38,13 @@ type FlowsState struct {
 	// by index; bounded by Count.
 	Failing []FlowState
 	// Partial is set while some flows fail past the threshold and the
-	// path answers on others since (PathState.Partial).
+	// path answers on others (PathState.Partial).
 	Partial bool
 }
 
 // Partial reports a path some of whose flows fail past the threshold
 // while others answer: one member of an equal-cost group drops, not the
 // peer. A partial path is neither reachable nor unreachable in a verdict.
-// Until a flow besides the failing one has answered since, the path is
-// not partial (the peer may be going down as a whole).
 func (s PathState) Partial() bool { return s.Flows.Partial }
 
 // flowSet is the store's state of a path's flows.
@@ -54,10 +52,14 @@ type flowSet struct {
 	flows []FlowState
 	// next is the rotation's next flow.
 	next int
-	// failRun has bit i set when flow i failed in the path's current run
-	// of failed probes: a path is down when the run covers two flows,
-	// not when one flow is re-probed.
-	failRun uint64
+	// freshRun has bit i set when flow i, answering before, failed in the
+	// path's current run of failed probes: the path is down when that many
+	// flows that answered fail in a row, not when one flow is re-probed or
+	// flows already known to fail fail again.
+	freshRun uint64
+	// unsure is set by a fresh failure until a probe of another flow says
+	// whether the path answers at all.
+	unsure bool
 }
 
 func newFlowSet(ids []Flow) *flowSet {
@@ -68,19 +70,24 @@ func newFlowSet(ids []Flow) *flowSet {
 	return fs
 }
 
-// pick chooses the flow to probe next and returns its index: a flow that
-// failed but not yet threshold times in a row (the most failures first,
-// then the lowest index), so that a fault is confirmed in threshold
-// intervals; otherwise the next in rotation, so that every flow is
-// probed within len(flows) picks. A flow failing past the threshold
-// waits for its turn in the rotation: a member that stays bad must not
-// stall the others.
+// pick chooses the flow to probe next and returns its index. Right after
+// a flow that answered fails, the next flow in rotation: its answer tells
+// a member that drops from a peer that is down, as fast as probing
+// without flows would (threshold fresh failures in a row). Otherwise a
+// flow that failed but not yet threshold times in a row (the most
+// failures first, then the lowest index), so that a member's fault is
+// confirmed within threshold intervals; otherwise the next in rotation,
+// so that every flow is probed within len(flows) picks. A flow failing
+// past the threshold waits for its turn in the rotation: a member that
+// stays bad must not stall the others.
 func (fs *flowSet) pick(threshold int) int {
 	best := -1
-	for i, f := range fs.flows {
-		if f.ConsecutiveFailures > 0 && f.ConsecutiveFailures < threshold &&
-			(best < 0 || f.ConsecutiveFailures > fs.flows[best].ConsecutiveFailures) {
-			best = i
+	if !fs.unsure {
+		for i, f := range fs.flows {
+			if f.ConsecutiveFailures > 0 && f.ConsecutiveFailures < threshold &&
+				(best < 0 || f.ConsecutiveFailures > fs.flows[best].ConsecutiveFailures) {
+				best = i
+			}
 		}
 	}
 	if best >= 0 {
@@ -98,7 +105,7 @@ func (fs *flowSet) record(i int, o Outcome, at time.Time, threshold int) (crosse
 	f.LastResult, f.LastProbed = o.Result, at
 	if o.Result == ResultSuccess {
 		f.ConsecutiveFailures, f.LastError = 0, ""
-		fs.failRun = 0
+		fs.freshRun, fs.unsure = 0, false
 		return false
 	}
 	f.LastError = string(o.Result)
@@ -108,23 +115,29 @@ func (fs *flowSet) record(i int, o Outcome, at time.Time, threshold int) (crosse
 	if errors.Is(o.Err, ErrFlowSetup) {
 		return false // a local error (port taken here): nothing about the flow's route
 	}
+	if f.ConsecutiveFailures == 0 {
+		fs.freshRun |= 1 << uint(i)
+		fs.unsure = true
+	}
 	f.ConsecutiveFailures++
-	fs.failRun |= 1 << uint(i)
 	return f.ConsecutiveFailures == threshold
 }
 
-// runFlows is how many distinct flows failed in the path's current run of
-// failures.
-func (fs *flowSet) runFlows() int { return bits.OnesCount64(fs.failRun) }
+// down reports whether the path's current run of failures says it is
+// down as a whole: threshold flows that answered (every flow, if fewer)
+// failed in a row.
+func (fs *flowSet) down(threshold int) bool {
+	return bits.OnesCount64(fs.freshRun) >= min(threshold, len(fs.flows))
+}
 
-// forget clears every flow's failures but keep's: after a path was down
-// as a whole, its flows' failures were the peer's, not a member's.
-func (fs *flowSet) forget(keep int) {
+// recovered is told that the path answers again after it was down: the
+// flows that failed meanwhile may have failed with the peer, so each is
+// probed again first (a suspect, one failure short of the threshold)
+// before it counts as failing on its own.
+func (fs *flowSet) recovered(threshold int) {
 	for i := range fs.flows {
-		if i != keep && fs.flows[i].ConsecutiveFailures > 0 {
-			fs.flows[i].ConsecutiveFailures = 0
-			fs.flows[i].LastResult = ""
-			fs.flows[i].LastError = ""
+		if fs.flows[i].ConsecutiveFailures >= threshold {
+			fs.flows[i].ConsecutiveFailures = threshold - 1
 		}
 	}
 }

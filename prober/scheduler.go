@@ -103,7 +103,7 @@ func (c Config) Validate() error {
 	case c.MTUProbeEvery < 0:
 		return &ConfigError{"MTUProbeEvery", fmt.Sprintf("must not be negative, got %d", c.MTUProbeEvery)}
 	}
-	return c.FlowConfig.validate()
+	return c.validate()
 }
 
 // Scheduler probes every target once per interval.

@@ -99,7 +99,7 @@ func (s *Scheduler) probeFlow(ctx context.Context, t Target) bool {
 	if s.cfg.Flows <= 1 || probe == nil || (t.Protocol == ProtocolICMP && !t.IP.Unmap().Is6()) {
 		return false
 	}
-	f, i, ok := s.store.PickFlow(t, func() []Flow { return s.cfg.flowIDs(t) })
+	f, i, ok := s.store.PickFlow(t, s.cfg.flowIDs)
 	if !ok {
 		return false
 	}

@@ -5,7 +5,7 @@ import "time"
 // PickFlow chooses which of t's flows to probe next (flowSet.pick) and
 // returns it with its index. ids gives t's flow identities the first
 // time; false when t is not tracked.
-func (s *Store) PickFlow(t Target, ids func() []Flow) (Flow, int, bool) {
+func (s *Store) PickFlow(t Target, ids func(Target) []Flow) (Flow, int, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.states[t]; !ok {
@@ -13,7 +13,7 @@ func (s *Store) PickFlow(t Target, ids func() []Flow) (Flow, int, bool) {
 	}
 	fs := s.flowSets[t]
 	if fs == nil {
-		flows := ids()
+		flows := ids(t)
 		if len(flows) == 0 {
 			return Flow{}, 0, false
 		}
@@ -28,10 +28,11 @@ func (s *Store) PickFlow(t Target, ids func() []Flow) (Flow, int, bool) {
 // flow's and the path's state, like Record, and returns the new state and,
 // when the flow has just failed failure-threshold times in a row, the
 // flow's state (crossed). The path turns unreachable after threshold
-// failures in a row that span two flows or more, so that one flow
-// re-probed is a partial path, not a peer down; it turns reachable on any
-// flow's success, and a path back from unreachable forgets its flows'
-// failures, which were the peer's.
+// failures in a row of flows that answered before (flowSet.down), so that
+// one flow re-probed, or flows known to fail failing again, make a
+// partial path, not a peer down; it turns reachable on any flow's
+// success, and a path back from unreachable probes the flows that failed
+// meanwhile again before it calls them failing (flowSet.recovered).
 func (s *Store) RecordFlow(t Target, i int, o Outcome, at time.Time) (st PathState, crossed *FlowState, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -52,7 +53,7 @@ func (s *Store) RecordFlow(t Target, i int, o Outcome, at time.Time) (st PathSta
 	}
 	if o.Result == ResultSuccess {
 		if cur.Status == StatusUnreachable {
-			fs.forget(i)
+			fs.recovered(s.failureThreshold)
 		}
 		cur.Status = StatusReachable
 		cur.ConsecutiveFailures = 0
@@ -62,7 +63,7 @@ func (s *Store) RecordFlow(t Target, i int, o Outcome, at time.Time) (st PathSta
 		cur.ConsecutiveFailures++
 		cur.LastRTT = 0
 		cur.LastError = fs.flows[i].LastError
-		if cur.ConsecutiveFailures >= s.failureThreshold && (len(fs.flows) == 1 || fs.runFlows() >= 2) {
+		if cur.ConsecutiveFailures >= s.failureThreshold && fs.down(s.failureThreshold) {
 			cur.Status = StatusUnreachable
 			if cur.MTU.Status == MTUStatusBlackhole {
 				cur.MTU.Status = MTUStatusUnknown
@@ -70,6 +71,6 @@ func (s *Store) RecordFlow(t Target, i int, o Outcome, at time.Time) (st PathSta
 		}
 	}
 	cur.Flows = fs.summary(s.failureThreshold)
-	cur.Flows.Partial = cur.Status == StatusReachable && len(cur.Flows.Failing) > 0 && cur.ConsecutiveFailures < s.failureThreshold
+	cur.Flows.Partial = cur.Status == StatusReachable && len(cur.Flows.Failing) > 0
 	return *cur, crossed, true
 }

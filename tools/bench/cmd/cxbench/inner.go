@@ -598,13 +598,22 @@ func (in *inner) scale(ctx context.Context) error {
 	exporterSmall := variant{"connectivity_exporter binary, small probes only (--probe.mtu.every=0)", func(nodes, interval string) []string {
 		return append(exporter.argv(nodes, interval), "--probe.mtu.every=0")
 	}}
+	// Sticky flows (--probe.flows, 8 by default) next to one flow, both
+	// without full-size probes: what covering 8 flows a path costs, one
+	// flow per interval in rotation, against small probes alone as before.
+	exporterFlows := variant{"connectivity_exporter binary, 8 flows, small probes only (--probe.flows=8 --probe.mtu.every=0)", func(nodes, interval string) []string {
+		return append(exporter.argv(nodes, interval), "--probe.flows=8", "--probe.mtu.every=0")
+	}}
+	exporterOneFlow := variant{"connectivity_exporter binary, one flow, small probes only (--probe.flows=1 --probe.mtu.every=0)", func(nodes, interval string) []string {
+		return append(exporter.argv(nodes, interval), "--probe.flows=1", "--probe.mtu.every=0")
+	}}
 	core := variant{"probing core (cxbench probe: shared socket, minimal GET)", func(nodes, interval string) []string {
 		return in.probeArgv(nodes, interval)
 	}}
 	core1 := variant{"probing core, GOMAXPROCS=1", func(nodes, interval string) []string {
 		return gomaxprocs1(in.probeArgv(nodes, interval))
 	}}
-	variants := []variant{exporter, exporterSmall}
+	variants := []variant{exporter, exporterSmall, exporterFlows, exporterOneFlow}
 	if !in.results.EngineWired {
 		// The binary still uses pro-bing: measure what it will be once the
 		// engine is wired too.
@@ -633,7 +642,7 @@ func (in *inner) scale(ctx context.Context) error {
 			// idle cost), and the pro-bing binary not with dead peers.
 			if (v.tool == core1.tool && !strings.Contains(sc.name, "idle")) ||
 				(v.tool == exporter.tool && !in.results.EngineWired && sc.dead) ||
-				(v.tool == exporterSmall.tool && sc.name != "5,000 peers × 4 paths, 15 s") {
+				((v.tool == exporterSmall.tool || v.tool == exporterFlows.tool || v.tool == exporterOneFlow.tool) && sc.name != "5,000 peers × 4 paths, 15 s") {
 				continue
 			}
 			if sc.dead {
