@@ -39,6 +39,8 @@ func TestFlagDefaultsStayTheSame(t *testing.T) {
 		{"daemon", "probe.mtu.refresh", "5m0s"},
 		{"hello", "hello.listen-address", ":4240"},
 		{"status", "admin.socket", "/run/connectivity_exporter/admin.sock"},
+		{"trace", "admin.socket", "/run/connectivity_exporter/admin.sock"},
+		{"trace", "flows", "0"},
 	}
 	for _, tc := range tests {
 		got, ok := defaults[tc.cmd][tc.flag]

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -25,7 +26,9 @@ const (
 )
 
 // ErrUnknownNode is wrapped by a Tracer's error (and the client's) when
-// the node to trace is not in the daemon's node list.
+// the node to trace is not in the daemon's node list; the error's text
+// starts with its own, which is how the client tells the daemon's 404 from
+// an older daemon's (no /v1/trace).
 var ErrUnknownNode = errors.New("unknown node")
 
 // ErrNotTraceable is wrapped when the node is known but there is nothing
@@ -101,10 +104,12 @@ func (c *Client) Trace(ctx context.Context, node string, flows int) (TraceReport
 	r, err := call[TraceReport](ctx, c, http.MethodPost, pathTrace+"?"+q.Encode(), traceWriteTimeout)
 	var se *StatusError
 	if errors.As(err, &se) {
-		switch se.Code {
-		case http.StatusNotFound:
+		switch {
+		case se.Code == http.StatusNotFound && strings.HasPrefix(se.Message, ErrUnknownNode.Error()):
 			err = &reachError{msg: se.Message, errs: []error{ErrUnknownNode, err}}
-		case http.StatusConflict:
+		case se.Code == http.StatusNotFound:
+			err = &reachError{msg: "the daemon cannot trace: it is older than the trace command (" + se.Message + ")", errs: []error{err}}
+		case se.Code == http.StatusConflict:
 			err = &reachError{msg: se.Message, errs: []error{ErrNotTraceable, err}}
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"reflect"
 	"strings"
 	"testing"
@@ -86,5 +87,24 @@ func TestTraceWithoutTracer(t *testing.T) {
 	var se *admin.StatusError
 	if !errors.As(err, &se) || se.Code != 501 || !strings.Contains(err.Error(), "cannot trace") {
 		t.Fatalf("%v: want a 501 saying the daemon cannot trace", err)
+	}
+}
+
+// An older daemon, without /v1/trace, is not mistaken for an unknown node.
+func TestTraceOfAnOlderDaemon(t *testing.T) {
+	b := &traceBackend{fakeBackend: fakeBackend{report: sampleReport(), info: sampleInfo()}}
+	c := admin.NewClient(admintest.Serve(t, b, func(s *http.Server) {
+		h := s.Handler
+		s.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/v1/trace" {
+				http.NotFound(w, r)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	}))
+	_, err := c.Trace(context.Background(), "node-2", 0)
+	if err == nil || errors.Is(err, admin.ErrUnknownNode) || !strings.Contains(err.Error(), "older than the trace command") {
+		t.Fatalf("%v: want an error saying the daemon is older than the trace command", err)
 	}
 }

@@ -57,7 +57,10 @@ func newAdminBackend(f *Config, keeper *plan.Keeper, store *prober.Store, live *
 				if f.Passive {
 					return admin.TraceReport{}, fmt.Errorf("%w: a passive daemon probes nothing", admin.ErrNotTraceable)
 				}
-				return admin.TraceReport{}, fmt.Errorf("%w: the daemon has no node list yet", admin.ErrNotTraceable)
+				if keeper.Current() == nil {
+					return admin.TraceReport{}, fmt.Errorf("%w: the daemon has no node list yet", admin.ErrNotTraceable)
+				}
+				return admin.TraceReport{}, fmt.Errorf("%w: this daemon has no tracer", admin.ErrNotTraceable)
 			}
 			if flows == 0 {
 				flows = flowsPerPath(f)

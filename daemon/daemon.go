@@ -41,6 +41,10 @@ type Deps struct {
 	// FlowProbes, if set, returns the probes of one flow of a path
 	// (--probe.flows), after Probes; nil or none probes without flows.
 	FlowProbes func(c *Config) map[prober.Protocol]prober.FlowProbeFunc
+	// Tracers returns the tracer of the trace command and the one of
+	// failing flows (newTracers); nil: the daemon does not trace (the
+	// trace command is refused, failing flows are not traced).
+	Tracers func(c *Config) (onDemand, automatic FlowTracer, err error)
 	// DropPrivileges keeps only the capabilities given.
 	DropPrivileges func(keep ...cap.Value) (privileges.Result, error)
 	// NodeSource, when set, replaces the node file or the Kubernetes API
@@ -52,7 +56,7 @@ type Deps struct {
 // RealDeps are the probes, full-size probes and capabilities of the process.
 func RealDeps() Deps {
 	parts := &probeParts{}
-	return Deps{Probes: parts.newProbes, FlowProbes: parts.newFlowProbes, MTUProbe: newMTUProbe, DropPrivileges: privileges.Drop}
+	return Deps{Probes: parts.newProbes, FlowProbes: parts.newFlowProbes, MTUProbe: newMTUProbe, Tracers: newTracers, DropPrivileges: privileges.Drop}
 }
 
 // daemon is one run of Serve.

@@ -12,23 +12,23 @@ import (
 	"github.com/connectivity-exporter/connectivity_exporter/prober"
 )
 
-// flowTracer traces one flow of one path: prober.Tracer, or a fake in
+// FlowTracer traces one flow of one path: prober.Tracer, or a fake in
 // tests.
-type flowTracer interface {
+type FlowTracer interface {
 	Trace(ctx context.Context, proto prober.Protocol, dst netip.Addr, f prober.Flow) prober.TraceResult
 }
 
-// newTracers are the daemon's tracers: one for the trace command, which
-// tries a silent TTL twice (the routers' ICMP rate limits bite when every
-// flow of a node is traced at once), and one for failing flows, which
-// tries once so that the bad member is named within seconds. They share
-// one rate limit.
-func newTracers(c *Config) (onDemand, automatic *prober.Tracer, err error) {
-	automatic, err = prober.NewTracer(prober.TraceConfig{Port: uint16(c.HelloPort), PrivilegedICMP: c.ICMPPrivileged})
+// newTracers are the daemon's tracers (Deps.Tracers): one for the trace
+// command, which tries a silent TTL twice (the routers' ICMP rate limits
+// bite when every flow of a node is traced at once), and one for failing
+// flows, which tries once so that the bad member is named within seconds.
+// They share one rate limit.
+func newTracers(c *Config) (onDemand, automatic FlowTracer, err error) {
+	tr, err := prober.NewTracer(prober.TraceConfig{Port: uint16(c.HelloPort), PrivilegedICMP: c.ICMPPrivileged})
 	if err != nil {
 		return nil, nil, err
 	}
-	return automatic.WithAttempts(2), automatic, nil
+	return tr.WithAttempts(2), tr, nil
 }
 
 // traceFlows are the first n flows of t as the scheduler probes them
@@ -49,7 +49,7 @@ const maxConcurrentTraces = 8
 
 // traceNode traces every flow (n per path, identities from fc) of every
 // path of node in p.
-func traceNode(ctx context.Context, tr flowTracer, fc prober.FlowConfig, p *plan.Plan, node string, n int) (admin.TraceReport, error) {
+func traceNode(ctx context.Context, tr FlowTracer, fc prober.FlowConfig, p *plan.Plan, node string, n int) (admin.TraceReport, error) {
 	if p == nil {
 		return admin.TraceReport{}, fmt.Errorf("%w: the daemon has no node list yet", admin.ErrNotTraceable)
 	}

@@ -19,10 +19,13 @@ type FlowFailure struct {
 	Flow   prober.Flow
 }
 
-// FlowFailureHook is what the flows scheduler (--probe.flows) tells of its
-// flows: FlowFailing each time a flow's probe fails past the failure
-// threshold (repeats are cheap), FlowRecovered once it answers again. The
-// trace keeper implements it.
+// FlowFailureHook is what a flows scheduler tells of its flows:
+// FlowFailing when a flow's probe fails past the failure threshold
+// (repeats are cheap), FlowRecovered once it answers again. The trace
+// keeper implements it; prober.Scheduler's OnFlowFailing calls
+// FlowFailing (tracing.onFlowFailing), and since the scheduler has no
+// recovery hook, the keeper learns of recoveries from every probe's path
+// state (PathProbed, through tracing.observer).
 type FlowFailureHook interface {
 	FlowFailing(f FlowFailure)
 	FlowRecovered(t prober.Target, index int)
@@ -48,7 +51,7 @@ const (
 	// new failing flow is not traced until another recovers.
 	defaultMaxTracedFlows = 64
 	// defaultConcurrentAutoTraces bounds the traces running at once; a
-	// flow that finds every slot taken is traced on its next failure.
+	// flow that finds every slot taken waits for one.
 	defaultConcurrentAutoTraces = 8
 )
 
@@ -69,7 +72,7 @@ type tracedFlow struct {
 // connectivity_path_trace_info. A flow that finds every slot taken waits
 // for one, oldest first.
 type traceKeeper struct {
-	tracer   flowTracer
+	tracer   FlowTracer
 	retrace  time.Duration
 	maxFlows int
 	maxRun   int // traces at once
@@ -85,7 +88,7 @@ type traceKeeper struct {
 
 // newTraceKeeper traces with tr until ctx ends; Wait waits for the traces
 // running then.
-func newTraceKeeper(ctx context.Context, tr flowTracer) *traceKeeper {
+func newTraceKeeper(ctx context.Context, tr FlowTracer) *traceKeeper {
 	return &traceKeeper{
 		tracer: tr, retrace: defaultRetrace, maxFlows: defaultMaxTracedFlows, maxRun: defaultConcurrentAutoTraces,
 		now: time.Now, ctx: ctx, flows: map[flowID]*tracedFlow{},

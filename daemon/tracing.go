@@ -15,18 +15,18 @@ import (
 // tracing is the daemon's tracers: on demand (the trace command) and for
 // failing flows (the keeper).
 type tracing struct {
-	onDemand flowTracer
+	onDemand FlowTracer
 	keeper   *traceKeeper
 }
 
 // startTracing makes the tracers, keeps the keeper's flows to the plan's
 // paths and exports connectivity_path_trace_info; nil for a passive
-// daemon.
+// daemon, and without Deps.Tracers.
 func (d *daemon) startTracing(ctx context.Context, g *errgroup.Group, keeper *plan.Keeper, reg prometheus.Registerer, src prometheus.Labels) (*tracing, error) {
-	if d.cfg.Passive {
+	if d.cfg.Passive || d.deps.Tracers == nil {
 		return nil, nil
 	}
-	onDemand, automatic, err := newTracers(d.cfg)
+	onDemand, automatic, err := d.deps.Tracers(d.cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -236,11 +236,12 @@ func notReachedLines(traces []admin.FlowTrace) []string {
 	return lines
 }
 
-// flowName is a flow's index and identity: "2 (sport 60464, label 0x1e995)".
+// flowName is a flow's index and identity, in the words of status's
+// flow lines: "2 (port 60464, label 0x1e995)".
 func flowName(t admin.FlowTrace) string {
 	var id []string
 	if t.SourcePort != 0 {
-		id = append(id, fmt.Sprintf("sport %d", t.SourcePort))
+		id = append(id, fmt.Sprintf("port %d", t.SourcePort))
 	}
 	if t.FlowLabel != 0 {
 		id = append(id, fmt.Sprintf("label %#05x", t.FlowLabel))
@@ -251,35 +252,54 @@ func flowName(t admin.FlowTrace) string {
 	return fmt.Sprintf("%d (%s)", t.Flow, strings.Join(id, ", "))
 }
 
-// writeFlowTraces writes a line per failing flow's trace of path p.
+// writeFlowTraces writes a line per outcome of the failing flows' traces
+// of path p: the flows that end at the same hop share one (a peer down
+// fails every flow the same way).
 func writeFlowTraces(w io.Writer, p *admin.PathReport) {
 	for _, pr := range []struct {
 		label string
 		r     admin.ProbeReport
 	}{{"ICMP trace:", p.ICMP}, {"HTTP trace:", p.HTTP}} {
+		var order []admin.FlowTrace // the first trace of each outcome
+		names := map[string][]string{}
 		for _, t := range pr.r.FlowTraces {
-			fmt.Fprintf(w, "      %-17s%s\n", pr.label, flowTraceText(t))
+			o := traceOutcome(t, false)
+			if _, ok := names[o]; !ok {
+				order = append(order, t)
+			}
+			names[o] = append(names[o], flowName(t))
+		}
+		for _, t := range order {
+			fs := names[traceOutcome(t, false)]
+			verb := "fails; its trace"
+			if len(fs) > 1 {
+				verb = "fail; their traces"
+			}
+			fmt.Fprintf(w, "      %-17s%s %s %s %s\n", pr.label, pluralWord(len(fs), "flow"), strings.Join(fs, ", "), verb, traceOutcome(t, len(fs) > 1))
 		}
 	}
 }
 
-// flowTraceText is one line of status about a failing flow's trace.
-func flowTraceText(t admin.FlowTrace) string {
-	s := "flow " + flowName(t) + " fails; its trace "
+// traceOutcome says where a failing flow's trace went (where several
+// did, with plural).
+func traceOutcome(t admin.FlowTrace, plural bool) string {
+	end := "ends"
+	if plural {
+		end = "end"
+	}
 	switch {
 	case t.Reached:
-		s += "reached the node (the fault is not on the way there)"
+		return "reached the node (the fault is not on the way there)"
 	case t.LastHop != "":
-		s += fmt.Sprintf("ends at %s (TTL %d)", clean(t.LastHop), t.LastHopTTL)
+		s := fmt.Sprintf("%s at %s (TTL %d)", end, clean(t.LastHop), t.LastHopTTL)
 		if t.FirstSilentTTL > 0 {
 			s += fmt.Sprintf(", silent from TTL %d", t.FirstSilentTTL)
 		}
+		return s
 	case t.Error != "":
-		s += "failed: " + clean(t.Error)
-	default:
-		s += "got no answer"
+		return "failed: " + clean(t.Error)
 	}
-	return s
+	return "got no answer"
 }
 
 func pluralWord(n int, word string) string {

@@ -118,17 +118,27 @@ func TestTraceCommand(t *testing.T) {
 // A failing flow's trace shows under its path in status.
 func TestStatusShowsFlowTraces(t *testing.T) {
 	r := scenario(row{"node-1", "RRRR"}, row{"node-2", "RRTT"})
-	dark := fanOut("host", "http", "ipv4", "198.18.0.2", 2)[1]
+	flows := fanOut("host", "http", "ipv4", "198.18.0.2", 6) // 1 and 5 dark on one member
+	other := flows[2]
+	other.Reached, other.LastHop, other.LastHopTTL = false, "", 0
+	other.Error = "flow setup: the flow's 4-tuple is in use on this host"
 	for i := range r.Nodes {
 		if r.Nodes[i].Name == "node-2" {
-			r.Nodes[i].Host.HTTP.FlowTraces = []admin.FlowTrace{dark}
+			r.Nodes[i].Host.HTTP.FlowTraces = []admin.FlowTrace{flows[1], other, flows[5]}
+			r.Nodes[i].Host.ICMP.FlowTraces = []admin.FlowTrace{flows[1]}
 		}
 	}
 	var b bytes.Buffer
 	if err := status.RenderText(&b, r, status.TextOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if want := "HTTP trace:      flow 1 (sport 60037) fails; its trace ends at 198.18.1.6 (TTL 2), silent from TTL 3"; !strings.Contains(b.String(), want) {
-		t.Errorf("status:\n%s\nwant a line %q", b.String(), want)
+	for _, want := range []string{
+		"      ICMP trace:      flow 1 (port 60037) fails; its trace ends at 198.18.1.6 (TTL 2), silent from TTL 3\n",
+		"      HTTP trace:      flows 1 (port 60037), 5 (port 60185) fail; their traces end at 198.18.1.6 (TTL 2), silent from TTL 3\n",
+		"      HTTP trace:      flow 2 (port 60074) fails; its trace failed: flow setup: the flow's 4-tuple is in use on this host\n",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("status:\n%s\nwant a line %q", b.String(), want)
+		}
 	}
 }
