@@ -77,7 +77,7 @@ func startFabricLab(t *testing.T) *fabricLab {
 	// Linux routers answer 6 ICMP errors, then 1 a second, per
 	// destination; a fabric's switches allow far more, the lab's too.
 	for _, ns := range append([]string{lab.Router}, lab.Members...) {
-		runIn(t, ns, "sysctl", "-q", "-w", "net.ipv4.icmp_ratelimit=0", "net.ipv6.icmp.ratelimit=0")
+		testbin.NetnsExec(t, ns, "sysctl", "-q", "-w", "net.ipv4.icmp_ratelimit=0", "net.ipv6.icmp.ratelimit=0")
 	}
 	// client-f1 shares the client's addresses and so probes the server's
 	// responder on another port (its own listens on it in the client).
@@ -579,8 +579,8 @@ func (fl *fabricLab) dropLarge(t *testing.T) {
 	// Count, per family, the large packets the member sees: IPv6 echoes
 	// carry no label of a flow at full size, so their member is the
 	// kernel's choice, learned here.
-	runIn(t, ns, "nft", "insert rule inet cxlab fault meta nfproto ipv4 meta length > 1400 counter")
-	runIn(t, ns, "nft", "insert rule inet cxlab fault meta nfproto ipv6 meta length > 1400 counter")
+	testbin.NetnsExec(t, ns, "nft", "insert rule inet cxlab fault meta nfproto ipv4 meta length > 1400 counter")
+	testbin.NetnsExec(t, ns, "nft", "insert rule inet cxlab fault meta nfproto ipv6 meta length > 1400 counter")
 	mark := fl.hooks.Mark()
 	took := testbin.Eventually(t, 60*time.Second, "icmp/ipv4 to server an MTU black hole", func() error {
 		mm, err := fl.scrape("client")
