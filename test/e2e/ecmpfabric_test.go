@@ -422,6 +422,11 @@ func (fl *fabricLab) dropAll(t *testing.T, bad int) {
 			t.Errorf("status does not say %q (%s):\n%s", s, pf, out)
 		}
 	}
+	for _, fam := range []string{"ipv4", "ipv6"} {
+		if s := " at " + memberAddr(bad, fam) + " (TTL 2), silent from TTL 3"; want["http/"+fam] > 0 && !strings.Contains(string(out), s) {
+			t.Errorf("status shows no trace ending%s:\n%s", s, out)
+		}
+	}
 	if s := "one member of an equal-cost group drops"; !strings.Contains(string(out), s) {
 		t.Errorf("status does not diagnose %q:\n%s", s, out)
 	}
