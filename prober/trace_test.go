@@ -118,6 +118,12 @@ func TestTraceSteps(t *testing.T) {
 			lastHop: member2, lastTTL: 2,
 		},
 		{
+			name:   "an unreachable without a sender ends the trace, naming no hop",
+			script: map[int][]hopAnswer{1: {te(router1)}, 2: {{kind: HopUnreachable, err: errors.New("no route to host")}}},
+			sent:   []int{1, 2}, kinds: []HopKind{HopTimeExceeded, HopUnreachable},
+			lastHop: router1, lastTTL: 1,
+		},
+		{
 			name:   "MaxTTL bounds the trace",
 			cfg:    TraceConfig{MaxTTL: 2},
 			script: map[int][]hopAnswer{1: {te(router1)}, 2: {te(member2)}, 3: {{kind: HopDestination, from: dstA}}},
