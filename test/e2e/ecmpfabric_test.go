@@ -505,6 +505,17 @@ func (fl *fabricLab) dropAll(t *testing.T, bad int) {
 			t.Errorf("client-f1 %s: unreachable after %v failures, threshold %d", pf, failed, fabricThreshold)
 		}
 	}
+	f1Status, _ := exec.Command(binary, "status", "--admin.socket="+fl.sockF1).CombinedOutput()
+	if strings.Contains(string(f1Status), "equal-cost") || strings.Contains(string(f1Status), "Partial") {
+		t.Errorf("client-f1 (1 flow) status shows a partial path:\n%s", f1Status)
+	}
+	notified := map[string][]string{}
+	for _, path := range []string{"/critical", "/warning", "/default"} {
+		for _, a := range fl.hooks.Firing(mark, path) {
+			notified[a["source"]] = append(notified[a["source"]], a["alertname"]+"{"+strings.TrimSpace(a["protocol"]+" "+a["family"])+"}")
+		}
+	}
+	t.Logf("notified by source so far: %v", notified)
 }
 
 func probesFailed(m testbin.Metrics, proto, fam string) float64 {
