@@ -142,6 +142,17 @@ func (fs *flowSet) recovered(threshold int) {
 	}
 }
 
+// answeredSince reports whether every flow's latest probe answered, and
+// was sent at or after since.
+func (fs *flowSet) answeredSince(since time.Time) bool {
+	for _, f := range fs.flows {
+		if f.LastResult != ResultSuccess || f.LastProbed.Before(since) {
+			return false
+		}
+	}
+	return true
+}
+
 // summary is the FlowsState of fs at threshold.
 func (fs *flowSet) summary(threshold int) FlowsState {
 	s := FlowsState{Count: len(fs.flows)}

@@ -79,20 +79,28 @@ type MTUState struct {
 	LastError         string
 	LastProbed        time.Time
 	// ConsecutiveLosses counts lost full-size probes since the last one
-	// that was not lost.
+	// that was not lost; LostSince is when the first of them was sent.
 	ConsecutiveLosses int
+	LostSince         time.Time
 }
 
 // foldMTU folds one full-size outcome into m. smallOK says that the path's
 // small probes currently succeed: only then is a loss an MTU black hole.
-func foldMTU(m MTUState, o MTUOutcome, smallOK bool, at time.Time) MTUState {
+// flowsAnswered says that every flow of a path with flows answered a
+// small probe since the losses began: a full-size probe carries no flow's
+// identity, so until then it may have crossed a member that drops
+// everything (the flows on it not probed yet), and the previous verdict
+// stands.
+func foldMTU(m MTUState, o MTUOutcome, smallOK, flowsAnswered bool, at time.Time) MTUState {
 	m.LastResult, m.LastProbed, m.Expected = o.Result, at, o.Expected
 	m.LastError = ""
 	if o.Err != nil {
 		m.LastError = o.Err.Error()
 	}
 	if o.Result != MTUResultLost {
-		m.ConsecutiveLosses = 0
+		m.ConsecutiveLosses, m.LostSince = 0, time.Time{}
+	} else if m.ConsecutiveLosses == 0 {
+		m.LostSince = at
 	}
 	switch o.Result {
 	case MTUResultOK, MTUResultTooBig:
@@ -108,11 +116,11 @@ func foldMTU(m MTUState, o MTUOutcome, smallOK bool, at time.Time) MTUState {
 		switch {
 		case !smallOK:
 			m.Status, m.PathMTU = MTUStatusUnknown, 0
-		case m.ConsecutiveLosses >= MTULossThreshold:
+		case m.ConsecutiveLosses >= MTULossThreshold && flowsAnswered:
 			m.Status, m.PathMTU = MTUStatusBlackhole, 0
 		}
 		// Below the threshold the previous verdict stands: one lost
-		// packet is a near miss.
+		// packet is a near miss; so it does until every flow answered.
 	default:
 		m.Status, m.PathMTU = MTUStatusUnknown, 0
 	}

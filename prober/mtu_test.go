@@ -39,7 +39,7 @@ func TestFoldMTU(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := foldMTU(tc.prev, tc.o, tc.smallOK, at)
+			got := foldMTU(tc.prev, tc.o, tc.smallOK, true, at)
 			if got.Status != tc.wantStatus || got.PathMTU != tc.wantPMTU || got.ConsecutiveLosses != tc.wantLosses {
 				t.Errorf("got status %s, path MTU %d, losses %d; want %s, %d, %d", got.Status, got.PathMTU, got.ConsecutiveLosses, tc.wantStatus, tc.wantPMTU, tc.wantLosses)
 			}
@@ -172,5 +172,57 @@ func TestICMPEngineFullSizeLoopback(t *testing.T) {
 	defer cancel()
 	if o := e.Probe(ctx, netip.MustParseAddr("127.0.0.1")); o.Result != ResultSuccess {
 		t.Fatalf("small echo after full-size ones: %+v", o)
+	}
+}
+
+// A full-size probe carries no flow's identity: on a path with flows it
+// may cross an equal-cost member that drops everything, before or after
+// the flows on that member fail past the threshold (the ECMP lab's
+// TestECMPFabricProof saw a member dropping everything read as an MTU
+// black hole). Losses are a black hole only once every flow answered
+// since they began, and never while the path is partial.
+func TestStoreMTUBlackHoleWaitsForEveryFlow(t *testing.T) {
+	const threshold = 2
+	tg := Target{Peer: "node-1", Path: PathHost, Protocol: ProtocolICMP, IP: netip.MustParseAddr("2001:db8::1")}
+	ids := func(Target) []Flow { return []Flow{{FlowLabel: 1}, {FlowLabel: 2}, {FlowLabel: 3}} }
+	lost := MTUOutcome{Result: MTUResultLost, Expected: 1500}
+	start := time.Unix(1000, 0)
+	// interval probes one flow of tg at start+n seconds, flow bad (if
+	// not -1) timing out; a full-size probe follows when full is set.
+	type step struct {
+		bad  int
+		full bool
+	}
+	for _, tc := range []struct {
+		name  string
+		steps []step
+		want  MTUStatus
+	}{
+		{"member dropping everything, its flow not probed yet", []step{{-1, false}, {-1, false}, {-1, false}, {2, true}, {2, true}}, MTUStatusOK},
+		{"member dropping everything, its flow failing", []step{{-1, false}, {-1, false}, {-1, false}, {1, true}, {1, true}, {1, true}, {1, true}, {1, true}}, MTUStatusUnknown},
+		{"large packets dropped, every flow answers", []step{{-1, false}, {-1, false}, {-1, false}, {-1, true}, {-1, true}, {-1, true}, {-1, true}}, MTUStatusBlackhole},
+		{"two losses, the flows not all probed since", []step{{-1, false}, {-1, false}, {-1, true}, {-1, true}}, MTUStatusOK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := NewStore(threshold)
+			s.Retain([]Target{tg})
+			s.RecordMTU(tg, MTUOutcome{Result: MTUResultOK, Expected: 1500}, start)
+			var st PathState
+			for n, stp := range tc.steps {
+				at := start.Add(time.Duration(n+1) * time.Second)
+				_, i, _ := s.PickFlow(tg, ids)
+				o := Outcome{Result: ResultSuccess, RTT: time.Millisecond}
+				if i == stp.bad {
+					o = Outcome{Result: ResultTimeout}
+				}
+				st, _, _ = s.RecordFlow(tg, i, o, at)
+				if stp.full {
+					st, _ = s.RecordMTU(tg, lost, at)
+				}
+			}
+			if st.MTU.Status != tc.want {
+				t.Errorf("MTU %q, want %q (flows %+v)", st.MTU.Status, tc.want, st.Flows)
+			}
+		})
 	}
 }

@@ -98,7 +98,10 @@ func (s *Store) Record(t Target, o Outcome, at time.Time) (st PathState, ok bool
 
 // RecordMTU folds one full-size outcome into the target's state, like
 // Record. A lost full-size probe counts towards a black hole only while
-// the path's small probes succeed.
+// the path's small probes succeed, and on a path with flows only once
+// every flow answered since the losses began: full-size probes carry no
+// flow's identity, so they may cross an equal-cost member that drops
+// everything, which is a partial path, no MTU fault (foldMTU).
 func (s *Store) RecordMTU(t Target, o MTUOutcome, at time.Time) (st PathState, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -106,8 +109,16 @@ func (s *Store) RecordMTU(t Target, o MTUOutcome, at time.Time) (st PathState, o
 	if !ok {
 		return PathState{}, false
 	}
-	smallOK := cur.Status == StatusReachable && cur.LastResult == ResultSuccess
-	cur.MTU = foldMTU(cur.MTU, o, smallOK, at)
+	smallOK := cur.Status == StatusReachable && cur.LastResult == ResultSuccess && len(cur.Flows.Failing) == 0
+	lostSince := cur.MTU.LostSince
+	if lostSince.IsZero() {
+		lostSince = at
+	}
+	answered := true
+	if fs := s.flowSets[t]; fs != nil {
+		answered = fs.answeredSince(lostSince)
+	}
+	cur.MTU = foldMTU(cur.MTU, o, smallOK, answered, at)
 	return *cur, true
 }
 

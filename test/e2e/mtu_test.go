@@ -28,7 +28,8 @@ const (
 // A bridge port in the middle of node-2's paths set to a smaller MTU drops
 // larger frames silently (no ICMP error is possible at layer 2): node-2 is
 // an MTU black hole on both its paths, over ICMP and HTTP, within 4
-// full-size rounds, while every small probe stays green. Restoring the MTU
+// full-size rounds (and a sweep of the HTTP paths' flows), while every
+// small probe stays green. Restoring the MTU
 // heals it.
 func TestMTUBlackHoleOnABridgePort(t *testing.T) {
 	l := startLabWith(t, 3, mtuLabArgs)
@@ -48,7 +49,11 @@ func TestMTUBlackHoleOnABridgePort(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = exec.Command("ip", "link", "set", port, "mtu", "1500").Run() })
 	start := time.Now()
-	within := 4*mtuRound + 2*time.Second // 4 rounds, and a probe timeout or two
+	// 4 rounds, and a probe timeout or two; HTTP paths have the default 8
+	// flows, each of which must answer after the losses began before they
+	// are a black hole (a full-size probe may otherwise have crossed an
+	// equal-cost member that drops everything): 8 intervals of 1 s more.
+	within := 4*mtuRound + 8*time.Second + 2*time.Second
 	testbin.Eventually(t, within, "node-2 a black hole on every path from node-1 and node-3, small probes green", func() error {
 		var seen []string
 		ok := true

@@ -326,12 +326,23 @@ func startAlertmanager(t *testing.T, dir, hookURL string) string {
 // startAlertmanagerWait is startAlertmanager with another group wait.
 func startAlertmanagerWait(t *testing.T, dir, hookURL, groupWait string) string {
 	t.Helper()
+	return startAlertmanagerPace(t, dir, hookURL, groupWait, "")
+}
+
+// startAlertmanagerPace is startAlertmanagerWait with another group
+// interval too ("" keeps the example's), for a test that waits for a
+// resolved notification (sent at the next group interval).
+func startAlertmanagerPace(t *testing.T, dir, hookURL, groupWait, groupInterval string) string {
+	t.Helper()
 	cfg, err := os.ReadFile(filepath.Join(testbin.RepoRoot(), "examples", "alertmanager.yml"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	text := strings.ReplaceAll(string(cfg), "http://127.0.0.1:5001", hookURL)
 	text = regexp.MustCompile(`group_wait: \S+`).ReplaceAllString(text, "group_wait: "+groupWait)
+	if groupInterval != "" {
+		text = regexp.MustCompile(`group_interval: \S+`).ReplaceAllString(text, "group_interval: "+groupInterval)
+	}
 	path := filepath.Join(dir, "alertmanager.yml")
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		t.Fatal(err)

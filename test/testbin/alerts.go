@@ -106,12 +106,22 @@ func (r *AlertReceiver) Mark() int {
 // Firing returns the distinct alerts (by label set) notified as firing to
 // path since mark.
 func (r *AlertReceiver) Firing(mark int, path string) []map[string]string {
+	return r.notified(mark, path, "firing")
+}
+
+// Resolved returns the distinct alerts (by label set) notified as resolved
+// to path since mark.
+func (r *AlertReceiver) Resolved(mark int, path string) []map[string]string {
+	return r.notified(mark, path, "resolved")
+}
+
+func (r *AlertReceiver) notified(mark int, path, status string) []map[string]string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	seen := map[string]bool{}
 	var out []map[string]string
 	for _, a := range r.got[mark:] {
-		if a.Path != path || a.Status != "firing" {
+		if a.Path != path || a.Status != status {
 			continue
 		}
 		if k := LabelKey(a.Labels); !seen[k] {

@@ -37,6 +37,12 @@ func TestAlertReceiverRecordsNotifications(t *testing.T) {
 	if got := r.Firing(mark, "/critical"); len(got) != 1 {
 		t.Errorf("Firing since the mark = %v, want C", got)
 	}
+	if got := r.Resolved(0, "/critical"); len(got) != 1 || got[0]["alertname"] != "B" {
+		t.Errorf("Resolved since 0 = %v, want B", got)
+	}
+	if got := r.Resolved(mark, "/critical"); len(got) != 0 {
+		t.Errorf("Resolved since the mark = %v, want none", got)
+	}
 	if want := "  /critical resolved {alertname=\"B\"}\n"; !strings.Contains(r.Summary(0), want) {
 		t.Errorf("Summary = %q, want a line %q", r.Summary(0), want)
 	}
