@@ -62,6 +62,11 @@ type MTUOutcome struct {
 	PathMTU int
 	RTT     time.Duration
 	Err     error
+	// OnFlow says that the probe went over the flow of the path whose
+	// small probe answered with it (the one exchange of a full-size turn):
+	// it crossed that flow's equal-cost members, and a loss needs no other
+	// flow's answer to be an MTU fault (Store.RecordMTU).
+	OnFlow bool
 }
 
 // MTUProbeFunc sends one full-size probe of t. It must return by ctx's

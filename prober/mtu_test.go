@@ -194,14 +194,16 @@ func TestStoreMTUBlackHoleWaitsForEveryFlow(t *testing.T) {
 		full bool
 	}
 	for _, tc := range []struct {
-		name  string
-		steps []step
-		want  MTUStatus
+		name   string
+		steps  []step
+		onFlow bool // the full-size probes go over the flow just probed
+		want   MTUStatus
 	}{
-		{"member dropping everything, its flow not probed yet", []step{{-1, false}, {-1, false}, {-1, false}, {2, true}, {2, true}}, MTUStatusOK},
-		{"member dropping everything, its flow failing", []step{{-1, false}, {-1, false}, {-1, false}, {1, true}, {1, true}, {1, true}, {1, true}, {1, true}}, MTUStatusUnknown},
-		{"large packets dropped, every flow answers", []step{{-1, false}, {-1, false}, {-1, false}, {-1, true}, {-1, true}, {-1, true}, {-1, true}}, MTUStatusBlackhole},
-		{"two losses, the flows not all probed since", []step{{-1, false}, {-1, false}, {-1, true}, {-1, true}}, MTUStatusOK},
+		{"member dropping everything, its flow not probed yet", []step{{-1, false}, {-1, false}, {-1, false}, {2, true}, {2, true}}, false, MTUStatusOK},
+		{"member dropping everything, its flow failing", []step{{-1, false}, {-1, false}, {-1, false}, {1, true}, {1, true}, {1, true}, {1, true}, {1, true}}, false, MTUStatusUnknown},
+		{"large packets dropped, every flow answers", []step{{-1, false}, {-1, false}, {-1, false}, {-1, true}, {-1, true}, {-1, true}, {-1, true}}, false, MTUStatusBlackhole},
+		{"two losses, the flows not all probed since", []step{{-1, false}, {-1, false}, {-1, true}, {-1, true}}, false, MTUStatusOK},
+		{"two losses over the flows whose small probes answered", []step{{-1, false}, {-1, false}, {-1, true}, {-1, true}}, true, MTUStatusBlackhole},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := NewStore(threshold)
@@ -217,7 +219,9 @@ func TestStoreMTUBlackHoleWaitsForEveryFlow(t *testing.T) {
 				}
 				st, _, _ = s.RecordFlow(tg, i, o, at)
 				if stp.full {
-					st, _ = s.RecordMTU(tg, lost, at)
+					o := lost
+					o.OnFlow = tc.onFlow
+					st, _ = s.RecordMTU(tg, o, at)
 				}
 			}
 			if st.MTU.Status != tc.want {

@@ -39,6 +39,8 @@ func (s *Scheduler) probeSmallAndFullSize(ctx context.Context, t Target, smallDo
 				s.probeSmall(ctx, t, f)
 			}
 			smallDone()
+			// Over this cycle's flow, as its small verdict just recorded.
+			o.FullSize.OnFlow = f.index >= 0
 			s.recordMTU(ctx, t, o.FullSize)
 			return
 		}

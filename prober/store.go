@@ -99,9 +99,10 @@ func (s *Store) Record(t Target, o Outcome, at time.Time) (st PathState, ok bool
 // RecordMTU folds one full-size outcome into the target's state, like
 // Record. A lost full-size probe counts towards a black hole only while
 // the path's small probes succeed, and on a path with flows only once
-// every flow answered since the losses began: full-size probes carry no
-// flow's identity, so they may cross an equal-cost member that drops
-// everything, which is a partial path, no MTU fault (foldMTU).
+// every flow answered since the losses began, unless the probe went over
+// the flow whose small probe it is checked against (MTUOutcome.OnFlow): a
+// full-size probe with no flow's identity may cross an equal-cost member
+// that drops everything, which is a partial path, no MTU fault (foldMTU).
 func (s *Store) RecordMTU(t Target, o MTUOutcome, at time.Time) (st PathState, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -115,7 +116,7 @@ func (s *Store) RecordMTU(t Target, o MTUOutcome, at time.Time) (st PathState, o
 		lostSince = at
 	}
 	answered := true
-	if fs := s.flowSets[t]; fs != nil {
+	if fs := s.flowSets[t]; fs != nil && !o.OnFlow {
 		answered = fs.answeredSince(lostSince)
 	}
 	cur.MTU = foldMTU(cur.MTU, o, smallOK, answered, at)
