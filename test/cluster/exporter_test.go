@@ -3,8 +3,6 @@ package cluster_test
 import (
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"sort"
 	"strconv"
@@ -12,10 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
-
 	"github.com/connectivity-exporter/connectivity_exporter/test/cluster"
+	"github.com/connectivity-exporter/connectivity_exporter/test/testbin"
 )
 
 // TestInstallOnRealCluster installs the exporter as a user would, one
@@ -268,38 +264,31 @@ func podsOf(t *testing.T, c *cluster.Cluster, app string) map[string]pod {
 	return pods
 }
 
-// reachable is connectivity_peer_reachable of node's exporter, scraped from
-// inside node's network namespace, by (peer, path, protocol, family).
-func reachable(c *cluster.Cluster, node string) (map[[4]string]float64, error) {
+// exporterMetrics is node's exporter's /metrics, read from inside node's
+// network namespace as Prometheus would read it.
+func exporterMetrics(c *cluster.Cluster, node string) (testbin.Metrics, error) {
 	ip, err := c.NodeIP(node)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := c.HTTPClient(node).Get("http://" + ip.String() + ":9240/metrics")
+	m, _, err := testbin.ScrapeMetrics(c.HTTPClient(node), "http://"+ip.String()+":9240/metrics")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", node, err)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		body, _ := io.ReadAll(resp.Body)
-		return nil, fmt.Errorf("/metrics: %s: %s", resp.Status, body)
-	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(resp.Body)
+	return m, nil
+}
+
+// reachable is connectivity_peer_reachable of node's exporter by (peer,
+// path, protocol, family).
+func reachable(c *cluster.Cluster, node string) (map[[4]string]float64, error) {
+	m, err := exporterMetrics(c, node)
 	if err != nil {
 		return nil, err
 	}
 	out := map[[4]string]float64{}
-	mf, ok := families["connectivity_peer_reachable"]
-	if !ok {
-		return out, nil
-	}
-	for _, m := range mf.GetMetric() {
-		l := map[string]string{}
-		for _, lp := range m.GetLabel() {
-			l[lp.GetName()] = lp.GetValue()
-		}
-		out[[4]string{l["peer"], l["path"], l["protocol"], l["family"]}] = m.GetGauge().GetValue()
+	for _, s := range m.Find("connectivity_peer_reachable", nil) {
+		l := s.Labels
+		out[[4]string{l["peer"], l["path"], l["protocol"], l["family"]}] = s.Value
 	}
 	return out, nil
 }
