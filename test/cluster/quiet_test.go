@@ -2,16 +2,11 @@ package cluster_test
 
 import (
 	"fmt"
-	"io"
-	"net/http"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/connectivity-exporter/connectivity_exporter/test/cluster"
 	"github.com/connectivity-exporter/connectivity_exporter/test/testbin"
@@ -26,41 +21,17 @@ type series struct {
 
 func (s series) String() string { return s.name + testbin.LabelKey(s.labels) }
 
-// scrape is node's exporter's /metrics, read from inside node's network
-// namespace as Prometheus would read it.
+// scrape is every series of node's exporter's /metrics (exporterMetrics),
+// one by one.
 func scrape(c *cluster.Cluster, node string) ([]series, error) {
-	ip, err := c.NodeIP(node)
+	m, err := exporterMetrics(c, node)
 	if err != nil {
 		return nil, err
-	}
-	resp, err := c.HTTPClient(node).Get("http://" + ip.String() + ":9240/metrics")
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		body, _ := io.ReadAll(resp.Body)
-		return nil, fmt.Errorf("%s /metrics: %s: %s", node, resp.Status, body)
-	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		return nil, fmt.Errorf("%s /metrics: %w", node, err)
 	}
 	var out []series
-	for name, mf := range families {
-		for _, m := range mf.GetMetric() {
-			s := series{name: name, labels: map[string]string{}}
-			for _, lp := range m.GetLabel() {
-				s.labels[lp.GetName()] = lp.GetValue()
-			}
-			switch {
-			case m.Gauge != nil:
-				s.value = m.GetGauge().GetValue()
-			case m.Counter != nil:
-				s.value = m.GetCounter().GetValue()
-			}
-			out = append(out, s)
+	for name := range m {
+		for _, s := range m.Find(name, nil) {
+			out = append(out, series{name: name, labels: s.Labels, value: s.Value})
 		}
 	}
 	return out, nil
