@@ -34,20 +34,7 @@ func newFlowLab(t *testing.T, members ...int) *testbin.ECMPLab {
 		cfg.Members = members[0]
 	}
 	lab := testbin.NewECMPLab(t, cfg)
-	srv := hello.NewServer(hello.Options{})
-	if err := lab.In(lab.Server, func() error {
-		for _, a := range []netip.Addr{testbin.ECMPServer4, testbin.ECMPServer6} {
-			ln, err := net.Listen("tcp", netip.AddrPortFrom(a, hello.DefaultPort).String())
-			if err != nil {
-				return err
-			}
-			go func() { _ = hello.Serve(srv, ln) }()
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
+	lab.ServeHello(t, hello.DefaultPort)
 	return lab
 }
 

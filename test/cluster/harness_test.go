@@ -2,7 +2,6 @@ package cluster_test
 
 import (
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,20 +17,8 @@ func TestHarnessNodeLifecycle(t *testing.T) {
 	// -parallel 3), which mostly wait on kubelets, probe intervals and alert timers.
 	t.Parallel()
 	c := cluster.Start(t, cluster.Options{Nodes: 2, NodeMonitorGracePeriod: 10 * time.Second})
-	// A second version of the image, as a rollout test makes: the binary
-	// with one byte more is a new tag.
-	binary := filepath.Join(t.TempDir(), "connectivity_exporter")
-	data, err := os.ReadFile(filepath.Join(cluster.RepoDir(), "connectivity_exporter"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(binary, append(data, 0), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	image, err := c.LoadExporterImage(binary)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// A second version of the image, as a rollout test makes.
+	image := newExporterImage(t, c)
 	if image == c.ExporterImage {
 		t.Fatalf("a new binary gives the same image %s", image)
 	}

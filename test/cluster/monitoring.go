@@ -1,18 +1,14 @@
 package cluster
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -240,56 +236,9 @@ func prometheusConfig(kubeconfig string, rules []string, alertmanager string) ([
 // Sample is one series of a query's result.
 type Sample = testbin.Sample
 
-// promPoint is one series of a query's result in the HTTP API: the value
-// is [time, "number"].
-type promPoint struct {
-	Metric map[string]string `json:"metric"`
-	Value  [2]any            `json:"value"`
-}
-
 // Query evaluates the PromQL expr now and returns its series (an instant
 // vector; a scalar comes back as one series without labels).
-func (m *Monitor) Query(expr string) ([]Sample, error) {
-	var out struct {
-		Status string `json:"status"`
-		Error  string `json:"error"`
-		Data   struct {
-			ResultType string          `json:"resultType"`
-			Result     json.RawMessage `json:"result"`
-		} `json:"data"`
-	}
-	if err := m.getJSON(m.PrometheusURL+"/api/v1/query?query="+url.QueryEscape(expr), &out); err != nil {
-		return nil, err
-	}
-	if out.Status != "success" {
-		return nil, fmt.Errorf("query %s: %s", expr, out.Error)
-	}
-	var points []promPoint
-	switch out.Data.ResultType {
-	case "vector":
-		if err := json.Unmarshal(out.Data.Result, &points); err != nil {
-			return nil, err
-		}
-	case "scalar":
-		p := promPoint{Metric: map[string]string{}}
-		if err := json.Unmarshal(out.Data.Result, &p.Value); err != nil {
-			return nil, err
-		}
-		points = append(points, p)
-	default:
-		return nil, fmt.Errorf("query %s: a %s, not an instant vector", expr, out.Data.ResultType)
-	}
-	samples := make([]Sample, 0, len(points))
-	for _, p := range points {
-		s, _ := p.Value[1].(string)
-		v, err := strconv.ParseFloat(s, 64)
-		if err != nil {
-			return nil, fmt.Errorf("query %s: value %v: %w", expr, p.Value[1], err)
-		}
-		samples = append(samples, Sample{Labels: p.Metric, Value: v})
-	}
-	return samples, nil
-}
+func (m *Monitor) Query(expr string) ([]Sample, error) { return m.prometheus().Query(expr) }
 
 // TargetsUp reports nil when Prometheus scrapes exactly one exporter per
 // node of the cluster (instance = node name) and every scrape succeeds;
@@ -342,64 +291,26 @@ func (m *Monitor) WaitScrapedSince(t testing.TB, since time.Time, timeout time.D
 }
 
 // Alert is an alert as Prometheus holds it: State is pending or firing.
-type Alert struct {
-	Labels map[string]string `json:"labels"`
-	State  string            `json:"state"`
-}
+type Alert = testbin.PromAlert
 
 // Alerts are Prometheus' active alerts, pending and firing.
-func (m *Monitor) Alerts() ([]Alert, error) {
-	var out struct {
-		Data struct {
-			Alerts []Alert `json:"alerts"`
-		} `json:"data"`
-	}
-	err := m.getJSON(m.PrometheusURL+"/api/v1/alerts", &out)
-	return out.Data.Alerts, err
-}
+func (m *Monitor) Alerts() ([]Alert, error) { return m.prometheus().Alerts() }
 
 // Firing are Prometheus' firing alerts.
-func (m *Monitor) Firing() ([]Alert, error) {
-	all, err := m.Alerts()
-	var firing []Alert
-	for _, a := range all {
-		if a.State == "firing" {
-			firing = append(firing, a)
-		}
-	}
-	return firing, err
-}
+func (m *Monitor) Firing() ([]Alert, error) { return m.prometheus().Firing() }
 
 // AlertmanagerAlert is an alert as Alertmanager holds it: State is active,
 // suppressed (inhibited or silenced) or unprocessed.
-type AlertmanagerAlert struct {
-	Labels map[string]string `json:"labels"`
-	Status struct {
-		State       string   `json:"state"`
-		InhibitedBy []string `json:"inhibitedBy"`
-	} `json:"status"`
-}
+type AlertmanagerAlert = testbin.AlertmanagerAlert
 
 // AlertmanagerAlerts are the alerts Alertmanager holds now, inhibited ones
 // included.
 func (m *Monitor) AlertmanagerAlerts() ([]AlertmanagerAlert, error) {
-	var out []AlertmanagerAlert
-	err := m.getJSON(m.AlertmanagerURL+"/api/v2/alerts", &out)
-	return out, err
+	return testbin.AlertmanagerAPI{URL: m.AlertmanagerURL, Client: m.client}.Alerts()
 }
 
-func (m *Monitor) getJSON(u string, v any) error {
-	resp, err := m.client.Get(u)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s: %s", u, resp.Status, body)
-	}
-	return json.Unmarshal(body, v)
+// prometheus is the HTTP API of m's Prometheus, reached in the control
+// plane's namespace.
+func (m *Monitor) prometheus() testbin.PrometheusAPI {
+	return testbin.PrometheusAPI{URL: m.PrometheusURL, Client: m.client}
 }

@@ -124,14 +124,14 @@ func TestPrometheusIPv6OnlyFault(t *testing.T) {
 		}
 	}
 	testbin.Eventually(t, converge, "Prometheus scraping all three exporters", func() error {
-		v, err := prom.query(`count(up{job="connectivity"} == 1)`)
-		return testbin.Holds(err == nil && len(v) == 1 && v[0].Value[1] == "3", fmt.Sprint(v, err))
+		v, err := prom.Query(`count(up{job="connectivity"} == 1)`)
+		return testbin.Holds(err == nil && len(v) == 1 && v[0].Value == 3, fmt.Sprint(v, err))
 	})
 
 	l.mustRun("fault", "forward-drop6", "2")
-	var firing []promAlert
+	var firing []testbin.PromAlert
 	testbin.Eventually(t, 90*time.Second, `ConnectivityEndpointUnreachable{family="ipv6"} firing for node-2`, func() error {
-		alerts, err := prom.alerts()
+		alerts, err := prom.Alerts()
 		if err != nil {
 			return err
 		}
@@ -148,7 +148,7 @@ func TestPrometheusIPv6OnlyFault(t *testing.T) {
 	})
 	// Two of two probers see it: the verdict names node-2's IPv6 too.
 	testbin.Eventually(t, 60*time.Second, `ConnectivityNodeEndpointsCutOff{family="ipv6"} firing for node-2`, func() error {
-		alerts, err := prom.alerts()
+		alerts, err := prom.Alerts()
 		if err != nil {
 			return err
 		}
@@ -162,7 +162,7 @@ func TestPrometheusIPv6OnlyFault(t *testing.T) {
 	// Let the other rules catch up (for: is 10s here), then nothing about
 	// node-2 may fire but those two, and only for IPv6.
 	time.Sleep(15 * time.Second)
-	alerts, err := prom.alerts()
+	alerts, err := prom.Alerts()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -81,20 +81,7 @@ func startFabricLab(t *testing.T) *fabricLab {
 	}
 	// client-f1 shares the client's addresses and so probes the server's
 	// responder on another port (its own listens on it in the client).
-	srv := hello.NewServer(hello.Options{})
-	t.Cleanup(func() { _ = srv.Close() })
-	if err := lab.In(lab.Server, func() error {
-		for _, a := range []netip.Addr{testbin.ECMPServer4, testbin.ECMPServer6} {
-			ln, err := net.Listen("tcp", netip.AddrPortFrom(a, hello.DefaultPort+1).String())
-			if err != nil {
-				return err
-			}
-			go func() { _ = hello.Serve(srv, ln) }()
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	lab.ServeHello(t, hello.DefaultPort+1)
 
 	dir := t.TempDir()
 	list := func(self string) string {
@@ -170,8 +157,8 @@ func startFabricLab(t *testing.T) *fabricLab {
 		return nil
 	})
 	testbin.Eventually(t, 30*time.Second, "Prometheus scraping the three daemons", func() error {
-		v, err := fl.prom.query(`count(up{job="connectivity"} == 1)`)
-		return testbin.Holds(err == nil && len(v) == 1 && v[0].Value[1] == "3", fmt.Sprint(v, err))
+		v, err := fl.prom.Query(`count(up{job="connectivity"} == 1)`)
+		return testbin.Holds(err == nil && len(v) == 1 && v[0].Value == 3, fmt.Sprint(v, err))
 	})
 
 	// Which member each flow crosses: the trace command's TTL 2.
@@ -563,7 +550,7 @@ func (fl *fabricLab) repair(t *testing.T, bad int) {
 	testbin.Eventually(t, 60*time.Second, "ConnectivityPathPartial resolved at Alertmanager", func() error {
 		for _, a := range fl.hooks.Resolved(mark, "/warning") {
 			if a["alertname"] == "ConnectivityPathPartial" {
-				active, err := alertmanagerAlerts(fl.am)
+				active, err := testbin.AlertmanagerAPI{URL: fl.am}.Alerts()
 				if err != nil {
 					return err
 				}

@@ -1,17 +1,14 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
-	"net/url"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"go.yaml.in/yaml/v4"
 
 	"github.com/connectivity-exporter/connectivity_exporter/test/grafana"
 	"github.com/connectivity-exporter/connectivity_exporter/test/testbin"
@@ -49,16 +46,16 @@ func TestPrometheus3RulesAndDashboardQueries(t *testing.T) {
 	dir := t.TempDir()
 	prom := startExamplePrometheus(t, dir, targets)
 	// Every node reaches every node on the four paths, as Prometheus sees it.
-	want := fmt.Sprint(nodes * nodes * len(allPaths))
+	want := float64(nodes * nodes * len(allPaths))
 	testbin.Eventually(t, 60*time.Second, "every path of every pair reachable in Prometheus", func() error {
-		v, err := prom.query(`count(connectivity_peer_reachable{job="connectivity"} == 1)`)
-		return testbin.Holds(err == nil && len(v) == 1 && v[0].Value[1] == want, fmt.Sprint(v, err))
+		v, err := prom.Query(`count(connectivity_peer_reachable{job="connectivity"} == 1)`)
+		return testbin.Holds(err == nil && len(v) == 1 && v[0].Value == want, fmt.Sprint(v, err))
 	})
 
 	// Two evaluations after the first rate window has two samples of every
 	// series: by then every rule that can record has.
 	testbin.Eventually(t, 60*time.Second, "every rule evaluated, the native RTT histogram answering", func() error {
-		groups, err := prom.ruleGroups()
+		groups, err := prom.RuleGroups()
 		if err != nil {
 			return testbin.Holds(false, err.Error())
 		}
@@ -69,11 +66,11 @@ func TestPrometheus3RulesAndDashboardQueries(t *testing.T) {
 				}
 			}
 		}
-		v, err := prom.query(`histogram_quantile(0.9, sum(rate(connectivity_rtt_seconds{job="connectivity"}[1m])))`)
-		return testbin.Holds(err == nil && len(v) == 1 && v[0].Value[1] != "NaN", fmt.Sprint(v, err))
+		v, err := prom.Query(`histogram_quantile(0.9, sum(rate(connectivity_rtt_seconds{job="connectivity"}[1m])))`)
+		return testbin.Holds(err == nil && len(v) == 1 && !math.IsNaN(v[0].Value), fmt.Sprint(v, err))
 	})
 
-	groups, err := prom.ruleGroups()
+	groups, err := prom.RuleGroups()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,14 +96,14 @@ func TestPrometheus3RulesAndDashboardQueries(t *testing.T) {
 	testbin.Eventually(t, 30*time.Second, "every recording rule but the fault-only ones recording series", func() error {
 		var none []string
 		for _, name := range mustRecord {
-			if v, err := prom.query(fmt.Sprintf(`count({__name__=%q})`, name)); err != nil || len(v) == 0 {
+			if v, err := prom.Query(fmt.Sprintf(`count({__name__=%q})`, name)); err != nil || len(v) == 0 {
 				none = append(none, name)
 			}
 		}
 		return testbin.Holds(len(none) == 0, "nothing recorded by "+strings.Join(none, ", "))
 	})
 	// Then every rule is still healthy.
-	if groups, err = prom.ruleGroups(); err != nil {
+	if groups, err = prom.RuleGroups(); err != nil {
 		t.Fatal(err)
 	}
 	for _, g := range groups {
@@ -124,8 +121,8 @@ func TestPrometheus3RulesAndDashboardQueries(t *testing.T) {
 		`histogram_quantile(0.9, sum(rate(connectivity_zone_rtt_seconds{job="connectivity"}[1m])))`,
 		`histogram_quantile(0.9, sum by (le) (rate(connectivity_rtt_seconds_bucket{job="connectivity"}[1m])))`,
 	} {
-		v, err := prom.query(q)
-		if err != nil || len(v) != 1 || v[0].Value[1] == "NaN" {
+		v, err := prom.Query(q)
+		if err != nil || len(v) != 1 || math.IsNaN(v[0].Value) {
 			t.Errorf("%s = %v, %v; want one number", q, v, err)
 		}
 	}
@@ -140,7 +137,13 @@ func TestPrometheus3RulesAndDashboardQueries(t *testing.T) {
 	}
 	var empty []string
 	for _, q := range queries {
-		n, warnings, err := prom.evaluate(q)
+		// As Grafana runs it: a range query over the last minute at its
+		// step, or an instant query.
+		window := time.Minute
+		if q.Instant {
+			window = 0
+		}
+		n, warnings, err := prom.Evaluate(q.Expr, window, 15*time.Second)
 		where := fmt.Sprintf("%s panel %q [%s]", q.File, q.Panel, q.RefID)
 		if err != nil {
 			t.Errorf("%s: %v\n%s", where, err, q.Expr)
@@ -155,7 +158,7 @@ func TestPrometheus3RulesAndDashboardQueries(t *testing.T) {
 	}
 	// Nothing deprecated or failing in the example config: Prometheus 3
 	// warns of a no-op feature flag or a failed rule in its log.
-	logText, err := os.ReadFile(filepath.Join(dir, "prometheus.log"))
+	logText, err := os.ReadFile(filepath.Join(dir, "prometheus-example.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,18 +183,8 @@ const evalInterval = 2 * time.Second
 // repository's rule files, and no Alertmanager.
 func startExamplePrometheus(t *testing.T, dir string, targets []string) *promServer {
 	t.Helper()
+	cfg := examplePrometheusConfig(t, evalInterval)
 	examples := filepath.Join(testbin.RepoRoot(), "examples")
-	b, err := os.ReadFile(filepath.Join(examples, "prometheus.yml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cfg map[string]any
-	if err := yaml.Unmarshal(b, &cfg); err != nil {
-		t.Fatal(err)
-	}
-	global := cfg["global"].(map[string]any)
-	interval := evalInterval.String()
-	global["scrape_interval"], global["evaluation_interval"], global["scrape_timeout"] = interval, interval, interval
 	var rules []string
 	for _, r := range cfg["rule_files"].([]any) {
 		rules = append(rules, filepath.Join(examples, r.(string)))
@@ -204,78 +197,5 @@ func startExamplePrometheus(t *testing.T, dir string, targets []string) *promSer
 	}
 	job := jobs[0].(map[string]any)
 	job["static_configs"] = []any{map[string]any{"targets": targets}}
-	out, err := yaml.Marshal(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(path, out, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	port := testbin.FreeLoopbackPort(t)
-	u := fmt.Sprintf("http://127.0.0.1:%d", port)
-	startDaemon(t, filepath.Join(dir, "prometheus.log"), u+"/-/ready", testbin.NeedTool(t, "prometheus", testbin.BuildPrometheus),
-		"--config.file="+path, "--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
-		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", port))
-	return &promServer{name: "example", url: u}
-}
-
-type ruleGroup struct {
-	Name  string `json:"name"`
-	Rules []struct {
-		Name           string    `json:"name"`
-		Type           string    `json:"type"`
-		Health         string    `json:"health"`
-		LastError      string    `json:"lastError"`
-		LastEvaluation time.Time `json:"lastEvaluation"`
-	} `json:"rules"`
-}
-
-// ruleGroups is /api/v1/rules: every group with its rules' health.
-func (p *promServer) ruleGroups() ([]ruleGroup, error) {
-	var out struct {
-		Data struct {
-			Groups []ruleGroup `json:"groups"`
-		} `json:"data"`
-	}
-	err := getJSON(p.url+"/api/v1/rules", &out)
-	return out.Data.Groups, err
-}
-
-// evaluate runs q as Grafana does (a range query over the last minute at
-// its step, or an instant query) and returns the number of series, and
-// Prometheus's warnings. A query that Prometheus refuses is an error.
-func (p *promServer) evaluate(q grafana.Query) (int, []string, error) {
-	params := url.Values{"query": {q.Expr}}
-	endpoint := "/api/v1/query"
-	if !q.Instant {
-		now := time.Now()
-		endpoint = "/api/v1/query_range"
-		params.Set("start", fmt.Sprint(now.Add(-time.Minute).Unix()))
-		params.Set("end", fmt.Sprint(now.Unix()))
-		params.Set("step", "15")
-	}
-	var out struct {
-		Status   string   `json:"status"`
-		Error    string   `json:"error"`
-		Warnings []string `json:"warnings"`
-		Data     struct {
-			ResultType string          `json:"resultType"`
-			Result     json.RawMessage `json:"result"`
-		} `json:"data"`
-	}
-	if err := getJSON(p.url+endpoint+"?"+params.Encode(), &out); err != nil {
-		return 0, nil, err
-	}
-	if out.Status != "success" {
-		return 0, nil, fmt.Errorf("query failed: %s", out.Error)
-	}
-	if t := out.Data.ResultType; t != "vector" && t != "matrix" {
-		return 1, out.Warnings, nil // a scalar or a string: one value
-	}
-	var series []json.RawMessage
-	if err := json.Unmarshal(out.Data.Result, &series); err != nil {
-		return 0, nil, fmt.Errorf("decoding the %s: %w", out.Data.ResultType, err)
-	}
-	return len(series), out.Warnings, nil
+	return runPrometheus(t, dir, "example", cfg)
 }

@@ -1,11 +1,8 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -53,15 +50,15 @@ func TestPrometheusDashboardsAndAlerts(t *testing.T) {
 	}
 	for _, p := range []*promServer{native, classic} {
 		testbin.Eventually(t, converge, p.name+" scraping all three exporters", func() error {
-			v, err := p.query(`count(up{job="connectivity"} == 1)`)
-			return testbin.Holds(err == nil && len(v) == 1 && v[0].Value[1] == "3", fmt.Sprint(v, err))
+			v, err := p.Query(`count(up{job="connectivity"} == 1)`)
+			return testbin.Holds(err == nil && len(v) == 1 && v[0].Value == 3, fmt.Sprint(v, err))
 		})
 	}
 
 	l.mustRun("fault", "forward-drop", "2")
 	states := map[string]bool{}
 	testbin.Eventually(t, 90*time.Second, "ConnectivityEndpointUnreachable firing for node-2", func() error {
-		alerts, err := native.alerts()
+		alerts, err := native.Alerts()
 		if err != nil {
 			return err
 		}
@@ -78,7 +75,7 @@ func TestPrometheusDashboardsAndAlerts(t *testing.T) {
 	// Both probers of node-2 see the same: the verdict names node-2, and
 	// Alertmanager holds the per-pair alerts back in its favour.
 	testbin.Eventually(t, converge, "the verdict in Alertmanager, the per-pair alert inhibited", func() error {
-		got, err := alertmanagerAlerts(am)
+		got, err := testbin.AlertmanagerAPI{URL: am}.Alerts()
 		if err != nil {
 			return err
 		}
@@ -118,7 +115,7 @@ func TestPrometheusDashboardsAndAlerts(t *testing.T) {
 		// Each server evaluates the rules on its own clock: the verdict
 		// panels need the verdict firing on this one too.
 		testbin.Eventually(t, converge, p.name+" Prometheus firing the verdict", func() error {
-			alerts, err := p.alerts()
+			alerts, err := p.Alerts()
 			for _, a := range alerts {
 				if a.Labels["alertname"] == "ConnectivityNodeEndpointsCutOff" && a.State == "firing" {
 					return nil
@@ -134,7 +131,7 @@ func TestPrometheusDashboardsAndAlerts(t *testing.T) {
 				panels = append(panels, key)
 				panelHasData[key] = false
 			}
-			v, err := p.query(q.Expr)
+			v, err := p.Query(q.Expr)
 			if err != nil {
 				t.Errorf("%s Prometheus: %s [%s]: %v\n%s", p.name, key, q.RefID, err, q.Expr)
 				continue
@@ -189,86 +186,10 @@ func panelKind(queries []grafana.Query, key string) string {
 	return kind
 }
 
+// promServer is a real Prometheus a test started: its name and HTTP API.
 type promServer struct {
 	name string
-	url  string
-}
-
-type promSample struct {
-	Metric map[string]string `json:"metric"`
-	Value  [2]any            `json:"value"`
-}
-
-// query evaluates expr at now (a range query's last point is what an
-// instant query returns, so one kind suffices to prove it evaluates).
-func (p *promServer) query(expr string) ([]promSample, error) {
-	var out struct {
-		Status string `json:"status"`
-		Error  string `json:"error"`
-		Data   struct {
-			ResultType string          `json:"resultType"`
-			Result     json.RawMessage `json:"result"`
-		} `json:"data"`
-	}
-	if err := getJSON(p.url+"/api/v1/query?query="+url.QueryEscape(expr), &out); err != nil {
-		return nil, err
-	}
-	if out.Status != "success" {
-		return nil, fmt.Errorf("query failed: %s", out.Error)
-	}
-	var samples []promSample
-	if out.Data.ResultType == "vector" {
-		if err := json.Unmarshal(out.Data.Result, &samples); err != nil {
-			return nil, err
-		}
-		for i := range samples {
-			samples[i].Value[1] = fmt.Sprint(samples[i].Value[1])
-		}
-	}
-	return samples, nil
-}
-
-type promAlert struct {
-	Labels map[string]string `json:"labels"`
-	State  string            `json:"state"`
-	// Status is set by Alertmanager (API v2), not by Prometheus.
-	Status struct {
-		State       string   `json:"state"`
-		InhibitedBy []string `json:"inhibitedBy"`
-	} `json:"status"`
-}
-
-func (p *promServer) alerts() ([]promAlert, error) {
-	var out struct {
-		Data struct {
-			Alerts []promAlert `json:"alerts"`
-		} `json:"data"`
-	}
-	err := getJSON(p.url+"/api/v1/alerts", &out)
-	return out.Data.Alerts, err
-}
-
-func alertmanagerAlerts(amURL string) ([]promAlert, error) {
-	var out []promAlert
-	err := getJSON(amURL+"/api/v2/alerts", &out)
-	return out, err
-}
-
-func getJSON(u string, v any) error {
-	c := http.Client{Timeout: 10 * time.Second}
-	resp, err := c.Get(u)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s: %s", u, resp.Status, body)
-	}
-	return json.Unmarshal(body, v)
+	testbin.PrometheusAPI
 }
 
 // startDaemon runs a server process until the test ends, and waits until
@@ -366,16 +287,7 @@ func startPrometheus(t *testing.T, dir, name string, rules []string, amURL strin
 // instead of the example's lab, when targets is not nil.
 func startPrometheusTargets(t *testing.T, dir, name string, rules []string, amURL string, native bool, targets []string) *promServer {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(testbin.RepoRoot(), "examples", "prometheus.yml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cfg map[string]any
-	if err := yaml.Unmarshal(b, &cfg); err != nil {
-		t.Fatal(err)
-	}
-	global := cfg["global"].(map[string]any)
-	global["scrape_interval"], global["evaluation_interval"], global["scrape_timeout"] = "2s", "2s", "2s"
+	cfg := examplePrometheusConfig(t, 2*time.Second)
 	cfg["rule_files"] = rules
 	if targets != nil {
 		cfg["scrape_configs"] = []any{map[string]any{
@@ -394,6 +306,31 @@ func startPrometheusTargets(t *testing.T, dir, name string, rules []string, amUR
 	cfg["alerting"] = map[string]any{"alertmanagers": []any{map[string]any{
 		"static_configs": []any{map[string]any{"targets": []string{strings.TrimPrefix(amURL, "http://")}}},
 	}}}
+	return runPrometheus(t, dir, name, cfg)
+}
+
+// examplePrometheusConfig is examples/prometheus.yml as shipped, with the
+// scrape and evaluation intervals (and the scrape timeout) set to every.
+func examplePrometheusConfig(t *testing.T, every time.Duration) map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(testbin.RepoRoot(), "examples", "prometheus.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg map[string]any
+	if err := yaml.Unmarshal(b, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	global := cfg["global"].(map[string]any)
+	global["scrape_interval"], global["evaluation_interval"], global["scrape_timeout"] = every.String(), every.String(), every.String()
+	return cfg
+}
+
+// runPrometheus writes cfg to dir as prometheus-NAME.yml, runs Prometheus
+// on it (its TSDB and log in dir too) until the test ends, and waits until
+// it is ready.
+func runPrometheus(t *testing.T, dir, name string, cfg map[string]any) *promServer {
+	t.Helper()
 	out, err := yaml.Marshal(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -407,5 +344,5 @@ func startPrometheusTargets(t *testing.T, dir, name string, rules []string, amUR
 	args := []string{"--config.file=" + path, "--storage.tsdb.path=" + filepath.Join(dir, "tsdb-"+name),
 		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", port)}
 	startDaemon(t, filepath.Join(dir, "prometheus-"+name+".log"), u+"/-/ready", testbin.NeedTool(t, "prometheus", testbin.BuildPrometheus), args...)
-	return &promServer{name: name, url: u}
+	return &promServer{name: name, PrometheusAPI: testbin.PrometheusAPI{URL: u}}
 }

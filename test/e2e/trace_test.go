@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,20 +39,7 @@ func TestTraceCommandInECMPLab(t *testing.T) {
 	// a burst of 6 errors, then 1 a second): the router sees 9 IPv4
 	// flows at TTL 1, each member at most 4 at TTL 2 (the hash of these
 	// ports is fixed), and the checks below read TTL 2 and the end.
-	srv := hello.NewServer(hello.Options{})
-	t.Cleanup(func() { _ = srv.Close() })
-	if err := lab.In(lab.Server, func() error {
-		for _, a := range []netip.Addr{testbin.ECMPServer4, testbin.ECMPServer6} {
-			ln, err := net.Listen("tcp", netip.AddrPortFrom(a, hello.DefaultPort).String())
-			if err != nil {
-				return err
-			}
-			go func() { _ = hello.Serve(srv, ln) }()
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	lab.ServeHello(t, hello.DefaultPort)
 
 	dir := t.TempDir()
 	list := filepath.Join(dir, "nodes.yaml")

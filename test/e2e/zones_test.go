@@ -41,15 +41,15 @@ func TestZoneVerdictsReachAlertmanager(t *testing.T) {
 	prom := startPrometheusTargets(t, dir, "classic", testbin.WriteRules(t, dir, testbin.RulePace{For: "10s", Window: "20s"}), am, false, targets)
 
 	testbin.Eventually(t, 60*time.Second, "Prometheus scraping the six exporters and recording the 9 zone pairs", func() error {
-		up, err := prom.query(`count(up{job="connectivity"} == 1)`)
+		up, err := prom.Query(`count(up{job="connectivity"} == 1)`)
 		if err != nil {
 			return err
 		}
-		pairs, err := prom.query(`count(count by (source_zone, peer_zone) (zone_pair_path_protocol:connectivity_zone_probes:loss_ratio_rate5m{job="connectivity"}))`)
+		pairs, err := prom.Query(`count(count by (source_zone, peer_zone) (zone_pair_path_protocol:connectivity_zone_probes:loss_ratio_rate5m{job="connectivity"}))`)
 		if err != nil {
 			return err
 		}
-		return testbin.Holds(len(up) == 1 && up[0].Value[1] == "6" && len(pairs) == 1 && pairs[0].Value[1] == "9", fmt.Sprint(up, pairs))
+		return testbin.Holds(len(up) == 1 && up[0].Value == 6 && len(pairs) == 1 && pairs[0].Value == 9, fmt.Sprint(up, pairs))
 	})
 	quiet(t, prom)
 
@@ -95,7 +95,7 @@ func TestZoneVerdictsReachAlertmanager(t *testing.T) {
 				return testbin.Holds(false, hook.Summary(mark))
 			})
 			testbin.Eventually(t, 30*time.Second, fmt.Sprintf("%v held back by Alertmanager", tc.inhibitedToo), func() error {
-				got, err := alertmanagerAlerts(am)
+				got, err := testbin.AlertmanagerAPI{URL: am}.Alerts()
 				if err != nil {
 					return err
 				}
@@ -127,7 +127,7 @@ func zonedHostIP(i, k, z int) string { return fmt.Sprintf("198.18.%d.%d", (i-1)*
 func quiet(t *testing.T, prom *promServer) {
 	t.Helper()
 	testbin.Eventually(t, 120*time.Second, "no critical alert pending or firing", func() error {
-		v, err := prom.query(`ALERTS{job="connectivity", severity="critical"}`)
+		v, err := prom.Query(`ALERTS{job="connectivity", severity="critical"}`)
 		return testbin.Holds(err == nil && len(v) == 0, fmt.Sprint(v, err))
 	})
 }

@@ -6,11 +6,14 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/netip"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/connectivity-exporter/connectivity_exporter/hello"
 )
 
 // An ECMP lab: a client, a router with an N-way multipath route (a Linux
@@ -461,4 +464,24 @@ func (l *ECMPLab) start(cmd *exec.Cmd) error {
 		return fmt.Errorf("%s: %w: %s", strings.Join(cmd.Args, " "), err, strings.TrimSpace(stderr.String()))
 	}
 	return nil
+}
+
+// ServeHello runs a /hello responder in the server on both its addresses
+// (ECMPServer4, ECMPServer6) at port, until t ends.
+func (l *ECMPLab) ServeHello(t testing.TB, port uint16) {
+	t.Helper()
+	srv := hello.NewServer(hello.Options{})
+	t.Cleanup(func() { _ = srv.Close() })
+	if err := l.In(l.Server, func() error {
+		for _, a := range []netip.Addr{ECMPServer4, ECMPServer6} {
+			ln, err := net.Listen("tcp", netip.AddrPortFrom(a, port).String())
+			if err != nil {
+				return err
+			}
+			go func() { _ = hello.Serve(srv, ln) }()
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("/hello in the ECMP lab's server: %v", err)
+	}
 }
