@@ -73,6 +73,11 @@ func startLabZones(t *testing.T, k, zones int, args string) *lab {
 	requireRoot(t)
 	l := &lab{t: t, prefix: "cxe2e", dir: t.TempDir(), size: k, args: args, zones: zones}
 	lockLabs(t)
+	// With the lock held no other lab runs: one still up was left by a
+	// test process that was killed before its cleanup (a timeout, ^C).
+	if err := testbin.SweepPrefix(l.prefix + "-"); err != nil {
+		t.Fatalf("sweeping a lab left by a killed test: %v", err)
+	}
 	t.Cleanup(func() {
 		if t.Failed() {
 			for i := 1; i <= k; i++ {

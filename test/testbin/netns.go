@@ -2,6 +2,7 @@ package testbin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -169,6 +170,51 @@ func NetnsExists(name string) bool {
 		}
 	}
 	return false
+}
+
+// SweepPrefix deletes every network namespace and every link of the root
+// namespace whose name starts with prefix: what a lab of that prefix left
+// when its test process was killed before its cleanup. Call it only while
+// holding the lock of labs of that prefix.
+func SweepPrefix(prefix string) error {
+	var errs []error
+	if out, err := Run("ip", "netns", "list"); err != nil {
+		errs = append(errs, err)
+	} else {
+		for line := range strings.Lines(out) {
+			if f := strings.Fields(line); len(f) > 0 && strings.HasPrefix(f[0], prefix) {
+				if _, err := Run("ip", "netns", "delete", f[0]); err != nil {
+					errs = append(errs, err)
+				}
+			}
+		}
+	}
+	if out, err := Run("ip", "-o", "link", "show"); err != nil {
+		errs = append(errs, err)
+	} else {
+		for line := range strings.Lines(out) {
+			// "7: name@peer: <...>" or "7: name: <...>"
+			f := strings.Fields(line)
+			if len(f) < 2 {
+				continue
+			}
+			name, _, _ := strings.Cut(strings.TrimSuffix(f[1], ":"), "@")
+			if strings.HasPrefix(name, prefix) {
+				if _, err := Run("ip", "link", "del", name); err != nil && NetnsLinkExists(name) {
+					errs = append(errs, err)
+				}
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// NetnsLinkExists reports whether the root namespace has a link name (a
+// veth goes with its peer's namespace, so it may be gone by the time it is
+// deleted).
+func NetnsLinkExists(name string) bool {
+	_, err := Run("ip", "link", "show", "dev", name)
+	return err == nil
 }
 
 // InNetns runs fn on an OS thread switched into the named network
