@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,6 +38,7 @@ const (
 	ecmp8Flows     = 8
 	ecmp8Threshold = 3
 	ecmp8Interval  = time.Second
+	ecmp8Timeout   = 500 * time.Millisecond
 	// ecmp8Bad is the member that breaks: a fixed one, so that the
 	// coverage figures are not chosen.
 	ecmp8Bad = 3
@@ -95,7 +97,7 @@ func TestECMP8WayProof(t *testing.T) {
 		return p
 	}
 	list8, list1 := nodes(""), nodes("-f1")
-	common := []string{"--probe.interval=" + ecmp8Interval.String(), "--probe.timeout=500ms",
+	common := []string{"--probe.interval=" + ecmp8Interval.String(), "--probe.timeout=" + ecmp8Timeout.String(),
 		fmt.Sprintf("--probe.failure-threshold=%d", ecmp8Threshold), "--probe.mtu.every=0", "--metrics.per-peer=all"}
 	type daemon struct {
 		name, ns string
@@ -107,7 +109,7 @@ func TestECMP8WayProof(t *testing.T) {
 	for i, ns := range lab.ClientHosts {
 		for _, d := range []struct {
 			suffix, list, web string
-			port, flows      int
+			port, flows       int
 		}{
 			{"", list8, "127.0.0.1:9100", hello.DefaultPort, ecmp8Flows},
 			{"-f1", list1, "127.0.0.1:9101", hello.DefaultPort + 1, 1},
@@ -117,7 +119,6 @@ func TestECMP8WayProof(t *testing.T) {
 			startInNetns(t, ns, name, append([]string{"--node.name=" + name, "--nodes.file=" + d.list, "--admin.socket=" + sock,
 				"--web.listen-address=" + d.web, fmt.Sprintf("--hello.listen-address=:%d", d.port),
 				fmt.Sprintf("--probe.flows=%d", d.flows)}, common...)...)
-			ns := ns
 			dm := daemon{name: name, ns: ns, admin: admin.NewClient(sock), web: d.web, scrape: &http.Client{
 				Timeout: 5 * time.Second,
 				Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -225,13 +226,26 @@ func TestECMP8WayProof(t *testing.T) {
 	partialAt := map[ecmp8Path]time.Time{}
 	down8, down1, partial1, partialOther := map[ecmp8Path]bool{}, map[ecmp8Path]bool{}, map[ecmp8Path]bool{}, map[ecmp8Path]bool{}
 	deadline := fault.Add(time.Duration(ecmp8Flows+ecmp8Threshold+11) * ecmp8Interval)
+	daemons := append(slices.Clone(f8), f1...)
 	for time.Now().Before(deadline) {
-		for _, d := range append(slices.Clone(f8), f1...) {
-			m, err := metricsOf(d)
-			if err != nil {
-				t.Fatal(err)
+		// All at once, so that a scrape's time is close to when it
+		// was served, even on a loaded machine.
+		scraped := make([]testbin.Metrics, len(daemons))
+		errs := make([]error, len(daemons))
+		at := make([]time.Time, len(daemons))
+		var wg sync.WaitGroup
+		for i, d := range daemons {
+			wg.Go(func() {
+				scraped[i], errs[i] = metricsOf(d)
+				at[i] = time.Now()
+			})
+		}
+		wg.Wait()
+		for i, d := range daemons {
+			if errs[i] != nil {
+				t.Fatal(errs[i])
 			}
-			now := time.Now()
+			m, now := scraped[i], at[i]
 			client := strings.TrimSuffix(d.name, "-f1")
 			for _, s := range m.Find("connectivity_peer_reachable", map[string]string{"path": "host"}) {
 				peer := strings.TrimSuffix(s.Labels["peer"], "-f1")
@@ -261,9 +275,13 @@ func TestECMP8WayProof(t *testing.T) {
 	}
 
 	// 8 flows: every path with flows on the member partial within F
-	// intervals plus the threshold (+1: the fault lands mid-interval),
-	// never unreachable; the others neither.
-	bound := time.Duration(ecmp8Flows+ecmp8Threshold+1) * ecmp8Interval
+	// intervals plus the threshold, never unreachable; the others
+	// neither. The worst case is F + threshold intervals plus the probe
+	// timeout (a failure counts when its probe times out): a flow probed
+	// just before the fault comes round again after F intervals, the
+	// next flow is probed once, then the flow threshold-1 more times.
+	// +0.5 interval for the scrapes and a loaded machine.
+	bound := time.Duration(ecmp8Flows+ecmp8Threshold)*ecmp8Interval + ecmp8Timeout + ecmp8Interval/2
 	var took []float64
 	for p, n := range onBad {
 		at, partial := partialAt[p]
@@ -294,7 +312,7 @@ func TestECMP8WayProof(t *testing.T) {
 	}
 	slices.Sort(took)
 	if len(took) > 0 {
-		t.Logf("8 flows: %d paths partial, in %.1f to %.1f intervals after the fault (median %.1f; bound %d + %d, +1)", len(took), took[0], took[len(took)-1], took[len(took)/2], ecmp8Flows, ecmp8Threshold)
+		t.Logf("8 flows: %d paths partial, in %.1f to %.1f intervals after the fault (median %.1f; bound %d + %d + the timeout, %.1f)", len(took), took[0], took[len(took)-1], took[len(took)/2], ecmp8Flows, ecmp8Threshold, bound.Seconds()/ecmp8Interval.Seconds())
 	}
 	misread := 0
 	for p := range down8 {
@@ -358,6 +376,33 @@ func TestECMP8WayProof(t *testing.T) {
 		return nil
 	})
 	t.Logf("status named every flow on the member by %.1f intervals after the fault", time.Since(fault).Seconds()/ecmp8Interval.Seconds())
+
+	// Repaired: every flow answers again when its turn comes, within F
+	// intervals (+2 for the scrapes), and every path is reachable.
+	if err := lab.SetFault(ecmp8Bad, testbin.Fault{}); err != nil {
+		t.Fatal(err)
+	}
+	repaired := time.Now()
+	testbin.Eventually(t, time.Duration(ecmp8Flows+2)*ecmp8Interval, "no flow failing and every path reachable once the member forwards again", func() error {
+		for _, d := range f8 {
+			m, err := metricsOf(d)
+			if err != nil {
+				return err
+			}
+			for _, s := range m.Find("connectivity_peer_flows_failing", nil) {
+				if s.Value > 0 {
+					return fmt.Errorf("%s: %v: %v flows failing", d.name, s.Labels, s.Value)
+				}
+			}
+			for _, s := range m.Find("connectivity_peer_reachable", map[string]string{"path": "host"}) {
+				if s.Value != 1 {
+					return fmt.Errorf("%s: %v unreachable", d.name, s.Labels)
+				}
+			}
+		}
+		return nil
+	})
+	t.Logf("repaired: every flow answers again, every path reachable, %.1f intervals after", time.Since(repaired).Seconds()/ecmp8Interval.Seconds())
 
 	// One flow (the -f1 daemons, same hosts, same fault): never partial;
 	// per path what it saw.
