@@ -124,10 +124,18 @@ func (fs *flowSet) record(i int, o Outcome, at time.Time, threshold int) (crosse
 }
 
 // down reports whether the path's current run of failures says it is
-// down as a whole: threshold flows that answered (every flow, if fewer)
-// failed in a row.
+// down as a whole: threshold flows that answered before the run (every
+// such flow, if fewer) failed in it. Flows that already failed before the
+// run do not count either way: where most flows cross a bad member, the
+// few that answered are all that can say the peer went down.
 func (fs *flowSet) down(threshold int) bool {
-	return bits.OnesCount64(fs.freshRun) >= min(threshold, len(fs.flows))
+	answered := 0
+	for i, f := range fs.flows {
+		if f.ConsecutiveFailures == 0 || fs.freshRun&(1<<uint(i)) != 0 {
+			answered++
+		}
+	}
+	return bits.OnesCount64(fs.freshRun) >= min(threshold, answered)
 }
 
 // recovered is told that the path answers again after it was down: the

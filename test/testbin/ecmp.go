@@ -68,7 +68,15 @@ func (p HashPolicy) String() string {
 
 // ECMPConfig says how big an ECMP lab is and how its router hashes.
 type ECMPConfig struct {
-	Members        int // at least 2; 0 is 4
+	Members int // at least 2; 0 is 4
+	// ClientHosts are more hosts on the client's side, each a namespace
+	// behind the client (which routes for them): ECMPClientHost4/6 are
+	// their addresses. Their traffic to the server crosses the group.
+	ClientHosts int
+	// ServerAddrs is how many addresses the server has on lo (0 is 1):
+	// ECMPServerAddr4/6(0..ServerAddrs-1), each a destination (a node)
+	// of its own for the group's hash.
+	ServerAddrs    int
 	Hash4, Hash6   HashPolicy
 	ServerMTU      int // of the members' links to the server; 0 leaves 1500
 	commandTimeout time.Duration
@@ -78,6 +86,7 @@ type ECMPConfig struct {
 type ECMPLab struct {
 	Client, Router, Server string   // network namespace names
 	Members                []string // member router namespaces, in nexthop order
+	ClientHosts            []string // namespaces of ECMPConfig.ClientHosts
 	timeout                time.Duration
 }
 
@@ -94,6 +103,36 @@ const (
 	// dropped under FaultDropFirstSYN.
 	SeenFirstSYN = "synonce"
 )
+
+// Keys a member records for every packet it forwards to the server, by
+// who sent it to whom, for ECMPLab.SeenTuples: each tuple is the values
+// joined by " ", e.g. "198.18.0.2 198.19.0.1 60001 4240".
+const (
+	SeenTCP4  = "tcp4"  // source address, destination address, TCP source and destination port
+	SeenTCP6  = "tcp6"  // the same for IPv6
+	SeenEcho4 = "echo4" // source and destination address of ICMP echo requests
+	SeenEcho6 = "echo6" // source and destination address and flow label of ICMPv6 echo requests
+)
+
+// ECMPClientHost4 and ECMPClientHost6 are the addresses of client host
+// i (ECMPConfig.ClientHosts).
+func ECMPClientHost4(i int) netip.Addr {
+	return netip.MustParseAddr(fmt.Sprintf("198.18.4.%d", 4*i+2))
+}
+
+// ECMPClientHost6: see ECMPClientHost4.
+func ECMPClientHost6(i int) netip.Addr {
+	return netip.MustParseAddr(fmt.Sprintf("2001:db8:4:%x::2", i))
+}
+
+// ECMPServerAddr4 and ECMPServerAddr6 are the server's address i
+// (ECMPConfig.ServerAddrs); address 0 is ECMPServer4 and ECMPServer6.
+func ECMPServerAddr4(i int) netip.Addr { return netip.MustParseAddr(fmt.Sprintf("198.19.0.%d", i+1)) }
+
+// ECMPServerAddr6: see ECMPServerAddr4.
+func ECMPServerAddr6(i int) netip.Addr {
+	return netip.MustParseAddr(fmt.Sprintf("2001:db8:ffff::%x", i+1))
+}
 
 // Fault is what a member does to the packets it forwards to the server.
 type Fault struct {
@@ -125,6 +164,15 @@ func NewECMPLab(t testing.TB, cfg ECMPConfig) *ECMPLab {
 	if cfg.Members < 2 || cfg.Members > 64 {
 		t.Fatalf("an ECMP lab has 2 to 64 members, not %d", cfg.Members)
 	}
+	if cfg.ClientHosts < 0 || cfg.ClientHosts > 63 {
+		t.Fatalf("an ECMP lab has 0 to 63 client hosts, not %d", cfg.ClientHosts)
+	}
+	if cfg.ServerAddrs == 0 {
+		cfg.ServerAddrs = 1
+	}
+	if cfg.ServerAddrs < 1 || cfg.ServerAddrs > 250 {
+		t.Fatalf("an ECMP lab's server has 1 to 250 addresses, not %d", cfg.ServerAddrs)
+	}
 	if cfg.commandTimeout == 0 {
 		cfg.commandTimeout = 20 * time.Second
 	}
@@ -135,7 +183,10 @@ func NewECMPLab(t testing.TB, cfg ECMPConfig) *ECMPLab {
 	for i := range cfg.Members {
 		l.Members = append(l.Members, fmt.Sprintf("%sm%d", p, i))
 	}
-	all := append([]string{l.Client, l.Router, l.Server}, l.Members...)
+	for i := range cfg.ClientHosts {
+		l.ClientHosts = append(l.ClientHosts, fmt.Sprintf("%sh%d", p, i))
+	}
+	all := append(append([]string{l.Client, l.Router, l.Server}, l.Members...), l.ClientHosts...)
 	t.Cleanup(func() {
 		for _, ns := range all {
 			_ = exec.Command("ip", "netns", "del", ns).Run() // the veths go with their namespaces
@@ -171,6 +222,9 @@ func (l *ECMPLab) build(cfg ECMPConfig, all []string) error {
 			i, l.Router, routerMAC(i), m, memberMAC(i))
 		fmt.Fprintf(&links, "link add name b netns %s type veth peer name s%d netns %s\n", m, i, l.Server)
 	}
+	for i, h := range l.ClientHosts {
+		fmt.Fprintf(&links, "link add name h%d netns %s type veth peer name c0 netns %s\n", i, l.Client, h)
+	}
 	if err := l.run("", "ip", []string{"-batch", "-"}, links.String()); err != nil {
 		return err
 	}
@@ -191,6 +245,21 @@ func (l *ECMPLab) build(cfg ECMPConfig, all []string) error {
 			"addr add 198.18.3.2/30 dev sr", "addr add 2001:db8:3::2/64 dev sr nodad",
 			"route add default via 198.18.3.1", "route add ::/0 via 2001:db8:3::1",
 		},
+	}
+	for i := 1; i < cfg.ServerAddrs; i++ {
+		cmds[l.Server] = append(cmds[l.Server], fmt.Sprintf("addr add %s/32 dev lo", ECMPServerAddr4(i)),
+			fmt.Sprintf("addr add %s/128 dev lo", ECMPServerAddr6(i)))
+	}
+	if len(l.ClientHosts) > 0 {
+		cmds[l.Router] = append(cmds[l.Router], "route add 198.18.4.0/24 via 198.18.0.2", "route add 2001:db8:4::/48 via 2001:db8::2")
+	}
+	for i, h := range l.ClientHosts {
+		leaf4, leaf6 := fmt.Sprintf("198.18.4.%d", 4*i+1), fmt.Sprintf("2001:db8:4:%x::1", i)
+		cmds[l.Client] = append(cmds[l.Client], fmt.Sprintf("link set dev h%d up", i),
+			fmt.Sprintf("addr add %s/30 dev h%d", leaf4, i), fmt.Sprintf("addr add %s/64 dev h%d nodad", leaf6, i))
+		cmds[h] = []string{"link set dev lo up", "link set dev c0 up",
+			fmt.Sprintf("addr add %s/30 dev c0", ECMPClientHost4(i)), fmt.Sprintf("addr add %s/64 dev c0 nodad", ECMPClientHost6(i)),
+			"route add default via " + leaf4, "route add ::/0 via " + leaf6}
 	}
 	var group4, group6 []string
 	for i, m := range l.Members {
@@ -230,7 +299,7 @@ func (l *ECMPLab) build(cfg ECMPConfig, all []string) error {
 		"route add 198.19.0.0/24 nhid 1000",
 		"route add 2001:db8:ffff::/64 nhid 1001")
 	// The router last: a nexthop needs its link's peer up.
-	order := append(append([]string{l.Client, l.Server}, l.Members...), l.Router)
+	order := append(append(append([]string{l.Client, l.Server}, l.ClientHosts...), l.Members...), l.Router)
 	for _, ns := range order {
 		if err := l.run("", "ip", []string{"-n", ns, "-batch", "-"}, strings.Join(cmds[ns], "\n")+"\n"); err != nil {
 			return err
@@ -265,6 +334,10 @@ const memberRules = `table inet cxlab {
 	set icmpseq6 { typeof icmpv6 sequence; flags dynamic; }
 	set flowlabel { typeof ip6 flowlabel; flags dynamic; }
 	set synonce { typeof tcp sport; flags dynamic; }
+	set tcp4 { typeof ip saddr . ip daddr . tcp sport . tcp dport; flags dynamic; }
+	set tcp6 { typeof ip6 saddr . ip6 daddr . tcp sport . tcp dport; flags dynamic; }
+	set echo4 { typeof ip saddr . ip daddr; flags dynamic; }
+	set echo6 { typeof ip6 saddr . ip6 daddr . ip6 flowlabel; flags dynamic; }
 	chain forward {
 		type filter hook forward priority 0; policy accept;
 		meta nfproto ipv4 ip daddr != 198.19.0.0/24 accept
@@ -284,6 +357,10 @@ const memberRules = `table inet cxlab {
 		icmpv6 type echo-request add @icmpid6 { icmpv6 id }
 		icmpv6 type echo-request add @icmpseq6 { icmpv6 sequence }
 		meta nfproto ipv6 add @flowlabel { ip6 flowlabel }
+		meta nfproto ipv4 meta l4proto tcp add @tcp4 { ip saddr . ip daddr . tcp sport . tcp dport }
+		meta nfproto ipv6 meta l4proto tcp add @tcp6 { ip6 saddr . ip6 daddr . tcp sport . tcp dport }
+		icmp type echo-request add @echo4 { ip saddr . ip daddr }
+		icmpv6 type echo-request add @echo6 { ip6 saddr . ip6 daddr . ip6 flowlabel }
 	}
 	chain fault {
 	}
@@ -405,10 +482,45 @@ func (l *ECMPLab) Seen(key string) (map[uint32][]int, error) {
 	return out, nil
 }
 
+// SeenTuples returns, for each tuple of key (a SeenTCP4, SeenTCP6,
+// SeenEcho4 or SeenEcho6) in packets forwarded towards the server since
+// the last Reset, the members that forwarded such packets.
+func (l *ECMPLab) SeenTuples(key string) (map[string][]int, error) {
+	out := map[string][]int{}
+	for i, m := range l.Members {
+		var v struct {
+			Nftables []struct {
+				Set *struct {
+					Elem []struct {
+						Concat []json.RawMessage `json:"concat"`
+					}
+				} `json:"set"`
+			} `json:"nftables"`
+		}
+		if err := l.nftJSON(m, &v, "list", "set", "inet", "cxlab", key); err != nil {
+			return nil, err
+		}
+		for _, o := range v.Nftables {
+			if o.Set == nil {
+				continue
+			}
+			for _, e := range o.Set.Elem {
+				parts := make([]string, len(e.Concat))
+				for j, c := range e.Concat {
+					parts[j] = strings.Trim(string(c), `"`) // an address is a string, a port a number
+				}
+				k := strings.Join(parts, " ")
+				out[k] = append(out[k], i)
+			}
+		}
+	}
+	return out, nil
+}
+
 // Reset zeroes the members' counters and empties what they have seen.
 func (l *ECMPLab) Reset() error {
 	script := "reset counter inet cxlab forwarded\n"
-	for _, s := range []string{SeenTCPSourcePort, SeenICMPID4, SeenICMPSeq4, SeenICMPID6, SeenICMPSeq6, SeenFlowLabel, SeenFirstSYN} {
+	for _, s := range []string{SeenTCPSourcePort, SeenICMPID4, SeenICMPSeq4, SeenICMPID6, SeenICMPSeq6, SeenFlowLabel, SeenFirstSYN, SeenTCP4, SeenTCP6, SeenEcho4, SeenEcho6} {
 		script += "flush set inet cxlab " + s + "\n"
 	}
 	for _, m := range l.Members {
