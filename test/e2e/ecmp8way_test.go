@@ -61,20 +61,7 @@ func TestECMP8WayProof(t *testing.T) {
 	})
 	// The servers' /hello: one responder for every address, on the port of
 	// the 8-flow daemons and on the 1-flow daemons' (they share hosts).
-	srv := hello.NewServer(hello.Options{})
-	t.Cleanup(func() { _ = srv.Close() })
-	if err := lab.In(lab.Server, func() error {
-		for _, port := range []int{hello.DefaultPort, hello.DefaultPort + 1} {
-			ln, err := net.Listen("tcp", fmt.Sprintf(":%d", port))
-			if err != nil {
-				return err
-			}
-			go func() { _ = hello.Serve(srv, ln) }()
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	lab.ServeHello(t, hello.DefaultPort, hello.DefaultPort+1)
 
 	dir := t.TempDir()
 	servers := make([]string, ecmp8Servers)

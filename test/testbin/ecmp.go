@@ -578,15 +578,16 @@ func (l *ECMPLab) start(cmd *exec.Cmd) error {
 	return nil
 }
 
-// ServeHello runs a /hello responder in the server on both its addresses
-// (ECMPServer4, ECMPServer6) at port, until t ends.
-func (l *ECMPLab) ServeHello(t testing.TB, port uint16) {
+// ServeHello runs one /hello responder in the server on every address it
+// has (ECMPServer4, ECMPServer6 and ServerAddrs) at each of ports, until t
+// ends.
+func (l *ECMPLab) ServeHello(t testing.TB, ports ...int) {
 	t.Helper()
 	srv := hello.NewServer(hello.Options{})
 	t.Cleanup(func() { _ = srv.Close() })
 	if err := l.In(l.Server, func() error {
-		for _, a := range []netip.Addr{ECMPServer4, ECMPServer6} {
-			ln, err := net.Listen("tcp", netip.AddrPortFrom(a, port).String())
+		for _, port := range ports {
+			ln, err := net.Listen("tcp", fmt.Sprintf(":%d", port))
 			if err != nil {
 				return err
 			}
