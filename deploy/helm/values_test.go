@@ -82,13 +82,61 @@ func TestValues(t *testing.T) {
 			},
 		},
 		{
-			name:   "health pods off",
+			name:   "health pods on: the exporter looks for them, with a Role for pods",
+			values: []string{`healthPods.enabled=true`},
+			check: func(t *testing.T, r rendered) {
+				r.one(t, "DaemonSet", "connectivity-health")
+				if got := args(t, exporter(t, r)); slices.Contains(got, noHealthPodsFlag) {
+					t.Errorf("args %q hold %s with health pods", got, noHealthPodsFlag)
+				}
+				checkPodsRBAC(t, r, true)
+			},
+		},
+		{
+			name:   "health pods off: no health DaemonSet, the exporter told so, no pods RBAC",
 			values: []string{`healthPods.enabled=false`},
 			check: func(t *testing.T, r rendered) {
 				if n := len(find(r, "DaemonSet", "connectivity-health")); n != 0 {
 					t.Errorf("%d health DaemonSets with healthPods.enabled=false", n)
 				}
-				exporter(t, r)
+				if got := args(t, exporter(t, r)); !slices.Contains(got, noHealthPodsFlag) {
+					t.Errorf("args %q lack %s", got, noHealthPodsFlag)
+				}
+				checkPodsRBAC(t, r, false)
+			},
+		},
+		{
+			name:   "monitors: native histograms by default, classic buckets kept",
+			values: []string{`podMonitor.enabled=true`, `serviceMonitor.enabled=true`},
+			check: func(t *testing.T, r rendered) {
+				for _, kind := range []string{"PodMonitor", "ServiceMonitor"} {
+					spec := get(r.one(t, kind, "connectivity-exporter"), "spec")
+					protocols, _ := get(spec, "scrapeProtocols").([]any)
+					if len(protocols) == 0 || protocols[0] != "PrometheusProto" {
+						t.Errorf("%s scrapeProtocols %v, want PrometheusProto first (native histograms travel in it only)", kind, protocols)
+					}
+					if v, _ := get(spec, "scrapeClassicHistograms").(bool); !v {
+						t.Errorf("%s scrapeClassicHistograms %v, want true (the classic heatmaps)", kind, get(spec, "scrapeClassicHistograms"))
+					}
+				}
+			},
+		},
+		{
+			name: "monitors: native histograms off, a spec field of the user's",
+			values: []string{`podMonitor={"enabled":true,"extraSpec":{"scrapeNativeHistograms":true}}`, `serviceMonitor.enabled=true`,
+				`monitoring.nativeHistograms=false`},
+			check: func(t *testing.T, r rendered) {
+				for _, kind := range []string{"PodMonitor", "ServiceMonitor"} {
+					spec := get(r.one(t, kind, "connectivity-exporter"), "spec")
+					for _, field := range []string{"scrapeProtocols", "scrapeClassicHistograms"} {
+						if v := get(spec, field); v != nil {
+							t.Errorf("%s %s %v with monitoring.nativeHistograms=false", kind, field, v)
+						}
+					}
+				}
+				if v := get(r.one(t, "PodMonitor", "connectivity-exporter"), "spec", "scrapeNativeHistograms"); v != true {
+					t.Errorf("PodMonitor scrapeNativeHistograms %v, want extraSpec's true", v)
+				}
 			},
 		},
 		{
@@ -215,6 +263,40 @@ func TestValuesRefused(t *testing.T) {
 			}
 		})
 	}
+}
+
+// noHealthPodsFlag tells the exporter there are no health pods.
+const noHealthPodsFlag = "--no-nodes.kubernetes.health-pods"
+
+// checkPodsRBAC: the exporter may list and watch pods in the release's
+// namespace (a Role, bound to its service account) when want, and has no
+// Role at all otherwise; nodes it may read either way.
+func checkPodsRBAC(t *testing.T, r rendered, want bool) {
+	t.Helper()
+	roles, bindings := find(r, "Role", ""), find(r, "RoleBinding", "")
+	if got := len(roles) == 1 && len(bindings) == 1; got != want || (!want && len(roles)+len(bindings) > 0) {
+		t.Errorf("%d Roles, %d RoleBindings; want one of each: %v", len(roles), len(bindings), want)
+	}
+	for _, role := range roles {
+		rules, _ := get(role, "rules").([]any)
+		if len(rules) != 1 || !slices.Equal(stringList(get(rules[0], "resources")), []string{"pods"}) {
+			t.Errorf("Role rules %v, want pods alone", rules)
+		}
+	}
+	if n := len(find(r, "ClusterRole", "")); n != 1 {
+		t.Errorf("%d ClusterRoles, want the one for nodes", n)
+	}
+}
+
+// stringList is a YAML list of strings.
+func stringList(v any) []string {
+	var out []string
+	l, _ := v.([]any)
+	for _, x := range l {
+		s, _ := x.(string)
+		out = append(out, s)
+	}
+	return out
 }
 
 // relabeledJob is the value the endpoint's relabelings give the job label.

@@ -118,6 +118,26 @@ dashboards select, and the node name as `node` and `instance`.
 {{- end -}}
 
 {{/*
+The monitors' spec fields for native histograms (monitoring.nativeHistograms):
+the protobuf format first, the only one that carries native histograms,
+and the classic buckets kept beside them (always_scrape_classic_histograms),
+as deploy/kubernetes/prometheus-scrape.yml does. prometheus-operator
+v0.85.0 has no field for scrape_native_histograms itself: the chart's
+README says what turns it on.
+*/}}
+{{- define "cx.histogramScrape" -}}
+{{- if .Values.monitoring.nativeHistograms -}}
+scrapeProtocols:
+  - PrometheusProto
+  - OpenMetricsText1.0.0
+  - OpenMetricsText0.0.1
+  - PrometheusText1.0.0
+  - PrometheusText0.0.4
+scrapeClassicHistograms: true
+{{- end -}}
+{{- end -}}
+
+{{/*
 A rules or dashboard file with the job selector the files are written for
 (job="connectivity") turned into monitoring.job.
 */}}
