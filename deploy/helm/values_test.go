@@ -195,6 +195,43 @@ func TestValues(t *testing.T) {
 			},
 		},
 		{
+			// exporter-toolkit asks every path for the credentials, the
+			// probes' too: they would get 401 and restart the pods.
+			name:   "web config with basic auth: the kubelet's probes connect instead of asking",
+			values: []string{`webConfig.config={"basic_auth_users":{"prometheus":"$2y$10$abc"}}`},
+			check: func(t *testing.T, r rendered) {
+				checkProbesTCP(t, exporter(t, r), true)
+			},
+		},
+		{
+			name:   "an existing Secret with basic auth and TLS",
+			values: []string{`webConfig={"existingSecret":"my-web-config","basicAuth":true,"tls":true}`},
+			check: func(t *testing.T, r rendered) {
+				checkProbesTCP(t, exporter(t, r), true)
+			},
+		},
+		{
+			name: "basic auth and a probe that sends its own credentials: kept",
+			values: []string{`webConfig.config={"basic_auth_users":{"prometheus":"$2y$10$abc"}}`,
+				`readinessProbe={"httpGet":{"path":"/-/ready","port":"metrics","httpHeaders":[{"name":"Authorization","value":"Basic eDp5"}]}}`},
+			check: func(t *testing.T, r rendered) {
+				c := container(t, exporter(t, r))
+				if str(c, "readinessProbe", "httpGet", "path") != "/-/ready" || get(c, "readinessProbe", "tcpSocket") != nil {
+					t.Errorf("readinessProbe %v, want the httpGet given", get(c, "readinessProbe"))
+				}
+				if get(c, "livenessProbe", "tcpSocket", "port") != "metrics" {
+					t.Errorf("livenessProbe %v, want tcpSocket", get(c, "livenessProbe"))
+				}
+			},
+		},
+		{
+			name:   "no basic auth: the probes ask /-/healthy and /-/ready",
+			values: []string{`webConfig.existingSecret="my-web-config"`},
+			check: func(t *testing.T, r rendered) {
+				checkProbesTCP(t, exporter(t, r), false)
+			},
+		},
+		{
 			name:   "an existing Secret with TLS",
 			values: []string{`webConfig={"existingSecret":"my-web-config","tls":true}`},
 			check: func(t *testing.T, r rendered) {
@@ -429,6 +466,21 @@ func TestChartFilesMatchSources(t *testing.T) {
 			if err != nil || !bytes.Equal(got, want) {
 				t.Errorf("the chart's %s/%s differs from %s (cp %s %s/)", dst, filepath.Base(f), f, f, dst)
 			}
+		}
+	}
+}
+
+// checkProbesTCP: both probes of the metrics listener are tcpSocket
+// probes of its port (tcp), or the httpGet probes of /-/healthy and
+// /-/ready.
+func checkProbesTCP(t *testing.T, ds object, tcp bool) {
+	t.Helper()
+	c := container(t, ds)
+	for probe, path := range map[string]string{"livenessProbe": "/-/healthy", "readinessProbe": "/-/ready"} {
+		gotTCP := get(c, probe, "tcpSocket", "port") == "metrics" && get(c, probe, "httpGet") == nil
+		gotHTTP := str(c, probe, "httpGet", "path") == path && get(c, probe, "tcpSocket") == nil
+		if (tcp && !gotTCP) || (!tcp && !gotHTTP) {
+			t.Errorf("%s %v, want tcpSocket: %v", probe, get(c, probe), tcp)
 		}
 	}
 }

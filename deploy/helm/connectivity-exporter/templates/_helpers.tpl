@@ -162,13 +162,38 @@ true
 {{- end -}}
 
 {{/*
-A kubelet probe of the metrics listener, asking over HTTPS when it serves
-TLS (the kubelet does not verify the certificate).
+"true" when the metrics listener asks for basic auth: webConfig.basicAuth,
+or basic_auth_users in webConfig.config.
+*/}}
+{{- define "cx.webBasicAuth" -}}
+{{- if or .Values.webConfig.basicAuth (and .Values.webConfig.config (hasKey .Values.webConfig.config "basic_auth_users")) -}}
+true
+{{- end -}}
+{{- end -}}
+
+{{/*
+A kubelet probe of the metrics listener (list: probe, TLS, basic auth),
+asking over HTTPS when it serves TLS (the kubelet does not verify the
+certificate). With basic auth, exporter-toolkit answers every path, the
+probes' too, 401 without credentials, and the chart knows only their
+bcrypt hashes: an httpGet probe becomes a tcpSocket probe of the same
+port (the listener accepts), unless it sends an Authorization header of
+its own (httpHeaders).
 */}}
 {{- define "cx.metricsProbe" -}}
 {{- $probe := deepCopy (index . 0) -}}
 {{- if and (index . 1) $probe.httpGet (not $probe.httpGet.scheme) -}}
 {{- $_ := set $probe.httpGet "scheme" "HTTPS" -}}
+{{- end -}}
+{{- if and (index . 2) $probe.httpGet -}}
+{{- $authorized := false -}}
+{{- range ($probe.httpGet.httpHeaders | default list) -}}
+{{- if eq (lower .name) "authorization" -}}{{- $authorized = true -}}{{- end -}}
+{{- end -}}
+{{- if not $authorized -}}
+{{- $_ := set $probe "tcpSocket" (dict "port" $probe.httpGet.port) -}}
+{{- $_ := unset $probe "httpGet" -}}
+{{- end -}}
 {{- end -}}
 {{- toYaml $probe -}}
 {{- end -}}
