@@ -119,7 +119,9 @@ dashboards select, and the node name as `node` and `instance`.
 
 {{/*
 The monitors' spec fields for native histograms (monitoring.nativeHistograms):
-the protobuf format first, the only one that carries native histograms,
+the protobuf format first, the only one that carries native histograms
+(the order Prometheus itself uses when it scrapes native histograms;
+prometheus-operator leaves PrometheusText1.0.0 out for Prometheus 2),
 and the classic buckets kept beside them (always_scrape_classic_histograms),
 as deploy/kubernetes/prometheus-scrape.yml does. prometheus-operator
 v0.85.0 has no field for scrape_native_histograms itself: the chart's
