@@ -31,6 +31,25 @@ type daemonFlags struct {
 	daemon.Config
 	healthIPs []string // --health-endpoint.ip, parsed into HealthIP and DualStackHealthIP
 	perPeer   string
+	// healthPods is --nodes.kubernetes.health-pods, turned into
+	// Kube.NoHealthPods; healthPodFlags are the flags that only mean
+	// something with health pods, and whether each was given.
+	healthPods     bool
+	healthPodFlags []givenFlag
+}
+
+// givenFlag is a flag's name and whether the user gave it.
+type givenFlag struct {
+	name  string
+	given *bool
+}
+
+// healthPodFlag registers flag's IsSetByUser with f.healthPodFlags and
+// returns it.
+func (f *daemonFlags) healthPodFlag(flag *kingpin.FlagClause) *kingpin.FlagClause {
+	g := givenFlag{name: flag.Model().Name, given: new(bool)}
+	f.healthPodFlags = append(f.healthPodFlags, g)
+	return flag.IsSetByUser(g.given)
 }
 
 // Bounds of --probe.mtu and --probe.mtu.endpoint: IPv6's minimum MTU, and
@@ -62,11 +81,12 @@ func addDaemonCommand(app *kingpin.Application) *daemonCommand {
 	c.Flag("nodes.kubernetes.address-type", "Node address probed on the host paths: InternalIP or ExternalIP.").Default("InternalIP").EnumVar(&f.Kube.AddressType, "InternalIP", "ExternalIP")
 	c.Flag("nodes.kubernetes.ip-family", "Address families probed: dual (every family a node and its health pod have: both on dual-stack nodes, the one family elsewhere), ipv4 or ipv6 (that family only).").Default(kubernetes.IPFamilyDual).EnumVar(&f.Kube.IPFamily, kubernetes.IPFamilyDual, kubernetes.IPFamilyIPv4, kubernetes.IPFamilyIPv6)
 	c.Flag("nodes.kubernetes.health-ip-annotation", "Node annotation that holds a node's health IP; where set, it overrides the node's health pod.").Default(kubernetes.DefaultHealthIPAnnotation).StringVar(&f.Kube.HealthIPAnnotation)
-	c.Flag("nodes.kubernetes.health-pods.namespace", "Namespace of the health pods, whose IPs are the nodes' health IPs (default: the kubeconfig context's namespace; in a pod, its own).").PlaceHolder("NAMESPACE").StringVar(&f.Kube.HealthPodNamespace)
-	c.Flag("nodes.kubernetes.health-pods.selector", "Label selector of the health pods (one per node, as the health DaemonSet runs them).").Default(kubernetes.DefaultHealthPodSelector).StringVar(&f.Kube.HealthPodSelector)
+	c.Flag("nodes.kubernetes.health-pods", "With --nodes.kubernetes: each node's health endpoint is its health pod (the health DaemonSet's). --no-nodes.kubernetes.health-pods says there are none: no pods are watched, nodes are probed on the host paths only (or on a health IP annotation), and connectivity_health_endpoint_up is absent.").Default("true").BoolVar(&f.healthPods)
+	f.healthPodFlag(c.Flag("nodes.kubernetes.health-pods.namespace", "Namespace of the health pods, whose IPs are the nodes' health IPs (default: the kubeconfig context's namespace; in a pod, its own).").PlaceHolder("NAMESPACE")).StringVar(&f.Kube.HealthPodNamespace)
+	f.healthPodFlag(c.Flag("nodes.kubernetes.health-pods.selector", "Label selector of the health pods (one per node, as the health DaemonSet runs them).").Default(kubernetes.DefaultHealthPodSelector)).StringVar(&f.Kube.HealthPodSelector)
 	c.Flag("nodes.kubernetes.not-ready", "Nodes whose Ready condition is not True: include (probe them) or exclude.").Default(kubernetes.Include).EnumVar(&f.Kube.NotReady, kubernetes.Include, kubernetes.Exclude)
 	c.Flag("nodes.kubernetes.cordoned", "Cordoned (unschedulable) nodes: exclude (listed as leaving, not probed: drains page no one) or include (probed as any node). This node is always probed.").Default(kubernetes.Exclude).EnumVar(&f.Kube.Cordoned, kubernetes.Include, kubernetes.Exclude)
-	c.Flag("nodes.kubernetes.health-pods.grace", "With --nodes.kubernetes: how long after start a missing or silent health pod on this node is not yet reported (connectivity_health_endpoint_up stays absent), while a new node's pod is scheduled.").Default("2m").DurationVar(&f.HealthPodGrace)
+	f.healthPodFlag(c.Flag("nodes.kubernetes.health-pods.grace", "With --nodes.kubernetes: how long after start a missing or silent health pod on this node is not yet reported (connectivity_health_endpoint_up stays absent), while a new node's pod is scheduled.").Default("2m")).DurationVar(&f.HealthPodGrace)
 	c.Flag("probe.interval", "Each path of each peer is probed once per interval, spread evenly over it.").Default("15s").DurationVar(&f.ProbeInterval)
 	c.Flag("probe.timeout", "One probe's deadline.").Default("2s").DurationVar(&f.ProbeTimeout)
 	c.Flag("probe.failure-threshold", "Consecutive failures before a path is reported unreachable.").Default("3").IntVar(&f.FailureThreshold)
@@ -177,6 +197,9 @@ func (f *daemonFlags) validate() error {
 	if f.HelloPort, err = helloListenPort(f.HelloAddress); err != nil {
 		return err
 	}
+	if err := f.checkHealthPods(); err != nil {
+		return err
+	}
 	if f.Kubernetes {
 		if err := f.Kube.Validate(); err != nil {
 			return fmt.Errorf("--nodes.kubernetes: %w", err)
@@ -184,6 +207,22 @@ func (f *daemonFlags) validate() error {
 	}
 	f.PerPeer = collector.PerPeerMode(f.perPeer)
 	return f.parseHealthIPs()
+}
+
+// checkHealthPods sets Kube.NoHealthPods from --nodes.kubernetes.health-pods
+// and refuses the health pods' own flags without health pods: a
+// namespace or selector given there would silently do nothing.
+func (f *daemonFlags) checkHealthPods() error {
+	f.Kube.NoHealthPods = !f.healthPods
+	if f.healthPods {
+		return nil
+	}
+	for _, g := range f.healthPodFlags {
+		if *g.given {
+			return fmt.Errorf("--%s has no effect with --no-nodes.kubernetes.health-pods (there are no health pods): give one of them", g.name)
+		}
+	}
+	return nil
 }
 
 // parseHealthIPs sets HealthIP and DualStackHealthIP from --health-endpoint.ip:

@@ -93,3 +93,52 @@ func TestProbeFlagsValidate(t *testing.T) {
 		})
 	}
 }
+
+// TestHealthPodsFlag: --no-nodes.kubernetes.health-pods says there are no
+// health pods; the flags that only mean something with them are refused
+// beside it, so that a namespace or selector given there does not
+// silently do nothing.
+func TestHealthPodsFlag(t *testing.T) {
+	tests := []struct {
+		args         []string
+		noHealthPods bool
+		want         string // "" means valid
+	}{
+		{nil, false, ""},
+		{[]string{"--nodes.kubernetes.health-pods"}, false, ""},
+		{[]string{"--nodes.kubernetes.health-pods.namespace=cx", "--nodes.kubernetes.health-pods.grace=1m"}, false, ""},
+		{[]string{"--no-nodes.kubernetes.health-pods"}, true, ""},
+		{[]string{"--no-nodes.kubernetes.health-pods", "--nodes.kubernetes.health-ip-annotation=example.com/ip"}, true, ""},
+		{[]string{"--no-nodes.kubernetes.health-pods", "--nodes.kubernetes.health-pods.namespace=cx"}, true,
+			"--nodes.kubernetes.health-pods.namespace has no effect with --no-nodes.kubernetes.health-pods"},
+		{[]string{"--no-nodes.kubernetes.health-pods", "--nodes.kubernetes.health-pods.selector=app=x"}, true,
+			"--nodes.kubernetes.health-pods.selector has no effect"},
+		// Given, even at its default value: the user meant health pods.
+		{[]string{"--no-nodes.kubernetes.health-pods", "--nodes.kubernetes.health-pods.grace=2m"}, true,
+			"--nodes.kubernetes.health-pods.grace has no effect"},
+		// With health pods their namespace is checked.
+		{[]string{"--nodes.kubernetes.health-pods.namespace=Not_A_Namespace"}, false, "is not a namespace name"},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			app := kingpin.New("test", "")
+			d := addDaemonCommand(app)
+			if _, err := app.Parse(append([]string{"daemon", "--node.name=n", "--nodes.kubernetes"}, tc.args...)); err != nil {
+				t.Fatal(err)
+			}
+			err := d.flags.validate()
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("error %v, want none", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("error %v, want %q", err, tc.want)
+			}
+			if tc.want == "" && d.flags.Kube.NoHealthPods != tc.noHealthPods {
+				t.Errorf("Kube.NoHealthPods = %v, want %v", d.flags.Kube.NoHealthPods, tc.noHealthPods)
+			}
+			if tc.want == "" && d.flags.UsesHealthPod() == tc.noHealthPods {
+				t.Errorf("UsesHealthPod = %v with NoHealthPods %v", d.flags.UsesHealthPod(), tc.noHealthPods)
+			}
+		})
+	}
+}

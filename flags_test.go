@@ -37,6 +37,7 @@ func TestFlagDefaultsStayTheSame(t *testing.T) {
 		{"daemon", "probe.mtu.every", "4"},
 		{"daemon", "probe.flows", "8"},
 		{"daemon", "probe.mtu.refresh", "5m0s"},
+		{"daemon", "nodes.kubernetes.health-pods", "true"},
 		{"hello", "hello.listen-address", ":4240"},
 		{"status", "admin.socket", "/run/connectivity_exporter/admin.sock"},
 		{"trace", "admin.socket", "/run/connectivity_exporter/admin.sock"},

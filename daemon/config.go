@@ -70,9 +70,11 @@ type Config struct {
 
 // UsesHealthPod says whether the health endpoint is this node's pod of the
 // health DaemonSet, made by the cluster, not a namespace this daemon
-// builds; it is known from this node's own endpoint paths.
+// builds; it is known from this node's own endpoint paths. Without health
+// pods (Kube.NoHealthPods) there is none to check, and
+// connectivity_health_endpoint_up is absent.
 func (c *Config) UsesHealthPod() bool {
-	return c.Kubernetes && !c.HealthIP.IsValid() && !c.Passive
+	return c.Kubernetes && !c.Kube.NoHealthPods && !c.HealthIP.IsValid() && !c.Passive
 }
 
 // MTUProbeEvery is MTUEvery as the daemon runs it: 0 (off) for a passive

@@ -11,7 +11,8 @@ import (
 // the node list: the Node objects, with each node's health IP taken from
 // its health pod (or its annotation). The health pods are looked for in
 // --nodes.kubernetes.health-pods.namespace, by default the namespace of
-// the kubeconfig's context, or in a pod its own.
+// the kubeconfig's context, or in a pod its own; with
+// --no-nodes.kubernetes.health-pods they are not looked for at all.
 func (d *daemon) kubernetesSource() (*kubernetes.Source, error) {
 	f := d.cfg
 	client, err := kubernetes.NewClient(f.Kube.Kubeconfig)
@@ -19,13 +20,17 @@ func (d *daemon) kubernetesSource() (*kubernetes.Source, error) {
 		return nil, err
 	}
 	cfg := f.Kube
+	cfg.LocalNode = f.NodeName // kept even when cordoned or NotReady: it probes itself
+	logger := log.With(d.logger, "component", "discovery")
+	if cfg.NoHealthPods {
+		level.Info(logger).Log("msg", "watching Kubernetes nodes; no health pods (health IPs from the node annotation only)", "annotation", cfg.HealthIPAnnotation)
+		return kubernetes.NewSource(client, cfg, logger), nil
+	}
 	if cfg.HealthPodNamespace == "" {
 		if cfg.HealthPodNamespace, err = kubernetes.Namespace(cfg.Kubeconfig); err != nil {
 			return nil, err
 		}
 	}
-	cfg.LocalNode = f.NodeName // kept even when cordoned or NotReady: it probes itself
-	logger := log.With(d.logger, "component", "discovery")
 	level.Info(logger).Log("msg", "watching Kubernetes nodes and health pods", "namespace", cfg.HealthPodNamespace, "selector", cfg.HealthPodSelector)
 	return kubernetes.NewSource(client, cfg, logger), nil
 }

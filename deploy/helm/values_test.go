@@ -82,13 +82,61 @@ func TestValues(t *testing.T) {
 			},
 		},
 		{
-			name:   "health pods off",
+			name:   "health pods on: the exporter looks for them, with a Role for pods",
+			values: []string{`healthPods.enabled=true`},
+			check: func(t *testing.T, r rendered) {
+				r.one(t, "DaemonSet", "connectivity-health")
+				if got := args(t, exporter(t, r)); slices.Contains(got, noHealthPodsFlag) {
+					t.Errorf("args %q hold %s with health pods", got, noHealthPodsFlag)
+				}
+				checkPodsRBAC(t, r, true)
+			},
+		},
+		{
+			name:   "health pods off: no health DaemonSet, the exporter told so, no pods RBAC",
 			values: []string{`healthPods.enabled=false`},
 			check: func(t *testing.T, r rendered) {
 				if n := len(find(r, "DaemonSet", "connectivity-health")); n != 0 {
 					t.Errorf("%d health DaemonSets with healthPods.enabled=false", n)
 				}
-				exporter(t, r)
+				if got := args(t, exporter(t, r)); !slices.Contains(got, noHealthPodsFlag) {
+					t.Errorf("args %q lack %s", got, noHealthPodsFlag)
+				}
+				checkPodsRBAC(t, r, false)
+			},
+		},
+		{
+			name:   "monitors: native histograms by default, classic buckets kept",
+			values: []string{`podMonitor.enabled=true`, `serviceMonitor.enabled=true`},
+			check: func(t *testing.T, r rendered) {
+				for _, kind := range []string{"PodMonitor", "ServiceMonitor"} {
+					spec := get(r.one(t, kind, "connectivity-exporter"), "spec")
+					protocols, _ := get(spec, "scrapeProtocols").([]any)
+					if len(protocols) == 0 || protocols[0] != "PrometheusProto" {
+						t.Errorf("%s scrapeProtocols %v, want PrometheusProto first (native histograms travel in it only)", kind, protocols)
+					}
+					if v, _ := get(spec, "scrapeClassicHistograms").(bool); !v {
+						t.Errorf("%s scrapeClassicHistograms %v, want true (the classic heatmaps)", kind, get(spec, "scrapeClassicHistograms"))
+					}
+				}
+			},
+		},
+		{
+			name: "monitors: native histograms off, a spec field of the user's",
+			values: []string{`podMonitor={"enabled":true,"extraSpec":{"scrapeNativeHistograms":true}}`, `serviceMonitor.enabled=true`,
+				`monitoring.nativeHistograms=false`},
+			check: func(t *testing.T, r rendered) {
+				for _, kind := range []string{"PodMonitor", "ServiceMonitor"} {
+					spec := get(r.one(t, kind, "connectivity-exporter"), "spec")
+					for _, field := range []string{"scrapeProtocols", "scrapeClassicHistograms"} {
+						if v := get(spec, field); v != nil {
+							t.Errorf("%s %s %v with monitoring.nativeHistograms=false", kind, field, v)
+						}
+					}
+				}
+				if v := get(r.one(t, "PodMonitor", "connectivity-exporter"), "spec", "scrapeNativeHistograms"); v != true {
+					t.Errorf("PodMonitor scrapeNativeHistograms %v, want extraSpec's true", v)
+				}
 			},
 		},
 		{
@@ -144,6 +192,43 @@ func TestValues(t *testing.T) {
 			values: []string{`webConfig.config={"tls_server_config":{"cert_file":"/etc/connectivity_exporter/web/tls.crt","key_file":"/etc/connectivity_exporter/web/tls.key"}}`},
 			check: func(t *testing.T, r rendered) {
 				checkProbeScheme(t, exporter(t, r), "HTTPS")
+			},
+		},
+		{
+			// exporter-toolkit asks every path for the credentials, the
+			// probes' too: they would get 401 and restart the pods.
+			name:   "web config with basic auth: the kubelet's probes connect instead of asking",
+			values: []string{`webConfig.config={"basic_auth_users":{"prometheus":"$2y$10$abc"}}`},
+			check: func(t *testing.T, r rendered) {
+				checkProbesTCP(t, exporter(t, r), true)
+			},
+		},
+		{
+			name:   "an existing Secret with basic auth and TLS",
+			values: []string{`webConfig={"existingSecret":"my-web-config","basicAuth":true,"tls":true}`},
+			check: func(t *testing.T, r rendered) {
+				checkProbesTCP(t, exporter(t, r), true)
+			},
+		},
+		{
+			name: "basic auth and a probe that sends its own credentials: kept",
+			values: []string{`webConfig.config={"basic_auth_users":{"prometheus":"$2y$10$abc"}}`,
+				`readinessProbe={"httpGet":{"path":"/-/ready","port":"metrics","httpHeaders":[{"name":"Authorization","value":"Basic eDp5"}]}}`},
+			check: func(t *testing.T, r rendered) {
+				c := container(t, exporter(t, r))
+				if str(c, "readinessProbe", "httpGet", "path") != "/-/ready" || get(c, "readinessProbe", "tcpSocket") != nil {
+					t.Errorf("readinessProbe %v, want the httpGet given", get(c, "readinessProbe"))
+				}
+				if get(c, "livenessProbe", "tcpSocket", "port") != "metrics" {
+					t.Errorf("livenessProbe %v, want tcpSocket", get(c, "livenessProbe"))
+				}
+			},
+		},
+		{
+			name:   "no basic auth: the probes ask /-/healthy and /-/ready",
+			values: []string{`webConfig.existingSecret="my-web-config"`},
+			check: func(t *testing.T, r rendered) {
+				checkProbesTCP(t, exporter(t, r), false)
 			},
 		},
 		{
@@ -215,6 +300,40 @@ func TestValuesRefused(t *testing.T) {
 			}
 		})
 	}
+}
+
+// noHealthPodsFlag tells the exporter there are no health pods.
+const noHealthPodsFlag = "--no-nodes.kubernetes.health-pods"
+
+// checkPodsRBAC: the exporter may list and watch pods in the release's
+// namespace (a Role, bound to its service account) when want, and has no
+// Role at all otherwise; nodes it may read either way.
+func checkPodsRBAC(t *testing.T, r rendered, want bool) {
+	t.Helper()
+	roles, bindings := find(r, "Role", ""), find(r, "RoleBinding", "")
+	if got := len(roles) == 1 && len(bindings) == 1; got != want || (!want && len(roles)+len(bindings) > 0) {
+		t.Errorf("%d Roles, %d RoleBindings; want one of each: %v", len(roles), len(bindings), want)
+	}
+	for _, role := range roles {
+		rules, _ := get(role, "rules").([]any)
+		if len(rules) != 1 || !slices.Equal(stringList(get(rules[0], "resources")), []string{"pods"}) {
+			t.Errorf("Role rules %v, want pods alone", rules)
+		}
+	}
+	if n := len(find(r, "ClusterRole", "")); n != 1 {
+		t.Errorf("%d ClusterRoles, want the one for nodes", n)
+	}
+}
+
+// stringList is a YAML list of strings.
+func stringList(v any) []string {
+	var out []string
+	l, _ := v.([]any)
+	for _, x := range l {
+		s, _ := x.(string)
+		out = append(out, s)
+	}
+	return out
 }
 
 // relabeledJob is the value the endpoint's relabelings give the job label.
@@ -347,6 +466,21 @@ func TestChartFilesMatchSources(t *testing.T) {
 			if err != nil || !bytes.Equal(got, want) {
 				t.Errorf("the chart's %s/%s differs from %s (cp %s %s/)", dst, filepath.Base(f), f, f, dst)
 			}
+		}
+	}
+}
+
+// checkProbesTCP: both probes of the metrics listener are tcpSocket
+// probes of its port (tcp), or the httpGet probes of /-/healthy and
+// /-/ready.
+func checkProbesTCP(t *testing.T, ds object, tcp bool) {
+	t.Helper()
+	c := container(t, ds)
+	for probe, path := range map[string]string{"livenessProbe": "/-/healthy", "readinessProbe": "/-/ready"} {
+		gotTCP := get(c, probe, "tcpSocket", "port") == "metrics" && get(c, probe, "httpGet") == nil
+		gotHTTP := str(c, probe, "httpGet", "path") == path && get(c, probe, "tcpSocket") == nil
+		if (tcp && !gotTCP) || (!tcp && !gotHTTP) {
+			t.Errorf("%s %v, want tcpSocket: %v", probe, get(c, probe), tcp)
 		}
 	}
 }

@@ -71,7 +71,9 @@ type podMonitor struct {
 		Selector struct {
 			MatchLabels map[string]string `json:"matchLabels"`
 		} `json:"selector"`
-		PodMetricsEndpoints []struct {
+		ScrapeProtocols         []string `json:"scrapeProtocols"`
+		ScrapeClassicHistograms bool     `json:"scrapeClassicHistograms"`
+		PodMetricsEndpoints     []struct {
 			Port        string `json:"port"`
 			Path        string `json:"path"`
 			Interval    string `json:"interval"`

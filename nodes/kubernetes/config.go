@@ -56,6 +56,12 @@ type Config struct {
 	// IP (DefaultHealthIPAnnotation when empty). Where it is set it
 	// overrides the node's health pod.
 	HealthIPAnnotation string
+	// NoHealthPods says the cluster runs no health pods: no pod is listed
+	// or watched (so RBAC need not grant pods), and a node's health IP
+	// comes from its annotation alone; nodes without one are probed on
+	// the host paths only. HealthPodNamespace and HealthPodSelector are
+	// then unused.
+	NoHealthPods bool
 	// HealthPodNamespace is the namespace of the health pods: each node's
 	// health IP is the IP of its health pod (see kubeHealthPods). Empty
 	// means "default"; the daemon fills in the namespace of its kubeconfig
@@ -128,11 +134,13 @@ func (c Config) Validate() error {
 	if msgs := content.IsLabelKey(strings.ToLower(c.HealthIPAnnotation)); len(msgs) > 0 {
 		errs = append(errs, fmt.Errorf("health IP annotation %q is not a valid annotation key: %s", c.HealthIPAnnotation, strings.Join(msgs, "; ")))
 	}
-	if msgs := validation.IsDNS1123Label(c.HealthPodNamespace); len(msgs) > 0 {
-		errs = append(errs, fmt.Errorf("health pod namespace %q is not a namespace name: %s", c.HealthPodNamespace, strings.Join(msgs, "; ")))
-	}
-	if _, err := labels.Parse(c.HealthPodSelector); err != nil {
-		errs = append(errs, fmt.Errorf("health pod selector %q: %w", c.HealthPodSelector, err))
+	if !c.NoHealthPods { // else unused
+		if msgs := validation.IsDNS1123Label(c.HealthPodNamespace); len(msgs) > 0 {
+			errs = append(errs, fmt.Errorf("health pod namespace %q is not a namespace name: %s", c.HealthPodNamespace, strings.Join(msgs, "; ")))
+		}
+		if _, err := labels.Parse(c.HealthPodSelector); err != nil {
+			errs = append(errs, fmt.Errorf("health pod selector %q: %w", c.HealthPodSelector, err))
+		}
 	}
 	for _, f := range []struct{ name, value string }{{"not-ready", c.NotReady}, {"cordoned", c.Cordoned}} {
 		if f.value != Include && f.value != Exclude {

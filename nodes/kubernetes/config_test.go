@@ -62,4 +62,14 @@ func TestKubernetesConfigValidate(t *testing.T) {
 	if n := strings.Count(err.Error(), "\n") + 1; n != 8 {
 		t.Errorf("%d lines, want 8:\n%v", n, err)
 	}
+	// Without health pods their namespace and selector are unused, and
+	// not checked; the rest still is.
+	bad.NoHealthPods = true
+	err = bad.Validate()
+	if err == nil || strings.Contains(err.Error(), "health pod") {
+		t.Errorf("without health pods: %v, want the other problems and none of the health pods'", err)
+	}
+	if n := strings.Count(err.Error(), "\n") + 1; n != 6 {
+		t.Errorf("without health pods: %d lines, want 6:\n%v", n, err)
+	}
 }

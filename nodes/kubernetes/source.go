@@ -42,7 +42,8 @@ var errClosed = errors.New("kubernetes node source is closed")
 // how), through two shared informers: one LIST each, then a WATCH that the
 // informer keeps alive, so the API server sends changes instead of being
 // polled. The pod informer lists only the health pods (one namespace, one
-// label selector), so RBAC needs to grant pods only in that namespace.
+// label selector), so RBAC needs to grant pods only in that namespace;
+// with Config.NoHealthPods there is no pod informer at all.
 //
 // The informers start with the first Load or Watch and stop when Watch
 // returns or Close is called; the source cannot be started again after
@@ -51,7 +52,7 @@ type Source struct {
 	cfg       Config
 	logger    log.Logger
 	informer  cache.SharedIndexInformer // Node objects
-	pods      cache.SharedIndexInformer // health pods
+	pods      cache.SharedIndexInformer // health pods; nil with Config.NoHealthPods
 	synced    []cache.DoneChecker       // one per informer
 	allSynced chan struct{}             // closed once every informer has synced
 	initErr   error                     // setting up an informer failed (cannot happen before it runs)
@@ -96,11 +97,9 @@ func NewSource(client clientset.Interface, cfg Config, logger log.Logger) *Sourc
 	}
 	cfg = cfg.withDefaults()
 	s := &Source{
-		cfg:      cfg,
-		logger:   logger,
-		informer: coreinformers.NewNodeInformer(client, cfg.Resync, cache.Indexers{}),
-		pods: coreinformers.NewFilteredPodInformer(client, cfg.HealthPodNamespace, cfg.Resync, cache.Indexers{},
-			func(o *metav1.ListOptions) { o.LabelSelector = cfg.HealthPodSelector }),
+		cfg:       cfg,
+		logger:    logger,
+		informer:  coreinformers.NewNodeInformer(client, cfg.Resync, cache.Indexers{}),
 		allSynced: make(chan struct{}),
 		debounce:  DefaultDebounce,
 		unsynced:  DefaultUnsyncedCheck,
@@ -126,14 +125,18 @@ func NewSource(client clientset.Interface, cfg Config, logger log.Logger) *Sourc
 		UpdateFunc: func(any, any) { signal() },
 		DeleteFunc: func(any) { signal() },
 	}
-	for _, inf := range []struct {
+	type watched struct {
 		informer  cache.SharedIndexInformer
 		transform cache.TransformFunc
 		what      string
-	}{
-		{s.informer, cfg.kubeStrip, "nodes"},
-		{s.pods, kubeStripPod, "health pods"},
-	} {
+	}
+	informers := []watched{{s.informer, cfg.kubeStrip, "nodes"}}
+	if !cfg.NoHealthPods {
+		s.pods = coreinformers.NewFilteredPodInformer(client, cfg.HealthPodNamespace, cfg.Resync, cache.Indexers{},
+			func(o *metav1.ListOptions) { o.LabelSelector = cfg.HealthPodSelector })
+		informers = append(informers, watched{s.pods, kubeStripPod, "health pods"})
+	}
+	for _, inf := range informers {
 		reg, err := inf.informer.AddEventHandler(handler)
 		s.initErr = errors.Join(s.initErr, err,
 			inf.informer.SetTransform(inf.transform),
@@ -200,7 +203,9 @@ func (s *Source) start() error {
 			defer close(s.stopped)
 			var wg sync.WaitGroup
 			wg.Go(func() { s.informer.RunWithContext(ctx) })
-			wg.Go(func() { s.pods.RunWithContext(ctx) })
+			if s.pods != nil {
+				wg.Go(func() { s.pods.RunWithContext(ctx) })
+			}
 			wg.Go(func() {
 				for _, c := range s.synced {
 					select {
@@ -408,7 +413,11 @@ func (s *Source) record(list []nodes.Node, err error) (changed bool) {
 // current derives the list from the informers' caches, validates it and
 // logs what changed about excluded or unusable nodes.
 func (s *Source) current() ([]nodes.Node, error) {
-	list, notes := s.cfg.kubeNodes(storeObjects[*corev1.Node](s.informer), s.cfg.kubeHealthPods(storeObjects[*corev1.Pod](s.pods)))
+	var pods map[string]kubeHealthPod
+	if s.pods != nil {
+		pods = s.cfg.kubeHealthPods(storeObjects[*corev1.Pod](s.pods))
+	}
+	list, notes := s.cfg.kubeNodes(storeObjects[*corev1.Node](s.informer), pods)
 	s.logNotes(notes)
 	s.logNoHealth(list)
 	if err := nodes.Validate(list); err != nil {
@@ -444,7 +453,12 @@ func (s *Source) logNoHealth(list []nodes.Node) {
 	changed := n != s.noHealth
 	s.noHealth = n
 	s.mu.Unlock()
-	if changed && n > 0 {
+	switch {
+	case !changed || n == 0:
+	case s.cfg.NoHealthPods:
+		level.Info(s.logger).Log("msg", "nodes without a health IP annotation are probed on the host paths only (no health pods, as configured)",
+			"nodes_without", n, "nodes", len(list), "annotation", s.cfg.HealthIPAnnotation)
+	default:
 		level.Info(s.logger).Log("msg", "nodes without a health endpoint are probed on the host paths only: they have no Running health pod (and no health IP annotation)",
 			"nodes_without", n, "nodes", len(list), "namespace", s.cfg.HealthPodNamespace, "selector", s.cfg.HealthPodSelector)
 	}

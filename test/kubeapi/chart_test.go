@@ -80,6 +80,14 @@ func TestChart(t *testing.T) {
 			refused: "PodMonitor", why: "spec.podMetricsEndpoints[0].interval",
 		},
 		{
+			// v0.85.0's monitors have no field for scrape_native_histograms
+			// (later releases add scrapeNativeHistograms): the chart does not
+			// set it, and this case fails once the pinned CRDs have it.
+			name: "scrapeNativeHistograms, which v0.85.0's PodMonitor lacks", release: "cx-native-field",
+			values:  []string{`podMonitor={"enabled":true,"extraSpec":{"scrapeNativeHistograms":true}}`},
+			refused: "PodMonitor", why: "scrapeNativeHistograms",
+		},
+		{
 			name: "a ServiceMonitor field the CRD does not have", release: "cx-bad-servicemonitor", values: everything,
 			breaks: func(t *testing.T, obj *unstructured.Unstructured) {
 				if obj.GetKind() == "ServiceMonitor" {
@@ -132,6 +140,9 @@ func TestChart(t *testing.T) {
 						continue
 					}
 					t.Fatal(err)
+				}
+				if kind := obj.GetKind(); kind == "PodMonitor" || kind == "ServiceMonitor" {
+					checkHistogramScrape(t, got)
 				}
 				if obj.GetKind() == "DaemonSet" {
 					var ds appsv1.DaemonSet
@@ -188,6 +199,20 @@ func checkPodsAdmitted(ctx context.Context, t *testing.T, client kubernetes.Inte
 				t.Errorf("pod of %s: priority %v, want %d of PriorityClass %s", ds.Name, got.Spec.Priority, pc.Value, name)
 			}
 		}
+	}
+}
+
+// checkHistogramScrape: the monitor the API server stored asks for the
+// protobuf format first (native histograms) and keeps the classic buckets,
+// as the chart's monitoring.nativeHistograms (default) sets: the CRD has
+// both fields, so they were neither refused nor pruned.
+func checkHistogramScrape(t *testing.T, stored *unstructured.Unstructured) {
+	t.Helper()
+	protocols, _, _ := unstructured.NestedStringSlice(stored.Object, "spec", "scrapeProtocols")
+	classic, _, _ := unstructured.NestedBool(stored.Object, "spec", "scrapeClassicHistograms")
+	if len(protocols) == 0 || protocols[0] != "PrometheusProto" || !classic {
+		t.Errorf("%s as stored: scrapeProtocols %q, scrapeClassicHistograms %v; want PrometheusProto first and true",
+			stored.GetKind(), protocols, classic)
 	}
 }
 

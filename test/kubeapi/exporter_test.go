@@ -54,19 +54,21 @@ func apiForward(t *testing.T, admin *rest.Config, netns string) {
 type exporter struct {
 	*proc
 	netns  string
+	socket string // its admin socket, for the status command
 	client *http.Client
 }
 
 func startExporter(t *testing.T, netns, kubeconfig, node string, env []string, extra ...string) *exporter {
 	t.Helper()
+	socket := filepath.Join(t.TempDir(), "admin.sock")
 	args := append([]string{
 		"--nodes.kubernetes", "--nodes.kubernetes.kubeconfig=" + kubeconfig, "--node.name=" + node,
-		"--admin.socket=" + filepath.Join(t.TempDir(), "admin.sock"),
+		"--admin.socket=" + socket,
 		"--web.listen-address=" + metricsAddr, "--hello.listen-address=:4240",
 		"--probe.interval=1s", "--probe.timeout=500ms", "--probe.failure-threshold=1",
 		"--metrics.per-peer=all",
 	}, extra...)
-	e := &exporter{proc: start(t, netns, env, args...), netns: netns}
+	e := &exporter{proc: start(t, netns, env, args...), netns: netns, socket: socket}
 	e.client = &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
 			return testbin.DialIn(ctx, netns, "tcp", addr)

@@ -68,6 +68,9 @@ func TestKubernetes(t *testing.T) {
 	t.Run("a missing verb fails", func(t *testing.T) {
 		testMissingVerbs(ctx, t, admin, ap, d, kubeconfig)
 	})
+	t.Run("no health pods: host paths only, no pods read", func(t *testing.T) {
+		testNoHealthPods(ctx, t, admin, client, d)
+	})
 	t.Run("dual stack", func(t *testing.T) {
 		testDualStack(ctx, t, admin, client, d, kubeconfig)
 	})

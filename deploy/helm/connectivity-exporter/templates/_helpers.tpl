@@ -118,6 +118,28 @@ dashboards select, and the node name as `node` and `instance`.
 {{- end -}}
 
 {{/*
+The monitors' spec fields for native histograms (monitoring.nativeHistograms):
+the protobuf format first, the only one that carries native histograms
+(the order Prometheus itself uses when it scrapes native histograms;
+prometheus-operator leaves PrometheusText1.0.0 out for Prometheus 2),
+and the classic buckets kept beside them (always_scrape_classic_histograms),
+as deploy/kubernetes/prometheus-scrape.yml does. prometheus-operator
+v0.85.0 has no field for scrape_native_histograms itself: the chart's
+README says what turns it on.
+*/}}
+{{- define "cx.histogramScrape" -}}
+{{- if .Values.monitoring.nativeHistograms -}}
+scrapeProtocols:
+  - PrometheusProto
+  - OpenMetricsText1.0.0
+  - OpenMetricsText0.0.1
+  - PrometheusText1.0.0
+  - PrometheusText0.0.4
+scrapeClassicHistograms: true
+{{- end -}}
+{{- end -}}
+
+{{/*
 A rules or dashboard file with the job selector the files are written for
 (job="connectivity") turned into monitoring.job.
 */}}
@@ -142,13 +164,38 @@ true
 {{- end -}}
 
 {{/*
-A kubelet probe of the metrics listener, asking over HTTPS when it serves
-TLS (the kubelet does not verify the certificate).
+"true" when the metrics listener asks for basic auth: webConfig.basicAuth,
+or basic_auth_users in webConfig.config.
+*/}}
+{{- define "cx.webBasicAuth" -}}
+{{- if or .Values.webConfig.basicAuth (and .Values.webConfig.config (hasKey .Values.webConfig.config "basic_auth_users")) -}}
+true
+{{- end -}}
+{{- end -}}
+
+{{/*
+A kubelet probe of the metrics listener (list: probe, TLS, basic auth),
+asking over HTTPS when it serves TLS (the kubelet does not verify the
+certificate). With basic auth, exporter-toolkit answers every path, the
+probes' too, 401 without credentials, and the chart knows only their
+bcrypt hashes: an httpGet probe becomes a tcpSocket probe of the same
+port (the listener accepts), unless it sends an Authorization header of
+its own (httpHeaders).
 */}}
 {{- define "cx.metricsProbe" -}}
 {{- $probe := deepCopy (index . 0) -}}
 {{- if and (index . 1) $probe.httpGet (not $probe.httpGet.scheme) -}}
 {{- $_ := set $probe.httpGet "scheme" "HTTPS" -}}
+{{- end -}}
+{{- if and (index . 2) $probe.httpGet -}}
+{{- $authorized := false -}}
+{{- range ($probe.httpGet.httpHeaders | default list) -}}
+{{- if eq (lower .name) "authorization" -}}{{- $authorized = true -}}{{- end -}}
+{{- end -}}
+{{- if not $authorized -}}
+{{- $_ := set $probe "tcpSocket" (dict "port" $probe.httpGet.port) -}}
+{{- $_ := unset $probe "httpGet" -}}
+{{- end -}}
 {{- end -}}
 {{- toYaml $probe -}}
 {{- end -}}
