@@ -229,8 +229,9 @@ func (p *promServer) query(expr string) ([]promSample, error) {
 }
 
 type promAlert struct {
-	Labels map[string]string `json:"labels"`
-	State  string            `json:"state"`
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations"`
+	State       string            `json:"state"`
 	// Status is set by Alertmanager (API v2), not by Prometheus.
 	Status struct {
 		State       string   `json:"state"`

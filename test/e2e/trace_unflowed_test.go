@@ -25,7 +25,9 @@ import (
 // traces the path by itself (IPv4 ICMP has no flows: no fabric hashes an
 // echo) and names the router as the last hop that answers, on /metrics,
 // in status and in the JSON, within a few seconds of the path going down;
-// once the rule is gone, the trace goes.
+// a real Prometheus with the shipped rules fires ConnectivityICMPBlocked
+// with the router in its trace annotation; once the rule is gone, the
+// trace goes.
 func TestTraceICMPPathWithoutFlows(t *testing.T) {
 	requireRoot(t)
 	testbin.NeedTool(t, "nft", "apt-get install nftables")
@@ -76,6 +78,12 @@ func TestTraceICMPPathWithoutFlows(t *testing.T) {
 			t.Logf("daemon log (tail):\n%s", tail(logs.String(), 40))
 		}
 	})
+	// A real Prometheus with the shipped rules (every for: 4s) scrapes
+	// the daemon, for the alerts' trace annotation; no Alertmanager
+	// listens where it sends.
+	rules := testbin.WriteRules(t, dir, testbin.RulePace{For: "4s"})
+	prom := startPrometheusTargets(t, dir, "traceui", rules, fmt.Sprintf("http://127.0.0.1:%d", testbin.FreeLoopbackPort(t)), true,
+		[]string{forwardInto(t, lab.Client, "127.0.0.1:9100")})
 	client := admin.NewClient(sock)
 	scrape := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 		return testbin.DialIn(ctx, lab.Client, network, addr)
@@ -177,6 +185,28 @@ func TestTraceICMPPathWithoutFlows(t *testing.T) {
 	if got := icmpTraceInStatus(client); got != "198.19.0.1: flow 0 last hop "+router+" at TTL 1, silent from 2; " {
 		t.Errorf("status -o json: IPv4 ICMP traces %q, want the path's, ending at the router", got)
 	}
+
+	// At Prometheus: ConnectivityICMPBlocked for the path, its trace
+	// annotation naming the router, read from connectivity_path_trace_info.
+	want := "host icmp: last hop answering " + router + " at TTL 1 (1 traced)"
+	took = testbin.Eventually(t, 60*time.Second, "ConnectivityICMPBlocked with the router in its trace annotation", func() error {
+		alerts, err := prom.alerts()
+		if err != nil {
+			return err
+		}
+		var seen []string
+		for _, a := range alerts {
+			if a.Labels["alertname"] != "ConnectivityICMPBlocked" {
+				continue
+			}
+			seen = append(seen, fmt.Sprintf("%s %v: %s", a.State, a.Labels, a.Annotations["trace"]))
+			if a.State == "firing" && a.Labels["peer"] == "server" && a.Labels["family"] == "ipv4" && strings.Contains(a.Annotations["trace"], want) {
+				return nil
+			}
+		}
+		return fmt.Errorf("no firing ConnectivityICMPBlocked for server/ipv4 whose trace annotation says %q: %v", want, seen)
+	})
+	t.Logf("ConnectivityICMPBlocked firing with the router in its trace annotation %s after the trace showed", took.Round(100*time.Millisecond))
 
 	// The router forwards echoes again: the path answers, and its trace
 	// goes from /metrics and status.
