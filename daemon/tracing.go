@@ -19,10 +19,11 @@ type tracing struct {
 	keeper   *traceKeeper
 }
 
-// startTracing makes the tracers (the automatic one also for paths probed
-// without flows that go down while their peer answers elsewhere), keeps the keeper's flows to the plan's
-// paths and exports connectivity_path_trace_info; nil for a passive
-// daemon, and without Deps.Tracers.
+// startTracing makes the tracers (the automatic one also for paths
+// probed without flows that go down while their peer answers elsewhere,
+// as store says), keeps the keeper's flows to the plan's paths and
+// exports connectivity_path_trace_info; nil for a passive daemon, and
+// without Deps.Tracers.
 func (d *daemon) startTracing(ctx context.Context, g *errgroup.Group, keeper *plan.Keeper, store *prober.Store, reg prometheus.Registerer, src prometheus.Labels) (*tracing, error) {
 	if d.cfg.Passive || d.deps.Tracers == nil {
 		return nil, nil
