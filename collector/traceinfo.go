@@ -6,8 +6,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// TraceInfo is the latest trace of one failing flow, for
-// connectivity_path_trace_info.
+// TraceInfo is the latest trace of one failing flow, or of a path probed
+// without flows (as its flow 0), for connectivity_path_trace_info.
 type TraceInfo struct {
 	Peer, Path, Protocol, Family string
 	// Flow is the flow's index among its path's flows.
@@ -35,7 +35,7 @@ type traceInfoCollector struct {
 func NewTraceInfoCollector(src prometheus.Labels, snapshot func() []TraceInfo) prometheus.Collector {
 	return &traceInfoCollector{
 		desc: prometheus.NewDesc(prometheus.BuildFQName(namespace, "", "path_trace_info"),
-			"1 for each flow of a path that fails past the failure threshold, labelled by its latest trace: the last hop that answered (last_hop, at TTL last_hop_ttl; empty if none) and whether the peer was reached. Absent while the flow answers.",
+			"1 for each flow of a path that fails past the failure threshold (flow 0 for a path probed without flows that is unreachable while its peer answers on another path), labelled by its latest trace: the last hop that answered (last_hop, at TTL last_hop_ttl; empty if none) and whether the peer was reached. Absent while the flow answers.",
 			[]string{"peer", "path", "protocol", "family", "flow", "last_hop", "last_hop_ttl", "reached"}, src),
 		snapshot: snapshot,
 	}

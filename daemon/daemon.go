@@ -175,7 +175,7 @@ func (d *daemon) startWithPlan(ctx context.Context, g *errgroup.Group, keeper *p
 	if err != nil {
 		return err
 	}
-	tr, err := d.startTracing(ctx, g, keeper, reg, opts.SourceLabels())
+	tr, err := d.startTracing(ctx, g, keeper, store, reg, opts.SourceLabels())
 	if err != nil {
 		return err
 	}

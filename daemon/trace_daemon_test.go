@@ -131,3 +131,67 @@ func TestDaemonTracesFailingFlows(t *testing.T) {
 		t.Errorf("status still shows a trace:\n%s", out)
 	}
 }
+
+// A path probed without flows, wired as the daemon runs it: node-2's
+// host ICMP path fails (its other paths answer), so the keeper traces it
+// by itself, as flow 0, and it shows in status, the JSON and /metrics
+// until it answers again; node-3, down on every path, is not traced. No
+// packet leaves: probes and traces are fakes.
+func TestDaemonTracesPathsWithoutFlows(t *testing.T) {
+	icmpOff := netip.MustParseAddr("198.18.0.2") // node-2's host IP
+	var healed atomic.Bool
+	down := func(ip netip.Addr) bool { // node-3's host and health IPs
+		return ip == netip.MustParseAddr("198.18.0.3") || ip == netip.MustParseAddr("198.19.0.3")
+	}
+	ok := prober.Outcome{Result: prober.ResultSuccess, RTT: 100 * time.Microsecond}
+	timeout := prober.Outcome{Result: prober.ResultTimeout}
+	icmp := func(_ context.Context, ip netip.Addr) prober.Outcome {
+		if down(ip) || ip == icmpOff && !healed.Load() {
+			return timeout
+		}
+		return ok
+	}
+	http := func(_ context.Context, ip netip.Addr) prober.Outcome {
+		if down(ip) {
+			return timeout
+		}
+		return ok
+	}
+	tr := &fakeTracer{dark: map[uint16]bool{0: true}} // an ICMP trace has no port: dark
+	td := startTestDaemonWith(t, nodesYAML(1, 2, 3), func(c *Config) {
+		c.Flows, c.ProbeInterval, c.MTUEvery = 1, 100*time.Millisecond, 0
+	}, func(d *Deps) {
+		d.Probes = func(*Config) (map[prober.Protocol]prober.ProbeFunc, func(), error) {
+			return map[prober.Protocol]prober.ProbeFunc{prober.ProtocolICMP: icmp, prober.ProtocolHTTP: http}, func() {}, nil
+		}
+		d.Tracers = func(*Config) (FlowTracer, FlowTracer, error) { return tr, tr, nil }
+	})
+	const line = "ICMP trace:      the path fails; its trace ends at 198.18.1.6 (TTL 2), silent from TTL 3"
+	var out string
+	testbin.Eventually(t, 20*time.Second, "status shows the ICMP path's trace", func() error {
+		_, out = td.status(t, status.CLIOptions{})
+		return testbin.Holds(strings.Contains(out, line), out)
+	})
+	_, js := td.status(t, status.CLIOptions{Output: "json"})
+	if !strings.Contains(js, `"flow_traces": [`) || !strings.Contains(js, `"last_hop": "198.18.1.6"`) {
+		t.Errorf("status -o json lacks the trace:\n%s", js)
+	}
+	const series = `connectivity_path_trace_info{family="ipv4",flow="0",last_hop="198.18.1.6",last_hop_ttl="2",path="host",peer="node-2",protocol="icmp",reached="false",source="node-1"} 1`
+	if m := td.metrics(); !strings.Contains(m, series) {
+		t.Errorf("/metrics lacks %s", series)
+	}
+	// node-3 has been down as long: only node-2's ICMP path was traced.
+	if calls := tr.calls(); len(calls) != 1 || calls[0] != "icmp 198.18.0.2 0 0x0" {
+		t.Errorf("traces %v, want node-2's host ICMP path alone", calls)
+	}
+
+	// Healed: the trace and its series go.
+	healed.Store(true)
+	testbin.Eventually(t, 20*time.Second, "the trace gone once the path answers", func() error {
+		m := td.metrics()
+		return testbin.Holds(!strings.Contains(m, "connectivity_path_trace_info{") && strings.Contains(m, "connectivity_peer_reachable"), "/metrics still has a trace")
+	})
+	if _, out = td.status(t, status.CLIOptions{Verbose: true}); strings.Contains(out, "trace:") {
+		t.Errorf("status still shows a trace:\n%s", out)
+	}
+}

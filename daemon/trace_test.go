@@ -167,6 +167,12 @@ func failure(peer string, index int) FlowFailure {
 	}
 }
 
+// flowsProbed is the state of path t, probed over 8 flows, after a probe
+// that found failing past the threshold.
+func flowsProbed(t prober.Target, failing ...prober.FlowState) prober.PathState {
+	return prober.PathState{Target: t, Status: prober.StatusReachable, Flows: prober.FlowsState{Count: 8, Probed: 8, Failing: failing, Partial: len(failing) > 0}}
+}
+
 func TestTraceKeeperTracesFailingFlowsRateLimited(t *testing.T) {
 	tr := &fakeTracer{dark: map[uint16]bool{60002: true}}
 	k := newTraceKeeper(context.Background(), tr)
@@ -196,20 +202,20 @@ func TestTraceKeeperTracesFailingFlowsRateLimited(t *testing.T) {
 	}
 	// Probes of the path that still find the flow failing keep it; one
 	// that finds it answering drops it.
-	k.PathProbed(failure("node-2", 2).Target, []prober.FlowState{{Index: 2}})
-	k.PathProbed(failure("node-3", 2).Target, nil)
+	k.PathProbed(flowsProbed(failure("node-2", 2).Target, prober.FlowState{Index: 2}))
+	k.PathProbed(flowsProbed(failure("node-3", 2).Target))
 	if s := k.Snapshot(); len(s) != 1 {
 		t.Fatalf("snapshot after probes that found the flow failing: %+v", s)
 	}
 	// One that finds it answering and another flow failing (a failure
 	// the hook did not tell) swaps them, and traces the other.
 	f5 := failure("node-2", 5)
-	k.PathProbed(f5.Target, []prober.FlowState{{Index: 5, Flow: f5.Flow}})
+	k.PathProbed(flowsProbed(f5.Target, prober.FlowState{Index: 5, Flow: f5.Flow}))
 	k.Wait()
 	if s := k.Snapshot(); len(s) != 1 || s[0].Index != 5 || s[0].Trace == nil || s[0].Trace.Flow != f5.Flow {
 		t.Fatalf("snapshot after a probe that found flow 2 answering and 5 failing: %+v", s)
 	}
-	k.PathProbed(f5.Target, nil)
+	k.PathProbed(flowsProbed(f5.Target))
 	k.FlowFailing(failure("node-2", 2))
 	k.Wait()
 	if n := len(tr.calls()); n != 4 {

@@ -25,7 +25,8 @@ type FlowFailure struct {
 // keeper implements it; prober.Scheduler's OnFlowFailing calls
 // FlowFailing (tracing.onFlowFailing), and since the scheduler has no
 // recovery hook, the keeper learns of recoveries from every probe's path
-// state (PathProbed, through tracing.observer).
+// state (PathProbed, through tracing.observer), and of paths probed
+// without flows that go down too.
 type FlowFailureHook interface {
 	FlowFailing(f FlowFailure)
 	FlowRecovered(t prober.Target, index int)
@@ -66,6 +67,17 @@ type tracedFlow struct {
 	running bool
 }
 
+// unflowedPaths is what the keeper needs to trace paths probed without
+// flows; with a nil field it traces none.
+type unflowedPaths struct {
+	// answersElsewhere reports whether another path to t's peer answered
+	// its latest probe.
+	answersElsewhere func(t prober.Target) bool
+	// flow is the identity a trace of t takes: the sticky flow 0 the
+	// trace command takes too (FlowConfig.FlowIdentities).
+	flow func(t prober.Target) prober.Flow
+}
+
 // traceKeeper traces failing flows, rate limited (one trace per flow per
 // retrace, a few at a time, and the tracer's own probe rate), and keeps the
 // latest trace of each flow while it fails: for the admin API, status and
@@ -73,6 +85,7 @@ type tracedFlow struct {
 // for one, oldest first.
 type traceKeeper struct {
 	tracer   FlowTracer
+	paths    unflowedPaths
 	retrace  time.Duration
 	maxFlows int
 	maxRun   int // traces at once
@@ -175,12 +188,18 @@ func (k *traceKeeper) FlowRecovered(t prober.Target, index int) {
 	k.forget(flowID{t, index})
 }
 
-// PathProbed is told the flows of t that fail past the threshold after
-// each probe of t: it forgets the others (a flow that answers again), keeps
-// these (a failure the hook told while every place was taken), and starts
-// the traces that are due (a flow still failing a retrace interval after
-// its trace).
-func (k *traceKeeper) PathProbed(t prober.Target, failing []prober.FlowState) {
+// PathProbed is told every path's state after each probe of it. For a
+// path probed over flows, the flows that fail past the threshold: it
+// forgets the others (a flow that answers again), keeps these (a failure
+// the hook told while every place was taken), and starts the traces that
+// are due (a flow still failing a retrace interval after its trace). A
+// path probed without flows is unflowedProbed.
+func (k *traceKeeper) PathProbed(st prober.PathState) {
+	if st.Flows.Count == 0 {
+		k.unflowedProbed(st)
+		return
+	}
+	t, failing := st.Target, st.Flows.Failing
 	if len(failing) == 0 && k.count.Load() == 0 {
 		return // the common case, at every probe: nothing fails
 	}
@@ -197,6 +216,42 @@ func (k *traceKeeper) PathProbed(t prober.Target, failing []prober.FlowState) {
 	if len(failing) > 0 {
 		k.startDue()
 	}
+}
+
+// unflowedProbed keeps a path probed without flows (an IPv4 ICMP path, or
+// any path with --probe.flows=1), as its flow 0, while it is unreachable
+// (failure-threshold failures in a row), if another path to its peer
+// answered its latest probe when it went down (paths.answersElsewhere):
+// then the peer is up and the trace can say where this path stops. A
+// peer down on every path is not traced: it would cost every node a trace
+// of every path of it and say little. The path and its trace go once it
+// answers again.
+func (k *traceKeeper) unflowedProbed(st prober.PathState) {
+	id := flowID{st.Target, 0}
+	if st.Status != prober.StatusUnreachable {
+		if k.count.Load() == 0 {
+			return // the common case, at every probe: nothing fails
+		}
+		k.mu.Lock()
+		k.forget(id)
+		k.mu.Unlock()
+		return
+	}
+	if k.paths.answersElsewhere == nil || k.paths.flow == nil {
+		return
+	}
+	k.mu.Lock()
+	_, kept := k.flows[id]
+	k.mu.Unlock()
+	// Asked without k.mu held: it reads the store.
+	if !kept && !k.paths.answersElsewhere(st.Target) {
+		return
+	}
+	f := FlowFailure{Target: st.Target, Index: 0, Flow: k.paths.flow(st.Target)}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.keep(f)
+	k.startDue()
 }
 
 // Retain forgets the flows of every path not in targets (a peer gone).

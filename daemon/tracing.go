@@ -19,10 +19,12 @@ type tracing struct {
 	keeper   *traceKeeper
 }
 
-// startTracing makes the tracers, keeps the keeper's flows to the plan's
-// paths and exports connectivity_path_trace_info; nil for a passive
-// daemon, and without Deps.Tracers.
-func (d *daemon) startTracing(ctx context.Context, g *errgroup.Group, keeper *plan.Keeper, reg prometheus.Registerer, src prometheus.Labels) (*tracing, error) {
+// startTracing makes the tracers (the automatic one also for paths
+// probed without flows that go down while their peer answers elsewhere,
+// as store says), keeps the keeper's flows to the plan's paths and
+// exports connectivity_path_trace_info; nil for a passive daemon, and
+// without Deps.Tracers.
+func (d *daemon) startTracing(ctx context.Context, g *errgroup.Group, keeper *plan.Keeper, store *prober.Store, reg prometheus.Registerer, src prometheus.Labels) (*tracing, error) {
 	if d.cfg.Passive || d.deps.Tracers == nil {
 		return nil, nil
 	}
@@ -31,6 +33,7 @@ func (d *daemon) startTracing(ctx context.Context, g *errgroup.Group, keeper *pl
 		return nil, err
 	}
 	tk := newTraceKeeper(ctx, automatic)
+	tk.paths = unflowedPaths{answersElsewhere: answersElsewhere(keeper, store), flow: stickyFlow(d.cfg.SchedulerConfig().FlowConfig)}
 	keeper.OnChange(func(p *plan.Plan) { tk.Retain(p.Targets()) })
 	if err := reg.Register(collector.NewTraceInfoCollector(src, func() []collector.TraceInfo { return traceInfos(tk.Snapshot()) })); err != nil {
 		return nil, err
@@ -71,8 +74,47 @@ type traceObserver struct {
 }
 
 func (o *traceObserver) ProbeDone(st prober.PathState, out prober.Outcome) {
-	o.keeper.PathProbed(st.Target, st.Flows.Failing)
+	o.keeper.PathProbed(st)
 	o.Observer.ProbeDone(st, out)
+}
+
+// answersElsewhere reports whether a path to t's peer other than t (in
+// the current plan: host and endpoint paths, both protocols and
+// families) answered its latest probe.
+func answersElsewhere(plans *plan.Keeper, store *prober.Store) func(prober.Target) bool {
+	return func(t prober.Target) bool {
+		p := plans.Current()
+		if p == nil {
+			return false
+		}
+		e, ok := p.Entry(t.Peer)
+		if !ok {
+			return false
+		}
+		for _, o := range e.Targets {
+			if o == t {
+				continue
+			}
+			if st, ok := store.State(o); ok && st.Status == prober.StatusReachable && st.LastResult == prober.ResultSuccess {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// stickyFlow is the flow a trace of a path probed without flows takes:
+// flow 0 of fc, as the trace command's. For IPv4 ICMP it is the path's
+// own (no fabric hashes an echo's identifier: docs/ecmp.md); for TCP and
+// ICMPv6 with --probe.flows=1, whose probes take the kernel's port and
+// label, one fixed flow of the path.
+func stickyFlow(fc prober.FlowConfig) func(prober.Target) prober.Flow {
+	return func(t prober.Target) prober.Flow {
+		if ids := fc.FlowIdentities(t, 1); len(ids) > 0 {
+			return ids[0]
+		}
+		return prober.Flow{}
+	}
 }
 
 // flowsPerPath is how many flows of each path the trace command follows

@@ -10,7 +10,8 @@ import (
 
 // writeFlowTraces writes a line per outcome of the failing flows' traces
 // of path p: the flows that end at the same hop share one (a peer down
-// fails every flow the same way).
+// fails every flow the same way); one line for a path probed without
+// flows.
 func writeFlowTraces(w io.Writer, p *admin.PathReport) {
 	for _, pr := range []struct {
 		label string
@@ -24,6 +25,12 @@ func writeFlowTraces(w io.Writer, p *admin.PathReport) {
 				order = append(order, t)
 			}
 			names[o] = append(names[o], flowName(t))
+		}
+		if pr.r.Flows == nil && len(pr.r.FlowTraces) == 1 {
+			// A path probed without flows, down while its node answers
+			// on another path: traced as a whole.
+			fmt.Fprintf(w, "      %-17sthe path fails; its trace %s\n", pr.label, traceOutcome(pr.r.FlowTraces[0], false))
+			continue
 		}
 		for _, t := range order {
 			fs := names[traceOutcome(t, false)]

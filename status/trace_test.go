@@ -115,7 +115,8 @@ func TestTraceCommand(t *testing.T) {
 	}
 }
 
-// A failing flow's trace shows under its path in status.
+// A failing flow's trace shows under its path in status, and so does
+// the trace of a path probed without flows.
 func TestStatusShowsFlowTraces(t *testing.T) {
 	r := scenario(row{"node-1", "RRRR"}, row{"node-2", "RRTT"})
 	flows := fanOut("host", "http", "ipv4", "198.18.0.2", 6) // 1 and 5 dark on one member
@@ -133,7 +134,8 @@ func TestStatusShowsFlowTraces(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"      ICMP trace:      flow 1 (port 60037) fails; its trace ends at 198.18.1.6 (TTL 2), silent from TTL 3\n",
+		// Host ICMP has no flows (no Flows report): the path's own trace.
+		"      ICMP trace:      the path fails; its trace ends at 198.18.1.6 (TTL 2), silent from TTL 3\n",
 		"      HTTP trace:      flows 1 (port 60037), 5 (port 60185) fail; their traces end at 198.18.1.6 (TTL 2), silent from TTL 3\n",
 		"      HTTP trace:      flow 2 (port 60074) fails; its trace failed: flow setup: the flow's 4-tuple is in use on this host\n",
 	} {
