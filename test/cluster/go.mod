@@ -4,7 +4,6 @@ go 1.26.8
 
 require (
 	github.com/connectivity-exporter/connectivity_exporter v0.0.0-00010101000000-000000000000
-	github.com/prometheus/common v0.73.1
 	github.com/vishvananda/netns v0.0.5
 	go.etcd.io/etcd/server/v3 v3.7.0
 	sigs.k8s.io/yaml v1.6.0
@@ -158,6 +157,7 @@ require (
 	github.com/pquerna/cachecontrol v0.1.0 // indirect
 	github.com/prometheus/client_golang v1.25.0 // indirect
 	github.com/prometheus/client_model v0.6.3 // indirect
+	github.com/prometheus/common v0.73.1 // indirect
 	github.com/prometheus/procfs v0.22.0 // indirect
 	github.com/robfig/cron/v3 v3.0.1 // indirect
 	github.com/russross/blackfriday/v2 v2.1.0 // indirect
