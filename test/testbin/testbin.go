@@ -9,6 +9,7 @@ package testbin
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -36,15 +37,46 @@ func Build(path string) error {
 	return nil
 }
 
-// FreeLoopbackPort returns a TCP port on 127.0.0.1 that was free a moment ago.
+// FreeLoopbackPort returns a TCP port on 127.0.0.1 that was free a moment
+// ago. It is drawn below the kernel's ephemeral range
+// (net.ipv4.ip_local_port_range) where it can: a port from that range
+// (what listening on port 0 gives) may be taken by any outgoing connection
+// of the tests running beside this one before the caller binds it again.
 func FreeLoopbackPort(t testing.TB) int {
 	t.Helper()
+	if low := ephemeralLow(); low > freePortFloor+100 {
+		for range 100 {
+			port := freePortFloor + rand.IntN(low-freePortFloor)
+			if ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+				ln.Close()
+				return port
+			}
+		}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// freePortFloor is the lowest port FreeLoopbackPort draws: above the ports
+// services usually take.
+const freePortFloor = 20000
+
+// ephemeralLow is the first port of the kernel's ephemeral range, 0 when
+// it cannot be read.
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0
+	}
+	var low, high int
+	if _, err := fmt.Sscan(string(b), &low, &high); err != nil {
+		return 0
+	}
+	return low
 }
 
 // Usage is what a leak leaves behind in the test process.
