@@ -70,6 +70,11 @@ func (s *Store) RecordFlow(t Target, i int, o Outcome, at time.Time) (st PathSta
 			}
 		}
 	}
+	if cur.Status == StatusReachable {
+		// A flow black-holed at full size that now fails past the
+		// threshold is a partial path, no longer an MTU fault.
+		cur.MTU = fs.withBlackholeFlows(cur.MTU, s.failureThreshold, false)
+	}
 	cur.Flows = fs.summary(s.failureThreshold)
 	cur.Flows.Partial = cur.Status == StatusReachable && len(cur.Flows.Failing) > 0
 	return *cur, crossed, true
