@@ -28,8 +28,10 @@ type fullFlowLog struct {
 	bad  *Flow // small probes over it fail with sick
 	sick Outcome
 	// large: full-size probes over it are lost (exchangeHead), its small
-	// ones answer: a member that drops only large packets.
-	large *Flow
+	// ones answer: a member that drops only large packets; largeAll: over
+	// every flow (a black hole of the whole path).
+	large    *Flow
+	largeAll bool
 
 	mu    sync.Mutex
 	sweep int
@@ -61,9 +63,11 @@ func (l *fullFlowLog) exchange(_ context.Context, _ Target, f Flow) (SmallAndFul
 		return SmallAndFullSizeOutcome{FullSize: MTUOutcome{Result: MTUResultLost, Expected: 1500}}, true
 	}
 	full := MTUOutcome{Result: MTUResultOK, Expected: 1500}
-	if l.large != nil && f == *l.large {
+	l.mu.Lock()
+	if l.largeAll || (l.large != nil && f == *l.large) {
 		full.Result = MTUResultLost
 	}
+	l.mu.Unlock()
 	return SmallAndFullSizeOutcome{Small: l.small(f), SmallKnown: true, FullSize: full}, true
 }
 
@@ -340,5 +344,37 @@ func TestSchedulerFindsAFlowThatDropsOnlyLargePackets(t *testing.T) {
 				t.Fatalf("no black hole within %d sweeps", bound)
 			})
 		}
+	}
+}
+
+// A black hole of the whole path, found on several flows, clears at the
+// first turn after it healed: a full-size probe that gets through has the
+// black-holed flows probed again at once.
+func TestSchedulerClearsAHealedBlackHoleAtOnce(t *testing.T) {
+	const flows, every, threshold = 8, 2, 3
+	target := Target{Peer: "node-1", Path: PathHost, Protocol: ProtocolHTTP, IP: netip.MustParseAddr("198.18.0.1")}
+	l := &fullFlowLog{mode: exchangeHead, largeAll: true}
+	r := newFullFlowRun(t, l, target, flows, every, threshold)
+	n := 0
+	for ; n < 10*every; n++ {
+		if st := r.sweep(t, n); st.MTU.BlackholeFlows >= 3 {
+			break
+		}
+	}
+	st, _ := r.store.State(target)
+	if st.MTU.Status != MTUStatusBlackhole || st.MTU.BlackholeFlows < 3 {
+		t.Fatalf("after %d sweeps: MTU %s on %d flows, want a black hole on 3 or more", n, st.MTU.Status, st.MTU.BlackholeFlows)
+	}
+	l.mu.Lock()
+	l.largeAll = false
+	l.mu.Unlock()
+	for k := 1; k <= every; k++ {
+		st = r.sweep(t, n+k)
+		if st.MTU.LastResult == MTUResultOK {
+			break
+		}
+	}
+	if st.MTU.Status != MTUStatusOK || st.MTU.BlackholeFlows != 0 || len(r.store.BlackholedFlows(target)) != 0 {
+		t.Errorf("the turn after the black hole healed: MTU %s, %d flows black-holed, want ok and none", st.MTU.Status, st.MTU.BlackholeFlows)
 	}
 }

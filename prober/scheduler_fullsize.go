@@ -25,16 +25,36 @@ import (
 // (MTUState.Unconfirmed) is confirmed at once, small and full-size again
 // over the same flow, rather than at the path's next turn: so a black
 // hole is found within a turn's spacing and two timeouts
-// (FullSizeDetectionBound), and turns can be far apart.
+// (FullSizeDetectionBound), and turns can be far apart. Likewise, when a
+// flow's full-size probe gets through on a path with black-holed flows,
+// those flows are probed again at once: a black hole of the whole path
+// that healed clears at its next turn, not once turns have come round
+// every flow, and one of some flows (a member dropping large packets) is
+// held to the truth at every turn.
 func (s *Scheduler) probeSmallAndFullSize(ctx context.Context, t Target, smallDone func()) {
 	f := s.pickFlow(t)
+	var st PathState
 	for try := 1; ; try++ {
-		st, ok := s.probeTurn(ctx, t, f, smallDone)
+		var ok bool
+		st, ok = s.probeTurn(ctx, t, f, smallDone)
 		smallDone = func() {} // a confirmation's small probe is not the sweep's
-		if !ok || !st.MTU.Unconfirmed || try >= MTULossThreshold || ctx.Err() != nil {
+		if !ok || ctx.Err() != nil {
 			return
 		}
+		if !st.MTU.Unconfirmed || try >= MTULossThreshold {
+			break
+		}
 		level.Debug(s.logger).Log("msg", "full-size probe lost: confirming it at once", "peer", t.Peer, "path", t.Path, "protocol", t.Protocol, "ip", t.IP, "flow", f.Flow)
+	}
+	if st.MTU.LastResult != MTUResultOK || st.MTU.BlackholeFlows == 0 {
+		return
+	}
+	for _, bad := range s.store.BlackholedFlows(t) {
+		if bad.Index == f.index || ctx.Err() != nil {
+			continue
+		}
+		level.Debug(s.logger).Log("msg", "full-size probe got through: probing a black-holed flow again", "peer", t.Peer, "path", t.Path, "protocol", t.Protocol, "ip", t.IP, "flow", bad.Flow)
+		s.probeTurn(ctx, t, pathFlow{Flow: bad.Flow, index: bad.Index}, func() {})
 	}
 }
 
