@@ -6,11 +6,13 @@ import (
 	"io"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/connectivity-exporter/connectivity_exporter/daemon"
 	"github.com/connectivity-exporter/connectivity_exporter/exitcode"
+	"github.com/connectivity-exporter/connectivity_exporter/prober"
 )
 
 // addConfigCheckFlag adds --config.check (blackbox_exporter's name for the
@@ -29,6 +31,7 @@ func (d *daemonCommand) checkConfig(stdout, stderr io.Writer) int {
 		return exitcode.Usage
 	}
 	fmt.Fprintln(stdout, "flags: ok")
+	fmt.Fprintln(stdout, fullSizeLine(f.MTUProbeEvery(), f.ProbeInterval, f.ProbeTimeout))
 	if path := *f.Web.WebConfigFile; path != "" {
 		if err := web.Validate(path); err != nil {
 			fmt.Fprintf(stderr, "%s: error: --web.config.file %s: %v\n", appName, path, err)
@@ -52,6 +55,17 @@ func (d *daemonCommand) checkConfig(stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "node list: none (--probe.passive)")
 	}
 	return exitcode.OK
+}
+
+// fullSizeLine says how far apart a path's full-size probes are and what
+// that promises: a black hole of a whole path found within
+// prober.FullSizeDetectionBound.
+func fullSizeLine(every int, interval, timeout time.Duration) string {
+	if every == 0 {
+		return "full-size probes: off"
+	}
+	return fmt.Sprintf("full-size probes: every %d intervals of %s (%s); an MTU black hole of a whole path is found within %s",
+		every, interval, time.Duration(every)*interval, prober.FullSizeDetectionBound(every, interval, timeout))
 }
 
 // joinAddrs is ips for a line of output: "198.19.0.1,2001:db8::1".

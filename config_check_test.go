@@ -51,6 +51,13 @@ func TestConfigCheck(t *testing.T) {
 			"node list: from the Kubernetes API, not asked", ""},
 		{"passive without a list", []string{"--node.name=node-1", "--probe.passive"}, exitcode.OK,
 			"node list: none (--probe.passive)", ""},
+		// What the full-size turns' spacing promises.
+		{"full-size probes at the defaults", []string{"--node.name=node-1", "--nodes.file=" + good}, exitcode.OK,
+			"full-size probes: every 16 intervals of 15s (4m0s); an MTU black hole of a whole path is found within 4m4s", ""},
+		{"full-size probes every 4 intervals of 1m", []string{"--node.name=node-1", "--nodes.file=" + good, "--probe.interval=1m"}, exitcode.OK,
+			"every 4 intervals of 1m0s (4m0s); an MTU black hole of a whole path is found within 4m4s", ""},
+		{"full-size probes off", []string{"--node.name=node-1", "--nodes.file=" + good, "--probe.mtu.every=0"}, exitcode.OK,
+			"full-size probes: off", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

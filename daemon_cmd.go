@@ -31,6 +31,7 @@ type daemonFlags struct {
 	daemon.Config
 	healthIPs []string // --health-endpoint.ip, parsed into HealthIP and DualStackHealthIP
 	perPeer   string
+	mtuEvery  string // --probe.mtu.every, parsed into MTUEvery
 	// healthPods is --nodes.kubernetes.health-pods, turned into
 	// Kube.NoHealthPods; healthPodFlags are the flags that only mean
 	// something with health pods, and whether each was given.
@@ -98,7 +99,7 @@ func addDaemonCommand(app *kingpin.Application) *daemonCommand {
 	c.Flag("probe.mtu", "MTU that full-size probes are sized for (bytes of the IP packet); 0 reads it per peer from the route towards it (the route's MTU, else its interface's).").Default("0").IntVar(&f.MTU)
 	c.Flag("probe.mtu.endpoint", "MTU of the full-size probes of endpoint paths, which may cross an overlay; 0 is --probe.mtu if set, else the route towards the health IP.").Default("0").IntVar(&f.EndpointMTU)
 	c.Flag("probe.flows", "Probe each path over this many sticky flows (fixed TCP source ports from 60000-60999 and IPv6 flow labels), one flow per interval in rotation, so that a bad member of an equal-cost group shows as a partial path; 1 probes as before, over the kernel's choice. At most 32.").Default("8").IntVar(&f.Flows)
-	c.Flag("probe.mtu.every", "Each path gets a full-size probe once every this many probe intervals, together with its small probe of that interval; 0 disables full-size probes.").Default("4").IntVar(&f.MTUEvery)
+	c.Flag("probe.mtu.every", "How far apart a path's full-size probes are, each together with its small probe of that interval: a duration (rounded down to whole probe intervals, at least one), or a number of probe intervals as before; a lost one is confirmed at once, so an MTU black hole is found within this and two probe timeouts. 0 disables full-size probes.").Default(defaultMTUEvery).StringVar(&f.mtuEvery)
 	c.Flag("probe.mtu.refresh", "How long an MTU read from the routing table is used before it is read again.").Default(routemtu.DefaultRefresh.String()).DurationVar(&f.MTURefresh)
 	c.Flag("hello.listen-address", "Address of the host /hello responder; its port is also the port probed on peers.").Default(defaultHelloAddress()).StringVar(&f.HelloAddress)
 	healthIP := c.Flag("health-endpoint.ip", "Create the health endpoint with this IP (default: with --nodes.file, the local node's health_ip or health_ips; none without either). Repeat it, or give a comma-separated list, for an address of each family (dual stack).").PlaceHolder("IP")
@@ -189,6 +190,12 @@ func (f *daemonFlags) validate() error {
 		return fmt.Errorf("--web.telemetry-path must start with /, got %q", f.TelemetryPath)
 	case f.AdminSocket == "":
 		return fmt.Errorf("--admin.socket is empty")
+	}
+	if f.ProbeInterval > 0 {
+		var err error
+		if f.MTUEvery, err = parseMTUEvery(f.mtuEvery, f.ProbeInterval); err != nil {
+			return err
+		}
 	}
 	if err := f.SchedulerConfig().Validate(); err != nil {
 		return flagError(err)

@@ -75,6 +75,11 @@ func TestProbeFlagsValidate(t *testing.T) {
 		{[]string{"--probe.timeout=-1s"}, "--probe.timeout must be positive, got -1s"},
 		{[]string{"--probe.max-in-flight=0"}, "--probe.max-in-flight must be at least 1, got 0"},
 		{[]string{"--probe.mtu.every=-2"}, "--probe.mtu.every must not be negative, got -2"},
+		// A duration spaces the turns by time; a number counts intervals.
+		{[]string{"--probe.mtu.every=4m"}, ""},
+		{[]string{"--probe.mtu.every=0s"}, ""},
+		{[]string{"--probe.mtu.every=-1m"}, "--probe.mtu.every must not be negative, got -1m0s"},
+		{[]string{"--probe.mtu.every=often"}, `--probe.mtu.every "often" is neither a duration`},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {

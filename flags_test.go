@@ -34,7 +34,7 @@ func TestFlagDefaultsStayTheSame(t *testing.T) {
 		{"daemon", "probe.timeout", "2s"},
 		{"daemon", "probe.mtu", "0"},
 		{"daemon", "probe.mtu.endpoint", "0"},
-		{"daemon", "probe.mtu.every", "4"},
+		{"daemon", "probe.mtu.every", "4m"},
 		{"daemon", "probe.flows", "8"},
 		{"daemon", "probe.mtu.refresh", "5m0s"},
 		{"daemon", "nodes.kubernetes.health-pods", "true"},

@@ -158,6 +158,12 @@ type MTUReport struct {
 	LastProbed        time.Time `json:"last_probed,omitzero"`
 	Error             string    `json:"error,omitempty"`
 	ConsecutiveLosses int       `json:"consecutive_losses,omitempty"`
+	// BlackholeFlows counts the flows of a path probed over flows whose
+	// full-size probes are lost twice in a row while their small probes
+	// answer: the flows that cross a member dropping large packets, or
+	// every flow probed at full size since a black hole of the whole path
+	// opened. 0 on a path without flows.
+	BlackholeFlows int `json:"blackhole_flows,omitempty"`
 }
 
 // Info is the answer to GET /v1/info.

@@ -82,7 +82,7 @@ func configGauges(src prometheus.Labels, o Options) []prometheus.Collector {
 	peers.Set(float64(o.PeerLimit))
 	mtuEvery := prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: namespace, Name: "probe_mtu_every", ConstLabels: src,
-		Help: "The configured --probe.mtu.every: each path gets a full-size probe once every this many probe intervals; 0 when full-size probes are off.",
+		Help: "How many probe intervals apart a path's full-size probes are, from --probe.mtu.every (a duration is rounded down to whole intervals); 0 when full-size probes are off.",
 	})
 	mtuEvery.Set(float64(o.MTUEvery))
 	return []prometheus.Collector{interval, timeout, peers, mtuEvery}

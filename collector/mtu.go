@@ -14,6 +14,9 @@ type mtuCollector struct {
 	status  *prometheus.Desc
 	pathMTU *prometheus.Desc
 	peers   *prometheus.Desc
+	// holeFlows exists only while a path probed over flows is a black
+	// hole: a count per path, no flow label (cardinality).
+	holeFlows *prometheus.Desc
 }
 
 func newMTUCollector(src prometheus.Labels, states StateSource, mode func() PerPeerMode) *mtuCollector {
@@ -27,6 +30,9 @@ func newMTUCollector(src prometheus.Labels, states StateSource, mode func() PerP
 		pathMTU: prometheus.NewDesc(namespace+"_peer_path_mtu_bytes",
 			"The path MTU to the peer that full-size probes found: the expected MTU when they get through, the smaller learned one when reduced; absent otherwise.",
 			peerLabels, src),
+		holeFlows: prometheus.NewDesc(namespace+"_peer_mtu_blackhole_flows",
+			"How many flows of a path probed over flows lose their full-size probes twice in a row while their small probes answer (a member of an equal-cost group dropping large packets, or every flow probed at full size since a black hole of the whole path opened); present only while the path is an MTU black hole.",
+			peerLabels, src),
 		peers: prometheus.NewDesc(namespace+"_mtu_peers",
 			"Paths to peers by what their full-size probes found (ok, blackhole, reduced, unknown).",
 			[]string{"path", "protocol", "family", "status"}, src),
@@ -36,6 +42,7 @@ func newMTUCollector(src prometheus.Labels, states StateSource, mode func() PerP
 func (c *mtuCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.status
 	ch <- c.pathMTU
+	ch <- c.holeFlows
 	ch <- c.peers
 }
 
@@ -62,6 +69,9 @@ func (c *mtuCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.status, prometheus.GaugeValue, 1, append(labels, string(st.MTU.Status))...)
 		if st.MTU.PathMTU > 0 {
 			ch <- prometheus.MustNewConstMetric(c.pathMTU, prometheus.GaugeValue, float64(st.MTU.PathMTU), labels...)
+		}
+		if st.MTU.Status == prober.MTUStatusBlackhole && st.MTU.BlackholeFlows > 0 {
+			ch <- prometheus.MustNewConstMetric(c.holeFlows, prometheus.GaugeValue, float64(st.MTU.BlackholeFlows), labels...)
 		}
 	}
 	for k, byStatus := range counts {

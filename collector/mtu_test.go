@@ -1,10 +1,14 @@
 package collector
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/connectivity-exporter/connectivity_exporter/prober"
 )
 
 // The MTU series follow --metrics.per-peer as the other per-peer series do,
@@ -54,6 +58,49 @@ func TestMTUSeriesPerPeerMode(t *testing.T) {
 			}
 			if n := testutil.CollectAndCount(reg, "connectivity_probe_mtu_every"); n != 1 {
 				t.Errorf("%d connectivity_probe_mtu_every series, want 1", n)
+			}
+		})
+	}
+}
+
+// staticStates is a StateSource of fixed states.
+type staticStates []prober.PathState
+
+func (s staticStates) Snapshot() []prober.PathState { return s }
+
+// A path probed over flows that is a black hole says on how many of its
+// flows; the count exists only while it is one, and never for a path
+// without flows (no flow label: cardinality).
+func TestMTUBlackholeFlowsSeries(t *testing.T) {
+	path := func(peer string, status prober.MTUStatus, flows int) prober.PathState {
+		return prober.PathState{
+			Target: prober.Target{Peer: peer, Path: prober.PathHost, Protocol: prober.ProtocolHTTP, IP: netip.MustParseAddr("198.18.0.1")},
+			Status: prober.StatusReachable, MTU: prober.MTUState{Status: status, Expected: 1500, BlackholeFlows: flows},
+		}
+	}
+	for _, tc := range []struct {
+		name  string
+		state prober.PathState
+		mode  PerPeerMode
+		want  string // the series' value; "" for none
+	}{
+		{"two flows black-holed", path("node-2", prober.MTUStatusBlackhole, 2), PerPeerFailing, "2"},
+		{"all mode too", path("node-2", prober.MTUStatusBlackhole, 1), PerPeerAll, "1"},
+		{"no per-peer series at all", path("node-2", prober.MTUStatusBlackhole, 2), PerPeerNone, ""},
+		{"a black hole without flows", path("node-2", prober.MTUStatusBlackhole, 0), PerPeerAll, ""},
+		{"not a black hole", path("node-2", prober.MTUStatusOK, 0), PerPeerAll, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reg := prometheus.NewRegistry()
+			reg.MustRegister(newMTUCollector(prometheus.Labels{"source": "node-1"}, staticStates{tc.state}, func() PerPeerMode { return tc.mode }))
+			text := string(textOf(t, reg))
+			series := `connectivity_peer_mtu_blackhole_flows{family="ipv4",path="host",peer="node-2",protocol="http",source="node-1"} `
+			got := strings.Count(text, "\n"+series)
+			switch {
+			case tc.want == "" && got != 0:
+				t.Errorf("unexpected series:\n%s", text)
+			case tc.want != "" && !strings.Contains(text, series+tc.want+"\n"):
+				t.Errorf("no %s%s in:\n%s", series, tc.want, text)
 			}
 		})
 	}

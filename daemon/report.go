@@ -134,6 +134,7 @@ func mtuReport(m prober.MTUState) *admin.MTUReport {
 		LastProbed:        utc(m.LastProbed),
 		Error:             m.LastError,
 		ConsecutiveLosses: m.ConsecutiveLosses,
+		BlackholeFlows:    m.BlackholeFlows,
 	}
 }
 

@@ -23,6 +23,9 @@ type FlowState struct {
 	LastError           string
 	LastProbed          time.Time
 	ConsecutiveFailures int
+	// FullSizeLosses counts the flow's full-size probes lost in a row
+	// while its small probes answered (Store.RecordMTU).
+	FullSizeLosses int
 }
 
 // FlowsState sums up a path's flows for its PathState; its slice is never
@@ -159,6 +162,60 @@ func (fs *flowSet) answeredSince(since time.Time) bool {
 		}
 	}
 	return true
+}
+
+// recordFullSize folds full-size outcome o of flow o.Flow into the flow
+// and returns the path's MTU state m with it. The flow's losses count only
+// while its own small probes answer (its latest one, which went with this
+// full-size probe, succeeded) and the path is reachable: a flow that
+// drops everything is a partial path, not an MTU fault, and its count
+// starts again. The path is a black hole while any flow is
+// (blackholeFlows); otherwise the outcome's own verdict stands, one loss
+// below the threshold changing nothing.
+func (fs *flowSet) recordFullSize(m MTUState, o MTUOutcome, reachable bool, at time.Time, threshold int) MTUState {
+	f := &fs.flows[o.Flow]
+	smallOK := reachable && f.LastResult == ResultSuccess && f.ConsecutiveFailures == 0
+	if o.Result == MTUResultLost && smallOK {
+		f.FullSizeLosses++
+	} else {
+		f.FullSizeLosses = 0
+	}
+	// The path-wide count of foldMTU gives no verdict here: the losses of
+	// different flows cross different members.
+	m = foldMTU(m, o, smallOK, false, at)
+	m = fs.withBlackholeFlows(m, threshold, true)
+	m.Unconfirmed = f.FullSizeLosses > 0 && f.FullSizeLosses < MTULossThreshold
+	return m
+}
+
+// withBlackholeFlows sets m.BlackholeFlows: the flows whose full-size
+// probes were lost MTULossThreshold times in a row while their small
+// probes answered, and that do not fail past threshold since (a flow
+// that drops everything is a partial path, not an MTU fault). The path is
+// a black hole while any flow is; when none is any more, a black hole
+// verdict goes (unknown until the next full-size probe). With always
+// false (a small probe recorded) m is left as it is unless the count
+// moved.
+func (fs *flowSet) withBlackholeFlows(m MTUState, threshold int, always bool) MTUState {
+	n := 0
+	for _, f := range fs.flows {
+		if f.FullSizeLosses >= MTULossThreshold && f.ConsecutiveFailures < threshold {
+			n++
+		}
+	}
+	if !always && n == m.BlackholeFlows {
+		return m
+	}
+	m.BlackholeFlows = n
+	switch {
+	case n > 0:
+		m.Status, m.PathMTU = MTUStatusBlackhole, 0
+	case m.Status == MTUStatusBlackhole:
+		// The flow that made it one answers at full size again, or fails
+		// altogether: the black hole is gone.
+		m.Status, m.PathMTU = MTUStatusUnknown, 0
+	}
+	return m
 }
 
 // summary is the FlowsState of fs at threshold.

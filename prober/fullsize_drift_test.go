@@ -15,7 +15,9 @@ func TestFullSizeTurnsCoverEveryFlow(t *testing.T) {
 		name         string
 		flows, every int
 	}{
-		{"defaults: 8 flows, every 4", 8, 4},
+		{"defaults at 15 s (4m): 8 flows, every 16", 8, 16},
+		{"defaults at 1 min (4m): 8 flows, every 4", 8, 4},
+		{"8 flows, every 8", 8, 8},
 		{"4 flows, every 4", 4, 4},
 		{"8 flows, every 2", 8, 2},
 		{"coprime: 8 flows, every 3", 8, 3},

@@ -67,6 +67,9 @@ type MTUOutcome struct {
 	// it crossed that flow's equal-cost members, and a loss needs no other
 	// flow's answer to be an MTU fault (Store.RecordMTU).
 	OnFlow bool
+	// Flow is the index of that flow among the path's flows (with OnFlow):
+	// its full-size losses are counted per flow.
+	Flow int
 }
 
 // MTUProbeFunc sends one full-size probe of t. It must return by ctx's
@@ -87,6 +90,16 @@ type MTUState struct {
 	// that was not lost; LostSince is when the first of them was sent.
 	ConsecutiveLosses int
 	LostSince         time.Time
+	// BlackholeFlows counts the flows of a path probed over flows whose
+	// full-size probes were lost MTULossThreshold times in a row while
+	// their small probes answered: a member of an equal-cost group that
+	// drops only large packets blackholes those flows alone. 0 for a path
+	// without flows, whose verdict is the path's own.
+	BlackholeFlows int
+	// Unconfirmed is set while a lost full-size probe that counts towards
+	// a black hole awaits the next one, which the scheduler sends at once
+	// (over the same flow) rather than at the path's next turn.
+	Unconfirmed bool
 }
 
 // foldMTU folds one full-size outcome into m. smallOK says that the path's

@@ -203,7 +203,9 @@ func TestStoreMTUBlackHoleWaitsForEveryFlow(t *testing.T) {
 		{"member dropping everything, its flow failing", []step{{-1, false}, {-1, false}, {-1, false}, {1, true}, {1, true}, {1, true}, {1, true}, {1, true}}, false, MTUStatusUnknown},
 		{"large packets dropped, every flow answers", []step{{-1, false}, {-1, false}, {-1, false}, {-1, true}, {-1, true}, {-1, true}, {-1, true}}, false, MTUStatusBlackhole},
 		{"two losses, the flows not all probed since", []step{{-1, false}, {-1, false}, {-1, true}, {-1, true}}, false, MTUStatusOK},
-		{"two losses over the flows whose small probes answered", []step{{-1, false}, {-1, false}, {-1, true}, {-1, true}}, true, MTUStatusBlackhole},
+		// Over flows, each loss counts for its own flow (TestStoreMTUPerFlowVerdict):
+		// one loss on each of two flows is two near misses.
+		{"one loss on each of two flows whose small probes answered", []step{{-1, false}, {-1, false}, {-1, true}, {-1, true}}, true, MTUStatusOK},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := NewStore(threshold)
@@ -220,12 +222,83 @@ func TestStoreMTUBlackHoleWaitsForEveryFlow(t *testing.T) {
 				st, _, _ = s.RecordFlow(tg, i, o, at)
 				if stp.full {
 					o := lost
-					o.OnFlow = tc.onFlow
+					o.OnFlow, o.Flow = tc.onFlow, i
 					st, _ = s.RecordMTU(tg, o, at)
 				}
 			}
 			if st.MTU.Status != tc.want {
 				t.Errorf("MTU %q, want %q (flows %+v)", st.MTU.Status, tc.want, st.Flows)
+			}
+		})
+	}
+}
+
+// Full-size probes over a flow are counted per flow: a flow whose
+// full-size probes are lost MTULossThreshold times in a row while its
+// small probes answer makes the path a black hole, whatever the other
+// flows' full-size probes do (a member of an equal-cost group that drops
+// only large packets); a flow that drops everything never does (a partial
+// path); and the black hole goes when that flow answers at full size again
+// or fails altogether.
+func TestStoreMTUPerFlowVerdict(t *testing.T) {
+	const threshold = 3
+	tg := Target{Peer: "node-1", Path: PathHost, Protocol: ProtocolHTTP, IP: netip.MustParseAddr("2001:db8::1")}
+	ids := func(Target) []Flow {
+		return []Flow{{SourcePort: 60001}, {SourcePort: 60002}, {SourcePort: 60003}, {SourcePort: 60004}}
+	}
+	// A step probes flow `flow` small (lost: it times out) and, with
+	// full set, at full size over the same flow.
+	type step struct {
+		flow      int
+		smallLost bool
+		full      MTUResult // "" for none
+	}
+	lostOn := func(f int) step { return step{flow: f, full: MTUResultLost} }
+	okOn := func(f int) step { return step{flow: f, full: MTUResultOK} }
+	deadOn := func(f int) step { return step{flow: f, smallLost: true, full: MTUResultLost} }
+	smallDead := func(f int) step { return step{flow: f, smallLost: true} }
+	for _, tc := range []struct {
+		name            string
+		steps           []step
+		want            MTUStatus
+		wantFlows       int
+		wantUnconfirmed bool
+	}{
+		{"one flow loses twice in a row, the others get through in between", []step{okOn(0), lostOn(1), okOn(2), lostOn(1), okOn(3)}, MTUStatusBlackhole, 1, false},
+		{"one loss awaits its confirmation", []step{okOn(0), lostOn(1)}, MTUStatusOK, 0, true},
+		{"each flow's losses are near misses, an answer between them", []step{okOn(0), lostOn(1), okOn(1), lostOn(2), okOn(2), lostOn(1)}, MTUStatusOK, 0, true},
+		{"a flow's own losses count in a row across other flows' turns", []step{lostOn(1), lostOn(2), okOn(3), lostOn(1)}, MTUStatusBlackhole, 1, false},
+		{"two flows black-holed", []step{lostOn(1), lostOn(1), lostOn(2), lostOn(2), okOn(0)}, MTUStatusBlackhole, 2, false},
+		{"a flow that drops everything is a partial path, no MTU fault", []step{okOn(0), deadOn(1), deadOn(1), deadOn(1), deadOn(1), okOn(2)}, MTUStatusOK, 0, false},
+		{"the black-holed flow answers at full size again", []step{lostOn(1), lostOn(1), okOn(1)}, MTUStatusOK, 0, false},
+		{"the black-holed flow then drops everything: partial, no longer an MTU fault", []step{okOn(0), lostOn(1), lostOn(1), smallDead(1), smallDead(1), smallDead(1)}, MTUStatusUnknown, 0, false},
+		{"the black-holed flow misses one small probe: still a black hole", []step{lostOn(1), lostOn(1), smallDead(1)}, MTUStatusBlackhole, 1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := NewStore(threshold)
+			s.Retain([]Target{tg})
+			if _, _, ok := s.PickFlow(tg, ids); !ok {
+				t.Fatal("no flows")
+			}
+			start := time.Unix(1000, 0)
+			var st PathState
+			for n, stp := range tc.steps {
+				at := start.Add(time.Duration(n) * time.Second)
+				o := Outcome{Result: ResultSuccess, RTT: time.Millisecond}
+				if stp.smallLost {
+					o = Outcome{Result: ResultTimeout}
+				}
+				st, _, _ = s.RecordFlow(tg, stp.flow, o, at)
+				if stp.full != "" {
+					st, _ = s.RecordMTU(tg, MTUOutcome{Result: stp.full, Expected: 1500, OnFlow: true, Flow: stp.flow}, at)
+				}
+			}
+			if st.MTU.Status != tc.want || st.MTU.BlackholeFlows != tc.wantFlows || st.MTU.Unconfirmed != tc.wantUnconfirmed {
+				t.Errorf("MTU %q, %d flows black-holed, unconfirmed %v; want %q, %d, %v (flows %+v)",
+					st.MTU.Status, st.MTU.BlackholeFlows, st.MTU.Unconfirmed, tc.want, tc.wantFlows, tc.wantUnconfirmed, st.Flows)
+			}
+			if st.MTU.Status == MTUStatusBlackhole && st.Partial() {
+				t.Errorf("a black hole and a partial path at once: %+v", st.Flows)
 			}
 		})
 	}

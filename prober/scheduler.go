@@ -409,17 +409,18 @@ func (s *Scheduler) launch(ctx context.Context, wg *sync.WaitGroup, t Target, fu
 	return true
 }
 
-func (s *Scheduler) probeMTU(ctx context.Context, t Target) {
+func (s *Scheduler) probeMTU(ctx context.Context, t Target) (PathState, bool) {
 	pctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	o := s.cfg.MTUProbe(pctx, t)
 	cancel()
-	s.recordMTU(ctx, t, o)
+	return s.recordMTU(ctx, t, o)
 }
 
-// recordMTU records o, t's full-size probe outcome, unless ctx ended.
-func (s *Scheduler) recordMTU(ctx context.Context, t Target, o MTUOutcome) {
+// recordMTU records o, t's full-size probe outcome, unless ctx ended, and
+// returns t's state with it; false if it was not recorded.
+func (s *Scheduler) recordMTU(ctx context.Context, t Target, o MTUOutcome) (PathState, bool) {
 	if ctx.Err() != nil {
-		return
+		return PathState{}, false
 	}
 	s.applyMu.Lock()
 	st, ok := s.store.RecordMTU(t, o, time.Now())
@@ -430,6 +431,7 @@ func (s *Scheduler) recordMTU(ctx context.Context, t Target, o MTUOutcome) {
 	if ok && o.Result != MTUResultOK {
 		level.Debug(s.logger).Log("msg", "full-size probe failed", "peer", t.Peer, "path", t.Path, "protocol", t.Protocol, "ip", t.IP, "mtu", o.Expected, "result", o.Result, "path_mtu", o.PathMTU, "err", o.Err)
 	}
+	return st, ok
 }
 
 // sleepUntil waits for deadline on timer; false means ctx ended first.

@@ -27,6 +27,11 @@ type fullFlowLog struct {
 	mode exchangeMode
 	bad  *Flow // small probes over it fail with sick
 	sick Outcome
+	// large: full-size probes over it are lost (exchangeHead), its small
+	// ones answer: a member that drops only large packets; largeAll: over
+	// every flow (a black hole of the whole path).
+	large    *Flow
+	largeAll bool
 
 	mu    sync.Mutex
 	sweep int
@@ -57,7 +62,13 @@ func (l *fullFlowLog) exchange(_ context.Context, _ Target, f Flow) (SmallAndFul
 	if l.mode == exchangeNoHead {
 		return SmallAndFullSizeOutcome{FullSize: MTUOutcome{Result: MTUResultLost, Expected: 1500}}, true
 	}
-	return SmallAndFullSizeOutcome{Small: l.small(f), SmallKnown: true, FullSize: MTUOutcome{Result: MTUResultOK, Expected: 1500}}, true
+	full := MTUOutcome{Result: MTUResultOK, Expected: 1500}
+	l.mu.Lock()
+	if l.largeAll || (l.large != nil && f == *l.large) {
+		full.Result = MTUResultLost
+	}
+	l.mu.Unlock()
+	return SmallAndFullSizeOutcome{Small: l.small(f), SmallKnown: true, FullSize: full}, true
 }
 
 func (l *fullFlowLog) flowProbe(_ context.Context, _ netip.Addr, f Flow) Outcome {
@@ -188,14 +199,29 @@ func TestSchedulerFullSizeTurnsGoOverTheSweepsFlow(t *testing.T) {
 					t.Errorf("sweeps %d to %d covered %d of %d flows: %v", start, start+flows-1, len(covered), flows, got[start:start+flows])
 				}
 			}
-			exchanges := 0
+			// One full-size turn every `every` sweeps; where its probe is
+			// lost on a flow not yet known to lose them, it is confirmed
+			// at once over the same flow (smallFlows: one flow a sweep).
+			bySweep := map[int]int{}
 			for _, u := range l.used {
 				if u.exchange {
-					exchanges++
+					bySweep[u.sweep]++
 				}
 			}
-			if wantExchanges := sweeps / every; tc.mode != exchangeUnhandled && exchanges != wantExchanges {
-				t.Errorf("%d exchanges in %d sweeps, want %d (one a full-size turn)", exchanges, sweeps, wantExchanges)
+			if tc.mode != exchangeUnhandled && len(bySweep) != sweeps/every {
+				t.Errorf("exchanges in %d sweeps of %d, want %d (one a full-size turn): %v", len(bySweep), sweeps, sweeps/every, bySweep)
+			}
+			for sweep, n := range bySweep {
+				want := 1
+				if tc.mode == exchangeNoHead && n > 1 {
+					want = MTULossThreshold
+				}
+				if n != want {
+					t.Errorf("sweep %d: %d exchanges, want %d", sweep, n, want)
+				}
+			}
+			if tc.mode == exchangeNoHead && bySweep[0] != MTULossThreshold {
+				t.Errorf("the first full-size turn's loss was not confirmed at once: %d exchanges", bySweep[0])
 			}
 			if l.plain != 0 {
 				t.Errorf("%d small probes without a flow", l.plain)
@@ -266,5 +292,89 @@ func TestSchedulerFullSizeTurnWithoutFlows(t *testing.T) {
 	}
 	if len(l.used) != sweeps/2 || l.plain != sweeps/2 {
 		t.Errorf("%d exchanges and %d small probes in %d sweeps, want %d each", len(l.used), l.plain, sweeps, sweeps/2)
+	}
+}
+
+// A flow that loses only its full-size probes (a member of an equal-cost
+// group dropping large packets) makes the path a black hole at the first
+// full-size turn over it, confirmed at once over the same flow, while every
+// flow's small probes answer: never partial. Turns cross every flow within
+// fullSizeSpan's groups, so the bound is the sweeps until a turn falls on
+// it.
+func TestSchedulerFindsAFlowThatDropsOnlyLargePackets(t *testing.T) {
+	const flows, every, threshold = 8, 4, 3
+	for _, tc := range []struct {
+		name     string
+		protocol Protocol
+		ip       string
+	}{
+		{"HTTP", ProtocolHTTP, "198.18.0.1"},
+		{"ICMPv6", ProtocolICMP, "2001:db8::1"},
+	} {
+		for bad := range flows {
+			t.Run(fmt.Sprintf("%s/flow %d", tc.name, bad), func(t *testing.T) {
+				target := Target{Peer: "node-1", Path: PathHost, Protocol: tc.protocol, IP: netip.MustParseAddr(tc.ip)}
+				l := &fullFlowLog{mode: exchangeHead}
+				r := newFullFlowRun(t, l, target, flows, every, threshold)
+				l.large = &r.flows[bad]
+				bound := 4 * flows * every // TestFullSizeTurnsCoverEveryFlow's window
+				for n := range bound {
+					st := r.sweep(t, n)
+					if st.Status != StatusReachable || st.Partial() {
+						t.Fatalf("sweep %d: path %s, partial %v: every flow's small probes answer", n, st.Status, st.Partial())
+					}
+					if st.MTU.Status != MTUStatusBlackhole {
+						continue
+					}
+					if st.MTU.BlackholeFlows != 1 {
+						t.Errorf("%d flows black-holed, want 1", st.MTU.BlackholeFlows)
+					}
+					// The turn that found it: two exchanges over the flow.
+					found := 0
+					for _, u := range l.used {
+						if u.exchange && u.sweep == n && u.flow == *l.large {
+							found++
+						}
+					}
+					if found != MTULossThreshold {
+						t.Errorf("sweep %d: %d exchanges over the flow, want %d (the loss confirmed at once)", n, found, MTULossThreshold)
+					}
+					return
+				}
+				t.Fatalf("no black hole within %d sweeps", bound)
+			})
+		}
+	}
+}
+
+// A black hole of the whole path, found on several flows, clears at the
+// first turn after it healed: a full-size probe that gets through has the
+// black-holed flows probed again at once.
+func TestSchedulerClearsAHealedBlackHoleAtOnce(t *testing.T) {
+	const flows, every, threshold = 8, 2, 3
+	target := Target{Peer: "node-1", Path: PathHost, Protocol: ProtocolHTTP, IP: netip.MustParseAddr("198.18.0.1")}
+	l := &fullFlowLog{mode: exchangeHead, largeAll: true}
+	r := newFullFlowRun(t, l, target, flows, every, threshold)
+	n := 0
+	for ; n < 10*every; n++ {
+		if st := r.sweep(t, n); st.MTU.BlackholeFlows >= 3 {
+			break
+		}
+	}
+	st, _ := r.store.State(target)
+	if st.MTU.Status != MTUStatusBlackhole || st.MTU.BlackholeFlows < 3 {
+		t.Fatalf("after %d sweeps: MTU %s on %d flows, want a black hole on 3 or more", n, st.MTU.Status, st.MTU.BlackholeFlows)
+	}
+	l.mu.Lock()
+	l.largeAll = false
+	l.mu.Unlock()
+	for k := 1; k <= every; k++ {
+		st = r.sweep(t, n+k)
+		if st.MTU.LastResult == MTUResultOK {
+			break
+		}
+	}
+	if st.MTU.Status != MTUStatusOK || st.MTU.BlackholeFlows != 0 || len(r.store.BlackholedFlows(target)) != 0 {
+		t.Errorf("the turn after the black hole healed: MTU %s, %d flows black-holed, want ok and none", st.MTU.Status, st.MTU.BlackholeFlows)
 	}
 }

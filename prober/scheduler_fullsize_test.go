@@ -40,10 +40,11 @@ func TestSchedulerProbesSmallAndFullSizeInOneExchange(t *testing.T) {
 		handled  bool // the exchange gives the full-size verdict
 		small    Outcome
 		// wantSmallProbes and wantMTUProbes count the probes sent on
-		// their own; wantEvents is what the observer hears, in order.
-		wantSmallProbes, wantMTUProbes int
-		wantEvents                     []string
-		wantStatus                     Status
+		// their own, wantExchanges the exchanges (1 unless set); wantEvents
+		// is what the observer hears, in order.
+		wantSmallProbes, wantMTUProbes, wantExchanges int
+		wantEvents                                    []string
+		wantStatus                                    Status
 	}{
 		{
 			name: "both verdicts from one exchange", protocol: ProtocolHTTP, handled: true,
@@ -51,10 +52,12 @@ func TestSchedulerProbesSmallAndFullSizeInOneExchange(t *testing.T) {
 			small: ok, wantEvents: []string{"small:success", "mtu:ok"}, wantStatus: StatusReachable,
 		},
 		{
-			name: "a black hole: no head, the small probe on its own", protocol: ProtocolHTTP, handled: true,
+			// The loss is confirmed at once: a second exchange, and
+			// its small probe on its own again.
+			name: "a black hole: no head, the small probe on its own, confirmed at once", protocol: ProtocolHTTP, handled: true,
 			both:            SmallAndFullSizeOutcome{FullSize: MTUOutcome{Result: MTUResultLost, Expected: 1500}},
 			small:           ok,
-			wantSmallProbes: 1, wantEvents: []string{"small:success", "mtu:lost"}, wantStatus: StatusReachable,
+			wantSmallProbes: 2, wantExchanges: 2, wantEvents: []string{"small:success", "mtu:lost", "small:success", "mtu:lost"}, wantStatus: StatusReachable,
 		},
 		{
 			name: "no connection: the small verdict too, no second try", protocol: ProtocolHTTP, handled: true,
@@ -97,8 +100,8 @@ func TestSchedulerProbesSmallAndFullSizeInOneExchange(t *testing.T) {
 			}
 			sweep.Wait()
 			fullSize.Wait()
-			if n := exchanges.Load(); n != 1 {
-				t.Errorf("%d exchanges asked for, want 1", n)
+			if n := exchanges.Load(); int(n) != max(tc.wantExchanges, 1) {
+				t.Errorf("%d exchanges asked for, want %d", n, max(tc.wantExchanges, 1))
 			}
 			if n := smallProbes.Load(); int(n) != tc.wantSmallProbes {
 				t.Errorf("%d small probes on their own, want %d", n, tc.wantSmallProbes)
@@ -128,9 +131,10 @@ func TestSchedulerProbesSmallAndFullSizeInOneExchange(t *testing.T) {
 	}
 }
 
-// An MTU black hole is reported within MTULossThreshold full-size turns
-// of its start, that is within MTULossThreshold × MTUProbeEvery sweeps
-// (the README's bound, under 5 minutes at the defaults: see
+// An MTU black hole is reported at the first full-size turn after its
+// start, that is within MTUProbeEvery sweeps: the turn's lost probe is
+// confirmed at once (FullSizeDetectionBound, the README's bound, under 5
+// minutes at the defaults: see
 // TestDefaultsFindMTUBlackHolesWithinFiveMinutes), whether the full-size
 // probe rides the small one's connection (HTTP) or goes with its echo
 // (ICMP), or follows the small probe (no SmallAndFullSize), and whether
@@ -225,10 +229,11 @@ func TestSchedulerFindsABlackHoleWithinTheBound(t *testing.T) {
 					// A full-size probe sent on its own carries no flow: on a
 					// path with flows its losses count once every flow has
 					// answered since they began (Store.RecordMTU), up to
-					// flows sweeps later.
-					bound := MTULossThreshold * every
+					// flows sweeps later, and a loss is not confirmed at
+					// once.
+					bound := every
 					if tc.flows > 1 && !tc.together {
-						bound += tc.flows
+						bound = MTULossThreshold*every + tc.flows
 					}
 					if n > bound {
 						t.Errorf("black hole reported %d sweeps after it opened, want at most %d", n, bound)

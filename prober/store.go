@@ -98,11 +98,15 @@ func (s *Store) Record(t Target, o Outcome, at time.Time) (st PathState, ok bool
 
 // RecordMTU folds one full-size outcome into the target's state, like
 // Record. A lost full-size probe counts towards a black hole only while
-// the path's small probes succeed, and on a path with flows only once
-// every flow answered since the losses began, unless the probe went over
-// the flow whose small probe it is checked against (MTUOutcome.OnFlow): a
-// full-size probe with no flow's identity may cross an equal-cost member
-// that drops everything, which is a partial path, no MTU fault (foldMTU).
+// the small probes it is checked against succeed. One that went over a
+// flow of the path (MTUOutcome.OnFlow) is counted for that flow alone,
+// against that flow's small probes: a flow whose full-size probes are
+// lost MTULossThreshold times in a row while its small ones answer makes
+// the path a black hole (MTUState.BlackholeFlows), whatever the other
+// flows do, and a flow that drops everything (a partial path) is never
+// counted. Without a flow, on a path with flows, a loss counts only once
+// every flow answered since the losses began: the probe may have crossed
+// an equal-cost member that drops everything, no MTU fault (foldMTU).
 func (s *Store) RecordMTU(t Target, o MTUOutcome, at time.Time) (st PathState, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -110,16 +114,22 @@ func (s *Store) RecordMTU(t Target, o MTUOutcome, at time.Time) (st PathState, o
 	if !ok {
 		return PathState{}, false
 	}
+	fs := s.flowSets[t]
+	if o.OnFlow && fs != nil && o.Flow >= 0 && o.Flow < len(fs.flows) {
+		cur.MTU = fs.recordFullSize(cur.MTU, o, cur.Status == StatusReachable, at, s.failureThreshold)
+		return *cur, true
+	}
 	smallOK := cur.Status == StatusReachable && cur.LastResult == ResultSuccess && len(cur.Flows.Failing) == 0
 	lostSince := cur.MTU.LostSince
 	if lostSince.IsZero() {
 		lostSince = at
 	}
 	answered := true
-	if fs := s.flowSets[t]; fs != nil && !o.OnFlow {
+	if fs != nil {
 		answered = fs.answeredSince(lostSince)
 	}
 	cur.MTU = foldMTU(cur.MTU, o, smallOK, answered, at)
+	cur.MTU.Unconfirmed = o.Result == MTUResultLost && smallOK && answered && cur.MTU.ConsecutiveLosses < MTULossThreshold
 	return *cur, true
 }
 

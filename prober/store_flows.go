@@ -70,7 +70,31 @@ func (s *Store) RecordFlow(t Target, i int, o Outcome, at time.Time) (st PathSta
 			}
 		}
 	}
+	if cur.Status == StatusReachable {
+		// A flow black-holed at full size that now fails past the
+		// threshold is a partial path, no longer an MTU fault.
+		cur.MTU = fs.withBlackholeFlows(cur.MTU, s.failureThreshold, false)
+	}
 	cur.Flows = fs.summary(s.failureThreshold)
 	cur.Flows.Partial = cur.Status == StatusReachable && len(cur.Flows.Failing) > 0
 	return *cur, crossed, true
+}
+
+// BlackholedFlows returns t's flows whose full-size probes are lost past
+// MTULossThreshold in a row (a black hole), in order; none for a path
+// without flows.
+func (s *Store) BlackholedFlows(t Target) []FlowState {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	fs := s.flowSets[t]
+	if fs == nil {
+		return nil
+	}
+	var out []FlowState
+	for _, f := range fs.flows {
+		if f.FullSizeLosses >= MTULossThreshold {
+			out = append(out, f)
+		}
+	}
+	return out
 }

@@ -153,6 +153,9 @@ func mtuWordNow(m *admin.MTUReport) string {
 		s = fmt.Sprintf("OK at %d bytes", m.PathMTU)
 	case prober.MTUStatusBlackhole:
 		s = fmt.Sprintf("lost at %d bytes (MTU black hole)", m.Expected)
+		if m.BlackholeFlows > 0 {
+			s = fmt.Sprintf("lost at %d bytes on %s (MTU black hole)", m.Expected, plural(m.BlackholeFlows, "flow"))
+		}
 	case prober.MTUStatusReduced:
 		s = fmt.Sprintf("path MTU %d (expected %d)", m.PathMTU, m.Expected)
 	default:

@@ -15,6 +15,7 @@ import (
 //
 //	o  ok at 1500 bytes
 //	b  black hole at 1500 bytes (lost twice in a row)
+//	f  black hole at 1500 bytes on 2 flows of a path probed over flows
 //	l  lost once: still ok, a near miss
 //	r  reduced: path MTU 1400, expected 1500
 //	-  not probed at full size yet
@@ -37,6 +38,8 @@ func withMTU(r admin.Report, node, spec string) admin.Report {
 				m.Status, m.PathMTU, m.Result = "ok", 1500, "ok"
 			case 'b':
 				m.Status, m.Result, m.ConsecutiveLosses, m.Error = "blackhole", "lost", 2, "no echo reply before the timeout"
+			case 'f':
+				m.Status, m.Result, m.ConsecutiveLosses, m.BlackholeFlows = "blackhole", "lost", 2, 2
 			case 'l':
 				m.Status, m.PathMTU, m.Result, m.ConsecutiveLosses = "ok", 1500, "lost", 1
 			case 'r':
@@ -70,6 +73,10 @@ func TestDiagnoseMTU(t *testing.T) {
 			map[string]string{"node-2": "packets of 1500 bytes to node-2 are lost on the endpoint path while small ones pass (full-size ICMP and HTTP): " + holeAdvice}, exitcode.Unhealthy},
 		{"black hole on both paths, HTTP only", healthy, "ob-b",
 			map[string]string{"node-2": "packets of 1500 bytes to node-2 are lost on the host and endpoint paths while small ones pass (full-size HTTP): " + holeAdvice}, exitcode.Unhealthy},
+		// A member of an equal-cost group dropping large packets: a black
+		// hole of some flows, no partial path.
+		{"black hole on 2 flows of the host HTTP path", healthy, "ofoo",
+			map[string]string{"node-2": "packets of 1500 bytes to node-2 are lost on the host path while small ones pass (full-size HTTP): " + holeAdvice}, exitcode.Unhealthy},
 		{"reduced path MTU is information", healthy, "rroo",
 			map[string]string{"node-2": "the path MTU to node-2 is 1400 (expected 1500) on the host path: PMTUD works"}, exitcode.OK},
 		{"a black hole outweighs a reduced MTU", healthy, "rrbo",
@@ -112,5 +119,17 @@ func TestRenderTextMTUGolden(t *testing.T) {
 			}
 			golden(t, "text_"+tc.golden, buf.Bytes())
 		})
+	}
+}
+
+// A black hole of some flows says how many in the path's line.
+func TestRenderTextMTUBlackholeFlows(t *testing.T) {
+	r := withMTU(scenario(row{"node-1", "RRRR"}, row{"node-2", "RRRR"}), "node-2", "ofoo")
+	var buf bytes.Buffer
+	if err := status.RenderText(&buf, r, status.TextOptions{Verbose: true}); err != nil {
+		t.Fatal(err)
+	}
+	if want := "HTTP lost at 1500 bytes on 2 flows (MTU black hole)"; !bytes.Contains(buf.Bytes(), []byte(want)) {
+		t.Errorf("no %q in:\n%s", want, buf.String())
 	}
 }

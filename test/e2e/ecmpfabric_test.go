@@ -16,6 +16,7 @@ import (
 
 	"github.com/connectivity-exporter/connectivity_exporter/admin"
 	"github.com/connectivity-exporter/connectivity_exporter/hello"
+	"github.com/connectivity-exporter/connectivity_exporter/prober"
 	"github.com/connectivity-exporter/connectivity_exporter/test/testbin"
 )
 
@@ -25,12 +26,14 @@ import (
 // notifying a test receiver. Daemon "client" probes over 8 flows,
 // "client-f1" (same host) over one, as versions without flows did;
 // "server" (behind the group) answers both and probes the client back on
-// the direct way, which crosses no member.
+// the direct way, which crosses no member (until the last subtest routes
+// the way back over the members).
 
 const (
 	fabricFlows     = 8
 	fabricThreshold = 3
 	fabricInterval  = time.Second
+	fabricTimeout   = 500 * time.Millisecond
 )
 
 // fabricLab is the shared lab of TestECMPFabricProof.
@@ -93,7 +96,7 @@ func startFabricLab(t *testing.T) *fabricLab {
 		return p
 	}
 	fl := &fabricLab{lab: lab, sock: filepath.Join(dir, "client.sock"), sockF1: filepath.Join(dir, "client-f1.sock"), metrics: map[string]string{}}
-	common := []string{"--probe.interval=" + fabricInterval.String(), "--probe.timeout=500ms",
+	common := []string{"--probe.interval=" + fabricInterval.String(), "--probe.timeout=" + fabricTimeout.String(),
 		fmt.Sprintf("--probe.failure-threshold=%d", fabricThreshold), "--probe.mtu.every=2", "--metrics.per-peer=all", "--log.level=debug"}
 	var targets []string
 	for _, d := range []struct {
@@ -567,36 +570,89 @@ func (fl *fabricLab) repair(t *testing.T, bad int) {
 	t.Logf("the alert resolved %s after the repair", time.Since(repaired).Round(100*time.Millisecond))
 }
 
-// dropLarge: the member IPv4 echoes cross drops IP packets over 1,400
-// bytes. Small probes and every flow still answer, so nothing is partial;
-// the full-size echoes that cross it are lost, an MTU black hole on that
-// path (README, Full-size probes). HTTP's full-size answers come back on
-// the direct way and stay ok.
+// dropLarge: members drop IP packets over 1,400 bytes, in both
+// directions: the way back is routed over the members first
+// (RouteBackViaMembers), as a fabric's is, so that a server's full-size
+// HTTP answers cross them too. The members broken: the one IPv4 echoes
+// cross (whose paths then lose every full-size echo: a black hole of the
+// whole path), and as few more as make every path with flows have a flow
+// over a broken member, where only those flows lose their full-size
+// probes. Small probes and every flow still answer, so nothing is partial;
+// each of the four paths to server is an MTU black hole (per flow where it
+// has flows: README, Full-size probes) within the bound of the full-size
+// turns: every flow crossed by a turn within 2 groups of turns
+// (fullSizeSpan: 15 intervals at --probe.mtu.every=2 and 8 flows), its
+// loss confirmed at once.
 func (fl *fabricLab) dropLarge(t *testing.T) {
-	m := fl.icmp4Member
-	ns := fl.lab.Members[m]
-	if err := fl.lab.SetFault(m, testbin.Fault{Kind: testbin.FaultDropLarger, MaxBytes: 1400}); err != nil {
+	if err := fl.lab.RouteBackViaMembers(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = fl.lab.SetFault(m, testbin.Fault{}) })
-	// Count, per family, the large packets the member sees: IPv6 echoes
-	// carry no label of a flow at full size, so their member is the
-	// kernel's choice, learned here.
-	testbin.NetnsExec(t, ns, "nft", "insert rule inet cxlab fault meta nfproto ipv4 meta length > 1400 counter")
-	testbin.NetnsExec(t, ns, "nft", "insert rule inet cxlab fault meta nfproto ipv6 meta length > 1400 counter")
+	// The last subtest: the lab goes with the test, the way back with it.
+	back := fl.learnWayBack(t)
+	t.Logf("HTTP flows' way back (family: flow -> member): %v", back)
+	over := map[string]map[int]int{
+		"icmp/ipv6": fl.flowsByPath["icmp/ipv6"], // the way there
+		"http/ipv4": back["ipv4"],
+		"http/ipv6": back["ipv6"],
+	}
+	broken := map[int]bool{fl.icmp4Member: true}
+	for _, pf := range []string{"http/ipv4", "http/ipv6", "icmp/ipv6"} {
+		hit := false
+		for _, m := range over[pf] {
+			hit = hit || broken[m]
+		}
+		if !hit {
+			broken[over[pf][0]] = true
+		}
+	}
+	onBroken := map[string]int{}
+	for pf, flows := range over {
+		for _, m := range flows {
+			if broken[m] {
+				onBroken[pf]++
+			}
+		}
+	}
+	t.Logf("members dropping packets over 1,400 bytes: %v; flows over them: %v of %d", broken, onBroken, fabricFlows)
+	// The echo replies' way back is the server kernel's choice, one member
+	// for every label of a path: if it is broken, every ICMPv6 flow loses
+	// its full-size echoes.
+	onBroken["icmp/ipv6"] = fabricFlows
+	faulted := time.Now()
+	for m := range broken {
+		if err := fl.lab.SetFault(m, testbin.Fault{Kind: testbin.FaultDropLarger, MaxBytes: 1400}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = fl.lab.SetFault(m, testbin.Fault{}) })
+	}
 	mark := fl.hooks.Mark()
-	took := testbin.Eventually(t, 60*time.Second, "icmp/ipv4 to server an MTU black hole", func() error {
+	// Every flow crossed by a full-size turn within 2 groups of 15
+	// intervals, plus the loss's confirmation (2 timeouts) and a scrape.
+	bound := 2*(fabricFlows*2-1)*fabricInterval + 2*fabricTimeout + 2*fabricInterval
+	found := map[string]time.Duration{}
+	testbin.Eventually(t, bound+30*time.Second, "every path to server an MTU black hole", func() error {
 		mm, err := fl.scrape("client")
 		if err != nil {
 			return err
 		}
-		s := mm.Find("connectivity_peer_mtu_status", map[string]string{"peer": "server", "protocol": "icmp", "family": "ipv4", "status": "blackhole"})
-		return testbin.Holds(len(s) == 1 && s[0].Value == 1, fmt.Sprint(mm.Find("connectivity_peer_mtu_status", nil)))
+		for _, s := range mm.Find("connectivity_peer_mtu_status", map[string]string{"peer": "server", "status": "blackhole"}) {
+			pf := s.Labels["protocol"] + "/" + s.Labels["family"]
+			if _, ok := found[pf]; !ok && s.Value == 1 {
+				found[pf] = time.Since(faulted)
+			}
+		}
+		return testbin.Holds(len(found) == 4, fmt.Sprint(mm.Find("connectivity_peer_mtu_status", map[string]string{"peer": "server"})))
 	})
-	t.Logf("member %d dropping packets over 1,400 bytes: icmp/ipv4 a black hole after %s", m, took.Round(100*time.Millisecond))
-	// Hold for another full sweep of the flows and more (a path with flows
-	// calls losses a black hole once every flow answered since they
-	// began): nothing partial, nothing failing, the small probes all up.
+	for pf, took := range found {
+		intervals := float64(took) / float64(fabricInterval)
+		t.Logf("%s an MTU black hole %s (%.1f intervals) after the fault (bound %s)", pf, took.Round(100*time.Millisecond), intervals, bound)
+		if took > bound {
+			t.Errorf("%s an MTU black hole after %s, over the bound of %s", pf, took.Round(100*time.Millisecond), bound)
+		}
+	}
+	// Hold for another full sweep of the flows and more: nothing
+	// partial, nothing failing, the small probes all up; the paths with
+	// flows say how many of them are black holes.
 	time.Sleep(time.Duration(fabricFlows+fabricThreshold) * fabricInterval)
 	mm, err := fl.scrape("client")
 	if err != nil {
@@ -612,24 +668,18 @@ func (fl *fabricLab) dropLarge(t *testing.T) {
 			t.Errorf("large packets dropped: %v unreachable", s.Labels)
 		}
 	}
-	large6 := nftRuleCounter(t, ns, "ipv6")
 	for _, s := range mm.Find("connectivity_peer_mtu_status", map[string]string{"peer": "server"}) {
-		if s.Value != 1 {
-			continue
+		if s.Value == 1 && s.Labels["status"] != "blackhole" {
+			t.Errorf("%s/%s full-size verdict %q, want blackhole", s.Labels["protocol"], s.Labels["family"], s.Labels["status"])
 		}
-		pf := s.Labels["protocol"] + "/" + s.Labels["family"]
-		switch {
-		case pf == "icmp/ipv6":
-			// ICMPv6 full-size echoes go over the path's flows in turn, so
-			// the member's large-packet losses alternate with other
-			// members' answers: a black hole only when two turns in a row
-			// cross it (per-flow full-size verdicts are not built yet).
-			if st := s.Labels["status"]; st != "blackhole" && st != "ok" {
-				t.Errorf("%s full-size verdict %q; want blackhole or ok", pf, st)
-			}
-			t.Logf("%s full-size verdict %q (IPv6 large packets through member %d: %d)", pf, s.Labels["status"], m, large6)
-		case (pf == "icmp/ipv4") != (s.Labels["status"] == "blackhole"):
-			t.Errorf("%s full-size verdict %q; want blackhole only for icmp/ipv4", pf, s.Labels["status"])
+	}
+	for pf, n := range onBroken {
+		p := strings.Split(pf, "/")
+		s := mm.Find("connectivity_peer_mtu_blackhole_flows", map[string]string{"peer": "server", "protocol": p[0], "family": p[1]})
+		if len(s) != 1 || s[0].Value < 1 || int(s[0].Value) > n {
+			t.Errorf("%s: connectivity_peer_mtu_blackhole_flows %v, want 1 to %d (the flows over a broken member)", pf, s, n)
+		} else {
+			t.Logf("%s: %v of %d flows over a broken member black holes", pf, s[0].Value, n)
 		}
 	}
 	out, _ := exec.Command(binary, "status", "--admin.socket="+fl.sock).CombinedOutput()
@@ -652,24 +702,47 @@ func (fl *fabricLab) dropLarge(t *testing.T) {
 	t.Logf("status:\n%s", out)
 }
 
-// nftRuleCounter reads the packets counted by the counting rule of family
-// in ns's fault chain.
-func nftRuleCounter(t *testing.T, ns, family string) int {
+// learnWayBack says which member each of client's HTTP flows to server
+// comes back over, per family, once the way back crosses the members:
+// the members' record of the client's ports on the way back, after every
+// flow was probed again.
+func (fl *fabricLab) learnWayBack(t *testing.T) map[string]map[int]int {
 	t.Helper()
-	out, err := exec.Command("ip", "netns", "exec", ns, "nft", "list", "chain", "inet", "cxlab", "fault").CombinedOutput()
-	if err != nil {
-		t.Fatalf("nft list: %v: %s", err, out)
+	ids := prober.FlowConfig{Flows: fabricFlows, FlowKey: "client"}.FlowIdentities(
+		prober.Target{Peer: "server", Path: prober.PathHost, Protocol: prober.ProtocolHTTP, IP: testbin.ECMPServer4}, fabricFlows)
+	port := map[uint32]int{}
+	for i, f := range ids {
+		port[uint32(f.SourcePort)] = i
 	}
-	for _, line := range strings.Split(string(out), "\n") {
-		if strings.Contains(line, "nfproto "+family) && strings.Contains(line, "counter packets") {
-			var n int
-			if _, err := fmt.Sscanf(line[strings.Index(line, "counter packets"):], "counter packets %d", &n); err == nil {
-				return n
+	out := map[string]map[int]int{}
+	testbin.Eventually(t, time.Duration(3*fabricFlows)*fabricInterval+10*time.Second, "every HTTP flow of client seen on the way back, over one member", func() error {
+		if err := fl.lab.Reset(); err != nil {
+			return err
+		}
+		time.Sleep(time.Duration(fabricFlows+1) * fabricInterval)
+		for fam, key := range map[string]string{"ipv4": testbin.SeenBackTCPDestPort4, "ipv6": testbin.SeenBackTCPDestPort6} {
+			seen, err := fl.lab.Seen(key)
+			if err != nil {
+				return err
+			}
+			out[fam] = map[int]int{}
+			for p, members := range seen {
+				i, ok := port[p]
+				if !ok {
+					continue // client-f1's ports, and the server's own probes
+				}
+				if len(members) != 1 {
+					return fmt.Errorf("%s flow %d came back over members %v, want one", fam, i, members)
+				}
+				out[fam][i] = members[0]
+			}
+			if len(out[fam]) != fabricFlows {
+				return fmt.Errorf("%s: %d of %d flows seen on the way back", fam, len(out[fam]), fabricFlows)
 			}
 		}
-	}
-	t.Fatalf("no %s counter in:\n%s", family, out)
-	return 0
+		return nil
+	})
+	return out
 }
 
 // startInNetns runs the exporter in ns until the test ends.

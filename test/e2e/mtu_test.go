@@ -27,9 +27,10 @@ const (
 
 // A bridge port in the middle of node-2's paths set to a smaller MTU drops
 // larger frames silently (no ICMP error is possible at layer 2): node-2 is
-// an MTU black hole on both its paths, over ICMP and HTTP, within 4
-// full-size rounds (and a sweep of the HTTP paths' flows), while every
-// small probe stays green. Restoring the MTU
+// an MTU black hole on both its paths, over ICMP and HTTP, within a
+// full-size round and two probe timeouts (a lost full-size probe is
+// confirmed at once, over the same flow), while every small probe stays
+// green. Restoring the MTU
 // heals it.
 func TestMTUBlackHoleOnABridgePort(t *testing.T) {
 	l := startLabWith(t, 3, mtuLabArgs)
@@ -49,11 +50,10 @@ func TestMTUBlackHoleOnABridgePort(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = exec.Command("ip", "link", "set", port, "mtu", "1500").Run() })
 	start := time.Now()
-	// 4 rounds, and a probe timeout or two; HTTP paths have the default 8
-	// flows, each of which must answer after the losses began before they
-	// are a black hole (a full-size probe may otherwise have crossed an
-	// equal-cost member that drops everything): 8 intervals of 1 s more.
-	within := 4*mtuRound + 8*time.Second + 2*time.Second
+	// The next full-size turn of each path, within a round, lost after a
+	// timeout and confirmed lost after another (prober.FullSizeDetectionBound),
+	// and a second or two to read the verdicts of every path.
+	within := mtuRound + 2*500*time.Millisecond + 2*time.Second
 	testbin.Eventually(t, within, "node-2 a black hole on every path from node-1 and node-3, small probes green", func() error {
 		var seen []string
 		ok := true

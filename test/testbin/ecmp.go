@@ -102,6 +102,12 @@ const (
 	// SeenFirstSYN holds the source ports whose first SYN the member
 	// dropped under FaultDropFirstSYN.
 	SeenFirstSYN = "synonce"
+	// SeenBackTCPDestPort4 and 6 hold the TCP destination ports (the
+	// client's source ports) of what a member forwards from the server,
+	// per family, once the way back crosses the members
+	// (RouteBackViaMembers).
+	SeenBackTCPDestPort4 = "backdport4"
+	SeenBackTCPDestPort6 = "backdport6"
 )
 
 // Keys a member records for every packet it forwards to the server, by
@@ -220,7 +226,7 @@ func (l *ECMPLab) build(cfg ECMPConfig, all []string) error {
 	for i, m := range l.Members {
 		fmt.Fprintf(&links, "link add name m%d netns %s address %s type veth peer name a netns %s address %s\n",
 			i, l.Router, routerMAC(i), m, memberMAC(i))
-		fmt.Fprintf(&links, "link add name b netns %s type veth peer name s%d netns %s\n", m, i, l.Server)
+		fmt.Fprintf(&links, "link add name b netns %s address %s type veth peer name s%d netns %s\n", m, memberServerMAC(i), i, l.Server)
 	}
 	for i, h := range l.ClientHosts {
 		fmt.Fprintf(&links, "link add name h%d netns %s type veth peer name c0 netns %s\n", i, l.Client, h)
@@ -323,6 +329,9 @@ func (l *ECMPLab) build(cfg ECMPConfig, all []string) error {
 func routerMAC(i int) string { return fmt.Sprintf("02:00:00:00:%02x:01", i) }
 func memberMAC(i int) string { return fmt.Sprintf("02:00:00:00:%02x:02", i) }
 
+// memberServerMAC is member i's end of its link to the server.
+func memberServerMAC(i int) string { return fmt.Sprintf("02:00:00:01:%02x:01", i) }
+
 // memberRules count and record every packet a member forwards to the
 // server, then apply the member's fault (chain fault, empty while healthy).
 const memberRules = `table inet cxlab {
@@ -338,8 +347,12 @@ const memberRules = `table inet cxlab {
 	set tcp6 { typeof ip6 saddr . ip6 daddr . tcp sport . tcp dport; flags dynamic; }
 	set echo4 { typeof ip saddr . ip daddr; flags dynamic; }
 	set echo6 { typeof ip6 saddr . ip6 daddr . ip6 flowlabel; flags dynamic; }
+	set backdport4 { typeof tcp dport; flags dynamic; }
+	set backdport6 { typeof tcp dport; flags dynamic; }
 	chain forward {
 		type filter hook forward priority 0; policy accept;
+		meta nfproto ipv4 ip saddr 198.19.0.0/24 jump back
+		meta nfproto ipv6 ip6 saddr 2001:db8:ffff::/64 jump back
 		meta nfproto ipv4 ip daddr != 198.19.0.0/24 accept
 		meta nfproto ipv6 ip6 daddr != 2001:db8:ffff::/64 accept
 		counter name forwarded
@@ -361,6 +374,13 @@ const memberRules = `table inet cxlab {
 		meta nfproto ipv6 meta l4proto tcp add @tcp6 { ip6 saddr . ip6 daddr . tcp sport . tcp dport }
 		icmp type echo-request add @echo4 { ip saddr . ip daddr }
 		icmpv6 type echo-request add @echo6 { ip6 saddr . ip6 daddr . ip6 flowlabel }
+	}
+	# The way back, where it crosses the members (RouteBackViaMembers):
+	# the client's TCP ports, and the member's fault.
+	chain back {
+		meta nfproto ipv4 meta l4proto tcp add @backdport4 { tcp dport }
+		meta nfproto ipv6 meta l4proto tcp add @backdport6 { tcp dport }
+		jump fault
 	}
 	chain fault {
 	}
@@ -413,6 +433,43 @@ func (l *ECMPLab) SetFault(i int, f Fault) error {
 // MTU black hole hurts a server's full-size answers.
 func (l *ECMPLab) SetReturnFault(f Fault) error {
 	return l.setFault(l.Router, f)
+}
+
+// RouteBackViaMembers sends the way back from the server to the client
+// over the members too, hashed by the server like the way there: the
+// 5-tuple, and for IPv6 the flow label, which the server's TCP
+// connections reflect from the client's (net.ipv6.flowlabel_reflect), so
+// that each TCP flow comes back over a fixed member. Echo replies are the
+// kernel's own: in the fabric test, an IPv6 path's replies all came back
+// over one member. A
+// member's fault then hurts what it forwards either way (a server's
+// full-size answers too), and Seen(SeenBackTCPDestPort4 or 6) says which flows
+// came back over it.
+func (l *ECMPLab) RouteBackViaMembers() error {
+	var cmds, group4, group6 []string
+	for i := range l.Members {
+		b4 := fmt.Sprintf("198.18.2.%d", 4*i+1)
+		b6 := fmt.Sprintf("2001:db8:2:%x::1", i)
+		cmds = append(cmds,
+			fmt.Sprintf("neigh replace %s lladdr %s dev s%d nud permanent", b4, memberServerMAC(i), i),
+			fmt.Sprintf("neigh replace %s lladdr %s dev s%d nud permanent", b6, memberServerMAC(i), i),
+			fmt.Sprintf("nexthop replace id %d via %s dev s%d", 201+i, b4, i),
+			fmt.Sprintf("nexthop replace id %d via %s dev s%d", 301+i, b6, i))
+		group4 = append(group4, fmt.Sprint(201+i))
+		group6 = append(group6, fmt.Sprint(301+i))
+	}
+	cmds = append(cmds,
+		"nexthop replace id 2000 group "+strings.Join(group4, "/"),
+		"nexthop replace id 2001 group "+strings.Join(group6, "/"),
+		"route replace 198.18.0.0/30 nhid 2000",
+		"route replace 2001:db8::/64 nhid 2001")
+	if err := l.sysctl(l.Server,
+		"net.ipv4.fib_multipath_hash_policy=3", fmt.Sprintf("net.ipv4.fib_multipath_hash_fields=%#x", HashFiveTuple),
+		"net.ipv6.fib_multipath_hash_policy=3", fmt.Sprintf("net.ipv6.fib_multipath_hash_fields=%#x", HashFiveTuple|HashFlowLabel),
+		"net.ipv6.flowlabel_reflect=1"); err != nil {
+		return err
+	}
+	return l.run("", "ip", []string{"-n", l.Server, "-batch", "-"}, strings.Join(cmds, "\n")+"\n")
 }
 
 func (l *ECMPLab) setFault(ns string, f Fault) error {
@@ -520,7 +577,7 @@ func (l *ECMPLab) SeenTuples(key string) (map[string][]int, error) {
 // Reset zeroes the members' counters and empties what they have seen.
 func (l *ECMPLab) Reset() error {
 	script := "reset counter inet cxlab forwarded\n"
-	for _, s := range []string{SeenTCPSourcePort, SeenICMPID4, SeenICMPSeq4, SeenICMPID6, SeenICMPSeq6, SeenFlowLabel, SeenFirstSYN, SeenTCP4, SeenTCP6, SeenEcho4, SeenEcho6} {
+	for _, s := range []string{SeenTCPSourcePort, SeenICMPID4, SeenICMPSeq4, SeenICMPID6, SeenICMPSeq6, SeenFlowLabel, SeenFirstSYN, SeenTCP4, SeenTCP6, SeenEcho4, SeenEcho6, SeenBackTCPDestPort4, SeenBackTCPDestPort6} {
 		script += "flush set inet cxlab " + s + "\n"
 	}
 	for _, m := range l.Members {

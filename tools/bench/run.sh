@@ -1,16 +1,19 @@
 #!/bin/sh
 # Runs the probing benchmarks (root): builds the exporter and the harness
 # (its own module, beside the exporter's),
-# then cxbench builds the cxb-prober and cxb-peers namespaces, measures and
-# writes the figures into BENCHMARKS.md. About 10 minutes; bounded to 15.
+# then cxbench builds the cxbPID-prober and cxbPID-peers namespaces (a prefix
+# per run, so that two benches at once keep apart), measures and writes the
+# figures into BENCHMARKS.md. About 10 minutes; bounded to 15.
 # The namespaces are removed at the end, also on failure or Ctrl-C.
 set -eu
 cd "$(dirname "$0")/../.."
 GO=${GO:-go}
 [ "$(id -u)" = 0 ] || { echo "bench: needs root (network namespaces, raw sockets)" >&2; exit 1; }
 tmp=$(mktemp -d)
+CXB_NETNS_PREFIX=cxb$$
+export CXB_NETNS_PREFIX
 cleanup() {
-	for ns in cxb-prober cxb-peers; do
+	for ns in "$CXB_NETNS_PREFIX-prober" "$CXB_NETNS_PREFIX-peers"; do
 		if [ -e "/run/netns/$ns" ]; then
 			for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$pid" 2>/dev/null || true; done
 			ip netns del "$ns" 2>/dev/null || true

@@ -721,7 +721,7 @@ func (in *inner) killTenPercent(ctx context.Context) error {
 	sort.Strings(els)
 	b.WriteString(strings.Join(els, ", "))
 	b.WriteString(" } }\n  chain input { type filter hook input priority 0; policy accept; ip daddr @dead drop; }\n}\n")
-	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", nsPeers, "nft", "-f", "-")
+	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", nsPeers(), "nft", "-f", "-")
 	cmd.Stdin = strings.NewReader(b.String())
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("nft: %w: %s", err, out)
@@ -730,5 +730,5 @@ func (in *inner) killTenPercent(ctx context.Context) error {
 }
 
 func (in *inner) reviveAll() {
-	_ = exec.Command("ip", "netns", "exec", nsPeers, "nft", "delete", "table", "inet", "cxb").Run()
+	_ = exec.Command("ip", "netns", "exec", nsPeers(), "nft", "delete", "table", "inet", "cxb").Run()
 }

@@ -15,9 +15,33 @@ import (
 	"time"
 )
 
+// netnsPrefixEnv names the variable that holds this run's prefix of
+// network namespace names, so that two benches at once (or a bench and
+// cxbench exec) do not tear down each other's namespaces; a run without it
+// picks one (claimNetnsPrefix) and its children inherit it.
+const netnsPrefixEnv = "CXB_NETNS_PREFIX"
+
+// claimNetnsPrefix gives this run a prefix of its own unless its parent
+// (run.sh, or cxbench run for cxbench inner) did.
+func claimNetnsPrefix() error {
+	if os.Getenv(netnsPrefixEnv) != "" {
+		return nil
+	}
+	return os.Setenv(netnsPrefixEnv, fmt.Sprintf("cxb%d", os.Getpid()))
+}
+
+func netnsPrefix() string {
+	if p := os.Getenv(netnsPrefixEnv); p != "" {
+		return p
+	}
+	return "cxb"
+}
+
+// nsProber is where every prober runs, nsPeers where the peers answer.
+func nsProber() string { return netnsPrefix() + "-prober" }
+func nsPeers() string  { return netnsPrefix() + "-peers" }
+
 const (
-	nsProber = "cxb-prober"
-	nsPeers  = "cxb-peers"
 	// proberAddr is the prober's own address, and the local node's host IP.
 	proberAddr = "198.18.127.1"
 	peersAddr  = "198.18.127.2"
@@ -69,12 +93,15 @@ func runMain(args []string) error {
 	ctx, cancel := context.WithTimeout(ctx, *limit)
 	defer cancel()
 
+	if err := claimNetnsPrefix(); err != nil {
+		return err
+	}
 	teardown() // leftovers of a run that was killed
 	defer teardown()
 	if err := setup(ctx); err != nil {
 		return fmt.Errorf("building the namespaces: %w", err)
 	}
-	argv := []string{"netns", "exec", nsProber, self, "inner", "-exporter", exe, "-out", outPath, "-tmp", tmp}
+	argv := []string{"netns", "exec", nsProber(), self, "inner", "-exporter", exe, "-out", outPath, "-tmp", tmp}
 	if *quick {
 		argv = append(argv, "-quick")
 	}
@@ -99,18 +126,18 @@ func ipCmd(ctx context.Context, args ...string) error {
 
 func setup(ctx context.Context) error {
 	steps := [][]string{
-		{"netns", "add", nsProber},
-		{"netns", "add", nsPeers},
+		{"netns", "add", nsProber()},
+		{"netns", "add", nsPeers()},
 		// Created inside the namespaces: the root namespace never has them.
-		{"-n", nsProber, "link", "add", "cxb-p0", "type", "veth", "peer", "name", "cxb-p1", "netns", nsPeers},
-		{"-n", nsProber, "link", "set", "lo", "up"},
-		{"-n", nsProber, "addr", "add", proberAddr + "/30", "dev", "cxb-p0"},
-		{"-n", nsProber, "link", "set", "cxb-p0", "up"},
-		{"-n", nsPeers, "link", "set", "lo", "up"},
-		{"-n", nsPeers, "addr", "add", peersAddr + "/30", "dev", "cxb-p1"},
-		{"-n", nsPeers, "link", "set", "cxb-p1", "up"},
-		{"-n", nsPeers, "route", "add", "local", peerRange, "dev", "lo"},
-		{"-n", nsProber, "route", "add", peerRange, "via", peersAddr},
+		{"-n", nsProber(), "link", "add", "cxb-p0", "type", "veth", "peer", "name", "cxb-p1", "netns", nsPeers()},
+		{"-n", nsProber(), "link", "set", "lo", "up"},
+		{"-n", nsProber(), "addr", "add", proberAddr + "/30", "dev", "cxb-p0"},
+		{"-n", nsProber(), "link", "set", "cxb-p0", "up"},
+		{"-n", nsPeers(), "link", "set", "lo", "up"},
+		{"-n", nsPeers(), "addr", "add", peersAddr + "/30", "dev", "cxb-p1"},
+		{"-n", nsPeers(), "link", "set", "cxb-p1", "up"},
+		{"-n", nsPeers(), "route", "add", "local", peerRange, "dev", "lo"},
+		{"-n", nsProber(), "route", "add", peerRange, "via", peersAddr},
 	}
 	for _, s := range steps {
 		if err := ipCmd(ctx, s...); err != nil {
@@ -119,10 +146,10 @@ func setup(ctx context.Context) error {
 	}
 	sysctls := map[string]map[string]string{
 		// Unprivileged ICMP sockets for the --no-privileged runs.
-		nsProber: {"net/ipv4/ping_group_range": "0 2147483647"},
+		nsProber(): {"net/ipv4/ping_group_range": "0 2147483647"},
 		// Thousands of peers in one namespace: no ICMP rate limit, room in
 		// the accept queue.
-		nsPeers: {"net/ipv4/icmp_ratelimit": "0", "net/ipv4/icmp_msgs_per_sec": "1000000", "net/core/somaxconn": "4096"},
+		nsPeers(): {"net/ipv4/icmp_ratelimit": "0", "net/ipv4/icmp_msgs_per_sec": "1000000", "net/core/somaxconn": "4096"},
 	}
 	for ns, kv := range sysctls {
 		for k, v := range kv {
@@ -138,7 +165,7 @@ func setup(ctx context.Context) error {
 // teardown ends what still runs in the namespaces (only processes this
 // harness started can be there) and deletes them.
 func teardown() {
-	for _, ns := range []string{nsProber, nsPeers} {
+	for _, ns := range []string{nsProber(), nsPeers()} {
 		if _, err := os.Stat("/run/netns/" + ns); err != nil {
 			continue
 		}
@@ -155,7 +182,7 @@ func teardown() {
 // startHelloResponder answers /hello for every peer address: a passive
 // exporter in cxb-peers, its admin socket in tmp.
 func startHelloResponder(exporter, tmp string) (*child, error) {
-	return startChild("hello responder", "ip", "netns", "exec", nsPeers, exporter, "--probe.passive",
+	return startChild("hello responder", "ip", "netns", "exec", nsPeers(), exporter, "--probe.passive",
 		"--hello.listen-address=:4240", "--web.listen-address=127.0.0.1:9241",
 		"--admin.socket="+filepath.Join(tmp, "peers-admin.sock"), "--log.level=warn")
 }
@@ -176,6 +203,9 @@ func execMain(args []string) error {
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, *limit)
 	defer cancel()
+	if err := claimNetnsPrefix(); err != nil {
+		return err
+	}
 	teardown()
 	defer teardown()
 	if err := setup(ctx); err != nil {
@@ -196,7 +226,7 @@ func execMain(args []string) error {
 		return err
 	}
 	fmt.Println("node files in", tmp)
-	cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", nsProber}, fs.Args()...)...)
+	cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", nsProber()}, fs.Args()...)...)
 	cmd.Env = append(os.Environ(), "CXB_TMP="+tmp)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
