@@ -83,18 +83,7 @@ func TestProbeFlagsValidate(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
-			app := kingpin.New("test", "")
-			d := addDaemonCommand(app)
-			if _, err := app.Parse(append([]string{"daemon", "--node.name=n", "--nodes.file=x"}, tc.args...)); err != nil {
-				t.Fatal(err)
-			}
-			err := d.flags.validate()
-			switch {
-			case tc.want == "" && err != nil:
-				t.Fatalf("error %v, want none", err)
-			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
-				t.Fatalf("error %v, want %q", err, tc.want)
-			}
+			validateDaemonFlags(t, append([]string{"--nodes.file=x"}, tc.args...), tc.want)
 		})
 	}
 }
@@ -126,18 +115,7 @@ func TestHealthPodsFlag(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
-			app := kingpin.New("test", "")
-			d := addDaemonCommand(app)
-			if _, err := app.Parse(append([]string{"daemon", "--node.name=n", "--nodes.kubernetes"}, tc.args...)); err != nil {
-				t.Fatal(err)
-			}
-			err := d.flags.validate()
-			switch {
-			case tc.want == "" && err != nil:
-				t.Fatalf("error %v, want none", err)
-			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
-				t.Fatalf("error %v, want %q", err, tc.want)
-			}
+			d := validateDaemonFlags(t, append([]string{"--nodes.kubernetes"}, tc.args...), tc.want)
 			if tc.want == "" && d.flags.Kube.NoHealthPods != tc.noHealthPods {
 				t.Errorf("Kube.NoHealthPods = %v, want %v", d.flags.Kube.NoHealthPods, tc.noHealthPods)
 			}
@@ -146,4 +124,24 @@ func TestHealthPodsFlag(t *testing.T) {
 			}
 		})
 	}
+}
+
+// validateDaemonFlags parses `daemon --node.name=n args...` and validates
+// the flags, failing t unless the error contains want ("": no error). It
+// returns the command, to read the values validated.
+func validateDaemonFlags(t *testing.T, args []string, want string) *daemonCommand {
+	t.Helper()
+	app := kingpin.New("test", "")
+	d := addDaemonCommand(app)
+	if _, err := app.Parse(append([]string{"daemon", "--node.name=n"}, args...)); err != nil {
+		t.Fatal(err)
+	}
+	err := d.flags.validate()
+	switch {
+	case want == "" && err != nil:
+		t.Fatalf("error %v, want none", err)
+	case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+		t.Fatalf("error %v, want %q", err, want)
+	}
+	return d
 }

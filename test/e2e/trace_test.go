@@ -41,32 +41,7 @@ func TestTraceCommandInECMPLab(t *testing.T) {
 	// ports is fixed), and the checks below read TTL 2 and the end.
 	lab.ServeHello(t, hello.DefaultPort)
 
-	dir := t.TempDir()
-	list := filepath.Join(dir, "nodes.yaml")
-	if err := os.WriteFile(list, []byte(`nodes:
-  - name: client
-    host_ips: [198.18.0.2, "2001:db8::2"]
-  - name: server
-    host_ips: [198.19.0.1, "2001:db8:ffff::1"]
-`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	sock := filepath.Join(dir, "admin.sock")
-	var logs testbin.Buffer
-	daemon := exec.Command("ip", "netns", "exec", lab.Client, binary,
-		"--node.name=client", "--nodes.file="+list, "--admin.socket="+sock,
-		"--web.listen-address=127.0.0.1:9100", "--probe.interval=1s", "--probe.timeout=500ms", "--probe.failure-threshold=2", "--log.level=debug")
-	daemon.Stdout, daemon.Stderr = &logs, &logs
-	if err := daemon.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = daemon.Process.Kill()
-		_ = daemon.Wait()
-		if t.Failed() {
-			t.Logf("daemon log (tail):\n%s", tail(logs.String(), 40))
-		}
-	})
+	sock := startECMPClientDaemon(t, lab)
 	client := admin.NewClient(sock)
 	testbin.Eventually(t, 20*time.Second, "the daemon's admin API answers", func() error {
 		return client.Ping(context.Background())
@@ -361,4 +336,42 @@ func runTrace(t *testing.T, sock string, args ...string) (stdout, stderr string,
 		t.Fatal(err)
 	}
 	return out.String(), errOut.String(), code
+}
+
+// startECMPClientDaemon runs the exporter in lab's client as node
+// "client", probing the server (both families) at 1 s with threshold 2,
+// /metrics on 127.0.0.1:9100 inside the client; extra adds flags. It
+// returns the admin socket; the daemon is killed when the test ends (its
+// log printed if the test failed).
+func startECMPClientDaemon(t *testing.T, lab *testbin.ECMPLab, extra ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	list := filepath.Join(dir, "nodes.yaml")
+	if err := os.WriteFile(list, []byte(`nodes:
+  - name: client
+    host_ips: [198.18.0.2, "2001:db8::2"]
+  - name: server
+    host_ips: [198.19.0.1, "2001:db8:ffff::1"]
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "admin.sock")
+	var logs testbin.Buffer
+	args := append([]string{"netns", "exec", lab.Client, binary,
+		"--node.name=client", "--nodes.file=" + list, "--admin.socket=" + sock,
+		"--web.listen-address=127.0.0.1:9100", "--probe.interval=1s", "--probe.timeout=500ms", "--probe.failure-threshold=2",
+		"--log.level=debug"}, extra...)
+	daemon := exec.Command("ip", args...)
+	daemon.Stdout, daemon.Stderr = &logs, &logs
+	if err := daemon.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = daemon.Process.Kill()
+		_ = daemon.Wait()
+		if t.Failed() {
+			t.Logf("daemon log (tail):\n%s", tail(logs.String(), 40))
+		}
+	})
+	return sock
 }

@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -37,33 +35,8 @@ func TestTraceICMPPathWithoutFlows(t *testing.T) {
 	const router = "198.18.0.1" // the router's address on the client's link
 	lab.ServeHello(t, hello.DefaultPort)
 
+	sock := startECMPClientDaemon(t, lab, "--probe.mtu.every=0")
 	dir := t.TempDir()
-	list := filepath.Join(dir, "nodes.yaml")
-	if err := os.WriteFile(list, []byte(`nodes:
-  - name: client
-    host_ips: [198.18.0.2, "2001:db8::2"]
-  - name: server
-    host_ips: [198.19.0.1, "2001:db8:ffff::1"]
-`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	sock := filepath.Join(dir, "admin.sock")
-	var logs testbin.Buffer
-	daemon := exec.Command("ip", "netns", "exec", lab.Client, binary,
-		"--node.name=client", "--nodes.file="+list, "--admin.socket="+sock,
-		"--web.listen-address=127.0.0.1:9100", "--probe.interval=1s", "--probe.timeout=500ms", "--probe.failure-threshold=2",
-		"--probe.mtu.every=0", "--log.level=debug")
-	daemon.Stdout, daemon.Stderr = &logs, &logs
-	if err := daemon.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = daemon.Process.Kill()
-		_ = daemon.Wait()
-		if t.Failed() {
-			t.Logf("daemon log (tail):\n%s", tail(logs.String(), 40))
-		}
-	})
 	// A real Prometheus with the shipped rules (every for: 4s) scrapes
 	// the daemon, for the alerts' trace annotation; no Alertmanager
 	// listens where it sends.

@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
 
 	"github.com/connectivity-exporter/connectivity_exporter/test/testbin"
@@ -58,13 +59,7 @@ func (v view) familyPaths(peer, family string) map[string]float64 {
 func testDualStack(ctx context.Context, t *testing.T, admin *rest.Config, client kubernetes.Interface, d deployed, kubeconfig string) {
 	nodes := client.CoreV1().Nodes()
 	pods := client.CoreV1().Pods(d.namespace)
-	// Start from an empty cluster: what earlier subtests left is not ours.
-	if err := nodes.DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := pods.DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: ptr(int64(0))}, metav1.ListOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	emptyCluster(ctx, t, nodes, pods)
 	l := newLab(t, 2)
 	l.addIPv6()
 	for i := 1; i <= 2; i++ {
@@ -104,4 +99,16 @@ func testDualStack(ctx context.Context, t *testing.T, admin *rest.Config, client
 		return strings.Join(problems, "; ")
 	})
 	t.Logf("timing: both families of both nodes reachable after %s", took.Round(10*time.Millisecond))
+}
+
+// emptyCluster deletes every Node and every pod of pods: a subtest starts
+// from an empty cluster, as what earlier subtests left is not its own.
+func emptyCluster(ctx context.Context, t *testing.T, nodes corev1client.NodeInterface, pods corev1client.PodInterface) {
+	t.Helper()
+	if err := nodes.DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := pods.DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: ptr(int64(0))}, metav1.ListOptions{}); err != nil {
+		t.Fatal(err)
+	}
 }

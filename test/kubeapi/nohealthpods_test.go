@@ -27,13 +27,7 @@ import (
 func testNoHealthPods(ctx context.Context, t *testing.T, admin *rest.Config, client kubernetes.Interface, d deployed) {
 	nodes := client.CoreV1().Nodes()
 	pods := client.CoreV1().Pods(d.namespace)
-	// Start from an empty cluster: what earlier subtests left is not ours.
-	if err := nodes.DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := pods.DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: ptr(int64(0))}, metav1.ListOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	emptyCluster(ctx, t, nodes, pods)
 	l := newLab(t, 2)
 	for i := 1; i <= 2; i++ {
 		start(t, l.pod(i), nil, "hello", "--hello.listen-address=:4240")
